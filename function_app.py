@@ -1,0 +1,8 @@
+"""Entry point the Azure Functions host indexes: the app and its triggers, nothing else."""
+
+import azure.functions as func
+
+from revoke.triggers import blueprint
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+app.register_functions(blueprint)

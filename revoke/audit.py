@@ -1,0 +1,67 @@
+"""The audit trail: one line of JSON on the `revoke.audit` logger for every action taken."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from revoke.outcomes import Outcome
+
+AUDIT_LOGGER_NAME = "revoke.audit"
+SCHEMA_ID = "revoke.audit/1"
+SCHEMA_PATH = Path(__file__).with_name("audit_event.schema.json")
+
+audit_logger = logging.getLogger(AUDIT_LOGGER_NAME)
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """What every audit event of one request shares."""
+
+    trigger: str
+    action: str
+    correlation_id: str
+    alert_id: str | None = None
+    incident_id: str | None = None
+    reason: str | None = None
+
+
+def audit_event(
+    context: RequestContext,
+    outcome: Outcome,
+    *,
+    user: str | None,
+    graph_status: int | None = None,
+    graph_request_id: str | None = None,
+    attempts: int = 0,
+    duration_ms: float | None = None,
+    detail: str | None = None,
+) -> dict[str, Any]:
+    """The event as a dict; every key is always present, absent values are None."""
+    return {
+        "schema": SCHEMA_ID,
+        "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "outcome": outcome.value,
+        "action": context.action,
+        "user": user,
+        "trigger": context.trigger,
+        "correlationId": context.correlation_id,
+        "alertId": context.alert_id,
+        "incidentId": context.incident_id,
+        "reason": context.reason,
+        "graphStatus": graph_status,
+        "graphRequestId": graph_request_id,
+        "attempts": attempts,
+        "durationMs": None if duration_ms is None else round(duration_ms, 1),
+        "detail": detail,
+    }
+
+
+def emit(event: dict[str, Any]) -> None:
+    # WARNING for outcomes a responder must look at, so they stand out in Application Insights.
+    level = logging.INFO if event["outcome"] in ("revoked", "dry_run", "not_found") else logging.WARNING
+    audit_logger.log(level, "%s", json.dumps(event, separators=(",", ":"), ensure_ascii=True))

@@ -1,0 +1,113 @@
+"""`python -m revoke`: the same core for a responder at a terminal.
+
+    targets [FILE]                      what a payload resolves to; calls nothing
+    revoke --user U ... | --payload F   revoke with the signed-in credential (az login)
+    demo                                the whole flow against the loopback simulator
+
+Exit codes: 0 every target revoked (or dry run), 1 otherwise, 2 usage or invalid
+payload, 3 a transient failure (run it again).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from typing import Any
+
+from revoke.errors import RequestRejected, SettingsError
+from revoke.outcomes import Outcome
+from revoke.payloads import load_document, parse_request
+from revoke.replies import http_reply
+from revoke.settings import Settings
+
+EXIT_OK, EXIT_NOT_ALL_REVOKED, EXIT_USAGE, EXIT_TRANSIENT = 0, 1, 2, 3
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.command(args))
+    except (RequestRejected, SettingsError) as problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def show_targets(args: argparse.Namespace) -> int:
+    settings = Settings.from_environment()
+    request = parse_request(load_document(_read(args.file), settings.max_body_bytes))
+    _print(
+        {
+            "shape": request.shape,
+            "targets": [{"user": t.value, "kind": t.kind} for t in request.targets],
+            "skipped": [{"entity": s.entity, "reason": s.reason} for s in request.skipped],
+            "reason": request.reason,
+            "alertId": request.alert_id,
+            "incidentId": request.incident_id,
+            "dryRun": request.dry_run,
+        }
+    )
+    return EXIT_OK
+
+
+def revoke(args: argparse.Namespace) -> int:
+    from revoke.runtime import containment_for_cli
+
+    if args.payload and args.reason:
+        print("error: --reason goes with --user; a payload carries its own reason", file=sys.stderr)
+        return EXIT_USAGE
+    settings = Settings.from_environment()
+    if args.dry_run:
+        settings = dataclasses.replace(settings, dry_run=True)
+    if args.payload:
+        body = _read(args.payload)
+    else:
+        body = json.dumps({"users": args.user, "reason": args.reason}).encode()
+    report = containment_for_cli(settings).handle(body, trigger="cli")
+    reply = http_reply(report)
+    _print(reply.body)
+    if report.rejection is not None:
+        return EXIT_USAGE
+    outcomes = report.outcomes()
+    if Outcome.DEFERRED in outcomes:
+        return EXIT_TRANSIENT
+    return EXIT_OK if all(outcome.is_success for outcome in outcomes) else EXIT_NOT_ALL_REVOKED
+
+
+def demo(args: argparse.Namespace) -> int:
+    from graphsim.demo import run_demo
+
+    return run_demo()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m revoke", description="Contain compromised Entra ID users.")
+    commands = parser.add_subparsers(required=True, metavar="{targets,revoke,demo}")
+
+    targets = commands.add_parser("targets", help="print the targets a payload resolves to, without calling Graph")
+    targets.add_argument("file", nargs="?", help="payload file (default: standard input)")
+    targets.set_defaults(command=show_targets)
+
+    act = commands.add_parser("revoke", help="revoke sessions with your signed-in credential")
+    source = act.add_mutually_exclusive_group(required=True)
+    source.add_argument("--user", action="append", help="object id or UPN (repeatable)")
+    source.add_argument("--payload", help="a payload file in any accepted shape")
+    act.add_argument("--reason", help="why, for the audit trail (with --user)")
+    act.add_argument("--dry-run", action="store_true", help="resolve and audit, but send nothing to Graph")
+    act.set_defaults(command=revoke)
+
+    show = commands.add_parser("demo", help="run the whole flow against the loopback Graph simulator")
+    show.set_defaults(command=demo)
+    return parser
+
+
+def _read(path: str | None) -> bytes:
+    if path is None or path == "-":
+        return sys.stdin.buffer.read()
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def _print(document: dict[str, Any]) -> None:
+    print(json.dumps(document, indent=2))

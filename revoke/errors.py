@@ -1,0 +1,102 @@
+"""Every way the revocation service can fail, in one tree.
+
+    RevokeError
+    ├── SettingsError (ValueError)          an app setting has an invalid value
+    ├── RequestRejected (ValueError)        the request cannot be acted on at all
+    │   ├── MalformedPayload                   not JSON, or not a JSON object        -> 400
+    │   ├── InvalidField                       a field has the wrong type or value   -> 400
+    │   ├── InvalidIdentifier                  a user is neither a GUID nor a UPN     -> 400
+    │   ├── PayloadTooLarge                    over the body size limit               -> 413
+    │   └── NoResolvableAccount                no account with an Entra identifier    -> 422
+    ├── GraphError                          a call to Microsoft Graph did not succeed
+    │   ├── TransientGraphError                throttled, 5xx, timeout, connection,
+    │   │   └── IdentityUnavailable            or no token: retry later ("deferred")
+    │   └── PermanentGraphError                Graph refused: retrying will not help ("failed")
+    └── RetryLater                          raised by the queue trigger so the host redelivers
+
+Whether a Graph failure is worth retrying is a property of its type
+(`GraphError.transient`), never a string compare.
+"""
+
+from __future__ import annotations
+
+
+class RevokeError(Exception):
+    """Root of every error this package raises on purpose."""
+
+
+class SettingsError(RevokeError, ValueError):
+    """An app setting holds a value the service cannot use; the message names it."""
+
+    def __init__(self, setting: str, problem: str) -> None:
+        super().__init__(f"{setting}: {problem}")
+        self.setting = setting
+
+
+class RequestRejected(RevokeError, ValueError):
+    """The whole request is refused before anything is sent to Graph."""
+
+    code = "invalid_request"
+    http_status = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class MalformedPayload(RequestRejected):
+    code = "malformed_json"
+
+
+class InvalidField(RequestRejected):
+    code = "invalid_field"
+
+
+class InvalidIdentifier(RequestRejected):
+    code = "invalid_identifier"
+
+
+class PayloadTooLarge(RequestRejected):
+    code = "payload_too_large"
+    http_status = 413
+
+
+class NoResolvableAccount(RequestRejected):
+    code = "no_resolvable_account"
+    http_status = 422
+
+
+class GraphError(RevokeError):
+    """A Graph call that did not succeed, with what Graph said about it."""
+
+    transient = False
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        status: int | None = None,
+        request_id: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.status = status
+        self.request_id = request_id
+        self.retry_after = retry_after
+
+
+class TransientGraphError(GraphError):
+    transient = True
+
+
+class IdentityUnavailable(TransientGraphError):
+    """The managed-identity endpoint gave no token (down, slow, or misconfigured)."""
+
+
+class PermanentGraphError(GraphError):
+    transient = False
+
+
+class RetryLater(RevokeError):
+    """Some targets were deferred; the queue host should deliver the message again."""

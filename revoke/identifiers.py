@@ -1,0 +1,75 @@
+"""Validated user identifiers: an Entra object id (GUID) or a user principal name."""
+
+from __future__ import annotations
+
+import re
+import string
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import quote
+
+from revoke.errors import InvalidIdentifier
+
+MAX_IDENTIFIER_LENGTH = 256
+# Entra ID allows these in the part before "@"; guests look like bob_fabrikam.com#EXT#.
+UPN_LOCAL_CHARACTERS = frozenset(string.ascii_letters + string.digits + "'.-_!#^~+")
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_DNS_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+
+
+@dataclass(frozen=True)
+class UserIdentifier:
+    """One user Graph can address: `value` as given, `key` for comparing."""
+
+    value: str
+    kind: Literal["object_id", "upn"]
+
+    @property
+    def key(self) -> str:
+        # Object ids and UPNs are both case-insensitive in Entra ID.
+        return self.value.lower()
+
+    @property
+    def path_segment(self) -> str:
+        """Exactly one URL path segment: '#' becomes %23 and nothing can add a '/'."""
+        return quote(self.value, safe="@")
+
+
+def parse_user_identifier(raw: object) -> UserIdentifier:
+    """Return the identifier `raw` names, or raise InvalidIdentifier saying why not."""
+    if not isinstance(raw, str):
+        raise InvalidIdentifier(f"a user must be a string, not {type(raw).__name__}")
+    shown = _shown(raw)
+    if len(raw) > MAX_IDENTIFIER_LENGTH:
+        raise InvalidIdentifier(f"user {shown} is longer than {MAX_IDENTIFIER_LENGTH} characters")
+    if _GUID.fullmatch(raw):
+        return UserIdentifier(raw.lower(), "object_id")
+    if raw.count("@") != 1:
+        raise InvalidIdentifier(f"user {shown} is neither an object id (GUID) nor a UPN with one '@'")
+    local, domain = raw.split("@")
+    if not local or not domain:
+        raise InvalidIdentifier(f"user {shown} is an incomplete UPN")
+    bad = sorted({c for c in local if c not in UPN_LOCAL_CHARACTERS})
+    if bad:
+        raise InvalidIdentifier(f"user {shown} has characters a UPN cannot hold: {_shown(''.join(bad))}")
+    if local.startswith(".") or local.endswith("."):
+        raise InvalidIdentifier(f"user {shown} has a UPN that starts or ends with '.'")
+    if not _is_dns_name(domain):
+        raise InvalidIdentifier(f"user {shown} has a domain that is not a DNS name")
+    return UserIdentifier(raw, "upn")
+
+
+def _is_dns_name(domain: str) -> bool:
+    labels = domain.split(".")
+    return (
+        len(domain) <= 253
+        and len(labels) >= 2
+        and all(_DNS_LABEL.fullmatch(label) for label in labels)
+        and not labels[-1].isdigit()
+    )
+
+
+def _shown(raw: str) -> str:
+    """A safe, bounded rendering of untrusted text for an error message."""
+    text = raw if len(raw) <= 80 else raw[:77] + "..."
+    return ascii(text)

@@ -1,0 +1,335 @@
+"""Reads a request body into the accounts to contain, whatever shape it arrived in.
+
+One parser serves every trigger. The shapes it recognises:
+
+* a direct request: ``{"users": [...], "reason", "incidentId", "alertId", "correlationId", "dryRun"}``
+* a Microsoft Sentinel alert (Logic Apps alert trigger or a ``SecurityAlert`` row): ``Entities``
+* a Microsoft Sentinel incident trigger body: ``object.properties.relatedEntities``
+* a Microsoft Sentinel entity trigger body: ``Entity`` and ``IncidentArmID``
+* a Microsoft Graph security alert (alerts_v2): ``evidence`` with ``userEvidence`` items
+
+Field names are matched case-insensitively, because Sentinel spells the same field
+differently in each of its forms.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from revoke.errors import InvalidField, InvalidIdentifier, MalformedPayload, NoResolvableAccount, PayloadTooLarge
+from revoke.identifiers import UserIdentifier, parse_user_identifier
+
+MAX_NESTING_DEPTH = 64
+MAX_TEXT_LENGTH = 512
+_CORRELATION_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKET = re.compile(r"[\[\]{}]")
+_GRAPH_USER_EVIDENCE = "#microsoft.graph.security.userevidence"
+
+
+@dataclass(frozen=True)
+class SkippedEntity:
+    """An account entity that names no Entra identity, and why it was passed over."""
+
+    entity: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class RevocationRequest:
+    """What a payload asks for: the users to contain and the context to audit."""
+
+    targets: tuple[UserIdentifier, ...]
+    skipped: tuple[SkippedEntity, ...] = ()
+    reason: str | None = None
+    alert_id: str | None = None
+    incident_id: str | None = None
+    dry_run: bool = False
+    shape: str = "direct"
+
+
+@dataclass
+class _Found:
+    targets: dict[str, UserIdentifier] = field(default_factory=dict)
+    skipped: list[SkippedEntity] = field(default_factory=list)
+
+    def add(self, user: UserIdentifier) -> None:
+        self.targets.setdefault(user.key, user)
+
+
+def load_document(body: bytes, max_bytes: int) -> dict[str, Any]:
+    """Decode a body into a JSON object, refusing what is too big or too deep first."""
+    if len(body) > max_bytes:
+        raise PayloadTooLarge(f"the body is {len(body)} bytes; the limit is {max_bytes}")
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise MalformedPayload("the body is not UTF-8 text") from None
+    _check_nesting(text)
+    try:
+        document = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as problem:
+        raise MalformedPayload(f"the body is not valid JSON: {problem.__class__.__name__}") from None
+    if not isinstance(document, dict):
+        raise MalformedPayload(f"the body must be a JSON object, not {type(document).__name__}")
+    return document
+
+
+def decode_queue_body(body: bytes) -> bytes:
+    """A queue message is JSON text; accept base64 of JSON too, as older senders encode it."""
+    stripped = body.strip()
+    if stripped[:1] in (b"{", b"["):
+        return body
+    try:
+        decoded = base64.b64decode(stripped, validate=True)
+    except (binascii.Error, ValueError):
+        return body
+    return decoded if decoded.lstrip()[:1] == b"{" else body
+
+
+def correlation_id_in(document: Mapping[str, Any]) -> str | None:
+    """The caller's correlation id, when it gives a usable one."""
+    value = _field(document, "correlationId")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _CORRELATION_ID.fullmatch(value):
+        raise InvalidField("correlationId must be 1-128 letters, digits or . _ : -")
+    return value
+
+
+def parse_request(document: Mapping[str, Any]) -> RevocationRequest:
+    """Find every account the payload names; raise RequestRejected if it names none."""
+    if _field(document, "users") is not None or _field(document, "user") is not None:
+        request = _direct_request(document)
+    elif isinstance(_field(document, "evidence"), list):
+        request = _graph_security_alert(document)
+    elif isinstance(_field(document, "object"), dict):
+        request = _sentinel_incident(document)
+    elif _field(document, "entity") is not None:
+        request = _sentinel_entity(document)
+    elif _field(document, "entities") is not None:
+        request = _sentinel_alert(document)
+    else:
+        raise InvalidField(
+            "unrecognised payload: expected 'users', a Sentinel alert ('Entities'), incident ('object'), "
+            "entity ('Entity') or a Graph security alert ('evidence')"
+        )
+    if not request.targets:
+        reasons = "; ".join(f"{s.entity}: {s.reason}" for s in request.skipped[:5])
+        raise NoResolvableAccount(
+            "the payload names no account with an Entra object id or UPN" + (f" ({reasons})" if reasons else "")
+        )
+    return request
+
+
+def _direct_request(document: Mapping[str, Any]) -> RevocationRequest:
+    users = _field(document, "users")
+    single = _field(document, "user")
+    listed: list[Any] = []
+    if users is not None:
+        if not isinstance(users, list):
+            raise InvalidField("users must be a list of object ids or UPNs")
+        listed.extend(users)
+    if single is not None:
+        listed.append(single)
+    found = _Found()
+    for raw in listed:
+        found.add(parse_user_identifier(raw))
+    dry_run = _field(document, "dryRun")
+    if dry_run is not None and not isinstance(dry_run, bool):
+        raise InvalidField("dryRun must be true or false")
+    return RevocationRequest(
+        targets=tuple(found.targets.values()),
+        reason=_text(document, "reason"),
+        alert_id=_text(document, "alertId"),
+        incident_id=_text(document, "incidentId"),
+        dry_run=bool(dry_run),
+        shape="direct",
+    )
+
+
+def _sentinel_alert(document: Mapping[str, Any]) -> RevocationRequest:
+    found = _accounts_in(_entities_value(_field(document, "entities")))
+    return RevocationRequest(
+        targets=tuple(found.targets.values()),
+        skipped=tuple(found.skipped),
+        reason=_text(document, "alertName") or _text(document, "displayName") or _text(document, "alertDisplayName"),
+        alert_id=_text(document, "systemAlertId"),
+        incident_id=_text(document, "incidentArmId"),
+        shape="sentinel_alert",
+    )
+
+
+def _sentinel_incident(document: Mapping[str, Any]) -> RevocationRequest:
+    incident = _field(document, "object")
+    properties = _field(incident, "properties")
+    properties = properties if isinstance(properties, dict) else {}
+    found = _accounts_in(_field(properties, "relatedEntities"))
+    number = _text(properties, "incidentNumber")
+    title = _text(properties, "title")
+    reason = f"Sentinel incident {number}: {title}" if number and title else title
+    return RevocationRequest(
+        targets=tuple(found.targets.values()),
+        skipped=tuple(found.skipped),
+        reason=reason,
+        incident_id=_text(incident, "id") or number,
+        shape="sentinel_incident",
+    )
+
+
+def _sentinel_entity(document: Mapping[str, Any]) -> RevocationRequest:
+    found = _accounts_in(_field(document, "entity"))
+    return RevocationRequest(
+        targets=tuple(found.targets.values()),
+        skipped=tuple(found.skipped),
+        reason=_text(document, "reason"),
+        incident_id=_text(document, "incidentArmId"),
+        shape="sentinel_entity",
+    )
+
+
+def _graph_security_alert(document: Mapping[str, Any]) -> RevocationRequest:
+    found = _accounts_in(_field(document, "evidence"))
+    return RevocationRequest(
+        targets=tuple(found.targets.values()),
+        skipped=tuple(found.skipped),
+        reason=_text(document, "title"),
+        alert_id=_text(document, "id"),
+        incident_id=_text(document, "incidentId"),
+        shape="graph_security_alert",
+    )
+
+
+def _entities_value(value: Any) -> Any:
+    # The SecurityAlert table and the alert trigger carry Entities as a JSON string.
+    if isinstance(value, str):
+        _check_nesting(value)
+        try:
+            return json.loads(value)
+        except (json.JSONDecodeError, RecursionError):
+            raise InvalidField("Entities is a string that is not valid JSON") from None
+    return value
+
+
+def _accounts_in(entities: Any) -> _Found:
+    found = _Found()
+    for entity in _walk(entities):
+        fields = _account_fields(entity)
+        if fields is None:
+            continue
+        user = _account_identifier(fields)
+        if user is not None:
+            found.add(user)
+            continue
+        skipped = SkippedEntity(_describe(fields), _why_unresolvable(fields))
+        if skipped not in found.skipped:
+            found.skipped.append(skipped)
+    return found
+
+
+def _walk(value: Any) -> Iterator[dict[str, Any]]:
+    """Every JSON object inside `value`, iteratively so depth cannot exhaust the stack."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            yield item
+            stack.extend(reversed(list(item.values())))
+        elif isinstance(item, list):
+            stack.extend(reversed(item))
+
+
+def _account_fields(entity: dict[str, Any]) -> dict[str, Any] | None:
+    """The fields of an account entity in any of the shapes, or None if it is not one."""
+    # Alert entities say "Type": "account"; incident entities say "kind": "Account"
+    # (their "type" is the ARM type); Graph evidence says "@odata.type".
+    kinds = {str(_field(entity, name)).lower() for name in ("type", "kind", "@odata.type")}
+    if _GRAPH_USER_EVIDENCE in kinds:
+        account = _field(entity, "userAccount")
+        return dict(account) if isinstance(account, dict) else {}
+    if "account" not in kinds:
+        return None
+    # Incident entities keep their fields under "properties" (their top-level "name" is
+    # the ARM resource name, not the account's); alert entities keep them at the top.
+    properties = _field(entity, "properties")
+    return dict(properties) if isinstance(properties, dict) else entity
+
+
+def _account_identifier(fields: Mapping[str, Any]) -> UserIdentifier | None:
+    object_id = _field(fields, "aadUserId") or _field(fields, "azureAdUserId")
+    if object_id:
+        user = parse_user_identifier(object_id)
+        if user.kind != "object_id":
+            raise InvalidIdentifier(f"an account's Entra object id is not a GUID: {str(object_id)[:80]!a}")
+        return user
+    upn = _field(fields, "userPrincipalName")
+    if not upn:
+        name = _field(fields, "name") or _field(fields, "accountName")
+        suffix = _field(fields, "upnSuffix")
+        if isinstance(name, str) and isinstance(suffix, str) and name.strip() and suffix.strip():
+            upn = f"{name}@{suffix}"
+    return parse_user_identifier(upn) if upn else None
+
+
+def _why_unresolvable(fields: Mapping[str, Any]) -> str:
+    if _field(fields, "upnSuffix") or _field(fields, "name") or _field(fields, "accountName"):
+        if _field(fields, "ntDomain") or _field(fields, "sid"):
+            return "on-premises account: no Entra object id or UPN suffix"
+        return "incomplete UPN: name or UPN suffix missing, and no Entra object id"
+    return "no Entra object id, UPN, or account name"
+
+
+def _describe(fields: Mapping[str, Any]) -> str:
+    name = _field(fields, "name") or _field(fields, "accountName") or _field(fields, "displayName")
+    domain = _field(fields, "ntDomain")
+    if isinstance(name, str) and isinstance(domain, str):
+        label = f"{domain}\\{name}"
+    elif isinstance(name, str):
+        label = name
+    else:
+        label = str(_field(fields, "$id") or "account")
+    return _bounded(label, 128)
+
+
+def _field(mapping: Any, name: str) -> Any:
+    """Look a field up by name, ignoring case."""
+    if not isinstance(mapping, Mapping):
+        return None
+    if name in mapping:
+        return mapping[name]
+    wanted = name.lower()
+    for key, value in mapping.items():
+        if isinstance(key, str) and key.lower() == wanted:
+            return value
+    return None
+
+
+def _text(mapping: Any, name: str) -> str | None:
+    value = _field(mapping, name)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise InvalidField(f"{name} must be a string")
+    return _bounded(str(value), MAX_TEXT_LENGTH)
+
+
+def _bounded(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _check_nesting(text: str) -> None:
+    """Refuse JSON nested deeper than MAX_NESTING_DEPTH before the parser recurses into it."""
+    depth = 0
+    for bracket in _BRACKET.finditer(_JSON_STRING.sub('""', text)):
+        if bracket.group() in "[{":
+            depth += 1
+            if depth > MAX_NESTING_DEPTH:
+                raise MalformedPayload(f"the JSON is nested deeper than {MAX_NESTING_DEPTH} levels")
+        else:
+            depth -= 1

@@ -1,0 +1,80 @@
+"""Turns a ContainmentReport into what each trigger answers: an HTTP reply or a queue disposition."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from revoke.containment import ContainmentReport
+from revoke.outcomes import Outcome
+
+RETRY_AFTER_FLOOR_SECONDS = 5
+
+
+@dataclass(frozen=True)
+class HttpReply:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def body_text(self) -> str:
+        return json.dumps(self.body, separators=(",", ":"))
+
+
+class QueueDisposition(StrEnum):
+    COMPLETE = "complete"  # every target is final: the message is done
+    RETRY = "retry"  # a target was deferred: raise so the host delivers it again
+    POISON = "poison"  # a person must look: copy the message to <queue>-poison, unchanged
+
+
+def error_reply(status: int, code: str, message: str, correlation_id: str) -> HttpReply:
+    return HttpReply(status, {"error": {"code": code, "message": message}, "correlationId": correlation_id})
+
+
+def http_reply(report: ContainmentReport) -> HttpReply:
+    """The HTTP status and body; the first rule that applies wins."""
+    if report.rejection is not None:
+        rejection = report.rejection
+        return error_reply(rejection.http_status, rejection.code, rejection.message, report.correlation_id)
+    outcomes = report.outcomes()
+    if outcomes == {Outcome.REFUSED}:
+        message = "; ".join(sorted({r.detail or "refused" for r in report.results}))
+        return error_reply(422, "refused_by_policy", f"nothing was revoked: {message}", report.correlation_id)
+    if Outcome.DEFERRED in outcomes:
+        return HttpReply(503, _results_body(report, "failed"), {"Retry-After": str(retry_after_seconds(report))})
+    if all(outcome.is_success for outcome in outcomes):
+        return HttpReply(200, _results_body(report, "succeeded"))
+    if outcomes == {Outcome.FAILED}:
+        codes = sorted({r.detail or "unknown" for r in report.results})
+        body = _results_body(report, "failed")
+        body["error"] = {"code": "graph_refused", "message": f"Graph refused every target: {', '.join(codes)}"}
+        return HttpReply(502, body)
+    return HttpReply(207, _results_body(report, "partial"))
+
+
+def queue_disposition(report: ContainmentReport) -> QueueDisposition:
+    outcomes = report.outcomes()
+    if Outcome.DEFERRED in outcomes:
+        return QueueDisposition.RETRY
+    # An over-limit request is kept for a person to split or replay, not dropped.
+    if report.rejection is not None or report.over_limit or Outcome.FAILED in outcomes:
+        return QueueDisposition.POISON
+    return QueueDisposition.COMPLETE
+
+
+def retry_after_seconds(report: ContainmentReport) -> int:
+    waits = [r.retry_after for r in report.results if r.outcome is Outcome.DEFERRED and r.retry_after]
+    return max([RETRY_AFTER_FLOOR_SECONDS, *(math.ceil(w) for w in waits)])
+
+
+def _results_body(report: ContainmentReport, status: str) -> dict[str, Any]:
+    return {
+        "correlationId": report.correlation_id,
+        "status": status,
+        "dryRun": report.dry_run,
+        "results": [result.as_json() for result in report.results],
+        "skipped": [{"entity": s.entity, "reason": s.reason} for s in report.skipped],
+    }

@@ -1,0 +1,54 @@
+"""The process-wide service: settings, credential and Graph session, built once and shared.
+
+The Python worker runs invocations on a thread pool, so building is guarded by a lock;
+after that the objects are only read.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from azure.core.credentials import TokenCredential
+
+from revoke.containment import Containment
+from revoke.graph import GraphClient
+from revoke.settings import Settings
+
+_lock = threading.Lock()
+_service: Containment | None = None
+
+
+def managed_identity_credential(settings: Settings) -> TokenCredential:
+    # Imported when chosen, so importing the function app stays cheap.
+    from azure.identity import ManagedIdentityCredential
+
+    return ManagedIdentityCredential(client_id=settings.client_id)
+
+
+def developer_credential(settings: Settings) -> TokenCredential:
+    """For the CLI: whatever the responder is signed in with (az login), or a managed identity."""
+    from azure.identity import DefaultAzureCredential
+
+    return DefaultAzureCredential(managed_identity_client_id=settings.client_id)
+
+
+def containment_for_cli(settings: Settings) -> Containment:
+    return Containment(settings, GraphClient(settings, developer_credential(settings)))
+
+
+def service() -> Containment:
+    """The shared Containment for triggers, created on first use from the app settings."""
+    global _service
+    if _service is None:
+        with _lock:
+            if _service is None:
+                settings = Settings.from_environment()
+                _service = Containment(settings, GraphClient(settings, managed_identity_credential(settings)))
+    return _service
+
+
+def reset() -> None:
+    """Forget the shared service so the next invocation reads the settings again."""
+    global _service
+    with _lock:
+        _service = None

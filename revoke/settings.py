@@ -1,0 +1,202 @@
+"""App settings: every name defined once, read once into a frozen `Settings`."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from urllib.parse import urlsplit
+
+from revoke.errors import SettingsError
+from revoke.identifiers import parse_user_identifier
+
+
+class SettingNames:
+    """The environment variables (app settings) the service reads, and nothing else."""
+
+    GRAPH_ENDPOINT = "REVOKE_GRAPH_ENDPOINT"
+    ACTION = "REVOKE_ACTION"
+    DRY_RUN = "REVOKE_DRY_RUN"
+    PROTECTED_USERS = "REVOKE_PROTECTED_USERS"
+    MAX_USERS = "REVOKE_MAX_USERS"
+    MAX_BODY_BYTES = "REVOKE_MAX_BODY_BYTES"
+    QUEUE_NAME = "REVOKE_QUEUE_NAME"
+    RETRY_BUDGET_SECONDS = "REVOKE_RETRY_BUDGET_SECONDS"
+    MAX_PARALLEL = "REVOKE_MAX_PARALLEL"
+    CLIENT_ID = "AZURE_CLIENT_ID"
+
+    @classmethod
+    def all(cls) -> tuple[str, ...]:
+        return tuple(value for key, value in vars(cls).items() if key.isupper())
+
+
+class RevocationAction(StrEnum):
+    """The Microsoft Graph action used to revoke a user's sessions."""
+
+    REVOKE_SIGN_IN_SESSIONS = "revokeSignInSessions"
+    INVALIDATE_ALL_REFRESH_TOKENS = "invalidateAllRefreshTokens"
+
+    @property
+    def api_version(self) -> str:
+        # invalidateAllRefreshTokens only ever existed on the beta endpoint.
+        return "v1.0" if self is RevocationAction.REVOKE_SIGN_IN_SESSIONS else "beta"
+
+
+DEFAULT_GRAPH_ENDPOINT = "https://graph.microsoft.com"
+DEFAULT_QUEUE_NAME = "revoke-requests"
+DEFAULT_MAX_USERS = 25
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_RETRY_BUDGET_SECONDS = 60.0
+DEFAULT_MAX_PARALLEL = 8
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+@dataclass(frozen=True)
+class Settings:
+    graph_endpoint: str = DEFAULT_GRAPH_ENDPOINT
+    action: RevocationAction = RevocationAction.REVOKE_SIGN_IN_SESSIONS
+    dry_run: bool = False
+    protected_users: frozenset[str] = frozenset()
+    max_users: int = DEFAULT_MAX_USERS
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    queue_name: str = DEFAULT_QUEUE_NAME
+    retry_budget_seconds: float = DEFAULT_RETRY_BUDGET_SECONDS
+    max_parallel: int = DEFAULT_MAX_PARALLEL
+    client_id: str | None = None
+
+    @property
+    def graph_scope(self) -> str:
+        return f"{self.graph_endpoint}/.default"
+
+    @property
+    def poison_queue_name(self) -> str:
+        return f"{self.queue_name}-poison"
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+
+        def value(name: str) -> str | None:
+            raw = env.get(name, "").strip()
+            return raw or None
+
+        names = SettingNames
+        return cls(
+            graph_endpoint=_graph_endpoint(value(names.GRAPH_ENDPOINT)),
+            action=_action(value(names.ACTION)),
+            dry_run=_boolean(names.DRY_RUN, value(names.DRY_RUN), default=False),
+            protected_users=_protected_users(value(names.PROTECTED_USERS)),
+            max_users=_integer(names.MAX_USERS, value(names.MAX_USERS), DEFAULT_MAX_USERS, 1, 1000),
+            max_body_bytes=_integer(
+                names.MAX_BODY_BYTES, value(names.MAX_BODY_BYTES), DEFAULT_MAX_BODY_BYTES, 1024, 2**24
+            ),
+            queue_name=queue_name_from(env),
+            retry_budget_seconds=_seconds(value(names.RETRY_BUDGET_SECONDS)),
+            max_parallel=_integer(names.MAX_PARALLEL, value(names.MAX_PARALLEL), DEFAULT_MAX_PARALLEL, 1, 64),
+            client_id=_client_id(value(names.CLIENT_ID)),
+        )
+
+
+def queue_name_from(environ: Mapping[str, str]) -> str:
+    """The request queue's name; the trigger binding needs it at import time."""
+    name = environ.get(SettingNames.QUEUE_NAME, "").strip() or DEFAULT_QUEUE_NAME
+    # Azure Storage queue names: 3-63 chars, lowercase letters, digits and single hyphens.
+    # The poison queue adds "-poison", so the name itself may use at most 56.
+    valid = (
+        3 <= len(name) <= 56
+        and name[0].isalnum()
+        and name[-1].isalnum()
+        and "--" not in name
+        and all(c.isdigit() or ("a" <= c <= "z") or c == "-" for c in name)
+    )
+    if not valid:
+        raise SettingsError(
+            SettingNames.QUEUE_NAME,
+            f"{name!r} is not a storage queue name (3-56 lowercase letters, digits, single hyphens)",
+        )
+    return name
+
+
+def _graph_endpoint(raw: str | None) -> str:
+    if raw is None:
+        return DEFAULT_GRAPH_ENDPOINT
+    endpoint = raw.rstrip("/")
+    parts = urlsplit(endpoint)
+    secure = parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS)
+    if not secure or not parts.hostname or parts.path or parts.query or parts.fragment:
+        raise SettingsError(
+            SettingNames.GRAPH_ENDPOINT,
+            f"{raw!r} must be an https origin such as https://graph.microsoft.com (plain http only on loopback)",
+        )
+    return endpoint
+
+
+def _action(raw: str | None) -> RevocationAction:
+    if raw is None:
+        return RevocationAction.REVOKE_SIGN_IN_SESSIONS
+    for action in RevocationAction:
+        if action.value.lower() == raw.lower():
+            return action
+    choices = ", ".join(action.value for action in RevocationAction)
+    raise SettingsError(SettingNames.ACTION, f"{raw!r} is not one of {choices}")
+
+
+def _boolean(name: str, raw: str | None, *, default: bool) -> bool:
+    if raw is None:
+        return default
+    lowered = raw.lower()
+    if lowered in {"true", "1", "yes"}:
+        return True
+    if lowered in {"false", "0", "no"}:
+        return False
+    raise SettingsError(name, f"{raw!r} is not true or false")
+
+
+def _integer(name: str, raw: str | None, default: int, low: int, high: int) -> int:
+    if raw is None:
+        return default
+    try:
+        number = int(raw)
+    except ValueError:
+        raise SettingsError(name, f"{raw!r} is not a whole number") from None
+    if not low <= number <= high:
+        raise SettingsError(name, f"{number} is outside {low}..{high}")
+    return number
+
+
+def _seconds(raw: str | None) -> float:
+    name = SettingNames.RETRY_BUDGET_SECONDS
+    if raw is None:
+        return DEFAULT_RETRY_BUDGET_SECONDS
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise SettingsError(name, f"{raw!r} is not a number of seconds") from None
+    if not 1 <= seconds <= 600:
+        raise SettingsError(name, f"{seconds} is outside 1..600 seconds")
+    return seconds
+
+
+def _protected_users(raw: str | None) -> frozenset[str]:
+    if raw is None:
+        return frozenset()
+    protected = set()
+    for item in raw.split(","):
+        if not item.strip():
+            continue
+        try:
+            protected.add(parse_user_identifier(item.strip()).key)
+        except ValueError as problem:
+            raise SettingsError(SettingNames.PROTECTED_USERS, str(problem)) from None
+    return frozenset(protected)
+
+
+def _client_id(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    try:
+        return str(uuid.UUID(raw))
+    except ValueError:
+        raise SettingsError(SettingNames.CLIENT_ID, f"{raw!r} is not a client id (GUID)") from None

@@ -1,0 +1,67 @@
+"""The Azure Functions triggers: translate a request or message, call the core, map the result.
+
+This is the only module that imports azure.functions; nothing here decides anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+
+import azure.functions as func
+
+from revoke import runtime
+from revoke.errors import RetryLater, SettingsError
+from revoke.payloads import decode_queue_body
+from revoke.replies import HttpReply, QueueDisposition, error_reply, http_reply, queue_disposition
+from revoke.settings import queue_name_from
+
+logger = logging.getLogger(__name__)
+
+# The queue binding is fixed when the worker indexes the functions, so it is read at import.
+QUEUE_NAME = queue_name_from(os.environ)
+POISON_QUEUE_NAME = f"{QUEUE_NAME}-poison"
+STORAGE_CONNECTION = "AzureWebJobsStorage"
+
+blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
+
+
+@blueprint.function_name("revoke_http")
+@blueprint.route(route="revoke", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+def revoke_http(req: func.HttpRequest) -> func.HttpResponse:
+    try:
+        reply = http_reply(runtime.service().handle(req.get_body(), trigger="http"))
+    except SettingsError as problem:
+        logger.error("Refusing requests: %s", problem)
+        reply = error_reply(500, "configuration_error", str(problem), str(uuid.uuid4()))
+    except Exception:
+        logger.exception("Unexpected failure in the HTTP trigger")
+        reply = error_reply(500, "internal_error", "the request failed unexpectedly; see the logs", str(uuid.uuid4()))
+    return _http_response(reply)
+
+
+@blueprint.function_name("revoke_queue")
+@blueprint.queue_trigger(arg_name="msg", queue_name=QUEUE_NAME, connection=STORAGE_CONNECTION)
+@blueprint.queue_output(arg_name="poison", queue_name=POISON_QUEUE_NAME, connection=STORAGE_CONNECTION)
+def revoke_queue(msg: func.QueueMessage, poison: func.Out[str]) -> None:
+    body = msg.get_body()
+    report = runtime.service().handle(decode_queue_body(body), trigger="queue")
+    disposition = queue_disposition(report)
+    logger.info(
+        "Queue message %s (delivery %s): %s, correlation id %s",
+        msg.id,
+        msg.dequeue_count,
+        disposition.value,
+        report.correlation_id,
+    )
+    if disposition is QueueDisposition.POISON:
+        # Unchanged, so an operator can fix the cause and put it back as it was.
+        poison.set(body.decode("utf-8", errors="replace"))
+    elif disposition is QueueDisposition.RETRY:
+        raise RetryLater(f"deferred targets; correlation id {report.correlation_id}")
+
+
+def _http_response(reply: HttpReply) -> func.HttpResponse:
+    headers = {"X-Correlation-Id": str(reply.body.get("correlationId", "")), **reply.headers}
+    return func.HttpResponse(reply.body_text(), status_code=reply.status, headers=headers, mimetype="application/json")

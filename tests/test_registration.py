@@ -1,0 +1,61 @@
+"""The functions the host indexes: names, route, auth level, queue bindings."""
+
+from __future__ import annotations
+
+import importlib
+import json
+
+import azure.functions as func
+import pytest
+
+import function_app
+import revoke.triggers
+
+
+def bindings_of(app: func.FunctionApp) -> dict[str, list[dict[str, object]]]:
+    return {f.get_function_name(): json.loads(f.get_function_json())["bindings"] for f in app.get_functions()}
+
+
+# The host indexes an app once; get_functions() refuses a second pass over the same app.
+INDEXED = {f.get_function_name(): f for f in function_app.app.get_functions()}
+# As the host reads them: function.json documents.
+BINDINGS = {name: json.loads(f.get_function_json())["bindings"] for name, f in INDEXED.items()}
+
+
+def test_the_app_registers_exactly_the_http_and_queue_functions() -> None:
+    assert sorted(BINDINGS) == ["revoke_http", "revoke_queue"]
+
+
+def test_http_function_is_post_api_revoke_and_needs_a_function_key() -> None:
+    trigger = next(b for b in BINDINGS["revoke_http"] if b["type"] == "httpTrigger")
+    assert trigger["route"] == "revoke"
+    assert trigger["methods"] == ["POST"]
+    assert trigger["authLevel"] == "FUNCTION"
+
+
+def test_no_function_is_anonymous() -> None:
+    for function in INDEXED.values():
+        rendered = json.loads(function.get_function_json())
+        assert "anonymous" not in json.dumps(rendered).lower()
+
+
+def test_queue_function_reads_the_request_queue_and_writes_the_poison_queue() -> None:
+    bindings = {b["type"]: b for b in BINDINGS["revoke_queue"]}
+    assert bindings["queueTrigger"]["queueName"] == "revoke-requests"
+    assert bindings["queueTrigger"]["connection"] == "AzureWebJobsStorage"
+    assert bindings["queue"]["direction"] == "OUT"
+    assert bindings["queue"]["queueName"] == "revoke-requests-poison"
+
+
+def test_queue_name_comes_from_the_app_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REVOKE_QUEUE_NAME", "contain-users")
+    try:
+        triggers = importlib.reload(revoke.triggers)
+        app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+        app.register_functions(triggers.blueprint)
+        bindings = {b["type"]: b for b in bindings_of(app)["revoke_queue"]}
+        assert bindings["queueTrigger"]["queueName"] == "contain-users"
+        assert bindings["queue"]["queueName"] == "contain-users-poison"
+    finally:
+        monkeypatch.delenv("REVOKE_QUEUE_NAME")
+        importlib.reload(revoke.triggers)
