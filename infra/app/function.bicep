@@ -1,0 +1,131 @@
+// The function app on the Flex Consumption plan (FC1), Python 3.11, running as the
+// user-assigned identity for storage, telemetry and Microsoft Graph.
+
+param name string
+param planName string
+param location string
+param tags object
+param identityId string
+param identityClientId string
+param storageAccountName string
+param deploymentContainerName string
+param applicationInsightsName string
+
+@description('The REVOKE_* settings, built in main.bicep from its parameters.')
+param appSettings object
+
+@description('Upper bound on instances; it also bounds how hard the app can push Microsoft Graph.')
+@minValue(40)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+
+@allowed([
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+resource storageAccount 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: storageAccountName
+}
+
+resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: applicationInsightsName
+}
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_225: Zone redundancy for Flex Consumption is available in some regions only and bills always-ready instances; a deployer who needs it enables it per region.
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    name: 'FC1'
+    tier: 'FlexConsumption'
+  }
+  properties: {
+    reserved: true // Linux
+  }
+}
+
+resource site 'Microsoft.Web/sites@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_222: The HTTP endpoint is called by SOC tooling outside Azure; it stays reachable over HTTPS only, behind a function key.
+  // checkov:skip=CKV_AZURE_17: Callers authenticate with the function key; requiring client certificates would force every caller to hold one.
+  // checkov:skip=CKV_AZURE_212: Flex Consumption scales from zero on HTTP and queue load; always-ready instances are a cost choice left to the deployer.
+  // checkov:skip=CKV_AZURE_213: The app has no health endpoint to probe, and an anonymous one would be another public route.
+  name: name
+  location: location
+  tags: tags
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    clientCertEnabled: false
+    siteConfig: {
+      minTlsVersion: '1.2'
+      scmMinTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storageAccount.properties.primaryEndpoints.blob}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+      }
+      runtime: {
+        name: 'python'
+        version: '3.11'
+      }
+    }
+  }
+
+  resource settings 'config' = {
+    name: 'appsettings'
+    properties: union(appSettings, {
+      // Identity-based host storage: no connection string, no key. The queue trigger and the
+      // poison output binding use the same "AzureWebJobsStorage" connection.
+      AzureWebJobsStorage__accountName: storageAccount.name
+      AzureWebJobsStorage__credential: 'managedidentity'
+      AzureWebJobsStorage__clientId: identityClientId
+      // Telemetry with an Entra token; the key in the connection string is refused (local auth off).
+      APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
+      APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+      // azure-identity picks this identity for Microsoft Graph tokens.
+      AZURE_CLIENT_ID: identityClientId
+    })
+  }
+
+  // Publishing with user names and passwords is off; azd deploys with Entra credentials.
+  resource ftpCredentials 'basicPublishingCredentialsPolicies' = {
+    name: 'ftp'
+    properties: {
+      allow: false
+    }
+  }
+
+  resource scmCredentials 'basicPublishingCredentialsPolicies' = {
+    name: 'scm'
+    properties: {
+      allow: false
+    }
+  }
+}
+
+output name string = site.name
+output url string = 'https://${site.properties.defaultHostName}'

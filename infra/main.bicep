@@ -1,0 +1,261 @@
+// Everything `azd up` provisions for the session-revocation function, in one resource group:
+// a Flex Consumption function app with a user-assigned identity, its storage (queues included),
+// Application Insights, the Microsoft Graph permission, and the optional Sentinel bridge.
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(64)
+@description('Name of the azd environment; it seeds every resource name.')
+param environmentName string
+
+@minLength(1)
+@description('Region for all resources; it must offer the Flex Consumption plan.')
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
+param location string
+
+@description('Resource group to create; empty for rg-<environmentName>.')
+param resourceGroupName string = ''
+
+// ---------------------------------------------------------------------------
+// Microsoft Graph permissions for the function's identity (see docs/DEPLOY.md).
+// A deployer without the Entra rights to grant app roles sets these to false and runs
+// infra/scripts/grant-graph-permissions.sh later, or has an administrator run it.
+// ---------------------------------------------------------------------------
+@description('Grant the Graph application role User.RevokeSessions.All to the function identity.')
+param grantGraphRevokePermission bool = true
+
+@description('Grant User.ReadBasic.All so the protected-users guardrail can match UPNs to object ids.')
+param grantGraphReadPermission bool = true
+
+// ---------------------------------------------------------------------------
+// App settings the function reads (revoke/settings.py); defaults equal the code's defaults.
+// ---------------------------------------------------------------------------
+@description('REVOKE_GRAPH_ENDPOINT: Microsoft Graph origin (national clouds use their own).')
+param revokeGraphEndpoint string = 'https://graph.microsoft.com'
+
+@description('REVOKE_ACTION: the Graph action used to revoke sessions.')
+@allowed([
+  'revokeSignInSessions'
+  'invalidateAllRefreshTokens'
+])
+param revokeAction string = 'revokeSignInSessions'
+
+@description('REVOKE_DRY_RUN: when true the function logs what it would revoke and calls nothing.')
+param revokeDryRun bool = false
+
+@description('REVOKE_PROTECTED_USERS: comma-separated UPNs or object ids never revoked (break-glass accounts).')
+param revokeProtectedUsers string = ''
+
+@description('REVOKE_MAX_USERS: most users one request may name.')
+@minValue(1)
+@maxValue(1000)
+param revokeMaxUsers int = 25
+
+@description('REVOKE_MAX_BODY_BYTES: largest request body accepted.')
+@minValue(1024)
+@maxValue(16777216)
+param revokeMaxBodyBytes int = 1048576
+
+@description('REVOKE_QUEUE_NAME: the request queue; its poison queue is <name>-poison.')
+@minLength(3)
+@maxLength(56)
+param revokeQueueName string = 'revoke-requests'
+
+@description('REVOKE_RETRY_BUDGET_SECONDS: time allowed for retrying throttled Graph calls.')
+@minValue(1)
+@maxValue(600)
+param revokeRetryBudgetSeconds int = 60
+
+@description('REVOKE_MAX_PARALLEL: Graph calls in flight at once per request.')
+@minValue(1)
+@maxValue(64)
+param revokeMaxParallel int = 8
+
+// ---------------------------------------------------------------------------
+// Sentinel bridge (Logic App: incident trigger -> request queue).
+// ---------------------------------------------------------------------------
+@description('Deploy the Logic App that puts Sentinel incidents on the request queue.')
+param deploySentinelBridge bool = true
+
+@description('Give Microsoft Sentinel the right to run playbooks in this resource group (looks up its service principal in Entra).')
+param grantSentinelPlaybookPermission bool = false
+
+@description('Sentinel workspace name; with sentinelAnalyticRuleIds set, an automation rule runs the bridge.')
+param sentinelWorkspaceName string = ''
+
+@description('Resource group of the Sentinel workspace.')
+param sentinelWorkspaceResourceGroup string = ''
+
+@description('Subscription of the Sentinel workspace; empty for this subscription.')
+param sentinelWorkspaceSubscriptionId string = ''
+
+@description('Analytics rule ids (full resource ids) whose incidents start a revocation; the automation rule is created only when this is non-empty.')
+param sentinelAnalyticRuleIds array = []
+
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = {
+  'azd-env-name': environmentName
+}
+var functionAppName = 'func-revoke-${resourceToken}'
+var deployAutomationRule = deploySentinelBridge && !empty(sentinelWorkspaceName) && !empty(sentinelAnalyticRuleIds)
+
+// The settings the code reads. AZURE_CLIENT_ID is added by app/function.bicep from the identity.
+var revokeAppSettings = {
+  REVOKE_GRAPH_ENDPOINT: revokeGraphEndpoint
+  REVOKE_ACTION: revokeAction
+  REVOKE_DRY_RUN: revokeDryRun ? 'true' : 'false' // string() would give 'True'
+  REVOKE_PROTECTED_USERS: revokeProtectedUsers
+  REVOKE_MAX_USERS: string(revokeMaxUsers)
+  REVOKE_MAX_BODY_BYTES: string(revokeMaxBodyBytes)
+  REVOKE_QUEUE_NAME: revokeQueueName
+  REVOKE_RETRY_BUDGET_SECONDS: string(revokeRetryBudgetSeconds)
+  REVOKE_MAX_PARALLEL: string(revokeMaxParallel)
+}
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: !empty(resourceGroupName) ? resourceGroupName : 'rg-${environmentName}'
+  location: location
+  tags: tags
+}
+
+// User-assigned rather than system-assigned: the identity, its storage roles and its Graph
+// app roles exist before the function app starts, and survive the app being deleted and
+// re-created, so a redeploy never runs without permissions or leaves orphaned grants.
+module identity 'br/public:avm/res/managed-identity/user-assigned-identity:0.4.1' = {
+  name: 'identity'
+  scope: rg
+  params: {
+    name: 'id-revoke-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module logAnalytics 'br/public:avm/res/operational-insights/workspace:0.7.0' = {
+  name: 'logAnalytics'
+  scope: rg
+  params: {
+    name: 'log-revoke-${resourceToken}'
+    location: location
+    tags: tags
+    dataRetention: 90
+  }
+}
+
+module appInsights 'br/public:avm/res/insights/component:0.4.1' = {
+  name: 'appInsights'
+  scope: rg
+  params: {
+    name: 'appi-revoke-${resourceToken}'
+    location: location
+    tags: tags
+    workspaceResourceId: logAnalytics.outputs.resourceId
+    // Telemetry is accepted only with an Entra token (Monitoring Metrics Publisher, app/rbac.bicep).
+    disableLocalAuth: true
+    // Audit events must all arrive: no ingestion sampling. SDK sampling is set in host.json.
+    samplingPercentage: 100
+  }
+}
+
+module storage 'app/storage.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    name: 'strevoke${resourceToken}'
+    location: location
+    tags: tags
+    requestQueueName: revokeQueueName
+    deploymentContainerName: 'app-package-${resourceToken}'
+  }
+}
+
+module api 'app/function.bicep' = {
+  name: 'api'
+  scope: rg
+  params: {
+    name: functionAppName
+    planName: 'plan-revoke-${resourceToken}'
+    location: location
+    tags: union(tags, { 'azd-service-name': 'api' })
+    identityId: identity.outputs.resourceId
+    identityClientId: identity.outputs.clientId
+    storageAccountName: storage.outputs.name
+    deploymentContainerName: storage.outputs.deploymentContainerName
+    applicationInsightsName: appInsights.outputs.name
+    appSettings: revokeAppSettings
+  }
+  // The host reads storage and sends telemetry as soon as it starts: grant first.
+  dependsOn: [
+    rbac
+  ]
+}
+
+module bridge 'app/sentinel-bridge.bicep' = if (deploySentinelBridge) {
+  name: 'sentinelBridge'
+  scope: rg
+  params: {
+    name: 'logic-revoke-bridge-${resourceToken}'
+    location: location
+    tags: tags
+    storageAccountName: storage.outputs.name
+    requestQueueName: storage.outputs.requestQueueName
+  }
+}
+
+module graphPermissions 'app/graph-permissions.bicep' = {
+  name: 'graphPermissions'
+  scope: rg
+  params: {
+    principalId: identity.outputs.principalId
+    grantRevokePermission: grantGraphRevokePermission
+    grantReadPermission: grantGraphReadPermission
+    lookUpSentinelPrincipal: deploySentinelBridge && grantSentinelPlaybookPermission
+  }
+}
+
+module rbac 'app/rbac.bicep' = {
+  name: 'rbac'
+  scope: rg
+  params: {
+    storageAccountName: storage.outputs.name
+    requestQueueName: storage.outputs.requestQueueName
+    poisonQueueName: storage.outputs.poisonQueueName
+    applicationInsightsName: appInsights.outputs.name
+    functionPrincipalId: identity.outputs.principalId
+    bridgePrincipalId: deploySentinelBridge ? bridge.outputs.principalId : ''
+    sentinelPrincipalId: graphPermissions.outputs.sentinelPrincipalId
+  }
+}
+
+module automationRule 'app/sentinel-automation-rule.bicep' = if (deployAutomationRule) {
+  name: 'sentinelAutomationRule'
+  scope: resourceGroup(
+    !empty(sentinelWorkspaceSubscriptionId) ? sentinelWorkspaceSubscriptionId : subscription().subscriptionId,
+    !empty(sentinelWorkspaceResourceGroup) ? sentinelWorkspaceResourceGroup : rg.name
+  )
+  params: {
+    workspaceName: sentinelWorkspaceName
+    playbookResourceId: deploySentinelBridge ? bridge.outputs.resourceId : ''
+    analyticRuleIds: sentinelAnalyticRuleIds
+    environmentName: environmentName
+  }
+}
+
+// azd stores these in the environment; docs/DEPLOY.md and infra/scripts use them.
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_FUNCTION_NAME string = api.outputs.name
+output SERVICE_API_NAME string = api.outputs.name
+output AZURE_FUNCTION_URL string = api.outputs.url
+output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output REVOKE_QUEUE_NAME string = storage.outputs.requestQueueName
+output REVOKE_POISON_QUEUE_NAME string = storage.outputs.poisonQueueName
+output FUNCTION_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
+output FUNCTION_IDENTITY_CLIENT_ID string = identity.outputs.clientId
+output SENTINEL_BRIDGE_NAME string = deploySentinelBridge ? bridge.outputs.name : ''
+output SENTINEL_AUTOMATION_RULE_CREATED bool = deployAutomationRule
