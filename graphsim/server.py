@@ -88,7 +88,7 @@ class GraphSimulator:
         handler = type("BoundHandler", (_Handler,), {"simulator": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="graphsim", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="graphsim", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:

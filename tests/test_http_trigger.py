@@ -1,0 +1,215 @@
+"""POST /api/revoke, called as the host calls it, against the simulated Graph."""
+
+from __future__ import annotations
+
+import pytest
+
+from graphsim import Fault, GraphSimulator
+from graphsim.harness import LogCapture, http_request
+from revoke.triggers import revoke_http
+from tests.conftest import ADELE, GUEST, MEGAN, body_of
+
+
+def action_paths(graph: GraphSimulator) -> list[str]:
+    return [r.path for r in graph.graph_requests()]
+
+
+def test_revokes_every_named_user_and_answers_200(app: GraphSimulator, logs: LogCapture) -> None:
+    response = revoke_http(http_request({"users": [ADELE[0], MEGAN[1]], "reason": "token theft"}))
+
+    assert response.status_code == 200
+    body = body_of(response)
+    assert body["status"] == "succeeded"
+    assert [(r["user"], r["outcome"], r["graphStatus"]) for r in body["results"]] == [
+        (ADELE[0], "revoked", 200),
+        (MEGAN[1], "revoked", 200),
+    ]
+    assert dict(app.revocations) == {ADELE[1]: 1, MEGAN[1]: 1}
+    events = logs.audit_events()
+    assert [(e["user"], e["outcome"], e["trigger"], e["reason"], e["attempts"]) for e in events] == [
+        (ADELE[0], "revoked", "http", "token theft", 1),
+        (MEGAN[1], "revoked", "http", "token theft", 1),
+    ]
+    assert all(e["graphRequestId"] for e in events)
+    assert response.headers["X-Correlation-Id"] == body["correlationId"] == events[0]["correlationId"]
+
+
+def test_single_user_shorthand_and_caller_correlation_id(app: GraphSimulator) -> None:
+    response = revoke_http(http_request({"user": ADELE[1], "correlationId": "soc-42"}))
+
+    assert response.status_code == 200
+    assert body_of(response)["correlationId"] == "soc-42"
+
+
+def test_guest_upn_reaches_graph_with_hash_percent_encoded(app: GraphSimulator) -> None:
+    response = revoke_http(http_request({"users": [GUEST[0]]}))
+
+    assert response.status_code == 200
+    assert action_paths(app) == ["/v1.0/users/bob_fabrikam.com%23EXT%23@contoso.onmicrosoft.com/revokeSignInSessions"]
+
+
+def test_one_token_serves_many_invocations(app: GraphSimulator) -> None:
+    for user in (ADELE[0], MEGAN[0], GUEST[0]):
+        assert revoke_http(http_request({"user": user})).status_code == 200
+
+    assert app.token_requests == 1
+
+
+def test_malformed_json_is_400_and_reaches_no_graph_path(app: GraphSimulator, logs: LogCapture) -> None:
+    response = revoke_http(http_request(b'{"users": ['))
+
+    assert response.status_code == 400
+    assert body_of(response)["error"]["code"] == "malformed_json"
+    assert app.requests == []
+    [event] = logs.audit_events()
+    assert (event["outcome"], event["user"], event["attempts"]) == ("rejected", None, 0)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["alice", "alice@", "@contoso.com", "a@b@contoso.com", "../me@contoso.com", "x/y@contoso.com", "a?b@contoso.com",
+     "a b@contoso.com", "a\\b@contoso.com", "a%2Fb@contoso.com", "a@contoso", "a@-bad-.com", "a\n@contoso.com", 42],
+)  # fmt: skip
+def test_an_invalid_identifier_refuses_the_whole_request(app: GraphSimulator, bad: object) -> None:
+    response = revoke_http(http_request({"users": [ADELE[0], bad]}))
+
+    assert response.status_code == 400
+    assert body_of(response)["error"]["code"] == "invalid_identifier"
+    assert app.requests == []
+
+
+def test_body_over_the_limit_is_413(app: GraphSimulator) -> None:
+    response = revoke_http(http_request(b'{"users": ["' + b"a" * (1024 * 1024) + b'@contoso.com"]}'))
+
+    assert response.status_code == 413
+    assert body_of(response)["error"]["code"] == "payload_too_large"
+    assert app.requests == []
+
+
+def test_a_payload_without_an_entra_account_is_422(app: GraphSimulator) -> None:
+    alert = {
+        "SystemAlertId": "a1",
+        "Entities": [{"Type": "account", "Name": "svc", "NTDomain": "CORP", "Sid": "S-1-5-21-1"}],
+    }
+
+    response = revoke_http(http_request(alert))
+
+    assert response.status_code == 422
+    error = body_of(response)["error"]
+    assert error["code"] == "no_resolvable_account"
+    assert "on-premises" in error["message"]
+    assert app.requests == []
+
+
+@pytest.mark.parametrize("settings", [{"REVOKE_PROTECTED_USERS": f"{ADELE[0]}, {MEGAN[1]}"}])
+def test_protected_users_are_refused_and_never_sent(app: GraphSimulator, logs: LogCapture) -> None:
+    response = revoke_http(http_request({"users": ["ADELE.VANCE@contoso.com", MEGAN[1]]}))
+
+    assert response.status_code == 422
+    assert body_of(response)["error"]["code"] == "refused_by_policy"
+    assert app.graph_requests() == []
+    assert [e["outcome"] for e in logs.audit_events()] == ["refused", "refused"]
+
+
+@pytest.mark.parametrize("settings", [{"REVOKE_PROTECTED_USERS": ADELE[0]}])
+def test_a_protected_user_beside_others_gives_207(app: GraphSimulator) -> None:
+    response = revoke_http(http_request({"users": [ADELE[0], MEGAN[0]]}))
+
+    assert response.status_code == 207
+    assert [r["outcome"] for r in body_of(response)["results"]] == ["refused", "revoked"]
+    assert list(app.revocations) == [MEGAN[1]]
+
+
+@pytest.mark.parametrize("settings", [{"REVOKE_MAX_USERS": "2"}])
+def test_over_the_user_limit_nothing_is_revoked(app: GraphSimulator, logs: LogCapture) -> None:
+    response = revoke_http(http_request({"users": [ADELE[0], MEGAN[0], GUEST[0]]}))
+
+    assert response.status_code == 422
+    assert "REVOKE_MAX_USERS" in body_of(response)["error"]["message"]
+    assert app.requests == []
+    assert [e["outcome"] for e in logs.audit_events()] == ["refused"] * 3
+
+
+@pytest.mark.parametrize("settings", [{"REVOKE_DRY_RUN": "true"}])
+def test_dry_run_setting_sends_nothing(app: GraphSimulator, logs: LogCapture) -> None:
+    response = revoke_http(http_request({"users": [ADELE[0]], "dryRun": False}))
+
+    assert response.status_code == 200
+    body = body_of(response)
+    assert body["dryRun"] is True
+    assert body["results"][0]["outcome"] == "dry_run"
+    assert app.requests == []
+    assert logs.audit_events()[0]["outcome"] == "dry_run"
+
+
+def test_dry_run_requested_by_the_caller_sends_nothing(app: GraphSimulator) -> None:
+    response = revoke_http(http_request({"users": [ADELE[0]], "dryRun": True}))
+
+    assert response.status_code == 200
+    assert body_of(response)["results"][0]["outcome"] == "dry_run"
+    assert app.requests == []
+
+
+def test_unknown_user_is_not_found_and_mixed_results_give_207(app: GraphSimulator) -> None:
+    response = revoke_http(http_request({"users": [ADELE[0], "nobody@contoso.com"]}))
+
+    assert response.status_code == 207
+    body = body_of(response)
+    assert body["status"] == "partial"
+    assert [(r["outcome"], r["detail"]) for r in body["results"]] == [
+        ("revoked", None),
+        ("not_found", "Request_ResourceNotFound"),
+    ]
+
+
+def test_graph_refusing_every_target_is_502_with_graphs_code(app: GraphSimulator, logs: LogCapture) -> None:
+    app.inject(Fault(status=403, times=None))
+
+    response = revoke_http(http_request({"users": [ADELE[0], MEGAN[0]]}))
+
+    assert response.status_code == 502
+    body = body_of(response)
+    assert "Authorization_RequestDenied" in body["error"]["message"]
+    assert [r["outcome"] for r in body["results"]] == ["failed", "failed"]
+    assert [e["outcome"] for e in logs.audit_events()] == ["failed", "failed"]
+    assert app.revocations == {}
+
+
+def test_transient_graph_failure_is_503_with_retry_after_and_never_revoked(app: GraphSimulator) -> None:
+    app.inject(Fault(status=503, headers={"Retry-After": "30"}, times=None))
+
+    response = revoke_http(http_request({"users": [ADELE[0]]}))
+
+    assert response.status_code == 503
+    assert int(response.headers["Retry-After"]) >= 30
+    assert body_of(response)["results"][0]["outcome"] == "deferred"
+    assert app.revocations == {}
+
+
+def test_graph_answering_204_counts_as_revoked(app: GraphSimulator) -> None:
+    app.respond_no_content = True
+
+    response = revoke_http(http_request({"users": [ADELE[0]]}))
+
+    assert response.status_code == 200
+    assert body_of(response)["results"][0]["graphStatus"] == 204
+
+
+@pytest.mark.parametrize("settings", [{"REVOKE_ACTION": "invalidateAllRefreshTokens"}])
+def test_legacy_action_calls_the_beta_endpoint(app: GraphSimulator, logs: LogCapture) -> None:
+    response = revoke_http(http_request({"users": [ADELE[0]]}))
+
+    assert response.status_code == 200
+    assert action_paths(app) == ["/beta/users/adele.vance@contoso.com/invalidateAllRefreshTokens"]
+    assert logs.audit_events()[0]["action"] == "invalidateAllRefreshTokens"
+
+
+@pytest.mark.parametrize("settings", [{"REVOKE_MAX_USERS": "many"}])
+def test_an_invalid_setting_is_a_500_that_names_it_and_sends_nothing(app: GraphSimulator) -> None:
+    response = revoke_http(http_request({"users": [ADELE[0]]}))
+
+    assert response.status_code == 500
+    error = body_of(response)["error"]
+    assert error["code"] == "configuration_error"
+    assert "REVOKE_MAX_USERS" in error["message"]
+    assert app.requests == []

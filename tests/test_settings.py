@@ -1,0 +1,74 @@
+"""App settings: defaults, and errors that name the setting."""
+
+from __future__ import annotations
+
+import pytest
+
+from revoke.errors import SettingsError
+from revoke.settings import RevocationAction, SettingNames, Settings
+
+
+def test_defaults_when_nothing_is_set() -> None:
+    settings = Settings.from_environment({})
+
+    assert settings == Settings()
+    assert settings.graph_scope == "https://graph.microsoft.com/.default"
+    assert settings.action is RevocationAction.REVOKE_SIGN_IN_SESSIONS
+    assert (settings.max_users, settings.queue_name, settings.dry_run) == (25, "revoke-requests", False)
+
+
+def test_values_are_read_and_normalised() -> None:
+    settings = Settings.from_environment(
+        {
+            "REVOKE_GRAPH_ENDPOINT": "https://graph.microsoft.us/",
+            "REVOKE_ACTION": "invalidateallrefreshtokens",
+            "REVOKE_DRY_RUN": "TRUE",
+            "REVOKE_PROTECTED_USERS": " BreakGlass@Contoso.com ,, 3F1D7C2A-9B8E-4D6F-A5C4-1E2D3C4B5A69 ",
+            "REVOKE_MAX_USERS": "100",
+            "REVOKE_QUEUE_NAME": "contain-users",
+            "AZURE_CLIENT_ID": "0A1B2C3D-0000-4000-8000-000000000001",
+        }
+    )
+
+    assert settings.graph_scope == "https://graph.microsoft.us/.default"
+    assert settings.action is RevocationAction.INVALIDATE_ALL_REFRESH_TOKENS
+    assert settings.action.api_version == "beta"
+    assert settings.dry_run is True
+    assert settings.protected_users == {"breakglass@contoso.com", "3f1d7c2a-9b8e-4d6f-a5c4-1e2d3c4b5a69"}
+    assert settings.max_users == 100
+    assert settings.poison_queue_name == "contain-users-poison"
+    assert settings.client_id == "0a1b2c3d-0000-4000-8000-000000000001"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("REVOKE_GRAPH_ENDPOINT", "http://graph.microsoft.com"),
+        ("REVOKE_GRAPH_ENDPOINT", "https://graph.microsoft.com/v1.0"),
+        ("REVOKE_ACTION", "deleteUser"),
+        ("REVOKE_DRY_RUN", "maybe"),
+        ("REVOKE_PROTECTED_USERS", "breakglass"),
+        ("REVOKE_MAX_USERS", "0"),
+        ("REVOKE_MAX_USERS", "ten"),
+        ("REVOKE_MAX_BODY_BYTES", "12"),
+        ("REVOKE_QUEUE_NAME", "Revoke_Requests"),
+        ("REVOKE_RETRY_BUDGET_SECONDS", "-1"),
+        ("REVOKE_MAX_PARALLEL", "1000"),
+        ("AZURE_CLIENT_ID", "my-identity"),
+    ],
+)
+def test_an_invalid_value_fails_naming_the_setting(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_environment({name: value})
+
+
+def test_plain_http_is_allowed_only_on_loopback() -> None:
+    assert Settings.from_environment({"REVOKE_GRAPH_ENDPOINT": "http://127.0.0.1:8080"}).graph_endpoint == (
+        "http://127.0.0.1:8080"
+    )
+
+
+def test_every_setting_name_is_listed_once() -> None:
+    names = SettingNames.all()
+    assert len(names) == len(set(names))
+    assert all(name.startswith("REVOKE_") for name in names if name != "AZURE_CLIENT_ID")
