@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 IDENTITY_PATH = "/msi/token"
 IDENTITY_API_VERSION = "2019-08-01"
 TOKEN_LIFETIME_SECONDS = 3600
+MAX_BATCH_REQUESTS = 20  # Microsoft Graph JSON batching: at most 20 requests in one $batch
 _ACTION_PATH = re.compile(r"^/(v1\.0|beta)/users/([^/]+)/(revokeSignInSessions|invalidateAllRefreshTokens)$")
 _USER_PATH = re.compile(r"^/(v1\.0|beta)/users/([^/]+)$")
 _BATCH_PATH = re.compile(r"^/(v1\.0|beta)/\$batch$")
@@ -31,6 +32,13 @@ class Fault:
 
     `match` picks the requests it applies to (by their path); `times` is how many it
     spends itself on (None: every matching request).
+
+    Inside a `$batch`, a fault applies to each sub-request, matched on its full path
+    (`/v1.0/users/{id}/revokeSignInSessions`): a `status` becomes that item's answer
+    inside a 200 batch. A response cannot be half delivered, so a sub-request's `drop`
+    drops the whole batch (and nothing in it is performed) and its `delay` delays the
+    whole batch. With `batch_envelope=True` the fault applies to the `$batch` POST itself
+    instead (a whole-batch 503, a dropped batch) and never to a sub-request.
     """
 
     status: int | None = None
@@ -41,15 +49,17 @@ class Fault:
     match: Callable[[str], bool] = lambda path: True
     times: int | None = 1
     identity: bool = False  # applies to the managed-identity endpoint instead of Graph
+    batch_envelope: bool = False  # applies to a $batch POST itself instead of its sub-requests
 
 
 @dataclass(frozen=True)
 class RecordedRequest:
     method: str
-    path: str  # as sent on the wire, percent-encoding intact
+    path: str  # as sent on the wire (for a sub-request: version prefix + its url), percent-encoding intact
     user_segment: str | None  # the decoded user segment of a /users/{id} path
     authorized: bool
     body: bytes = b""
+    in_batch: bool = False  # a sub-request of a $batch, recorded besides the batch itself
 
 
 @dataclass(frozen=True)
@@ -58,20 +68,53 @@ class SimulatedUser:
     user_principal_name: str
 
 
+@dataclass(frozen=True)
+class Answer:
+    """What Graph answers one request, on the wire or as an item of a batch response."""
+
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One sub-request of a `$batch` body, as the client sent it."""
+
+    id: str
+    method: str
+    url: str  # relative to the version, e.g. /users/{id}/revokeSignInSessions
+    headers: dict[str, str]
+    body: Any
+
+    def full_path(self, version: str) -> str:
+        return f"/{version}/{self.url.removeprefix('/')}"
+
+
+class BadBatch(ValueError):
+    """The `$batch` body as a whole is refused; Graph answers 400 and performs nothing."""
+
+
 class GraphSimulator:
     """Start with `with GraphSimulator() as sim:`; point the app at `sim.environment()`."""
 
-    def __init__(self, *, latency: float = 0.0, respond_no_content: bool = False) -> None:
+    def __init__(
+        self, *, latency: float = 0.0, respond_no_content: bool = False, shuffle_batch_responses: bool = False
+    ) -> None:
         self.latency = latency
         self.respond_no_content = respond_no_content
+        # Graph does not keep a batch's responses in request order; shuffling makes clients match by id.
+        self.shuffle_batch_responses = shuffle_batch_responses
         self.identity_header = secrets.token_hex(16)
         self.requests: list[RecordedRequest] = []
         self.revocations: Counter[str] = Counter()  # object id -> revocations performed
         self.token_requests = 0
+        self.batch_requests = 0  # $batch POSTs received
         self.issued_tokens: list[str] = []
         self._users: dict[str, SimulatedUser] = {}
         self._faults: list[Fault] = []
         self._random_faults: tuple[float, random.Random, list[Fault]] | None = None
+        self._shuffler = random.Random(0)
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -142,10 +185,10 @@ class GraphSimulator:
             self._faults.clear()
             self._random_faults = None
 
-    def take_fault(self, path: str, *, identity: bool) -> Fault | None:
+    def take_fault(self, path: str, *, identity: bool, batch_envelope: bool = False) -> Fault | None:
         with self._lock:
             for fault in self._faults:
-                if fault.identity == identity and fault.match(path):
+                if fault.identity == identity and fault.batch_envelope == batch_envelope and fault.match(path):
                     if fault.times is not None:
                         fault.times -= 1
                         if fault.times <= 0:
@@ -153,14 +196,20 @@ class GraphSimulator:
                     return fault
             if self._random_faults and not identity:
                 rate, rng, choices = self._random_faults
-                if rng.random() < rate:
-                    return rng.choice(choices)
+                candidates = [fault for fault in choices if fault.batch_envelope == batch_envelope]
+                if candidates and rng.random() < rate:
+                    return rng.choice(candidates)
         return None
 
     # --- what was received -------------------------------------------------------------
     def record(self, request: RecordedRequest) -> None:
         with self._lock:
             self.requests.append(request)
+
+    def record_batch(self, envelope: RecordedRequest) -> None:
+        with self._lock:
+            self.requests.append(envelope)
+            self.batch_requests += 1
 
     def graph_requests(self) -> list[RecordedRequest]:
         with self._lock:
@@ -180,6 +229,40 @@ class GraphSimulator:
     def revoke(self, user: SimulatedUser) -> None:
         with self._lock:
             self.revocations[user.object_id] += 1
+
+    def order_batch_responses(self, responses: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Request order, or (when shuffling) an order guaranteed to differ from it."""
+        if not self.shuffle_batch_responses or len(responses) < 2:
+            return responses
+        with self._lock:
+            shuffled = self._shuffler.sample(responses, len(responses))
+        return shuffled if shuffled != responses else responses[1:] + responses[:1]
+
+    # --- Graph's answers ----------------------------------------------------------------
+    def perform(self, method: str, path: str) -> Answer:
+        """Carry out one authorized Graph request (single or inside a batch) and say what Graph answers."""
+        if method == "POST" and (action := _ACTION_PATH.match(path)):
+            return self._revoke(*action.groups())
+        if method == "GET" and (lookup := _USER_PATH.match(path)):
+            return self._get_user(lookup.group(2))
+        return Answer(400, {"error": {"code": "BadRequest", "message": f"unsupported: {method} {path}"}})
+
+    def _revoke(self, version: str, segment: str, action: str) -> Answer:
+        if action == "invalidateAllRefreshTokens" and version != "beta":
+            return Answer(400, {"error": {"code": "BadRequest", "message": "Resource not found for the segment."}})
+        user = self.find_user(unquote(segment))
+        if user is None:
+            return Answer(404, _not_found(segment))
+        self.revoke(user)
+        if self.respond_no_content:
+            return Answer(204)
+        return Answer(200, {"@odata.context": f"{self.url}/{version}/$metadata#Edm.Boolean", "value": True})
+
+    def _get_user(self, segment: str) -> Answer:
+        user = self.find_user(unquote(segment))
+        if user is None:
+            return Answer(404, _not_found(segment))
+        return Answer(200, {"id": user.object_id, "userPrincipalName": user.user_principal_name})
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -201,49 +284,86 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch()
 
     def _dispatch(self) -> None:
-        sim = self.simulator
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        raw_path = self.path
-        path = urlsplit(raw_path).path
-        is_identity = path == IDENTITY_PATH
-        user_match = _ACTION_PATH.match(path) or _USER_PATH.match(path)
-        token = self.headers.get("Authorization", "").removeprefix("Bearer ")
-        sim.record(
-            RecordedRequest(
-                self.command,
-                raw_path,
-                unquote(user_match.group(2)) if user_match else None,
-                sim.token_is_valid(token),
-                body,
-            )
-        )
-        fault = sim.take_fault(path, identity=is_identity)
-        if fault is not None and fault.delay:
-            time.sleep(fault.delay)
-        elif not is_identity and sim.latency:
-            time.sleep(sim.latency)
-        if fault is not None and fault.drop:
-            self.close_connection = True
-            self.connection.shutdown(socket.SHUT_RDWR)
-            return
-        if fault is not None and fault.status is not None:
-            error = fault.body or {"error": {"code": _code_for(fault.status), "message": "injected by the simulator"}}
-            self._send(fault.status, error, fault.headers)
-            return
-        if is_identity:
-            self._identity()
-        elif not sim.token_is_valid(token):
-            self._send(
-                401, {"error": {"code": "InvalidAuthenticationToken", "message": "Access token is empty or invalid."}}
-            )
-        elif self.command == "POST" and (action := _ACTION_PATH.match(path)):
-            self._revoke(action)
-        elif self.command == "GET" and (lookup := _USER_PATH.match(path)):
-            self._get_user(lookup)
+        path = urlsplit(self.path).path
+        if self.command == "POST" and (batch := _BATCH_PATH.match(path)):
+            self._serve_batch(batch.group(1), path, body)
         else:
-            self._send(400, {"error": {"code": "BadRequest", "message": f"unsupported: {self.command} {path}"}})
+            self._serve_single(path, body)
 
+    def _authorized(self) -> bool:
+        token = self.headers.get("Authorization", "").removeprefix("Bearer ")
+        return self.simulator.token_is_valid(token)
+
+    # --- one request per HTTP request ------------------------------------------------
+    def _serve_single(self, path: str, body: bytes) -> None:
+        sim = self.simulator
+        is_identity = path == IDENTITY_PATH
+        authorized = self._authorized()
+        sim.record(RecordedRequest(self.command, self.path, _user_segment(path), authorized, body))
+        fault = sim.take_fault(path, identity=is_identity)
+        self._pause([fault], identity=is_identity)
+        if fault is not None and fault.drop:
+            self._drop()
+        elif fault is not None and fault.status is not None:
+            self._answer(_fault_answer(fault))
+        elif is_identity:
+            self._identity()
+        elif not authorized:
+            self._answer(_UNAUTHORIZED)
+        else:
+            self._answer(sim.perform(self.command, path))
+
+    # --- JSON batching: POST /{version}/$batch ---------------------------------------
+    def _serve_batch(self, version: str, path: str, body: bytes) -> None:
+        sim = self.simulator
+        authorized = self._authorized()
+        sim.record_batch(RecordedRequest(self.command, self.path, None, authorized, body))
+        envelope_fault = sim.take_fault(path, identity=False, batch_envelope=True)
+        if envelope_fault is not None and (envelope_fault.drop or envelope_fault.status is not None):
+            self._pause([envelope_fault], identity=False)
+            self._drop() if envelope_fault.drop else self._answer(_fault_answer(envelope_fault))
+            return
+        try:
+            items = _parse_batch(body)
+        except BadBatch as problem:
+            self._pause([envelope_fault], identity=False)
+            self._answer(Answer(400, {"error": {"code": "BadRequest", "message": str(problem)}}))
+            return
+        for item in items:
+            full_path = item.full_path(version)
+            recorded_body = b"" if item.body is None else json.dumps(item.body).encode()
+            sim.record(
+                RecordedRequest(item.method, full_path, _user_segment(full_path), authorized, recorded_body, True)
+            )
+        if not authorized:
+            self._pause([envelope_fault], identity=False)
+            self._answer(_UNAUTHORIZED)
+            return
+        item_faults = [sim.take_fault(urlsplit(item.full_path(version)).path, identity=False) for item in items]
+        self._pause([envelope_fault, *item_faults], identity=False)
+        if any(fault is not None and fault.drop for fault in item_faults):
+            self._drop()
+            return
+        responses = [self._batch_response(version, item, fault) for item, fault in zip(items, item_faults, strict=True)]
+        self._answer(Answer(200, {"responses": sim.order_batch_responses(responses)}))
+
+    def _batch_response(self, version: str, item: BatchItem, fault: Fault | None) -> dict[str, Any]:
+        if fault is not None and fault.status is not None:
+            answer = _fault_answer(fault)
+        elif item.body is not None and not any(name.lower() == "content-type" for name in item.headers):
+            message = "Content-Type header is required when a request in a batch has a body."
+            answer = Answer(400, {"error": {"code": "BadRequest", "message": message}})
+        else:
+            answer = self.simulator.perform(item.method, urlsplit(item.full_path(version)).path)
+        headers = {"Content-Type": "application/json"} if answer.body is not None else {}
+        response: dict[str, Any] = {"id": item.id, "status": answer.status, "headers": {**headers, **answer.headers}}
+        if answer.body is not None:
+            response["body"] = answer.body
+        return response
+
+    # --- the managed-identity endpoint -----------------------------------------------
     def _identity(self) -> None:
         sim = self.simulator
         query = parse_qs(urlsplit(self.path).query)
@@ -265,28 +385,21 @@ class _Handler(BaseHTTPRequestHandler):
             },
         )
 
-    def _revoke(self, match: re.Match[str]) -> None:
-        version, segment, action = match.groups()
-        if action == "invalidateAllRefreshTokens" and version != "beta":
-            self._send(400, {"error": {"code": "BadRequest", "message": "Resource not found for the segment."}})
-            return
-        user = self.simulator.find_user(unquote(segment))
-        if user is None:
-            self._send(404, _not_found(segment))
-            return
-        self.simulator.revoke(user)
-        if self.simulator.respond_no_content:
-            self._send(204, None)
-        else:
-            self._send(200, {"@odata.context": f"{self.simulator.url}/{version}/$metadata#Edm.Boolean", "value": True})
+    # --- the wire ----------------------------------------------------------------------
+    def _pause(self, faults: list[Fault | None], *, identity: bool) -> None:
+        """One round trip's latency (or the longest injected delay instead), once per HTTP request."""
+        delays = [fault.delay for fault in faults if fault is not None and fault.delay]
+        if delays:
+            time.sleep(max(delays))
+        elif not identity and self.simulator.latency:
+            time.sleep(self.simulator.latency)
 
-    def _get_user(self, match: re.Match[str]) -> None:
-        _version, segment = match.groups()
-        user = self.simulator.find_user(unquote(segment))
-        if user is None:
-            self._send(404, _not_found(segment))
-        else:
-            self._send(200, {"id": user.object_id, "userPrincipalName": user.user_principal_name})
+    def _drop(self) -> None:
+        self.close_connection = True
+        self.connection.shutdown(socket.SHUT_RDWR)
+
+    def _answer(self, answer: Answer) -> None:
+        self._send(answer.status, answer.body, answer.headers)
 
     def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
         payload = b"" if body is None else json.dumps(body).encode()
@@ -299,6 +412,50 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(payload)
+
+
+_UNAUTHORIZED = Answer(
+    401, {"error": {"code": "InvalidAuthenticationToken", "message": "Access token is empty or invalid."}}
+)
+
+
+def _parse_batch(body: bytes) -> list[BatchItem]:
+    """The sub-requests of a `$batch` body, or `BadBatch` for anything Graph refuses as a whole."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        raise BadBatch("Unable to read the batch body as JSON.") from None
+    requests = document.get("requests") if isinstance(document, dict) else None
+    if not isinstance(requests, list):
+        raise BadBatch("The batch body needs a 'requests' array.")
+    if len(requests) > MAX_BATCH_REQUESTS:
+        raise BadBatch("Number of requests inside batch exceed the limit.")
+    items = [_batch_item(raw) for raw in requests]
+    ids = [item.id.lower() for item in items]  # Graph compares ids without regard to case
+    if len(set(ids)) != len(ids):
+        raise BadBatch("Request ids inside a batch must be unique.")
+    return items
+
+
+def _batch_item(raw: Any) -> BatchItem:
+    if not isinstance(raw, dict):
+        raise BadBatch("Each request inside a batch must be an object.")
+    item_id, method, url, headers = raw.get("id"), raw.get("method"), raw.get("url"), raw.get("headers", {})
+    if not (isinstance(item_id, str) and item_id and isinstance(method, str) and isinstance(url, str) and url):
+        raise BadBatch("Each request inside a batch needs a string 'id', 'method' and 'url'.")
+    if not isinstance(headers, dict) or not all(isinstance(value, str) for value in headers.values()):
+        raise BadBatch("A request's 'headers' inside a batch must be an object of strings.")
+    return BatchItem(item_id, method.upper(), url, headers, raw.get("body"))
+
+
+def _user_segment(path: str) -> str | None:
+    match = _ACTION_PATH.match(path) or _USER_PATH.match(path)
+    return unquote(match.group(2)) if match else None
+
+
+def _fault_answer(fault: Fault) -> Answer:
+    body = fault.body or {"error": {"code": _code_for(fault.status or 500), "message": "injected by the simulator"}}
+    return Answer(fault.status or 500, body, fault.headers)
 
 
 def _not_found(segment: str) -> dict[str, Any]:
