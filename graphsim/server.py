@@ -332,11 +332,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(Answer(400, {"error": {"code": "BadRequest", "message": str(problem)}}))
             return
         for item in items:
-            full_path = item.full_path(version)
+            sent = item.full_path(version)
             recorded_body = b"" if item.body is None else json.dumps(item.body).encode()
-            sim.record(
-                RecordedRequest(item.method, full_path, _user_segment(full_path), authorized, recorded_body, True)
-            )
+            segment = _user_segment(urlsplit(sent).path)
+            sim.record(RecordedRequest(item.method, sent, segment, authorized, recorded_body, in_batch=True))
         if not authorized:
             self._pause([envelope_fault], identity=False)
             self._answer(_UNAUTHORIZED)

@@ -70,6 +70,16 @@ def test_each_item_gets_the_answer_its_single_request_would(graph: GraphSimulato
     assert dict(graph.revocations) == {ADELE[1]: 1}
 
 
+def test_a_lookup_item_may_carry_a_query(graph: GraphSimulator) -> None:
+    url = f"/users/{quote(GUEST[0], safe='@')}?$select=id,userPrincipalName"
+
+    item = by_id(post_batch(graph, [{"id": "1", "method": "GET", "url": url}]))["1"]
+
+    assert item["body"] == {"id": GUEST[1], "userPrincipalName": GUEST[0]}
+    [recorded] = [r for r in graph.requests if r.in_batch]
+    assert (recorded.path, recorded.user_segment) == ("/v1.0" + url, GUEST[0])
+
+
 def test_beta_batch_reaches_the_beta_only_action(graph: GraphSimulator) -> None:
     response = post_batch(graph, [revoke("a", ADELE[0], action="invalidateAllRefreshTokens")], version="beta")
 
