@@ -25,9 +25,22 @@ typecheck: $(BIN)/activate
 unit: $(BIN)/activate
 	$(BIN)/pytest -q
 
-# infra-check: the infrastructure checks (see infra/README.md).
-infra-check:
-	@echo "infra checks: none yet"
+# infra-check: the infrastructure checks (see infra/README.md), in their own environment
+# because checkov brings many dependencies. checkov fails on any failed check; tests/infra
+# also fails if checkov parsed nothing, and asserts the security properties and settings.
+INFRA_VENV := .venv-infra
+INFRA_BIN := $(INFRA_VENV)/bin
+PYCEP_PARSER := pycep-parser==0.7.1
+
+$(INFRA_BIN)/activate: requirements-infra.txt
+	$(PYTHON) -m venv $(INFRA_VENV)
+	$(INFRA_BIN)/pip install --quiet --disable-pip-version-check -r requirements-infra.txt
+	$(INFRA_BIN)/pip install --quiet --disable-pip-version-check --no-deps $(PYCEP_PARSER)
+	touch $(INFRA_BIN)/activate
+
+infra-check: $(INFRA_BIN)/activate
+	$(INFRA_BIN)/checkov --directory infra --framework bicep --skip-download --compact --quiet
+	$(INFRA_BIN)/python -m pytest -q -o addopts="-p no:cacheprovider" --confcutdir=tests/infra tests/infra
 
 clean:
 	rm -rf $(VENV) .venv-* .pytest_cache .mypy_cache .ruff_cache

@@ -25,6 +25,19 @@ param maximumInstanceCount int = 40
 ])
 param instanceMemoryMB int = 2048
 
+var allAppSettings = union(appSettings, {
+  // Identity-based host storage: no connection string, no key. The queue trigger and the
+  // poison output binding use the same "AzureWebJobsStorage" connection.
+  AzureWebJobsStorage__accountName: storageAccount.name
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: identityClientId
+  // Telemetry with an Entra token; the key in the connection string is refused (local auth off).
+  APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+  // azure-identity picks this identity for Microsoft Graph tokens.
+  AZURE_CLIENT_ID: identityClientId
+})
+
 resource storageAccount 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
 }
@@ -72,6 +85,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       scmMinTlsVersion: '1.2'
       ftpsState: 'Disabled'
       http20Enabled: true
+      appSettings: [for setting in items(allAppSettings): { name: setting.key, value: setting.value }]
     }
     functionAppConfig: {
       deployment: {
@@ -94,38 +108,19 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       }
     }
   }
-
-  resource settings 'config' = {
-    name: 'appsettings'
-    properties: union(appSettings, {
-      // Identity-based host storage: no connection string, no key. The queue trigger and the
-      // poison output binding use the same "AzureWebJobsStorage" connection.
-      AzureWebJobsStorage__accountName: storageAccount.name
-      AzureWebJobsStorage__credential: 'managedidentity'
-      AzureWebJobsStorage__clientId: identityClientId
-      // Telemetry with an Entra token; the key in the connection string is refused (local auth off).
-      APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
-      APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
-      // azure-identity picks this identity for Microsoft Graph tokens.
-      AZURE_CLIENT_ID: identityClientId
-    })
-  }
-
-  // Publishing with user names and passwords is off; azd deploys with Entra credentials.
-  resource ftpCredentials 'basicPublishingCredentialsPolicies' = {
-    name: 'ftp'
-    properties: {
-      allow: false
-    }
-  }
-
-  resource scmCredentials 'basicPublishingCredentialsPolicies' = {
-    name: 'scm'
-    properties: {
-      allow: false
-    }
-  }
 }
+
+// Publishing with user names and passwords is off, for FTP and for the SCM (Kudu) site alike;
+// azd deploys with Entra credentials.
+resource basicPublishingCredentials 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = [
+  for policy in ['ftp', 'scm']: {
+    parent: site
+    name: policy
+    properties: {
+      allow: false
+    }
+  }
+]
 
 output name string = site.name
 output url string = 'https://${site.properties.defaultHostName}'

@@ -1,0 +1,87 @@
+"""infra/scripts/grant-graph-permissions.sh against a recording stand-in for `az`."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import INFRA
+from test_security import USER_READ_BASIC_ALL, USER_REVOKE_SESSIONS_ALL
+
+SCRIPT = INFRA / "scripts" / "grant-graph-permissions.sh"
+PRINCIPAL = "11111111-2222-3333-4444-555555555555"
+GRAPH_SP = "99999999-8888-7777-6666-555555555555"
+
+# Answers Graph reads like the real service and records every call, one JSON array a line.
+FAKE_AZ = r"""#!/usr/bin/env python3
+import json, os, sys
+args = sys.argv[1:]
+with open(os.environ["AZ_LOG"], "a") as log:
+    log.write(json.dumps(args) + "\n")
+url = args[args.index("--url") + 1]
+method = args[args.index("--method") + 1]
+if method == "GET" and "servicePrincipals(appId=" in url:
+    print(os.environ["GRAPH_SP"])
+elif method == "GET" and url.endswith("/appRoleAssignments"):
+    print("\n".join(os.environ.get("EXISTING", "").split()))
+"""
+
+
+@pytest.fixture
+def fake_az(tmp_path: Path) -> dict[str, str]:
+    az = tmp_path / "az"
+    az.write_text(FAKE_AZ)
+    az.chmod(az.stat().st_mode | stat.S_IEXEC)
+    return {
+        **os.environ,
+        "PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}",
+        "AZ_LOG": str(tmp_path / "calls.log"),
+        "GRAPH_SP": GRAPH_SP,
+    }
+
+
+def _run(env: dict[str, str], *args: str) -> tuple[subprocess.CompletedProcess[str], list[list[str]]]:
+    completed = subprocess.run(["bash", str(SCRIPT), *args], env=env, capture_output=True, text=True, check=False)
+    log = Path(env["AZ_LOG"])
+    calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    return completed, calls
+
+
+def _posted_roles(calls: list[list[str]]) -> list[str]:
+    posts = [call for call in calls if call[call.index("--method") + 1] == "POST"]
+    for call in posts:
+        assert call[call.index("--url") + 1].endswith(f"/servicePrincipals/{PRINCIPAL}/appRoleAssignments")
+    return [json.loads(call[call.index("--body") + 1])["appRoleId"] for call in posts]
+
+
+def test_grants_revoke_and_basic_read_to_the_principal(fake_az: dict[str, str]) -> None:
+    completed, calls = _run(fake_az, PRINCIPAL)
+    assert completed.returncode == 0, completed.stderr
+    assert _posted_roles(calls) == [USER_REVOKE_SESSIONS_ALL, USER_READ_BASIC_ALL]
+    first_post = next(call for call in calls if "--body" in call)
+    body = json.loads(first_post[first_post.index("--body") + 1])
+    assert body == {"principalId": PRINCIPAL, "resourceId": GRAPH_SP, "appRoleId": USER_REVOKE_SESSIONS_ALL}
+
+
+def test_without_read_grants_only_revoke(fake_az: dict[str, str]) -> None:
+    completed, calls = _run(fake_az, "--no-read", PRINCIPAL)
+    assert completed.returncode == 0, completed.stderr
+    assert _posted_roles(calls) == [USER_REVOKE_SESSIONS_ALL]
+
+
+def test_existing_grants_are_not_posted_again(fake_az: dict[str, str]) -> None:
+    env = {**fake_az, "EXISTING": f"{USER_REVOKE_SESSIONS_ALL} {USER_READ_BASIC_ALL}"}
+    completed, calls = _run(env, PRINCIPAL)
+    assert completed.returncode == 0, completed.stderr
+    assert _posted_roles(calls) == []
+    assert "already granted" in completed.stdout
+
+
+def test_refuses_a_principal_that_is_not_an_object_id(fake_az: dict[str, str]) -> None:
+    completed, calls = _run(fake_az, "func-revoke-abc")
+    assert completed.returncode != 0
+    assert calls == []

@@ -1,0 +1,220 @@
+"""The security properties the deployment promises, asserted on the parsed Bicep templates."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from conftest import BICEP_FILES, ROOT, body, resources_of_type, the_resource
+
+# Microsoft Graph application role ids, as published in the Microsoft Graph permissions reference.
+USER_REVOKE_SESSIONS_ALL = "77f3a031-c388-4f99-b373-dc68676a979e"
+USER_READ_BASIC_ALL = "97235f07-e226-4f63-ace3-39588e11d3a1"
+
+STORAGE_QUEUE_DATA_MESSAGE_SENDER = "c6a89b2d-59bc-44d0-9896-0f6e12d7b80a"
+
+
+def test_every_bicep_file_parses(templates: dict[str, dict[str, Any]]) -> None:
+    assert len(BICEP_FILES) >= 7
+    assert set(templates) >= {"main.bicep", "app/storage.bicep", "app/function.bicep", "app/rbac.bicep"}
+
+
+def test_storage_accepts_only_entra_identities_over_tls(templates: dict[str, dict[str, Any]]) -> None:
+    account = body(the_resource(templates["app/storage.bicep"], "Microsoft.Storage/storageAccounts"))
+    properties = account["properties"]
+    assert properties["allowSharedKeyAccess"] is False
+    assert properties["allowBlobPublicAccess"] is False
+    assert properties["defaultToOAuthAuthentication"] is True
+    assert properties["supportsHttpsTrafficOnly"] is True
+    assert properties["minimumTlsVersion"] == "TLS1_2"
+
+
+def test_no_container_allows_anonymous_reads(templates: dict[str, dict[str, Any]]) -> None:
+    containers = resources_of_type(
+        templates["app/storage.bicep"], "Microsoft.Storage/storageAccounts/blobServices/containers"
+    )
+    assert containers
+    assert all(body(container)["properties"]["publicAccess"] == "None" for container in containers.values())
+
+
+def test_request_and_poison_queues_are_created(templates: dict[str, dict[str, Any]]) -> None:
+    queues = the_resource(templates["app/storage.bicep"], "Microsoft.Storage/storageAccounts/queueServices/queues")
+    assert queues["config"]["loop_type"]["detail"]["array_name"] == ["requestQueueName", "${requestQueueName}-poison"]
+
+
+def test_no_template_reads_a_storage_key(templates: dict[str, dict[str, Any]]) -> None:
+    for path in BICEP_FILES:
+        text = path.read_text()
+        assert "listKeys(" not in text, path
+        assert "AccountKey=" not in text, path
+
+
+def test_function_app_is_flex_consumption_python_311(templates: dict[str, dict[str, Any]]) -> None:
+    function = templates["app/function.bicep"]
+    plan = body(the_resource(function, "Microsoft.Web/serverfarms"))
+    assert plan["sku"] == {"name": "FC1", "tier": "FlexConsumption"}
+    config = body(the_resource(function, "Microsoft.Web/sites"))["properties"]["functionAppConfig"]
+    assert config["runtime"] == {"name": "python", "version": "3.11"}
+    assert config["deployment"]["storage"]["authentication"]["type"] == "UserAssignedIdentity"
+
+
+def test_function_app_is_https_only_tls12_without_ftp(templates: dict[str, dict[str, Any]]) -> None:
+    site = body(the_resource(templates["app/function.bicep"], "Microsoft.Web/sites"))
+    assert site["identity"]["type"] == "UserAssigned"
+    properties = site["properties"]
+    assert properties["httpsOnly"] is True
+    assert properties["siteConfig"]["minTlsVersion"] == "1.2"
+    assert properties["siteConfig"]["scmMinTlsVersion"] == "1.2"
+    assert properties["siteConfig"]["ftpsState"] == "Disabled"
+
+
+def test_basic_publishing_credentials_are_off_for_ftp_and_scm(templates: dict[str, dict[str, Any]]) -> None:
+    policies = the_resource(templates["app/function.bicep"], "Microsoft.Web/sites/basicPublishingCredentialsPolicies")
+    assert sorted(policies["config"]["loop_type"]["detail"]["array_name"]) == ["ftp", "scm"]
+    assert body(policies)["properties"] == {"allow": False}
+
+
+def test_host_storage_and_telemetry_use_the_identity(templates: dict[str, dict[str, Any]]) -> None:
+    fixed = templates["app/function.bicep"]["variables"]["allAppSettings"]["value"]["function"]["parameters"]["arg_2"]
+    assert fixed["AzureWebJobsStorage__credential"] == "managedidentity"
+    assert fixed["AzureWebJobsStorage__clientId"] == "identityClientId"
+    assert fixed["AZURE_CLIENT_ID"] == "identityClientId"
+    assert fixed["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"] == "ClientId=${identityClientId};Authorization=AAD"
+    assert "AzureWebJobsStorage" not in fixed  # a connection string would carry a key
+
+
+def test_application_insights_takes_only_entra_tokens_and_keeps_every_event(
+    templates: dict[str, dict[str, Any]],
+) -> None:
+    modules = templates["main.bicep"]["modules"]
+    app_insights = next(m for m in modules.values() if m["detail"].get("path") == "avm/res/insights/component")
+    params = app_insights["config"]["params"]
+    assert params["disableLocalAuth"] is True
+    assert params["samplingPercentage"] == 100
+
+
+def test_verified_modules_are_pinned(templates: dict[str, dict[str, Any]]) -> None:
+    registry_modules = [
+        module["detail"]
+        for template in templates.values()
+        for module in template.get("modules", {}).values()
+        if module["type"] == "bicep_registry_alias"
+    ]
+    assert registry_modules
+    for detail in registry_modules:
+        assert detail["path"].startswith("avm/res/"), detail
+        assert detail["tag"][0].isdigit(), detail  # an exact version, never "latest"
+
+
+def test_graph_roles_are_exactly_revoke_sessions_and_basic_read(templates: dict[str, dict[str, Any]]) -> None:
+    graph = templates["app/graph-permissions.bicep"]
+    role_ids = {name.strip("'"): role for name, role in graph["variables"]["graphAppRoles"]["value"].items()}
+    assert role_ids == {"User.RevokeSessions.All": USER_REVOKE_SESSIONS_ALL, "User.ReadBasic.All": USER_READ_BASIC_ALL}
+    assignments = resources_of_type(graph, "Microsoft.Graph/appRoleAssignedTo")
+    granted = {body(a)["appRoleId"]["operator"]["operands"]["operand_2"] for a in assignments.values()}
+    assert granted == {"User.RevokeSessions.All", "User.ReadBasic.All"}
+    # Each grant can be switched off for a deployer without the Entra rights.
+    assert {a["config"]["condition"] for a in assignments.values()} == {"grantRevokePermission", "grantReadPermission"}
+
+
+def test_no_template_mentions_a_broader_graph_permission() -> None:
+    broader = ("User.ReadWrite.All", "Directory.ReadWrite.All", "Directory.Read.All", "User.Read.All")
+    for path in BICEP_FILES:
+        # Comments may explain why these are not used; code may not use them.
+        text = "\n".join(line.split("//")[0] for line in path.read_text().splitlines())
+        for permission in broader:
+            assert permission not in text, f"{path} mentions {permission}"
+
+
+def test_graph_resources_come_from_the_pinned_graph_extension(templates: dict[str, dict[str, Any]]) -> None:
+    config = json.loads((ROOT / "bicepconfig.json").read_text())
+    assert config["extensions"]["microsoftGraphV1"].startswith(
+        "br:mcr.microsoft.com/bicep/extensions/microsoftgraph/v1.0:"
+    )
+    users = [name for name, t in templates.items() if "microsoftGraphV1" in t.get("extensions", {})]
+    assert users == ["app/graph-permissions.bicep"]
+
+
+def _grants(templates: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
+    return templates["app/rbac.bicep"]["variables"]["grants"]["value"]
+
+
+def test_role_table_grants_exactly_what_the_host_and_bindings_need(templates: dict[str, dict[str, Any]]) -> None:
+    grants = {(g["principal"], g["role"], g["scope"], g.get("queue")) for g in _grants(templates)}
+    assert grants == {
+        ("function", "storageBlobDataOwner", "storage", None),
+        ("function", "storageQueueDataReader", "queue", "requestQueueName"),
+        ("function", "storageQueueDataMessageProcessor", "queue", "requestQueueName"),
+        ("function", "storageQueueDataContributor", "queue", "poisonQueueName"),
+        ("function", "monitoringMetricsPublisher", "appInsights", None),
+        ("bridge", "storageQueueDataMessageSender", "queue", "requestQueueName"),
+        ("sentinel", "microsoftSentinelAutomationContributor", "resourceGroup", None),
+    }
+    assert all(g["why"] for g in _grants(templates))
+
+
+def test_bridge_may_only_send_to_the_request_queue(templates: dict[str, dict[str, Any]]) -> None:
+    rbac = templates["app/rbac.bicep"]
+    bridge_grants = [g for g in _grants(templates) if g["principal"] == "bridge"]
+    assert bridge_grants == [
+        {
+            "principal": "bridge",
+            "role": "storageQueueDataMessageSender",
+            "scope": "queue",
+            "queue": "requestQueueName",
+            "why": bridge_grants[0]["why"],
+        }
+    ]
+    assert rbac["variables"]["roles"]["value"]["storageQueueDataMessageSender"] == STORAGE_QUEUE_DATA_MESSAGE_SENDER
+    # Queue rows are assigned at the queue itself, not at the account.
+    queue_assignments = rbac["resources"]["queueAssignments"]
+    assert queue_assignments["config"]["loop_type"]["detail"]["array_name"] == "queueGrants"
+    scope = body(queue_assignments)["scope"]["operator"]
+    assert scope == {"type": "index_accessor", "operands": {"operand_1": "queues", "operand_2": "i"}}
+    assert rbac["resources"]["queues"]["type"] == "Microsoft.Storage/storageAccounts/queueServices/queues"
+
+
+def test_role_assignments_come_from_the_table_and_are_named_with_guid(templates: dict[str, dict[str, Any]]) -> None:
+    assignments = [
+        resource
+        for template in templates.values()
+        for resource in resources_of_type(template, "Microsoft.Authorization/roleAssignments").values()
+    ]
+    assert len(assignments) == 4  # one loop per kind of scope, all over the table in app/rbac.bicep
+    for assignment in assignments:
+        assert assignment["config"]["loop_type"]["detail"]["array_name"].endswith("Grants")
+        assert body(assignment)["name"]["function"]["type"] == "guid"
+        assert body(assignment)["properties"]["principalType"] == "ServicePrincipal"
+
+
+def test_bridge_uses_its_identity_for_sentinel_and_the_queue(templates: dict[str, dict[str, Any]]) -> None:
+    bridge = templates["app/sentinel-bridge.bicep"]
+    playbook = body(the_resource(bridge, "Microsoft.Logic/workflows"))
+    assert playbook["identity"]["type"] == "SystemAssigned"
+    definition = playbook["properties"]["definition"]
+    assert list(definition["triggers"]) == ["Microsoft_Sentinel_incident"]
+    assert definition["triggers"]["Microsoft_Sentinel_incident"]["inputs"]["path"] == "/incident-creation"
+    (action,) = definition["actions"].values()
+    assert action["inputs"]["authentication"] == {
+        "type": "ManagedServiceIdentity",
+        "audience": "https://storage.azure.com/",
+    }
+    assert "triggerBody()" in action["inputs"]["body"]
+    sentinel = playbook["properties"]["parameters"]["'$connections'"]["value"]["azuresentinel"]
+    assert sentinel["connectionProperties"]["authentication"] == {"type": "ManagedServiceIdentity"}
+    connection = body(the_resource(bridge, "Microsoft.Web/connections"))
+    assert connection["properties"]["parameterValueType"] == "Alternative"
+
+
+def test_automation_rule_runs_the_bridge_only_for_named_analytics_rules(templates: dict[str, dict[str, Any]]) -> None:
+    rule = body(
+        the_resource(templates["app/sentinel-automation-rule.bicep"], "Microsoft.SecurityInsights/automationRules")
+    )
+    logic = rule["properties"]["triggeringLogic"]
+    assert logic["triggersOn"] == "Incidents"
+    assert logic["triggersWhen"] == "Created"
+    (condition,) = logic["conditions"]
+    assert condition["conditionProperties"]["propertyName"] == "IncidentRelatedAnalyticRuleIds"
+    assert condition["conditionProperties"]["propertyValues"] == "analyticRuleIds"
+    (action,) = rule["properties"]["actions"]
+    assert action["actionType"] == "RunPlaybook"

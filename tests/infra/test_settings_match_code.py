@@ -1,0 +1,100 @@
+"""The app settings wired in Bicep are the ones revoke/settings.py reads, with the same defaults."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from conftest import INFRA
+
+from revoke import settings as code
+from revoke.settings import RevocationAction, SettingNames
+
+# What the code falls back to when a setting is absent, as the string an app setting would hold.
+CODE_DEFAULTS = {
+    SettingNames.GRAPH_ENDPOINT: code.DEFAULT_GRAPH_ENDPOINT,
+    SettingNames.ACTION: RevocationAction.REVOKE_SIGN_IN_SESSIONS.value,
+    SettingNames.DRY_RUN: "false",
+    SettingNames.PROTECTED_USERS: "",
+    SettingNames.MAX_USERS: str(code.DEFAULT_MAX_USERS),
+    SettingNames.MAX_BODY_BYTES: str(code.DEFAULT_MAX_BODY_BYTES),
+    SettingNames.QUEUE_NAME: code.DEFAULT_QUEUE_NAME,
+    SettingNames.RETRY_BUDGET_SECONDS: str(code.DEFAULT_RETRY_BUDGET_SECONDS),
+    SettingNames.MAX_PARALLEL: str(code.DEFAULT_MAX_PARALLEL),
+}
+
+
+def _app_settings_from_main(templates: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    return templates["main.bicep"]["variables"]["revokeAppSettings"]["value"]
+
+
+def _app_settings_from_function(templates: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    return templates["app/function.bicep"]["variables"]["allAppSettings"]["value"]["function"]["parameters"]["arg_2"]
+
+
+def _parameter_behind(expression: Any) -> str:
+    """The main.bicep parameter an app setting value is made from: `p`, `string(p)` or `p ? 'true' : 'false'`."""
+    if isinstance(expression, str):
+        return expression
+    if "function" in expression:
+        return expression["function"]["parameters"]["value_to_convert"]
+    return expression["operator"]["operands"]["condition"]
+
+
+def _as_setting(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def test_bicep_sets_every_setting_the_code_reads_and_no_other(templates: dict[str, dict[str, Any]]) -> None:
+    ours = set(_app_settings_from_main(templates)) | set(_app_settings_from_function(templates))
+    wired = {name for name in ours if name.startswith("REVOKE_") or name == SettingNames.CLIENT_ID}
+    assert wired == set(SettingNames.all())
+
+
+def test_client_id_is_the_identity_used_for_storage(templates: dict[str, dict[str, Any]]) -> None:
+    fixed = _app_settings_from_function(templates)
+    assert fixed[SettingNames.CLIENT_ID] == fixed["AzureWebJobsStorage__clientId"] == "identityClientId"
+
+
+@pytest.mark.parametrize("name", sorted(CODE_DEFAULTS))
+def test_bicep_default_equals_the_code_default(templates: dict[str, dict[str, Any]], name: str) -> None:
+    main = templates["main.bicep"]
+    parameter = main["parameters"][_parameter_behind(_app_settings_from_main(templates)[name])]
+    bicep_default = _as_setting(parameter["default"])
+    if name == SettingNames.RETRY_BUDGET_SECONDS:
+        assert float(bicep_default) == float(CODE_DEFAULTS[name])
+    else:
+        assert bicep_default == CODE_DEFAULTS[name]
+
+
+@pytest.mark.parametrize("name", sorted(CODE_DEFAULTS))
+def test_azd_parameter_file_defaults_equal_the_code_defaults(templates: dict[str, dict[str, Any]], name: str) -> None:
+    parameters = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+    parameter = _parameter_behind(_app_settings_from_main(templates)[name])
+    # azd substitutes ${NAME=default} from the environment: the app setting's own name, the code's default.
+    match = re.fullmatch(r"\$\{(\w+)=(.*)\}", parameters[parameter]["value"])
+    assert match, parameters[parameter]
+    env_name, azd_default = match.groups()
+    assert env_name == name
+    if name == SettingNames.RETRY_BUDGET_SECONDS:
+        assert float(azd_default) == float(CODE_DEFAULTS[name])
+    else:
+        assert azd_default == CODE_DEFAULTS[name]
+
+
+def test_allowed_actions_are_the_code_actions(templates: dict[str, dict[str, Any]]) -> None:
+    parameter = templates["main.bicep"]["parameters"]["revokeAction"]
+    (allowed,) = [d["argument"] for d in parameter["decorators"] if d["type"] == "allowed"]
+    assert sorted(allowed) == sorted(action.value for action in RevocationAction)
+
+
+def test_queue_name_length_leaves_room_for_the_poison_suffix(templates: dict[str, dict[str, Any]]) -> None:
+    decorators = {
+        d["type"]: d["argument"] for d in templates["main.bicep"]["parameters"]["revokeQueueName"]["decorators"]
+    }
+    assert decorators["max_length"] + len("-poison") <= 63
+    assert code.queue_name_from({SettingNames.QUEUE_NAME: "q" * decorators["max_length"]})
