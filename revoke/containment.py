@@ -6,21 +6,24 @@ or a Graph failure, it reports them.
 
 from __future__ import annotations
 
-import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from revoke.audit import RequestContext, audit_event, emit
+from revoke.budget import Deadline
 from revoke.errors import RequestRejected
-from revoke.identifiers import UserIdentifier
-from revoke.outcomes import GraphResult, Outcome
+from revoke.identifiers import UserIdentifier, is_object_id
+from revoke.outcomes import GraphResult, Outcome, UserLookup
 from revoke.payloads import RevocationRequest, SkippedEntity, correlation_id_in, load_document, parse_request
 from revoke.settings import Settings
 
 
 class Revoker(Protocol):
-    def revoke_sessions(self, user: UserIdentifier) -> GraphResult: ...
+    def revoke_all(self, users: Sequence[UserIdentifier], deadline: Deadline) -> list[GraphResult]: ...
+
+    def lookup_all(self, users: Sequence[UserIdentifier], deadline: Deadline) -> list[UserLookup]: ...
 
 
 @dataclass(frozen=True)
@@ -55,12 +58,28 @@ class ContainmentReport:
         return {result.outcome for result in self.results}
 
 
+@dataclass(frozen=True)
+class Decision:
+    """What happens to one target, before it is audited."""
+
+    outcome: Outcome
+    detail: str | None = None
+    graph: GraphResult | None = None
+    status: int | None = None
+    retry_after: float | None = None
+
+
+PROTECTED = Decision(Outcome.REFUSED, "protected user (REVOKE_PROTECTED_USERS)")
+
+
 class Containment:
     """Applies policy (protected users, the limit, dry-run) and calls Graph for the rest."""
 
     def __init__(self, settings: Settings, revoker: Revoker) -> None:
         self._settings = settings
         self._revoker = revoker
+        self._protected_object_ids = {key for key in settings.protected_users if is_object_id(key)}
+        self._protected_upns = settings.protected_users - self._protected_object_ids
 
     def handle(self, body: bytes, *, trigger: str, correlation_id: str | None = None) -> ContainmentReport:
         correlation_id = correlation_id or str(uuid.uuid4())
@@ -79,57 +98,69 @@ class Containment:
         return self.contain(request, context)
 
     def contain(self, request: RevocationRequest, context: RequestContext) -> ContainmentReport:
+        deadline = Deadline(self._settings.retry_budget_seconds)
         dry_run = self._settings.dry_run or request.dry_run
-        over_limit = len(request.targets) > self._settings.max_users
-        results = []
-        for user in request.targets:
-            result = self._act_on(user, context, dry_run=dry_run, over_limit=over_limit)
-            results.append(result)
-        return ContainmentReport(
-            context.correlation_id, dry_run, tuple(results), request.skipped, over_limit=over_limit
-        )
-
-    def _act_on(
-        self, user: UserIdentifier, context: RequestContext, *, dry_run: bool, over_limit: bool
-    ) -> TargetResult:
+        targets = request.targets
+        over_limit = len(targets) > self._settings.max_users
         if over_limit:
-            detail = f"the request names more than {self._settings.max_users} users (REVOKE_MAX_USERS); none acted on"
-            return self._record(context, user, Outcome.REFUSED, detail=detail)
-        if user.key in self._settings.protected_users:
-            return self._record(context, user, Outcome.REFUSED, detail="protected user (REVOKE_PROTECTED_USERS)")
+            limit = f"the request names more than {self._settings.max_users} users (REVOKE_MAX_USERS); none acted on"
+            decided = {i: Decision(Outcome.REFUSED, limit) for i in range(len(targets))}
+        else:
+            decided = self._apply_protection(targets, deadline)
+        to_revoke = [i for i in range(len(targets)) if i not in decided]
         if dry_run:
-            return self._record(context, user, Outcome.DRY_RUN, detail="dry run: nothing sent to Graph")
-        started = time.perf_counter()
-        graph = self._revoker.revoke_sessions(user)
-        return self._record(context, user, graph.outcome, graph=graph, started=started)
+            decided.update({i: Decision(Outcome.DRY_RUN, "dry run: nothing sent to Graph") for i in to_revoke})
+        elif to_revoke:
+            revoked = self._revoker.revoke_all([targets[i] for i in to_revoke], deadline)
+            decided.update(
+                {
+                    i: Decision(result.outcome, result.detail, result)
+                    for i, result in zip(to_revoke, revoked, strict=True)
+                }
+            )
+        results = tuple(self._record(context, targets[i], decided[i]) for i in range(len(targets)))
+        return ContainmentReport(context.correlation_id, dry_run, results, request.skipped, over_limit=over_limit)
 
-    def _record(
-        self,
-        context: RequestContext,
-        user: UserIdentifier,
-        outcome: Outcome,
-        *,
-        detail: str | None = None,
-        graph: GraphResult | None = None,
-        started: float | None = None,
-    ) -> TargetResult:
-        duration_ms = None if started is None else (time.perf_counter() - started) * 1000
+    def _apply_protection(self, targets: Sequence[UserIdentifier], deadline: Deadline) -> dict[int, Decision]:
+        """Refuse protected users, asking Graph for a target's other name when the list uses it."""
+        protected = self._settings.protected_users
+        decided = {i: PROTECTED for i, user in enumerate(targets) if user.key in protected}
+        unresolved = [i for i, user in enumerate(targets) if i not in decided and self._needs_lookup(user)]
+        if not unresolved:
+            return decided
+        lookups = self._revoker.lookup_all([targets[i] for i in unresolved], deadline)
+        for i, lookup in zip(unresolved, lookups, strict=True):
+            if lookup.error is not None:
+                # Fail closed: a target we cannot check is never revoked.
+                outcome = Outcome.DEFERRED if lookup.error.transient else Outcome.FAILED
+                detail = f"could not check REVOKE_PROTECTED_USERS: {lookup.error.detail}"
+                decided[i] = Decision(outcome, detail, status=lookup.error.status, retry_after=lookup.error.retry_after)
+            elif lookup.keys & protected:
+                decided[i] = PROTECTED
+        return decided
+
+    def _needs_lookup(self, user: UserIdentifier) -> bool:
+        other_form = self._protected_upns if user.kind == "object_id" else self._protected_object_ids
+        return bool(other_form)
+
+    def _record(self, context: RequestContext, user: UserIdentifier, decision: Decision) -> TargetResult:
+        graph = decision.graph
         emit(
             audit_event(
                 context,
-                outcome,
+                decision.outcome,
                 user=user.value,
-                graph_status=graph.status if graph else None,
+                graph_status=graph.status if graph else decision.status,
                 graph_request_id=graph.request_id if graph else None,
                 attempts=graph.attempts if graph else 0,
-                duration_ms=duration_ms,
-                detail=graph.detail if graph else detail,
+                duration_ms=graph.duration_ms if graph else None,
+                detail=decision.detail,
             )
         )
         return TargetResult(
             user.value,
-            outcome,
-            graph.status if graph else None,
-            graph.detail if graph else detail,
-            graph.retry_after if graph else None,
+            decision.outcome,
+            graph.status if graph else decision.status,
+            decision.detail,
+            graph.retry_after if graph else decision.retry_after,
         )

@@ -59,6 +59,10 @@ def parse_user_identifier(raw: object) -> UserIdentifier:
     return UserIdentifier(raw, "upn")
 
 
+def is_object_id(text: str) -> bool:
+    return _GUID.fullmatch(text) is not None
+
+
 def _is_dns_name(domain: str) -> bool:
     labels = domain.split(".")
     return (
@@ -71,5 +75,6 @@ def _is_dns_name(domain: str) -> bool:
 
 def _shown(raw: str) -> str:
     """A safe, bounded rendering of untrusted text for an error message."""
-    text = raw if len(raw) <= 80 else raw[:77] + "..."
-    return ascii(text)
+    # Bound what is shown, not what is read: ascii() turns one character into up to ten.
+    shown = ascii(raw)
+    return shown if len(shown) <= 80 else shown[:77] + "..."

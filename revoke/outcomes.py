@@ -1,9 +1,11 @@
-"""The outcome of acting on one target, and what the whole request came to."""
+"""The outcome of acting on one target, and what Graph said about it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+
+from revoke.errors import GraphError
 
 
 class Outcome(StrEnum):
@@ -22,7 +24,7 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True)
 class GraphResult:
-    """What Graph said about one action, after every attempt the budget allowed."""
+    """What Graph said about one revocation, after every attempt the budget allowed."""
 
     outcome: Outcome
     status: int | None = None
@@ -30,3 +32,18 @@ class GraphResult:
     detail: str | None = None
     attempts: int = 1
     retry_after: float | None = None
+    duration_ms: float | None = None
+
+
+@dataclass(frozen=True)
+class UserLookup:
+    """A user's two names as Graph knows them; or that Graph has no such user; or why we cannot tell."""
+
+    object_id: str | None = None
+    user_principal_name: str | None = None
+    missing: bool = False
+    error: GraphError | None = None
+
+    @property
+    def keys(self) -> set[str]:
+        return {name.lower() for name in (self.object_id, self.user_principal_name) if name}

@@ -28,7 +28,9 @@ from revoke.identifiers import UserIdentifier, parse_user_identifier
 MAX_NESTING_DEPTH = 64
 MAX_TEXT_LENGTH = 512
 _CORRELATION_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
-_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+# A string runs to its closing quote or, unterminated, to the end of the text: every quote
+# starts a match that cannot fail, so the scan stays linear on hostile input.
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)', re.DOTALL)
 _BRACKET = re.compile(r"[\[\]{}]")
 _GRAPH_USER_EVIDENCE = "#microsoft.graph.security.userevidence"
 
@@ -74,7 +76,8 @@ def load_document(body: bytes, max_bytes: int) -> dict[str, Any]:
     _check_nesting(text)
     try:
         document = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as problem:
+    except (ValueError, RecursionError) as problem:
+        # ValueError beyond JSONDecodeError: an integer longer than Python converts (4300 digits).
         raise MalformedPayload(f"the body is not valid JSON: {problem.__class__.__name__}") from None
     if not isinstance(document, dict):
         raise MalformedPayload(f"the body must be a JSON object, not {type(document).__name__}")
@@ -121,7 +124,8 @@ def parse_request(document: Mapping[str, Any]) -> RevocationRequest:
             "entity ('Entity') or a Graph security alert ('evidence')"
         )
     if not request.targets:
-        reasons = "; ".join(f"{s.entity}: {s.reason}" for s in request.skipped[:5])
+        # Bounded: the message becomes the audit event's detail, which holds at most 1024 characters.
+        reasons = _bounded("; ".join(f"{s.entity}: {s.reason}" for s in request.skipped[:5]), MAX_TEXT_LENGTH)
         raise NoResolvableAccount(
             "the payload names no account with an Entra object id or UPN" + (f" ({reasons})" if reasons else "")
         )
@@ -173,7 +177,7 @@ def _sentinel_incident(document: Mapping[str, Any]) -> RevocationRequest:
     found = _accounts_in(_field(properties, "relatedEntities"))
     number = _text(properties, "incidentNumber")
     title = _text(properties, "title")
-    reason = f"Sentinel incident {number}: {title}" if number and title else title
+    reason = _bounded(f"Sentinel incident {number}: {title}", MAX_TEXT_LENGTH) if number and title else title
     return RevocationRequest(
         targets=tuple(found.targets.values()),
         skipped=tuple(found.skipped),
@@ -212,7 +216,7 @@ def _entities_value(value: Any) -> Any:
         _check_nesting(value)
         try:
             return json.loads(value)
-        except (json.JSONDecodeError, RecursionError):
+        except (ValueError, RecursionError):
             raise InvalidField("Entities is a string that is not valid JSON") from None
     return value
 

@@ -47,7 +47,8 @@ def settings() -> dict[str, str]:
 @pytest.fixture
 def app(graph: GraphSimulator, logs: LogCapture, settings: dict[str, str]) -> Iterator[GraphSimulator]:
     """The function app configured against the simulator; checks the audit trail afterwards."""
-    with app_settings({**graph.environment(), **settings}):
+    # A short retry budget keeps tests of persistent faults fast; a test can set its own.
+    with app_settings({**graph.environment(), "REVOKE_RETRY_BUDGET_SECONDS": "2", **settings}):
         yield graph
     for event in logs.audit_events():
         AUDIT_VALIDATOR.validate(event)
