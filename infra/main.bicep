@@ -93,15 +93,16 @@ param sentinelWorkspaceResourceGroup string = ''
 @description('Subscription of the Sentinel workspace; empty for this subscription.')
 param sentinelWorkspaceSubscriptionId string = ''
 
-@description('Analytics rule ids (full resource ids) whose incidents start a revocation; the automation rule is created only when this is non-empty.')
-param sentinelAnalyticRuleIds array = []
+@description('Comma-separated analytics rule ids (full resource ids) whose incidents start a revocation; the automation rule is created only when this is set.')
+param sentinelAnalyticRuleIds string = ''
 
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
   'azd-env-name': environmentName
 }
 var functionAppName = 'func-revoke-${resourceToken}'
-var deployAutomationRule = deploySentinelBridge && !empty(sentinelWorkspaceName) && !empty(sentinelAnalyticRuleIds)
+var analyticRuleIds = filter(map(split(sentinelAnalyticRuleIds, ','), id => trim(id)), id => !empty(id))
+var deployAutomationRule = deploySentinelBridge && !empty(sentinelWorkspaceName) && !empty(analyticRuleIds)
 
 // The settings the code reads. AZURE_CLIENT_ID is added by app/function.bicep from the identity.
 var revokeAppSettings = {
@@ -240,7 +241,7 @@ module automationRule 'app/sentinel-automation-rule.bicep' = if (deployAutomatio
   params: {
     workspaceName: sentinelWorkspaceName
     playbookResourceId: deploySentinelBridge ? bridge.outputs.resourceId : ''
-    analyticRuleIds: sentinelAnalyticRuleIds
+    analyticRuleIds: analyticRuleIds
     environmentName: environmentName
   }
 }

@@ -80,9 +80,10 @@ resource playbook 'Microsoft.Logic/workflows@2019-05-01' = {
         }
       }
       actions: {
-        // Queue Storage REST "Put Message" with an Entra token. The text is base64, which is
-        // what the Functions queue trigger decodes by default. A message may hold 64 KiB, so
-        // an incident body above about 48 KiB fails here and shows as a failed run.
+        // Queue Storage REST "Put Message" with an Entra token. The incident JSON goes in as
+        // base64, so nothing in it needs XML escaping; the function accepts base64 of JSON.
+        // A message may hold 64 KiB, so an incident body above about 48 KiB fails here and
+        // shows as a failed run of the playbook.
         Put_incident_on_request_queue: {
           type: 'Http'
           runAfter: {}

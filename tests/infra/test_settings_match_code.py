@@ -98,3 +98,11 @@ def test_queue_name_length_leaves_room_for_the_poison_suffix(templates: dict[str
     }
     assert decorators["max_length"] + len("-poison") <= 63
     assert code.queue_name_from({SettingNames.QUEUE_NAME: "q" * decorators["max_length"]})
+
+
+def test_azd_parameter_file_names_only_real_parameters(templates: dict[str, dict[str, Any]]) -> None:
+    declared = templates["main.bicep"]["parameters"]
+    passed = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+    assert set(passed) <= set(declared)
+    required = {name for name, parameter in declared.items() if parameter["default"] is None}
+    assert required <= set(passed)
