@@ -15,7 +15,7 @@ param applicationInsightsName string
 param appSettings object
 
 @description('Upper bound on instances; it also bounds how hard the app can push Microsoft Graph.')
-@minValue(40)
+@minValue(1)
 @maxValue(1000)
 param maximumInstanceCount int = 40
 

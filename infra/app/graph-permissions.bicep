@@ -26,7 +26,7 @@ var graphAppRoles = {
   'User.ReadBasic.All': '97235f07-e226-4f63-ace3-39588e11d3a1'
 }
 
-resource microsoftGraph 'Microsoft.Graph/servicePrincipals@v1.0' existing = {
+resource microsoftGraph 'Microsoft.Graph/servicePrincipals@v1.0' existing = if (grantRevokePermission || grantReadPermission) {
   appId: microsoftGraphAppId
 }
 
