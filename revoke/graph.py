@@ -101,7 +101,8 @@ class GraphClient:
         """Send every call, retrying transient answers per call while the deadline allows."""
         started = time.perf_counter()
         final: dict[int, GraphReply] = {}
-        attempts = dict.fromkeys(range(len(calls)), 0)
+        tries = dict.fromkeys(range(len(calls)), 0)
+        attempts = dict.fromkeys(range(len(calls)), 0)  # requests that reached Graph
         pending = list(range(len(calls)))
         refreshed = False
         while pending:
@@ -110,12 +111,13 @@ class GraphClient:
             waits: list[float] = []
             unauthorized = any(reply.status == 401 for reply in replies.values())
             for index in pending:
-                attempts[index] += 1
                 reply = replies[index]
+                tries[index] += 1
+                attempts[index] += 0 if isinstance(reply.error, IdentityUnavailable) else 1
                 if reply.status == 401 and not refreshed:
                     retry.append(index)  # one fresh token, one more attempt
-                elif reply.transient and attempts[index] < MAX_ATTEMPTS:
-                    wait = reply.retry_after if reply.retry_after is not None else backoff_seconds(attempts[index])
+                elif reply.transient and tries[index] < MAX_ATTEMPTS:
+                    wait = reply.retry_after if reply.retry_after is not None else backoff_seconds(tries[index])
                     if deadline.allows_wait(wait):
                         retry.append(index)
                         waits.append(wait)

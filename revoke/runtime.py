@@ -22,7 +22,21 @@ def managed_identity_credential(settings: Settings) -> TokenCredential:
     # Imported when chosen, so importing the function app stays cheap.
     from azure.identity import ManagedIdentityCredential
 
-    return ManagedIdentityCredential(client_id=settings.client_id)
+    # azure-identity's default policy retries the identity endpoint for minutes; keep its
+    # waiting inside the invocation's retry budget so a stuck endpoint defers, not hangs.
+    timeout = identity_timeout_seconds(settings)
+    return ManagedIdentityCredential(
+        client_id=settings.client_id,
+        retry_total=1,
+        retry_backoff_factor=0.2,
+        retry_backoff_max=1,
+        connection_timeout=timeout,
+        read_timeout=timeout,
+    )
+
+
+def identity_timeout_seconds(settings: Settings) -> float:
+    return max(0.5, min(5.0, settings.retry_budget_seconds / 4))
 
 
 def developer_credential(settings: Settings) -> TokenCredential:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import logging
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import jsonschema
@@ -48,7 +50,7 @@ def settings() -> dict[str, str]:
 def app(graph: GraphSimulator, logs: LogCapture, settings: dict[str, str]) -> Iterator[GraphSimulator]:
     """The function app configured against the simulator; checks the audit trail afterwards."""
     # A short retry budget keeps tests of persistent faults fast; a test can set its own.
-    with app_settings({**graph.environment(), "REVOKE_RETRY_BUDGET_SECONDS": "2", **settings}):
+    with app_settings({**graph.environment(), "REVOKE_RETRY_BUDGET_SECONDS": "3", **settings}):
         yield graph
     for event in logs.audit_events():
         AUDIT_VALIDATOR.validate(event)
@@ -65,3 +67,79 @@ def assert_no_secrets(logs: LogCapture, graph: GraphSimulator, *texts: str) -> N
 
 def body_of(response: Any) -> dict[str, Any]:
     return json.loads(response.get_body())
+
+
+# --- Suite-wide guard: no test may log a secret the simulator handed out -----------------
+
+STARTED_SIMULATORS: list[GraphSimulator] = []
+"""Every simulator started in this run, in order, whoever started it."""
+RUNNING_SIMULATORS: set[GraphSimulator] = set()
+
+HOSTILE_INPUT_CASES: Counter[str] = Counter()
+"""Generated cases run per property in test_hostile_input.py; printed at the end of the run."""
+
+
+@pytest.fixture(autouse=True, scope="session")
+def track_simulators() -> Iterator[None]:
+    """Note each simulator as it starts and stops, so the guard below knows whose secrets to look for."""
+    start, stop = GraphSimulator.start, GraphSimulator.stop
+
+    def tracked_start(simulator: GraphSimulator) -> None:
+        STARTED_SIMULATORS.append(simulator)
+        RUNNING_SIMULATORS.add(simulator)
+        start(simulator)
+
+    def tracked_stop(simulator: GraphSimulator) -> None:
+        RUNNING_SIMULATORS.discard(simulator)
+        stop(simulator)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(GraphSimulator, "start", tracked_start)
+        patch.setattr(GraphSimulator, "stop", tracked_stop)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def no_secret_in_any_log(track_simulators: None) -> Iterator[LogCapture]:
+    """Every record logged during the test, at DEBUG and with tracebacks, holds no token or identity header.
+
+    The simulators that matter are those running when the test starts and those it starts.
+    """
+    involved = set(RUNNING_SIMULATORS)
+    first_new = len(STARTED_SIMULATORS)
+    with capture_logs() as capture:
+        yield capture
+    involved.update(STARTED_SIMULATORS[first_new:])
+    assert secrets_logged(capture.records, involved) == []
+
+
+def secrets_logged(records: list[logging.LogRecord], simulators: Iterable[GraphSimulator]) -> list[str]:
+    """Which secrets of `simulators` appear in `records`, described without repeating them."""
+    if not records:
+        return []
+    haystack = "\n".join(_rendered(record) for record in records)
+    found = []
+    for simulator in simulators:
+        if simulator.identity_header in haystack:
+            found.append("a simulator's identity header")
+        leaked = sum(token in haystack for token in list(simulator.issued_tokens))
+        if leaked:
+            found.append(f"{leaked} access token(s) a simulator issued")
+    return found
+
+
+_RENDER = logging.Formatter("%(name)s %(message)s")
+
+
+def _rendered(record: logging.LogRecord) -> str:
+    """The record as a handler would write it, traceback included; a record that cannot format shows its parts."""
+    try:
+        return _RENDER.format(record)
+    except Exception:
+        return f"{record.name} {record.msg!r} {record.args!r} {record.exc_info!r}"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if HOSTILE_INPUT_CASES:
+        per_property = ", ".join(f"{name} {count}" for name, count in sorted(HOSTILE_INPUT_CASES.items()))
+        terminalreporter.write_line(f"hostile-input cases: {sum(HOSTILE_INPUT_CASES.values())} ({per_property})")
