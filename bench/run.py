@@ -1,0 +1,439 @@
+"""`python -m bench.run`: how fast the function app revokes sessions, against the loopback simulator.
+
+One run prints one markdown table (medians over repetitions) ready to paste into
+docs/PERFORMANCE.md; progress goes to stderr. Everything talks to 127.0.0.1 only, and every
+measurement stops repeating once it has used its time budget.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from bench.child import COUNT_VARIABLE, PREFIX_VARIABLE, USER_VARIABLE, bulk_user_names
+from graphsim.harness import app_settings, http_request
+from graphsim.server import IDENTITY_API_VERSION, IDENTITY_PATH, GraphSimulator
+from revoke.settings import SettingNames, Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+BATCH_LIMIT = 20  # Graph's limit on requests in one JSON batch
+LOOPBACK_ONLY = {"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+DEPENDENCIES = ("azure.functions", "azure.identity", "requests")
+
+# The targets this machine (2 cores, 20 ms RTT) should meet; printed next to the numbers, never asserted.
+BOUND_FACTOR = 1.5
+NAIVE_SPEEDUP = 40.0
+SINGLE_OVERHEAD_P50_MS = 2.0
+COLD_START_FACTOR = 1.25
+
+
+@dataclass(frozen=True)
+class Config:
+    rtt: float  # seconds
+    targets: int
+    repeat: int
+    calls: int  # single-target calls
+    budget: float  # seconds one measurement may spend repeating itself
+    command: str
+
+
+@dataclass(frozen=True)
+class Row:
+    measurement: str
+    result: str
+    target: str = ""
+    verdict: str = ""
+
+
+# --- the measurements -------------------------------------------------------------------
+def measure_bulk(config: Config, sim: GraphSimulator) -> list[Row]:
+    """N targets in one request through the HTTP trigger, against one at a time and the physical bound."""
+    parallel = Settings.from_environment().max_parallel
+    first_request = len(sim.requests)
+    revoked: list[int] = []
+
+    def one_request(rep: int) -> None:
+        names = [user.user_principal_name for user in sim.add_users(bulk_user_names(f"bulk{rep}-", config.targets))]
+        response = _revoke_http({"users": names, "reason": "benchmark"})
+        revoked.append(sum(1 for r in json.loads(response.get_body())["results"] if r["outcome"] == "revoked"))
+
+    measured = _median_seconds(one_request, config)
+    reps = len(revoked)
+    wire = [r for r in sim.requests[first_request:] if not r.in_batch and not r.path.startswith(IDENTITY_PATH)]
+    posts = sum(1 for r in wire if r.method == "POST")
+    items = sum(1 for r in sim.requests[first_request:] if r.in_batch)
+    naive = measure_naive(config)
+    bound = math.ceil(math.ceil(config.targets / BATCH_LIMIT) / parallel) * config.rtt
+    n = f"{config.targets:,}"
+    complete = "" if min(revoked) == config.targets else f" ({min(revoked):,}/{config.targets:,} revoked)"
+    return [
+        Row(f"{n} targets in one HTTP request (median of {reps})", _seconds(measured) + complete),
+        Row(
+            f"Physical bound: ceil({n}/{BATCH_LIMIT}/{parallel}) x RTT, REVOKE_MAX_PARALLEL={parallel}", _seconds(bound)
+        ),
+        Row(
+            "Measured / bound",
+            f"{measured / bound:.2f}x",
+            f"≤ {BOUND_FACTOR}x",
+            _verdict(measured <= BOUND_FACTOR * bound),
+        ),
+        Row(f"Naive loop: one POST per user on one session (median of {naive[1]})", _seconds(naive[0])),
+        Row(
+            "Naive / measured",
+            f"{naive[0] / measured:.1f}x",
+            f"≥ {NAIVE_SPEEDUP:.0f}x",
+            _verdict(naive[0] >= NAIVE_SPEEDUP * measured),
+        ),
+        Row("Graph POSTs on the wire per target (batches count once)", f"{posts / (config.targets * reps):.3f}"),
+        Row("Batched sub-requests per target", f"{items / (config.targets * reps):.3f}"),
+    ]
+
+
+def measure_naive(config: Config) -> tuple[float, int]:
+    """The same N revocations as one requests.post per user, one kept-alive session, one token."""
+    with GraphSimulator(latency=config.rtt) as sim:
+        token = _token(sim)
+        session = requests.Session()
+        session.trust_env = False  # loopback only, whatever proxies the environment names
+        reps = 0
+
+        def one_loop(rep: int) -> None:
+            nonlocal reps
+            for user in sim.add_users(bulk_user_names(f"naive{rep}-", config.targets)):
+                url = f"{sim.url}/v1.0/users/{user.user_principal_name}/revokeSignInSessions"
+                session.post(url, headers={"Authorization": f"Bearer {token}"}, timeout=10).raise_for_status()
+            reps += 1
+
+        median = _median_seconds(one_loop, config)
+        session.close()
+    return median, reps
+
+
+def measure_single(config: Config, sim: GraphSimulator) -> list[Row]:
+    """In-process cost of a one-target request beyond its Graph round trip: at the RTT, and at RTT 0."""
+    user = sim.add_user("single@contoso.com").user_principal_name
+    for _ in range(5):  # warm: token fetched, connection open
+        _revoke_http({"user": user})
+    beyond_rtt = [ms - config.rtt * 1000 for ms in _call_times_ms(user, config.calls)]
+    sim.latency = 0.0
+    try:
+        at_zero = _call_times_ms(user, config.calls)
+    finally:
+        sim.latency = config.rtt
+    p50, p99 = _percentiles(beyond_rtt)
+    p50_zero, p99_zero = _percentiles(at_zero)
+    p50_raw, p99_raw = _percentiles([ms - config.rtt * 1000 for ms in _plain_round_trips_ms(config)])
+    return [
+        Row(
+            f"Single target: wall - RTT, p50 / p99 ({config.calls} calls at {_ms(config.rtt)})",
+            f"{p50:.2f} / {p99:.2f} ms",
+            f"p50 < {SINGLE_OVERHEAD_P50_MS:.0f} ms",
+            _verdict(p50 < SINGLE_OVERHEAD_P50_MS),
+        ),
+        Row(f"Single target: wall at RTT 0, p50 / p99 ({config.calls} calls)", f"{p50_zero:.2f} / {p99_zero:.2f} ms"),
+        Row("Reference: plain requests.post round trip - RTT, p50 / p99", f"{p50_raw:.2f} / {p99_raw:.2f} ms"),
+    ]
+
+
+def _plain_round_trips_ms(config: Config) -> list[float]:
+    """The loopback and simulator's own share: one plain POST per call, kept-alive session, same RTT."""
+    with GraphSimulator(latency=config.rtt) as sim, requests.Session() as session:
+        session.trust_env = False
+        url = f"{sim.url}/v1.0/users/{sim.add_user('plain@contoso.com').object_id}/revokeSignInSessions"
+        headers = {"Authorization": f"Bearer {_token(sim)}"}
+        times = []
+        for call in range(config.calls + 5):
+            started = time.perf_counter()
+            session.post(url, headers=headers, timeout=10).raise_for_status()
+            if call >= 5:  # the first few open the connection
+                times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def measure_cold_start(config: Config, sim: GraphSimulator) -> list[Row]:
+    """A fresh process to its first completed revocation, against one that only imports the dependencies."""
+    user = sim.add_user("cold@contoso.com").user_principal_name
+    env = _child_environment(sim, {USER_VARIABLE: user})
+    cold: list[float] = []
+    bare: list[float] = []
+    started = time.perf_counter()
+    while len(cold) < config.repeat and (not cold or time.perf_counter() - started < config.budget):
+        bare.append(_child_seconds("bare", env))  # interleaved, so drift hits both alike
+        cold.append(_child_seconds("cold", env))
+    cold_s, bare_s = statistics.median(cold), statistics.median(bare)
+    return [
+        Row(f"Cold start: fresh process to first revocation (median of {len(cold)})", _ms_text(cold_s)),
+        Row("Fresh process importing only " + ", ".join(DEPENDENCIES), _ms_text(bare_s)),
+        Row(
+            "Cold / bare",
+            f"{cold_s / bare_s:.2f}x",
+            f"≤ {COLD_START_FACTOR}x",
+            _verdict(cold_s <= COLD_START_FACTOR * bare_s),
+        ),
+    ]
+
+
+def measure_imports(config: Config) -> list[Row]:
+    """`python -X importtime -c "import function_app"`: the project's own modules against its dependencies."""
+    runs = [_import_times() for _ in range(max(1, min(config.repeat, 3)))]
+    own = statistics.median(sum(us for name, (us, _) in run.items() if _is_project(name)) for run in runs)
+    total = statistics.median(run["function_app"][1] for run in runs)
+    rows = [
+        Row("Import function_app: total (cumulative)", _us(total)),
+        Row("Import: project modules, sum of self time", _us(own)),
+    ]
+    for name in DEPENDENCIES:
+        seen = [run[name][1] for run in runs if name in run]
+        rows.append(
+            Row(f"Import: {name} (cumulative)", _us(statistics.median(seen)) if seen else "not imported (lazy)")
+        )
+    project = sorted(((us, name) for name, (us, _) in runs[-1].items() if _is_project(name)), reverse=True)
+    for us, name in project[:3]:
+        rows.append(Row(f"Import: {name} (self)", _us(us)))
+    return rows
+
+
+def measure_peak_rss(config: Config, sim: GraphSimulator) -> list[Row]:
+    """The N-target request in a fresh process; its peak RSS, and the RSS after imports alone."""
+    sim.add_users(bulk_user_names("rss-", config.targets))
+    env = _child_environment(sim, {PREFIX_VARIABLE: "rss-", COUNT_VARIABLE: str(config.targets)})
+    report = _run_child("bulk", env)
+    complete = "" if report["revoked"] == config.targets else f" ({report['revoked']:,}/{config.targets:,} revoked)"
+    return [
+        Row(
+            f"Peak RSS, {config.targets:,}-target request in a fresh process",
+            f"{report['rss_peak_kib'] / 1024:.1f} MiB (after imports: {report['rss_after_imports_kib'] / 1024:.1f} MiB)"
+            + complete,
+        )
+    ]
+
+
+# --- helpers ----------------------------------------------------------------------------
+def _revoke_http(document: dict[str, Any]) -> Any:
+    from revoke.triggers import revoke_http
+
+    response = revoke_http(http_request(document))
+    if response.status_code != 200:
+        raise RuntimeError(f"the HTTP trigger answered {response.status_code}: {response.get_body()[:300]!r}")
+    return response
+
+
+def _call_times_ms(user: str, calls: int) -> list[float]:
+    times = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        _revoke_http({"user": user})
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def _median_seconds(run_once: Callable[[int], None], config: Config) -> float:
+    """Run `run_once(rep)` up to `repeat` times, stopping early once the budget is spent; the median."""
+    times: list[float] = []
+    spent = 0.0
+    while len(times) < config.repeat and (not times or spent < config.budget):
+        started = time.perf_counter()
+        run_once(len(times))
+        times.append(time.perf_counter() - started)
+        spent += times[-1]
+    return statistics.median(times)
+
+
+def _token(sim: GraphSimulator) -> str:
+    response = requests.get(
+        sim.url + IDENTITY_PATH,
+        params={"api-version": IDENTITY_API_VERSION, "resource": "https://graph.microsoft.com"},
+        headers={"X-IDENTITY-HEADER": sim.identity_header},
+        timeout=5,
+    )
+    response.raise_for_status()
+    return str(response.json()["access_token"])
+
+
+def _child_environment(sim: GraphSimulator, extra: dict[str, str]) -> dict[str, str]:
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, **sim.environment(), **LOOPBACK_ONLY, "PYTHONPATH": path, **extra}
+
+
+def _run_child(program: str, env: dict[str, str]) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.child", program], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"bench.child {program} failed:\n{done.stderr[-2000:]}")
+    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return report
+
+
+def _child_seconds(program: str, env: dict[str, str]) -> float:
+    started = time.monotonic()
+    report = _run_child(program, env)
+    if report.get("status", 200) != 200:
+        raise RuntimeError(f"bench.child {program}: the HTTP trigger answered {report['status']}")
+    return float(report["done"]) - started
+
+
+def _import_times() -> dict[str, tuple[int, int]]:
+    """Module -> (self µs, cumulative µs), from one `-X importtime` run."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import function_app"],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    times: dict[str, tuple[int, int]] = {}
+    for line in done.stderr.splitlines():
+        fields = line.removeprefix("import time:").split("|")
+        if len(fields) == 3 and fields[0].strip().isdigit():
+            times.setdefault(fields[2].strip(), (int(fields[0]), int(fields[1])))
+    return times
+
+
+def _is_project(module: str) -> bool:
+    return module in {"function_app", "revoke"} or module.startswith("revoke.")
+
+
+def _percentiles(samples: list[float]) -> tuple[float, float]:
+    cuts = statistics.quantiles(samples, n=100, method="inclusive")
+    return cuts[49], cuts[98]
+
+
+def _verdict(met: bool) -> str:
+    return "PASS" if met else "MISS"
+
+
+def _seconds(seconds: float) -> str:
+    return f"{seconds:.3f} s"
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:g} ms RTT"
+
+
+def _ms_text(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms"
+
+
+def _us(microseconds: float) -> str:
+    return f"{microseconds / 1000:.1f} ms"
+
+
+@contextmanager
+def _host_like_logging() -> Iterator[None]:
+    """Format every INFO record and drop it, as the worker formats and ships logs to the host."""
+
+    class Discard(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            self.format(record)
+
+    root = logging.getLogger()
+    handler, level = Discard(logging.INFO), root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+
+def _commit() -> str:
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
+
+    dirty = " + uncommitted changes" if git("status", "--porcelain", "--untracked-files=no") else ""
+    return (git("rev-parse", "--short", "HEAD") or "unknown") + dirty
+
+
+def _table(config: Config, rows: list[Row]) -> str:
+    lines = [
+        f"`{config.command}` · commit `{_commit()}` · Python {platform.python_version()} · "
+        f"{os.cpu_count()} CPUs · simulated RTT {config.rtt * 1000:g} ms",
+        "",
+        "| Measurement | Result | Target | Verdict |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {row.measurement} | {row.result} | {row.target} | {row.verdict} |" for row in rows]
+    return "\n".join(lines)
+
+
+# --- the command line ---------------------------------------------------------------------
+def parse_config(argv: list[str] | None = None) -> Config:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
+    parser.add_argument("--rtt-ms", type=float, default=20.0, help="simulated Graph round trip (default 20)")
+    parser.add_argument("--targets", type=int, help="users in the bulk request, 1..1000 (default 1000; quick 100)")
+    parser.add_argument("--repeat", type=int, help="repetitions per measurement (default 5; quick 2)")
+    parser.add_argument("--calls", type=int, help="single-target calls for the percentiles (default 200; quick 50)")
+    parser.add_argument(
+        "--budget-seconds", type=float, help="stop repeating a measurement after this long (default 30; quick 5)"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="a smoke run: fewer targets, repetitions and calls (< 60 s)"
+    )
+    args = parser.parse_args(argv)
+    quick = args.quick
+    config = Config(
+        rtt=args.rtt_ms / 1000,
+        targets=args.targets or (100 if quick else 1000),
+        repeat=args.repeat or (2 if quick else 5),
+        calls=args.calls or (50 if quick else 200),
+        budget=args.budget_seconds or (5.0 if quick else 30.0),
+        command=shlex.join(["python", "-m", "bench.run", *(sys.argv[1:] if argv is None else argv)]),
+    )
+    if not 1 <= config.targets <= 1000:
+        parser.error("--targets must be 1..1000 (REVOKE_MAX_USERS allows at most 1000)")
+    if config.repeat < 1 or config.calls < 2 or config.rtt < 0:
+        parser.error("--repeat must be at least 1, --calls at least 2, --rtt-ms not negative")
+    return config
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = parse_config(argv)
+    rows: list[Row] = []
+    settings = {SettingNames.MAX_USERS: str(config.targets), **LOOPBACK_ONLY}
+    with (
+        GraphSimulator(latency=config.rtt) as sim,
+        app_settings({**sim.environment(), **settings}),
+        _host_like_logging(),
+    ):
+        _progress(f"bulk: {config.targets} targets, then the naive loop")
+        rows += measure_bulk(config, sim)
+        _progress(f"single target: {config.calls} calls at the RTT and at RTT 0")
+        rows += measure_single(config, sim)
+        tokens = sim.token_requests  # the in-process measurements share one app instance, so one token
+        rows.append(Row("Token requests, all in-process calls above", str(tokens), "exactly 1", _verdict(tokens == 1)))
+        _progress("cold start")
+        rows += measure_cold_start(config, sim)
+        _progress("import times")
+        rows += measure_imports(config)
+        _progress("peak RSS")
+        rows += measure_peak_rss(config, sim)
+    print(_table(config, rows))
+    return 0
+
+
+def _progress(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
