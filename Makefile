@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck unit infra-check clean
+.PHONY: demo test lint typecheck unit infra-check bench clean
 
 $(BIN)/activate: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,9 @@ demo: $(BIN)/activate
 	$(BIN)/python -m revoke demo
 
 test: lint typecheck unit infra-check
+
+bench: $(BIN)/activate
+	$(BIN)/python -m bench.run
 
 lint: $(BIN)/activate
 	$(BIN)/ruff check .
