@@ -9,13 +9,16 @@
     │   ├── PayloadTooLarge                    over the body size limit               -> 413
     │   └── NoResolvableAccount                no account with an Entra identifier    -> 422
     ├── GraphError                          a call to Microsoft Graph did not succeed
-    │   ├── TransientGraphError                throttled, 5xx, timeout, connection,
-    │   │   └── IdentityUnavailable            or no token: retry later ("deferred")
+    │   ├── TransientGraphError                throttled, 5xx, timeout, dropped connection:
+    │   │   │                                  retry later ("deferred")
+    │   │   ├── GraphUnreachable               no connection could be opened (nothing sent)
+    │   │   └── IdentityUnavailable            no token from the managed identity (nothing sent)
     │   └── PermanentGraphError                Graph refused: retrying will not help ("failed")
     └── RetryLater                          raised by the queue trigger so the host redelivers
 
-Whether a Graph failure is worth retrying is a property of its type
-(`GraphError.transient`), never a string compare.
+Whether a Graph failure is worth retrying (`GraphError.transient`), and whether the
+request may have reached Graph (`GraphError.reached_graph`, which decides whether it
+counts as an audited attempt), are properties of the type, never a string compare.
 """
 
 from __future__ import annotations
@@ -70,6 +73,7 @@ class GraphError(RevokeError):
     """A Graph call that did not succeed, with what Graph said about it."""
 
     transient = False
+    reached_graph = True
 
     def __init__(
         self,
@@ -90,8 +94,16 @@ class TransientGraphError(GraphError):
     transient = True
 
 
+class GraphUnreachable(TransientGraphError):
+    """No connection to Graph could be opened, so the request was never sent."""
+
+    reached_graph = False
+
+
 class IdentityUnavailable(TransientGraphError):
     """The managed-identity endpoint gave no token (down, slow, or misconfigured)."""
+
+    reached_graph = False
 
 
 class PermanentGraphError(GraphError):

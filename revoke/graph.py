@@ -3,9 +3,11 @@
 Several targets go out as JSON batches (at most 20 calls each, `max_parallel` batches in
 flight); one target uses the plain call. Transient answers (429, 5xx, timeouts, dropped
 connections) are retried per call, honouring Retry-After, within the invocation's
-`Deadline`; a 401 gets one fresh token. The retry loop is our own rather than urllib3's
-adapter-level Retry because a throttled call inside a 200 batch is invisible to urllib3,
-and the audit trail needs the real attempt count for each call.
+`Deadline`; a 401 gets one fresh token. That loop is ours, not urllib3's adapter-level
+Retry, because a throttled call inside a 200 batch is invisible to urllib3, a Retry-After
+longer than the invocation's budget must end the call rather than sleep, and the audit
+trail needs the real attempt count for each call. urllib3's Retry still serves where it
+fits: re-opening a connection that failed before anything was sent.
 """
 
 from __future__ import annotations
@@ -21,9 +23,17 @@ from typing import Any
 import requests
 from azure.core.credentials import AccessToken, TokenCredential
 from azure.core.exceptions import AzureError
+from urllib3.exceptions import MaxRetryError, NewConnectionError
+from urllib3.util.retry import Retry
 
 from revoke.budget import MAX_ATTEMPTS, Deadline, backoff_seconds, parse_retry_after
-from revoke.errors import GraphError, IdentityUnavailable, PermanentGraphError, TransientGraphError
+from revoke.errors import (
+    GraphError,
+    GraphUnreachable,
+    IdentityUnavailable,
+    PermanentGraphError,
+    TransientGraphError,
+)
 from revoke.identifiers import UserIdentifier
 from revoke.outcomes import GraphResult, Outcome, UserLookup
 from revoke.settings import Settings
@@ -113,7 +123,7 @@ class GraphClient:
             for index in pending:
                 reply = replies[index]
                 tries[index] += 1
-                attempts[index] += 0 if isinstance(reply.error, IdentityUnavailable) else 1
+                attempts[index] += 0 if reply.error is not None and not reply.error.reached_graph else 1
                 if reply.status == 401 and not refreshed:
                     retry.append(index)  # one fresh token, one more attempt
                 elif reply.transient and tries[index] < MAX_ATTEMPTS:
@@ -206,8 +216,14 @@ class GraphClient:
             return self._session.request(
                 method, url, headers=headers, json=json_body, timeout=(CONNECT_TIMEOUT_SECONDS, read_timeout)
             )
+        except requests.ConnectTimeout:
+            raise GraphUnreachable("could not connect to Graph in time") from None
         except requests.Timeout:
             raise TransientGraphError("Graph did not answer in time") from None
+        except requests.ConnectionError as problem:
+            if _never_connected(problem):
+                raise GraphUnreachable("could not connect to Graph") from None
+            raise TransientGraphError("the connection to Graph dropped") from None
         except requests.RequestException as problem:
             raise TransientGraphError(f"could not reach Graph: {type(problem).__name__}") from None
 
@@ -238,9 +254,15 @@ class GraphClient:
 
 
 def pooled_session(parallel: int) -> requests.Session:
-    """One keep-alive pool per process, big enough for every batch in flight."""
+    """One keep-alive pool per process, big enough for every batch in flight.
+
+    urllib3's Retry on the adapter handles what it can see whole: a connection that could
+    not be opened, so the request never reached Graph (nothing to audit as an attempt).
+    Everything Graph answered, or may have received, goes through `GraphClient.send_all`.
+    """
     session = requests.Session()
-    adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=max(parallel, 4), max_retries=0)
+    connect_only = Retry(total=2, connect=2, read=0, redirect=0, status=0, other=0, backoff_factor=0.1)
+    adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=max(parallel, 4), max_retries=connect_only)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
@@ -270,6 +292,11 @@ def _lookup_result(reply: GraphReply) -> UserLookup:
         reply.error_code or "lookup failed", status=reply.status, request_id=reply.request_id
     )
     return UserLookup(error=error)
+
+
+def _never_connected(problem: requests.ConnectionError) -> bool:
+    cause = problem.args[0] if problem.args else None
+    return isinstance(cause, MaxRetryError) and isinstance(cause.reason, NewConnectionError)
 
 
 def _json_or_none(response: requests.Response) -> Any:

@@ -55,6 +55,8 @@ def revoke_queue(msg: func.QueueMessage, poison: func.Out[str]) -> None:
         disposition.value,
         report.correlation_id,
     )
+    for skipped in report.skipped:
+        logger.warning("Correlation id %s: skipped %s: %s", report.correlation_id, skipped.entity, skipped.reason)
     if disposition is QueueDisposition.POISON:
         # Unchanged, so an operator can fix the cause and put it back as it was.
         poison.set(body.decode("utf-8", errors="replace"))

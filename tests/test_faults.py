@@ -6,15 +6,16 @@ and how many requests Graph received.
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 
 import pytest
 
 from graphsim import Fault, GraphSimulator
-from graphsim.harness import CapturedOut, LogCapture, http_request, queue_message
+from graphsim.harness import CapturedOut, LogCapture, app_settings, http_request, queue_message
 from revoke.errors import RetryLater
 from revoke.triggers import revoke_http, revoke_queue
-from tests.conftest import ADELE, body_of
+from tests.conftest import ADELE, MEGAN, body_of
 
 
 def on_action(path: str) -> bool:
@@ -147,3 +148,17 @@ def test_a_forbidden_protection_lookup_fails_closed(app: GraphSimulator) -> None
 
     assert response.status_code == 502
     assert app.revocations == {}
+
+
+def test_graph_unreachable_defers_and_counts_no_attempt(app: GraphSimulator, logs: LogCapture) -> None:
+    """With nothing listening, no request reaches Graph: deferred, 0 attempts, never revoked."""
+    revoke_http(http_request({"users": [ADELE[0]]}))  # fetch the token while the simulator is up
+    with socket.socket() as placeholder:
+        placeholder.bind(("127.0.0.1", 0))
+        closed_port = placeholder.getsockname()[1]
+    with app_settings({"REVOKE_GRAPH_ENDPOINT": f"http://127.0.0.1:{closed_port}"}):
+        response = revoke_http(http_request({"users": [MEGAN[0]]}))
+
+    assert response.status_code == 503
+    event = logs.audit_events()[-1]
+    assert (event["outcome"], event["attempts"], event["user"]) == ("deferred", 0, MEGAN[0])
