@@ -175,8 +175,9 @@ def measure_cold_start(config: Config, sim: GraphSimulator) -> list[Row]:
     bare: list[float] = []
     started = time.perf_counter()
     while len(cold) < config.repeat and (not cold or time.perf_counter() - started < config.budget):
-        bare.append(_child_seconds("bare", env))  # interleaved, so drift hits both alike
-        cold.append(_child_seconds("cold", env))
+        # Interleaved, first one then the other first, so drift and order effects hit both alike.
+        for program in ("bare", "cold") if len(cold) % 2 == 0 else ("cold", "bare"):
+            (bare if program == "bare" else cold).append(_child_seconds(program, env))
     cold_s, bare_s = statistics.median(cold), statistics.median(bare)
     return [
         Row(f"Cold start: fresh process to first revocation (median of {len(cold)})", _ms_text(cold_s)),
