@@ -298,7 +298,12 @@ def _describe(fields: Mapping[str, Any]) -> str:
         label = name
     else:
         label = str(_field(fields, "$id") or "account")
-    return _bounded(label, 128)
+    return _bounded(_printable(label), 128)
+
+
+def _printable(text: str) -> str:
+    """`text` with control and invisible characters escaped, so a label cannot break or disguise a log line."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
 
 
 def _field(mapping: Any, name: str) -> Any:

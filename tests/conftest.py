@@ -139,6 +139,12 @@ def _rendered(record: logging.LogRecord) -> str:
         return f"{record.name} {record.msg!r} {record.args!r} {record.exc_info!r}"
 
 
+@pytest.fixture(scope="session")
+def hostile_input_cases() -> Counter[str]:
+    """The run's case counter; a fixture, because test modules import this file under another name."""
+    return HOSTILE_INPUT_CASES
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if HOSTILE_INPUT_CASES:
         per_property = ", ".join(f"{name} {count}" for name, count in sorted(HOSTILE_INPUT_CASES.items()))
