@@ -7,7 +7,7 @@ or a Graph failure, it reports them.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -21,7 +21,12 @@ from revoke.settings import Settings
 
 
 class Revoker(Protocol):
-    def revoke_all(self, users: Sequence[UserIdentifier], deadline: Deadline) -> list[GraphResult]: ...
+    def revoke_all(
+        self,
+        users: Sequence[UserIdentifier],
+        deadline: Deadline,
+        on_result: Callable[[int, GraphResult], None] | None = None,
+    ) -> list[GraphResult]: ...
 
     def lookup_all(self, users: Sequence[UserIdentifier], deadline: Deadline) -> list[UserLookup]: ...
 
@@ -110,16 +115,16 @@ class Containment:
         to_revoke = [i for i in range(len(targets)) if i not in decided]
         if dry_run:
             decided.update({i: Decision(Outcome.DRY_RUN, "dry run: nothing sent to Graph") for i in to_revoke})
-        elif to_revoke:
-            revoked = self._revoker.revoke_all([targets[i] for i in to_revoke], deadline)
-            decided.update(
-                {
-                    i: Decision(result.outcome, result.detail, result)
-                    for i, result in zip(to_revoke, revoked, strict=True)
-                }
-            )
-        results = tuple(self._record(context, targets[i], decided[i]) for i in range(len(targets)))
-        return ContainmentReport(context.correlation_id, dry_run, results, request.skipped, over_limit=over_limit)
+        results = {i: self._record(context, targets[i], decision) for i, decision in decided.items()}
+        if to_revoke and not dry_run:
+
+            def audit_as_it_lands(position: int, graph: GraphResult) -> None:
+                i = to_revoke[position]
+                results[i] = self._record(context, targets[i], Decision(graph.outcome, graph.detail, graph))
+
+            self._revoker.revoke_all([targets[i] for i in to_revoke], deadline, audit_as_it_lands)
+        ordered = tuple(results[i] for i in range(len(targets)))
+        return ContainmentReport(context.correlation_id, dry_run, ordered, request.skipped, over_limit=over_limit)
 
     def _apply_protection(self, targets: Sequence[UserIdentifier], deadline: Deadline) -> dict[int, Decision]:
         """Refuse protected users, asking Graph for a target's other name when the list uses it."""

@@ -15,8 +15,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -45,6 +45,8 @@ CONNECT_TIMEOUT_SECONDS = 3.05
 READ_TIMEOUT_SECONDS = 15.0
 TOKEN_REFRESH_MARGIN_SECONDS = 300
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+ResultCallback = Callable[[int, GraphResult], None]
 
 
 @dataclass(frozen=True)
@@ -95,11 +97,22 @@ class GraphClient:
         self._senders = ThreadPoolExecutor(max_workers=settings.max_parallel, thread_name_prefix="graph-batch")
 
     # --- what the service asks ---------------------------------------------------------
-    def revoke_all(self, users: Sequence[UserIdentifier], deadline: Deadline) -> list[GraphResult]:
-        """Revoke every user's sessions; results in the order given. Never raises for Graph failures."""
+    def revoke_all(
+        self, users: Sequence[UserIdentifier], deadline: Deadline, on_result: ResultCallback | None = None
+    ) -> list[GraphResult]:
+        """Revoke every user's sessions; results in the order given. Never raises for Graph failures.
+
+        `on_result(i, result)` is called, on this thread, as soon as user `i`'s result is
+        final, so the caller can audit it while other batches are still in flight.
+        """
         action = self._settings.action.value
         calls = [GraphCall("POST", f"/users/{user.path_segment}/{action}") for user in users]
-        return [_revocation_result(reply) for reply in self.send_all(calls, deadline)]
+
+        def settled(index: int, reply: GraphReply) -> None:
+            if on_result is not None:
+                on_result(index, _revocation_result(reply))
+
+        return [_revocation_result(reply) for reply in self.send_all(calls, deadline, settled)]
 
     def lookup_all(self, users: Sequence[UserIdentifier], deadline: Deadline) -> list[UserLookup]:
         """Each user's object id and UPN, so a protected user is recognised in either form."""
@@ -107,7 +120,12 @@ class GraphClient:
         return [_lookup_result(reply) for reply in self.send_all(calls, deadline)]
 
     # --- how calls are sent -------------------------------------------------------------
-    def send_all(self, calls: Sequence[GraphCall], deadline: Deadline) -> list[GraphReply]:
+    def send_all(
+        self,
+        calls: Sequence[GraphCall],
+        deadline: Deadline,
+        on_final: Callable[[int, GraphReply], None] | None = None,
+    ) -> list[GraphReply]:
         """Send every call, retrying transient answers per call while the deadline allows."""
         started = time.perf_counter()
         final: dict[int, GraphReply] = {}
@@ -116,45 +134,44 @@ class GraphClient:
         pending = list(range(len(calls)))
         refreshed = False
         while pending:
-            replies = self._send_once([(index, calls[index]) for index in pending], deadline)
             retry: list[int] = []
             waits: list[float] = []
-            unauthorized = any(reply.status == 401 for reply in replies.values())
-            for index in pending:
-                reply = replies[index]
+            unauthorized = False
+            for index, reply in self._send_once([(index, calls[index]) for index in pending], deadline):
                 tries[index] += 1
                 attempts[index] += 0 if reply.error is not None and not reply.error.reached_graph else 1
                 if reply.status == 401 and not refreshed:
+                    unauthorized = True
                     retry.append(index)  # one fresh token, one more attempt
-                elif reply.transient and tries[index] < MAX_ATTEMPTS:
+                    continue
+                if reply.transient and tries[index] < MAX_ATTEMPTS:
                     wait = reply.retry_after if reply.retry_after is not None else backoff_seconds(tries[index])
                     if deadline.allows_wait(wait):
                         retry.append(index)
                         waits.append(wait)
                         continue
-                    final[index] = reply
-                else:
-                    final[index] = reply
-                if index in final:
-                    elapsed = (time.perf_counter() - started) * 1000
-                    final[index] = replace(final[index], attempts=attempts[index], duration_ms=elapsed)
-            if unauthorized and not refreshed:
+                elapsed_ms = (time.perf_counter() - started) * 1000
+                final[index] = replace(reply, attempts=attempts[index], duration_ms=elapsed_ms)
+                if on_final is not None:
+                    on_final(index, final[index])
+            if unauthorized:
                 self._renew_token()
                 refreshed = True
-            if retry and waits:
+            if waits:
                 time.sleep(max(waits))
             pending = retry
         return [final[index] for index in range(len(calls))]
 
-    def _send_once(self, calls: list[tuple[int, GraphCall]], deadline: Deadline) -> dict[int, GraphReply]:
+    def _send_once(self, calls: list[tuple[int, GraphCall]], deadline: Deadline) -> Iterator[tuple[int, GraphReply]]:
+        """Each call's reply, batch by batch as the batches come back."""
         if len(calls) == 1:
             index, call = calls[0]
-            return {index: self._send_plain(call, deadline)}
+            yield index, self._send_plain(call, deadline)
+            return
         chunks = [calls[i : i + BATCH_LIMIT] for i in range(0, len(calls), BATCH_LIMIT)]
-        replies: dict[int, GraphReply] = {}
-        for chunk_replies in self._senders.map(lambda chunk: self._send_batch(chunk, deadline), chunks):
-            replies.update(chunk_replies)
-        return replies
+        in_flight = [self._senders.submit(self._send_batch, chunk, deadline) for chunk in chunks]
+        for done in as_completed(in_flight):
+            yield from done.result().items()
 
     def _send_plain(self, call: GraphCall, deadline: Deadline) -> GraphReply:
         url = f"{self._settings.graph_endpoint}/{self._version}{call.path}"
