@@ -117,7 +117,7 @@ def secrets_logged(records: list[logging.LogRecord], simulators: Iterable[GraphS
     """Which secrets of `simulators` appear in `records`, described without repeating them."""
     if not records:
         return []
-    haystack = "\n".join(_rendered(record) for record in records)
+    haystack = logged_text(records)
     found = []
     for simulator in simulators:
         if simulator.identity_header in haystack:
@@ -126,6 +126,11 @@ def secrets_logged(records: list[logging.LogRecord], simulators: Iterable[GraphS
         if leaked:
             found.append(f"{leaked} access token(s) a simulator issued")
     return found
+
+
+def logged_text(records: list[logging.LogRecord]) -> str:
+    """All of `records` as handlers would write them, tracebacks included."""
+    return "\n".join(_rendered(record) for record in records)
 
 
 _RENDER = logging.Formatter("%(name)s %(message)s")
