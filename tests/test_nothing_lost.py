@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter, deque
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,12 +27,17 @@ FAULT_RATE = 0.25
 SEED = 20261123
 FAULTS = [
     Fault(status=429, headers={"Retry-After": "0"}),
+    Fault(status=429, headers={"Retry-After": "2"}),  # beyond the budget: deferred, the host redelivers
     Fault(status=429),
     Fault(status=500),
     Fault(status=503),
     Fault(status=504),
     Fault(drop=True),
 ]
+
+
+def _path_of(user: str) -> Callable[[str], bool]:
+    return lambda path: f"/users/{user}/" in path
 
 
 @pytest.mark.parametrize("settings", [{"REVOKE_RETRY_BUDGET_SECONDS": "1.5"}])
@@ -44,6 +50,12 @@ def test_every_target_is_revoked_or_poisoned_with_an_audit_trail(
     people = [app.add_user(f"user{n:04}@contoso.com") for n in range(3000)]
     messages = [[p.user_principal_name for p in rng.sample(people, rng.randint(1, 3))] for _ in range(MESSAGES)]
     app.inject_randomly(FAULT_RATE, FAULTS, seed=SEED)
+    # A few accounts Graph never accepts: throttled for good, or refused. Their messages must
+    # end in the poison queue with the reason audited, never counted as revoked.
+    for person in rng.sample(people, 20):
+        app.inject(Fault(status=503, match=_path_of(person.user_principal_name), times=None))
+    for person in rng.sample(people, 20):
+        app.inject(Fault(status=403, match=_path_of(person.user_principal_name), times=None))
 
     queue = deque((index, 1) for index in range(MESSAGES))
     poisoned: set[int] = set()
