@@ -41,6 +41,7 @@ BOUND_FACTOR = 1.5
 NAIVE_SPEEDUP = 40.0
 SINGLE_OVERHEAD_P50_MS = 2.0
 COLD_START_FACTOR = 1.25
+PARALLEL_SWEEP = (2, 4, 8, 16)
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,29 @@ def measure_bulk(config: Config, sim: GraphSimulator) -> list[Row]:
         Row("Graph POSTs on the wire per target (batches count once)", f"{posts / (config.targets * reps):.3f}"),
         Row("Batched sub-requests per target", f"{items / (config.targets * reps):.3f}"),
     ]
+
+
+def measure_parallel_sweep(config: Config, sim: GraphSimulator) -> list[Row]:
+    """The bulk request at each REVOKE_MAX_PARALLEL, to choose the default from measurement."""
+    rows = []
+    for parallel in PARALLEL_SWEEP:
+        with app_settings({**sim.environment(), SettingNames.MAX_USERS: str(config.targets),
+                           SettingNames.MAX_PARALLEL: str(parallel)}):  # fmt: skip
+            _revoke_http({"user": sim.add_user(f"warm-p{parallel}@contoso.com").user_principal_name})
+
+            def one_request(rep: int, parallel: int = parallel) -> None:
+                users = sim.add_users(bulk_user_names(f"sweep{parallel}-{rep}-", config.targets))
+                _revoke_http({"users": [user.user_principal_name for user in users], "reason": "benchmark"})
+
+            measured = _median_seconds(one_request, config)
+        bound = math.ceil(math.ceil(config.targets / BATCH_LIMIT) / parallel) * config.rtt
+        rows.append(
+            Row(
+                f"{config.targets:,} targets at REVOKE_MAX_PARALLEL={parallel}: wall (bound, ratio)",
+                f"{_seconds(measured)} ({_seconds(bound)}, {measured / bound:.2f}x)",
+            )
+        )
+    return rows
 
 
 def measure_naive(config: Config) -> tuple[float, int]:
@@ -419,6 +443,8 @@ def main(argv: list[str] | None = None) -> int:
     ):
         _progress(f"bulk: {config.targets} targets, then the naive loop")
         rows += measure_bulk(config, sim)
+        _progress(f"bulk at REVOKE_MAX_PARALLEL {', '.join(map(str, PARALLEL_SWEEP))}")
+        rows += measure_parallel_sweep(config, sim)
         _progress(f"single target: {config.calls} calls at the RTT and at RTT 0")
         rows += measure_single(config, sim)
         tokens = sim.token_requests  # the in-process measurements share one app instance, so one token
