@@ -28,7 +28,7 @@ import requests
 
 from bench.child import COUNT_VARIABLE, PREFIX_VARIABLE, USER_VARIABLE, bulk_user_names
 from graphsim.harness import app_settings, http_request
-from graphsim.server import IDENTITY_API_VERSION, IDENTITY_PATH, GraphSimulator
+from graphsim.server import IDENTITY_PATH, GraphSimulator
 from revoke.settings import SettingNames, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -133,7 +133,7 @@ def measure_parallel_sweep(config: Config, sim: GraphSimulator) -> list[Row]:
 def measure_naive(config: Config) -> tuple[float, int]:
     """The same N revocations as one requests.post per user, one kept-alive session, one token."""
     with GraphSimulator(latency=config.rtt) as sim:
-        token = _token(sim)
+        token = sim.request_token()
         session = requests.Session()
         session.trust_env = False  # loopback only, whatever proxies the environment names
         reps = 0
@@ -181,7 +181,7 @@ def _plain_round_trips_ms(config: Config) -> list[float]:
     with GraphSimulator(latency=config.rtt) as sim, requests.Session() as session:
         session.trust_env = False
         url = f"{sim.url}/v1.0/users/{sim.add_user('plain@contoso.com').object_id}/revokeSignInSessions"
-        headers = {"Authorization": f"Bearer {_token(sim)}"}
+        headers = {"Authorization": f"Bearer {sim.request_token()}"}
         times = []
         for call in range(config.calls + 5):
             started = time.perf_counter()
@@ -279,17 +279,6 @@ def _median_seconds(run_once: Callable[[int], None], config: Config) -> float:
         times.append(time.perf_counter() - started)
         spent += times[-1]
     return statistics.median(times)
-
-
-def _token(sim: GraphSimulator) -> str:
-    response = requests.get(
-        sim.url + IDENTITY_PATH,
-        params={"api-version": IDENTITY_API_VERSION, "resource": "https://graph.microsoft.com"},
-        headers={"X-IDENTITY-HEADER": sim.identity_header},
-        timeout=5,
-    )
-    response.raise_for_status()
-    return str(response.json()["access_token"])
 
 
 def _child_environment(sim: GraphSimulator, extra: dict[str, str]) -> dict[str, str]:

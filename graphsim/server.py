@@ -17,6 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import requests
+
 IDENTITY_PATH = "/msi/token"
 IDENTITY_API_VERSION = "2019-08-01"
 TOKEN_LIFETIME_SECONDS = 3600
@@ -221,6 +223,17 @@ class GraphSimulator:
             self.token_requests += 1
             self.issued_tokens.append(token)
         return token
+
+    def request_token(self, resource: str = "https://graph.microsoft.com") -> str:
+        """A token fetched over HTTP the way a managed-identity client asks, for callers outside the app."""
+        response = requests.get(
+            self.url + IDENTITY_PATH,
+            params={"api-version": IDENTITY_API_VERSION, "resource": resource},
+            headers={"X-IDENTITY-HEADER": self.identity_header},
+            timeout=5,
+        )
+        response.raise_for_status()
+        return str(response.json()["access_token"])
 
     def token_is_valid(self, token: str) -> bool:
         with self._lock:

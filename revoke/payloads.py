@@ -64,6 +64,13 @@ class _Found:
     def add(self, user: UserIdentifier) -> None:
         self.targets.setdefault(user.key, user)
 
+    def request(
+        self, shape: str, *, reason: str | None, alert_id: str | None = None, incident_id: str | None = None
+    ) -> RevocationRequest:
+        return RevocationRequest(
+            tuple(self.targets.values()), tuple(self.skipped), reason, alert_id, incident_id, shape=shape
+        )
+
 
 def load_document(body: bytes, max_bytes: int) -> dict[str, Any]:
     """Decode a body into a JSON object, refusing what is too big or too deep first."""
@@ -160,13 +167,11 @@ def _direct_request(document: Mapping[str, Any]) -> RevocationRequest:
 
 def _sentinel_alert(document: Mapping[str, Any]) -> RevocationRequest:
     found = _accounts_in(_entities_value(_field(document, "entities")))
-    return RevocationRequest(
-        targets=tuple(found.targets.values()),
-        skipped=tuple(found.skipped),
+    return found.request(
+        "sentinel_alert",
         reason=_text(document, "alertName") or _text(document, "displayName") or _text(document, "alertDisplayName"),
         alert_id=_text(document, "systemAlertId"),
         incident_id=_text(document, "incidentArmId"),
-        shape="sentinel_alert",
     )
 
 
@@ -178,35 +183,23 @@ def _sentinel_incident(document: Mapping[str, Any]) -> RevocationRequest:
     number = _text(properties, "incidentNumber")
     title = _text(properties, "title")
     reason = _bounded(f"Sentinel incident {number}: {title}", MAX_TEXT_LENGTH) if number and title else title
-    return RevocationRequest(
-        targets=tuple(found.targets.values()),
-        skipped=tuple(found.skipped),
-        reason=reason,
-        incident_id=_text(incident, "id") or number,
-        shape="sentinel_incident",
-    )
+    return found.request("sentinel_incident", reason=reason, incident_id=_text(incident, "id") or number)
 
 
 def _sentinel_entity(document: Mapping[str, Any]) -> RevocationRequest:
     found = _accounts_in(_field(document, "entity"))
-    return RevocationRequest(
-        targets=tuple(found.targets.values()),
-        skipped=tuple(found.skipped),
-        reason=_text(document, "reason"),
-        incident_id=_text(document, "incidentArmId"),
-        shape="sentinel_entity",
+    return found.request(
+        "sentinel_entity", reason=_text(document, "reason"), incident_id=_text(document, "incidentArmId")
     )
 
 
 def _graph_security_alert(document: Mapping[str, Any]) -> RevocationRequest:
     found = _accounts_in(_field(document, "evidence"))
-    return RevocationRequest(
-        targets=tuple(found.targets.values()),
-        skipped=tuple(found.skipped),
+    return found.request(
+        "graph_security_alert",
         reason=_text(document, "title"),
         alert_id=_text(document, "id"),
         incident_id=_text(document, "incidentId"),
-        shape="graph_security_alert",
     )
 
 

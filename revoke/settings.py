@@ -155,28 +155,26 @@ def _boolean(name: str, raw: str | None, *, default: bool) -> bool:
 
 
 def _integer(name: str, raw: str | None, default: int, low: int, high: int) -> int:
-    if raw is None:
-        return default
-    try:
-        number = int(raw)
-    except ValueError:
-        raise SettingsError(name, f"{raw!r} is not a whole number") from None
-    if not low <= number <= high:
-        raise SettingsError(name, f"{number} is outside {low}..{high}")
-    return number
+    return int(_number(name, raw, default, low, high, int, "a whole number"))
 
 
 def _seconds(raw: str | None) -> float:
     name = SettingNames.RETRY_BUDGET_SECONDS
+    return _number(name, raw, DEFAULT_RETRY_BUDGET_SECONDS, 1, 600, float, "a number of seconds")
+
+
+def _number(
+    name: str, raw: str | None, default: float, low: float, high: float, parse: type[int] | type[float], kind: str
+) -> float:
     if raw is None:
-        return DEFAULT_RETRY_BUDGET_SECONDS
+        return default
     try:
-        seconds = float(raw)
+        number = parse(raw)
     except ValueError:
-        raise SettingsError(name, f"{raw!r} is not a number of seconds") from None
-    if not 1 <= seconds <= 600:
-        raise SettingsError(name, f"{seconds} is outside 1..600 seconds")
-    return seconds
+        raise SettingsError(name, f"{raw!r} is not {kind}") from None
+    if not low <= number <= high:
+        raise SettingsError(name, f"{number} is outside {low}..{high}")
+    return number
 
 
 def _protected_users(raw: str | None) -> frozenset[str]:

@@ -6,6 +6,7 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import jsonschema
@@ -25,12 +26,18 @@ ALL_USERS = (ADELE, MEGAN, LEE, NESTOR, GUEST)
 AUDIT_VALIDATOR = jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
 
 
-@pytest.fixture
-def graph() -> Iterator[GraphSimulator]:
+@contextmanager
+def sample_tenant() -> Iterator[GraphSimulator]:
     """A running simulator that knows the sample tenant's users."""
     with GraphSimulator() as simulator:
         for upn, object_id in ALL_USERS:
             simulator.add_user(upn, object_id)
+        yield simulator
+
+
+@pytest.fixture
+def graph() -> Iterator[GraphSimulator]:
+    with sample_tenant() as simulator:
         yield simulator
 
 

@@ -21,7 +21,7 @@ from graphsim import Fault, GraphSimulator
 from graphsim.harness import CapturedOut, LogCapture, app_settings, capture_logs, http_request, queue_message
 from revoke.errors import RetryLater
 from revoke.triggers import revoke_http, revoke_queue
-from tests.conftest import ADELE, ALL_USERS, LEE, MEGAN, NESTOR, logged_text, secrets_logged
+from tests.conftest import ADELE, LEE, MEGAN, NESTOR, logged_text, sample_tenant, secrets_logged
 
 FUNCTION_APP = Path(__file__).resolve().parent.parent / "function_app.py"
 
@@ -213,9 +213,7 @@ people = st.lists(st.sampled_from(PROTECTED + OTHERS), min_size=1, max_size=4, u
 
 @pytest.fixture(scope="module")
 def tenant() -> Iterator[GraphSimulator]:
-    with GraphSimulator() as simulator:
-        for upn, object_id in ALL_USERS:
-            simulator.add_user(upn, object_id)
+    with sample_tenant() as simulator:
         yield simulator
 
 

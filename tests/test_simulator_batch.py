@@ -10,21 +10,9 @@ import pytest
 import requests
 
 from graphsim import Fault, GraphSimulator
-from graphsim.server import IDENTITY_API_VERSION, IDENTITY_PATH
 from tests.conftest import ADELE, GUEST, LEE, MEGAN
 
 GONE = "gone@contoso.com"
-
-
-def token_for(sim: GraphSimulator) -> str:
-    response = requests.get(
-        sim.url + IDENTITY_PATH,
-        params={"api-version": IDENTITY_API_VERSION, "resource": "https://graph.microsoft.com"},
-        headers={"X-IDENTITY-HEADER": sim.identity_header},
-        timeout=5,
-    )
-    response.raise_for_status()
-    return str(response.json()["access_token"])
 
 
 def revoke(item_id: str, user: str, action: str = "revokeSignInSessions") -> dict[str, Any]:
@@ -37,7 +25,7 @@ def post_batch(
     return requests.post(
         f"{sim.url}/{version}/$batch",
         json={"requests": items},
-        headers={"Authorization": f"Bearer {token if token is not None else token_for(sim)}"},
+        headers={"Authorization": f"Bearer {token if token is not None else sim.request_token()}"},
         timeout=10,
     )
 
@@ -114,7 +102,7 @@ def test_twenty_items_are_accepted_and_twenty_one_refuse_the_whole_batch(graph: 
 )
 def test_a_malformed_batch_is_400_and_performs_nothing(graph: GraphSimulator, body: dict[str, Any]) -> None:
     response = requests.post(
-        f"{graph.url}/v1.0/$batch", json=body, headers={"Authorization": f"Bearer {token_for(graph)}"}, timeout=5
+        f"{graph.url}/v1.0/$batch", json=body, headers={"Authorization": f"Bearer {graph.request_token()}"}, timeout=5
     )
 
     assert response.status_code == 400
@@ -141,7 +129,7 @@ def test_an_invalid_token_is_401_for_the_whole_batch(graph: GraphSimulator) -> N
 
 
 def test_records_the_envelope_and_each_item_as_sent(graph: GraphSimulator) -> None:
-    token = token_for(graph)
+    token = graph.request_token()
     post_batch(graph, [revoke("1", GUEST[0]), {"id": "2", "method": "GET", "url": f"users/{MEGAN[1]}"}], token=token)
 
     envelope, *items = graph.graph_requests()
@@ -195,7 +183,7 @@ def test_an_envelope_fault_never_applies_to_a_single_request(graph: GraphSimulat
 
     response = requests.post(
         f"{graph.url}/v1.0/users/{ADELE[0]}/revokeSignInSessions",
-        headers={"Authorization": f"Bearer {token_for(graph)}"},
+        headers={"Authorization": f"Bearer {graph.request_token()}"},
         timeout=5,
     )
 
@@ -208,7 +196,7 @@ def test_a_drop_loses_the_whole_batch_and_performs_nothing(graph: GraphSimulator
     graph.inject(
         Fault(drop=True, batch_envelope=batch_envelope, match=lambda path: batch_envelope or path == megan_path)
     )
-    token = token_for(graph)
+    token = graph.request_token()
 
     with pytest.raises(requests.ConnectionError):
         post_batch(graph, [revoke("1", ADELE[0]), revoke("2", MEGAN[0])], token=token)
@@ -219,7 +207,7 @@ def test_a_drop_loses_the_whole_batch_and_performs_nothing(graph: GraphSimulator
 def test_latency_is_paid_once_per_batch_not_per_item() -> None:
     with GraphSimulator(latency=0.1) as sim:
         users = sim.add_users(f"user{n}@contoso.com" for n in range(20))
-        token = token_for(sim)
+        token = sim.request_token()
         started = time.perf_counter()
         response = post_batch(sim, [revoke(str(n), u.user_principal_name) for n, u in enumerate(users)], token=token)
         elapsed = time.perf_counter() - started
