@@ -7,6 +7,7 @@
     │   ├── InvalidField                       a field has the wrong type or value   -> 400
     │   ├── InvalidIdentifier                  a user is neither a GUID nor a UPN     -> 400
     │   ├── PayloadTooLarge                    over the body size limit               -> 413
+    │   │   └── TooManyAccounts                more accounts than one request may name -> 413
     │   └── NoResolvableAccount                no account with an Entra identifier    -> 422
     ├── GraphError                          a call to Microsoft Graph did not succeed
     │   ├── TransientGraphError                throttled, 5xx, timeout, dropped connection:
@@ -62,6 +63,10 @@ class InvalidIdentifier(RequestRejected):
 class PayloadTooLarge(RequestRejected):
     code = "payload_too_large"
     http_status = 413
+
+
+class TooManyAccounts(PayloadTooLarge):
+    code = "too_many_accounts"
 
 
 class NoResolvableAccount(RequestRejected):

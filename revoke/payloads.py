@@ -22,10 +22,20 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from revoke.errors import InvalidField, InvalidIdentifier, MalformedPayload, NoResolvableAccount, PayloadTooLarge
+from revoke.errors import (
+    InvalidField,
+    InvalidIdentifier,
+    MalformedPayload,
+    NoResolvableAccount,
+    PayloadTooLarge,
+    TooManyAccounts,
+)
 from revoke.identifiers import UserIdentifier, parse_user_identifier
 
 MAX_NESTING_DEPTH = 64
+# More accounts than this in one payload is not an incident to contain in one call: the
+# request is rejected before the rest is validated (REVOKE_MAX_USERS can be at most this).
+MAX_ACCOUNTS = 1000
 MAX_TEXT_LENGTH = 512
 _CORRELATION_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 # A string runs to its closing quote or, unterminated, to the end of the text: every quote
@@ -58,11 +68,22 @@ class RevocationRequest:
 
 @dataclass
 class _Found:
+    """Accounts found so far; refuses to look at more than MAX_ACCOUNTS of them."""
+
     targets: dict[str, UserIdentifier] = field(default_factory=dict)
-    skipped: list[SkippedEntity] = field(default_factory=list)
+    skipped: dict[SkippedEntity, None] = field(default_factory=dict)  # a set that keeps order
+    examined: int = 0
+
+    def examine(self) -> None:
+        self.examined += 1
+        if self.examined > MAX_ACCOUNTS:
+            raise TooManyAccounts(f"the payload names more than {MAX_ACCOUNTS} accounts; split it")
 
     def add(self, user: UserIdentifier) -> None:
         self.targets.setdefault(user.key, user)
+
+    def skip(self, entity: SkippedEntity) -> None:
+        self.skipped.setdefault(entity, None)
 
     def request(
         self, shape: str, *, reason: str | None, alert_id: str | None = None, incident_id: str | None = None
@@ -151,6 +172,7 @@ def _direct_request(document: Mapping[str, Any]) -> RevocationRequest:
         listed.append(single)
     found = _Found()
     for raw in listed:
+        found.examine()
         found.add(parse_user_identifier(raw))
     dry_run = _field(document, "dryRun")
     if dry_run is not None and not isinstance(dry_run, bool):
@@ -220,13 +242,12 @@ def _accounts_in(entities: Any) -> _Found:
         fields = _account_fields(entity)
         if fields is None:
             continue
+        found.examine()
         user = _account_identifier(fields)
         if user is not None:
             found.add(user)
-            continue
-        skipped = SkippedEntity(_describe(fields), _why_unresolvable(fields))
-        if skipped not in found.skipped:
-            found.skipped.append(skipped)
+        else:
+            found.skip(SkippedEntity(_describe(fields), _why_unresolvable(fields)))
     return found
 
 

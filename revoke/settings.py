@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from revoke.errors import SettingsError
 from revoke.identifiers import parse_user_identifier
+from revoke.payloads import MAX_ACCOUNTS
 
 
 class SettingNames:
@@ -88,7 +89,7 @@ class Settings:
             action=_action(value(names.ACTION)),
             dry_run=_boolean(names.DRY_RUN, value(names.DRY_RUN), default=False),
             protected_users=_protected_users(value(names.PROTECTED_USERS)),
-            max_users=_integer(names.MAX_USERS, value(names.MAX_USERS), DEFAULT_MAX_USERS, 1, 1000),
+            max_users=_integer(names.MAX_USERS, value(names.MAX_USERS), DEFAULT_MAX_USERS, 1, MAX_ACCOUNTS),
             max_body_bytes=_integer(
                 names.MAX_BODY_BYTES, value(names.MAX_BODY_BYTES), DEFAULT_MAX_BODY_BYTES, 1024, 2**24
             ),

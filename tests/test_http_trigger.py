@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from graphsim import Fault, GraphSimulator
@@ -213,3 +215,22 @@ def test_an_invalid_setting_is_a_500_that_names_it_and_sends_nothing(app: GraphS
     assert error["code"] == "configuration_error"
     assert "REVOKE_MAX_USERS" in error["message"]
     assert app.requests == []
+
+
+def test_a_payload_naming_thousands_of_accounts_is_413_and_sends_nothing(app: GraphSimulator) -> None:
+    response = revoke_http(http_request({"users": [f"user{n}@contoso.com" for n in range(5000)]}))
+
+    assert response.status_code == 413
+    assert body_of(response)["error"]["code"] == "too_many_accounts"
+    assert app.requests == []
+
+
+def test_concurrent_invocations_share_one_session_and_one_token(app: GraphSimulator) -> None:
+    """The worker runs invocations on a thread pool: they must share the client safely."""
+    users = [ADELE[0], MEGAN[0], GUEST[0], ADELE[1], MEGAN[1], GUEST[1]] * 4
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(lambda user: revoke_http(http_request({"user": user})).status_code, users))
+
+    assert statuses == [200] * len(users)
+    assert app.token_requests == 1
+    assert app.revocations == {ADELE[1]: 8, MEGAN[1]: 8, GUEST[1]: 8}

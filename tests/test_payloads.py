@@ -9,8 +9,15 @@ from typing import Any
 
 import pytest
 
-from revoke.errors import InvalidField, InvalidIdentifier, MalformedPayload, NoResolvableAccount, PayloadTooLarge
-from revoke.payloads import SkippedEntity, decode_queue_body, load_document, parse_request
+from revoke.errors import (
+    InvalidField,
+    InvalidIdentifier,
+    MalformedPayload,
+    NoResolvableAccount,
+    PayloadTooLarge,
+    TooManyAccounts,
+)
+from revoke.payloads import MAX_ACCOUNTS, SkippedEntity, decode_queue_body, load_document, parse_request
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 INCIDENT_ARM_ID = (
@@ -170,3 +177,17 @@ def test_queue_bodies_may_be_base64_of_the_json() -> None:
     assert decode_queue_body(base64.b64encode(body)) == body
     assert decode_queue_body(body) == body
     assert decode_queue_body(b"not base64!") == b"not base64!"
+
+
+def test_more_accounts_than_one_request_may_name_is_refused_before_validating_them() -> None:
+    users = [f"user{n}@contoso.com" for n in range(MAX_ACCOUNTS)] + ["not an identifier"]
+
+    with pytest.raises(TooManyAccounts):
+        parse_request({"users": users})
+
+
+def test_entity_payloads_are_held_to_the_same_account_ceiling() -> None:
+    entities = [{"Type": "account", "Name": "svc", "NTDomain": f"D{n}"} for n in range(MAX_ACCOUNTS + 1)]
+
+    with pytest.raises(TooManyAccounts):
+        parse_request({"Entities": entities})

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import importlib
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import azure.functions as func
 import pytest
@@ -59,3 +62,22 @@ def test_queue_name_comes_from_the_app_setting(monkeypatch: pytest.MonkeyPatch) 
     finally:
         monkeypatch.delenv("REVOKE_QUEUE_NAME")
         importlib.reload(revoke.triggers)
+
+
+def test_importing_the_app_opens_no_connection() -> None:
+    """Cold start: indexing the functions must not touch the network."""
+    probe = (
+        "import socket\n"
+        "def refuse(*args, **kwargs):\n"
+        "    raise SystemExit('network I/O during import')\n"
+        "socket.socket.connect = refuse\n"
+        "socket.create_connection = refuse\n"
+        "socket.getaddrinfo = refuse\n"
+        "import function_app\n"
+        "print(len(function_app.app.get_functions()))\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    finished = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, check=False)
+
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stdout.strip() == "2"
