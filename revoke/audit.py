@@ -16,6 +16,7 @@ SCHEMA_ID = "revoke.audit/1"
 SCHEMA_PATH = Path(__file__).with_name("audit_event.schema.json")
 
 audit_logger = logging.getLogger(AUDIT_LOGGER_NAME)
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)
 
 
 @dataclass(frozen=True)
@@ -64,4 +65,4 @@ def audit_event(
 def emit(event: dict[str, Any]) -> None:
     # WARNING for outcomes a responder must look at, so they stand out in Application Insights.
     level = logging.INFO if event["outcome"] in ("revoked", "dry_run", "not_found") else logging.WARNING
-    audit_logger.log(level, "%s", json.dumps(event, separators=(",", ":"), ensure_ascii=True))
+    audit_logger.log(level, "%s", _COMPACT_JSON.encode(event))

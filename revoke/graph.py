@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -55,9 +55,9 @@ class GraphCall:
     path: str  # relative to the API version, e.g. /users/{id}/revokeSignInSessions
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class GraphReply:
-    """Graph's answer to one call, or the failure that stood in for one."""
+    """Graph's answer to one call, or the failure that stood in for one; one object per call."""
 
     status: int | None
     body: Any = None
@@ -108,11 +108,15 @@ class GraphClient:
         action = self._settings.action.value
         calls = [GraphCall("POST", f"/users/{user.path_segment}/{action}") for user in users]
 
-        def settled(index: int, reply: GraphReply) -> None:
-            if on_result is not None:
-                on_result(index, _revocation_result(reply))
+        results: dict[int, GraphResult] = {}
 
-        return [_revocation_result(reply) for reply in self.send_all(calls, deadline, settled)]
+        def settled(index: int, reply: GraphReply) -> None:
+            results[index] = _revocation_result(reply)
+            if on_result is not None:
+                on_result(index, results[index])
+
+        self.send_all(calls, deadline, settled)
+        return [results[index] for index in range(len(calls))]
 
     def lookup_all(self, users: Sequence[UserIdentifier], deadline: Deadline) -> list[UserLookup]:
         """Each user's object id and UPN, so a protected user is recognised in either form."""
@@ -150,10 +154,11 @@ class GraphClient:
                         retry.append(index)
                         waits.append(wait)
                         continue
-                elapsed_ms = (time.perf_counter() - started) * 1000
-                final[index] = replace(reply, attempts=attempts[index], duration_ms=elapsed_ms)
+                reply.attempts = attempts[index]
+                reply.duration_ms = (time.perf_counter() - started) * 1000
+                final[index] = reply
                 if on_final is not None:
-                    on_final(index, final[index])
+                    on_final(index, reply)
             if unauthorized:
                 self._renew_token()
                 refreshed = True
@@ -196,16 +201,12 @@ class GraphClient:
         envelope_id = response.headers.get("request-id")
         answers = _json_or_none(response)
         if response.status_code != 200 or not isinstance(answers, dict):
-            # The whole batch failed: every call in it shares that answer.
-            whole = GraphReply(
-                response.status_code,
-                answers,
-                envelope_id,
-                parse_retry_after(response.headers.get("Retry-After")),
-            )
+            # The whole batch failed: every call in it gets that answer.
             if response.status_code == 200:
-                whole = GraphReply(None, error=TransientGraphError("Graph sent an unreadable batch response"))
-            return {index: whole for index, _ in chunk}
+                unreadable = TransientGraphError("Graph sent an unreadable batch response")
+                return {index: GraphReply(None, error=unreadable) for index, _ in chunk}
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            return {index: GraphReply(response.status_code, answers, envelope_id, retry_after) for index, _ in chunk}
         by_id = {str(item.get("id")): item for item in answers.get("responses", []) if isinstance(item, dict)}
         replies = {}
         for index, _ in chunk:
