@@ -30,7 +30,7 @@ class Deadline:
 
 
 def backoff_seconds(attempt: int) -> float:
-    """Exponential backoff with full jitter after the `attempt`-th failed attempt."""
+    """Exponential backoff after the `attempt`-th failed attempt, jittered between half and all of it."""
     ceiling = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
     return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not a secret
 

@@ -15,7 +15,7 @@ from revoke.audit import RequestContext, audit_event, emit
 from revoke.budget import Deadline
 from revoke.errors import RequestRejected
 from revoke.identifiers import UserIdentifier, is_object_id
-from revoke.outcomes import GraphResult, Outcome, UserLookup
+from revoke.outcomes import ActionResult, Outcome, UserLookup
 from revoke.payloads import RevocationRequest, SkippedEntity, correlation_id_in, load_document, parse_request
 from revoke.settings import Settings
 
@@ -25,8 +25,8 @@ class Revoker(Protocol):
         self,
         users: Sequence[UserIdentifier],
         deadline: Deadline,
-        on_result: Callable[[int, GraphResult], None] | None = None,
-    ) -> list[GraphResult]: ...
+        on_result: Callable[[int, ActionResult], None] | None = None,
+    ) -> list[ActionResult]: ...
 
     def lookup_all(self, users: Sequence[UserIdentifier], deadline: Deadline) -> list[UserLookup]: ...
 
@@ -63,18 +63,7 @@ class ContainmentReport:
         return {result.outcome for result in self.results}
 
 
-@dataclass(frozen=True)
-class Decision:
-    """What happens to one target, before it is audited."""
-
-    outcome: Outcome
-    detail: str | None = None
-    graph: GraphResult | None = None
-    status: int | None = None
-    retry_after: float | None = None
-
-
-PROTECTED = Decision(Outcome.REFUSED, "protected user (REVOKE_PROTECTED_USERS)")
+PROTECTED = ActionResult(Outcome.REFUSED, detail="protected user (REVOKE_PROTECTED_USERS)")
 
 
 class Containment:
@@ -87,19 +76,17 @@ class Containment:
         self._protected_upns = settings.protected_users - self._protected_object_ids
 
     def handle(self, body: bytes, *, trigger: str, correlation_id: str | None = None) -> ContainmentReport:
+        action = self._settings.action.value
         correlation_id = correlation_id or str(uuid.uuid4())
-        context = RequestContext(trigger, self._settings.action.value, correlation_id)
         try:
             document = load_document(body, self._settings.max_body_bytes)
             correlation_id = correlation_id_in(document) or correlation_id
-            context = RequestContext(trigger, context.action, correlation_id)
             request = parse_request(document)
         except RequestRejected as rejection:
+            context = RequestContext(trigger, action, correlation_id)
             emit(audit_event(context, Outcome.REJECTED, user=None, detail=f"{rejection.code}: {rejection.message}"))
             return ContainmentReport(correlation_id, self._settings.dry_run, rejection=rejection)
-        context = RequestContext(
-            trigger, context.action, correlation_id, request.alert_id, request.incident_id, request.reason
-        )
+        context = RequestContext(trigger, action, correlation_id, request.alert_id, request.incident_id, request.reason)
         return self.contain(request, context)
 
     def contain(self, request: RevocationRequest, context: RequestContext) -> ContainmentReport:
@@ -109,24 +96,25 @@ class Containment:
         over_limit = len(targets) > self._settings.max_users
         if over_limit:
             limit = f"the request names more than {self._settings.max_users} users (REVOKE_MAX_USERS); none acted on"
-            decided = {i: Decision(Outcome.REFUSED, limit) for i in range(len(targets))}
+            decided = {i: ActionResult(Outcome.REFUSED, detail=limit) for i in range(len(targets))}
         else:
             decided = self._apply_protection(targets, deadline)
         to_revoke = [i for i in range(len(targets)) if i not in decided]
         if dry_run:
-            decided.update({i: Decision(Outcome.DRY_RUN, "dry run: nothing sent to Graph") for i in to_revoke})
+            dry = ActionResult(Outcome.DRY_RUN, detail="dry run: nothing sent to Graph")
+            decided.update(dict.fromkeys(to_revoke, dry))
         results = {i: self._record(context, targets[i], decision) for i, decision in decided.items()}
         if to_revoke and not dry_run:
 
-            def audit_as_it_lands(position: int, graph: GraphResult) -> None:
+            def audit_as_it_lands(position: int, graph: ActionResult) -> None:
                 i = to_revoke[position]
-                results[i] = self._record(context, targets[i], Decision(graph.outcome, graph.detail, graph))
+                results[i] = self._record(context, targets[i], graph)
 
             self._revoker.revoke_all([targets[i] for i in to_revoke], deadline, audit_as_it_lands)
         ordered = tuple(results[i] for i in range(len(targets)))
         return ContainmentReport(context.correlation_id, dry_run, ordered, request.skipped, over_limit=over_limit)
 
-    def _apply_protection(self, targets: Sequence[UserIdentifier], deadline: Deadline) -> dict[int, Decision]:
+    def _apply_protection(self, targets: Sequence[UserIdentifier], deadline: Deadline) -> dict[int, ActionResult]:
         """Refuse protected users, asking Graph for a target's other name when the list uses it."""
         protected = self._settings.protected_users
         decided = {i: PROTECTED for i, user in enumerate(targets) if user.key in protected}
@@ -139,7 +127,8 @@ class Containment:
                 # Fail closed: a target we cannot check is never revoked.
                 outcome = Outcome.DEFERRED if lookup.error.transient else Outcome.FAILED
                 detail = f"could not check REVOKE_PROTECTED_USERS: {lookup.error.detail}"
-                decided[i] = Decision(outcome, detail, status=lookup.error.status, retry_after=lookup.error.retry_after)
+                error = lookup.error
+                decided[i] = ActionResult(outcome, error.status, detail=detail, retry_after=error.retry_after)
             elif lookup.keys & protected:
                 decided[i] = PROTECTED
         return decided
@@ -148,24 +137,17 @@ class Containment:
         other_form = self._protected_upns if user.kind == "object_id" else self._protected_object_ids
         return bool(other_form)
 
-    def _record(self, context: RequestContext, user: UserIdentifier, decision: Decision) -> TargetResult:
-        graph = decision.graph
+    def _record(self, context: RequestContext, user: UserIdentifier, result: ActionResult) -> TargetResult:
         emit(
             audit_event(
                 context,
-                decision.outcome,
+                result.outcome,
                 user=user.value,
-                graph_status=graph.status if graph else decision.status,
-                graph_request_id=graph.request_id if graph else None,
-                attempts=graph.attempts if graph else 0,
-                duration_ms=graph.duration_ms if graph else None,
-                detail=decision.detail,
+                graph_status=result.status,
+                graph_request_id=result.request_id,
+                attempts=result.attempts,
+                duration_ms=result.duration_ms,
+                detail=result.detail,
             )
         )
-        return TargetResult(
-            user.value,
-            decision.outcome,
-            graph.status if graph else decision.status,
-            decision.detail,
-            graph.retry_after if graph else decision.retry_after,
-        )
+        return TargetResult(user.value, result.outcome, result.status, result.detail, result.retry_after)

@@ -35,7 +35,7 @@ from revoke.errors import (
     TransientGraphError,
 )
 from revoke.identifiers import UserIdentifier
-from revoke.outcomes import GraphResult, Outcome, UserLookup
+from revoke.outcomes import ActionResult, Outcome, UserLookup
 from revoke.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ TOKEN_REFRESH_MARGIN_SECONDS = 300
 POOL_FLOOR = 16  # kept-alive connections for single-target calls from concurrent invocations
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 
-ResultCallback = Callable[[int, GraphResult], None]
+ResultCallback = Callable[[int, ActionResult], None]
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ class GraphClient:
     # --- what the service asks ---------------------------------------------------------
     def revoke_all(
         self, users: Sequence[UserIdentifier], deadline: Deadline, on_result: ResultCallback | None = None
-    ) -> list[GraphResult]:
+    ) -> list[ActionResult]:
         """Revoke every user's sessions; results in the order given. Never raises for Graph failures.
 
         `on_result(i, result)` is called, on this thread, as soon as user `i`'s result is
@@ -109,7 +109,7 @@ class GraphClient:
         action = self._settings.action.value
         calls = [GraphCall("POST", f"/users/{user.path_segment}/{action}") for user in users]
 
-        results: dict[int, GraphResult] = {}
+        results: dict[int, ActionResult] = {}
 
         def settled(index: int, reply: GraphReply) -> None:
             results[index] = _revocation_result(reply)
@@ -250,7 +250,6 @@ class GraphClient:
     def _access_token(self) -> str:
         with self._token_lock:
             if self._token is None or self._token.expires_on - time.time() < TOKEN_REFRESH_MARGIN_SECONDS:
-                self._token = None
                 self._token = self._fetch_token(fresh=self._renew_requested)
                 self._renew_requested = False
             return self._token.token
@@ -291,7 +290,7 @@ def pooled_session(parallel: int) -> requests.Session:
     return session
 
 
-def _revocation_result(reply: GraphReply) -> GraphResult:
+def _revocation_result(reply: GraphReply) -> ActionResult:
     status = reply.status
     if status is not None and 200 <= status < 300:
         outcome = Outcome.REVOKED
@@ -302,7 +301,7 @@ def _revocation_result(reply: GraphReply) -> GraphResult:
     else:
         outcome = Outcome.FAILED
     detail = None if outcome is Outcome.REVOKED else reply.error_code
-    return GraphResult(outcome, status, reply.request_id, detail, reply.attempts, reply.retry_after, reply.duration_ms)
+    return ActionResult(outcome, status, reply.request_id, detail, reply.attempts, reply.retry_after, reply.duration_ms)
 
 
 def _lookup_result(reply: GraphReply) -> UserLookup:

@@ -42,7 +42,7 @@ def parse_user_identifier(raw: object) -> UserIdentifier:
     shown = _shown(raw)
     if len(raw) > MAX_IDENTIFIER_LENGTH:
         raise InvalidIdentifier(f"user {shown} is longer than {MAX_IDENTIFIER_LENGTH} characters")
-    if _GUID.fullmatch(raw):
+    if is_object_id(raw):
         return UserIdentifier(raw.lower(), "object_id")
     if raw.count("@") != 1:
         raise InvalidIdentifier(f"user {shown} is neither an object id (GUID) nor a UPN with one '@'")

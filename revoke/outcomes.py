@@ -23,14 +23,15 @@ class Outcome(StrEnum):
 
 
 @dataclass(frozen=True)
-class GraphResult:
-    """What Graph said about one revocation, after every attempt the budget allowed."""
+class ActionResult:
+    """What happened to one target: a policy decision (nothing sent, no attempts), or what
+    Graph said about the action after every attempt the budget allowed."""
 
     outcome: Outcome
     status: int | None = None
     request_id: str | None = None
     detail: str | None = None
-    attempts: int = 1
+    attempts: int = 0
     retry_after: float | None = None
     duration_ms: float | None = None
 
