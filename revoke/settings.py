@@ -47,6 +47,7 @@ class RevocationAction(StrEnum):
 
 DEFAULT_GRAPH_ENDPOINT = "https://graph.microsoft.com"
 DEFAULT_QUEUE_NAME = "revoke-requests"
+POISON_SUFFIX = "-poison"
 DEFAULT_MAX_USERS = 25
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_RETRY_BUDGET_SECONDS = 60.0
@@ -73,7 +74,7 @@ class Settings:
 
     @property
     def poison_queue_name(self) -> str:
-        return f"{self.queue_name}-poison"
+        return poison_queue_of(self.queue_name)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -98,6 +99,11 @@ class Settings:
             max_parallel=_integer(names.MAX_PARALLEL, value(names.MAX_PARALLEL), DEFAULT_MAX_PARALLEL, 1, 64),
             client_id=_client_id(value(names.CLIENT_ID)),
         )
+
+
+def poison_queue_of(queue_name: str) -> str:
+    """Where the queue trigger puts messages a person must look at."""
+    return queue_name + POISON_SUFFIX
 
 
 def queue_name_from(environ: Mapping[str, str]) -> str:

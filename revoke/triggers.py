@@ -15,13 +15,13 @@ from revoke import runtime
 from revoke.errors import RetryLater, SettingsError
 from revoke.payloads import decode_queue_body
 from revoke.replies import HttpReply, QueueDisposition, error_reply, http_reply, queue_disposition
-from revoke.settings import queue_name_from
+from revoke.settings import poison_queue_of, queue_name_from
 
 logger = logging.getLogger(__name__)
 
 # The queue binding is fixed when the worker indexes the functions, so it is read at import.
 QUEUE_NAME = queue_name_from(os.environ)
-POISON_QUEUE_NAME = f"{QUEUE_NAME}-poison"
+POISON_QUEUE_NAME = poison_queue_of(QUEUE_NAME)
 STORAGE_CONNECTION = "AzureWebJobsStorage"
 
 blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
