@@ -9,6 +9,7 @@ from typing import Literal
 from urllib.parse import quote
 
 from revoke.errors import InvalidIdentifier
+from revoke.untrusted import quoted
 
 MAX_IDENTIFIER_LENGTH = 256
 # Entra ID allows these in the part before "@"; guests look like bob_fabrikam.com#EXT#.
@@ -39,7 +40,7 @@ def parse_user_identifier(raw: object) -> UserIdentifier:
     """Return the identifier `raw` names, or raise InvalidIdentifier saying why not."""
     if not isinstance(raw, str):
         raise InvalidIdentifier(f"a user must be a string, not {type(raw).__name__}")
-    shown = _shown(raw)
+    shown = quoted(raw)
     if len(raw) > MAX_IDENTIFIER_LENGTH:
         raise InvalidIdentifier(f"user {shown} is longer than {MAX_IDENTIFIER_LENGTH} characters")
     if is_object_id(raw):
@@ -51,7 +52,7 @@ def parse_user_identifier(raw: object) -> UserIdentifier:
         raise InvalidIdentifier(f"user {shown} is an incomplete UPN")
     bad = sorted({c for c in local if c not in UPN_LOCAL_CHARACTERS})
     if bad:
-        raise InvalidIdentifier(f"user {shown} has characters a UPN cannot hold: {_shown(''.join(bad))}")
+        raise InvalidIdentifier(f"user {shown} has characters a UPN cannot hold: {quoted(''.join(bad))}")
     if local.startswith(".") or local.endswith("."):
         raise InvalidIdentifier(f"user {shown} has a UPN that starts or ends with '.'")
     if not _is_dns_name(domain):
@@ -71,10 +72,3 @@ def _is_dns_name(domain: str) -> bool:
         and all(_DNS_LABEL.fullmatch(label) for label in labels)
         and not labels[-1].isdigit()
     )
-
-
-def _shown(raw: str) -> str:
-    """A safe, bounded rendering of untrusted text for an error message."""
-    # Bound what is shown, not what is read: ascii() turns one character into up to ten.
-    shown = ascii(raw)
-    return shown if len(shown) <= 80 else shown[:77] + "..."

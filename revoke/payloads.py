@@ -31,6 +31,7 @@ from revoke.errors import (
     TooManyAccounts,
 )
 from revoke.identifiers import UserIdentifier, parse_user_identifier
+from revoke.untrusted import bounded, printable
 
 MAX_NESTING_DEPTH = 64
 # More accounts than this in one payload is not an incident to contain in one call: the
@@ -153,7 +154,7 @@ def parse_request(document: Mapping[str, Any]) -> RevocationRequest:
         )
     if not request.targets:
         # Bounded: the message becomes the audit event's detail, which holds at most 1024 characters.
-        reasons = _bounded("; ".join(f"{s.entity}: {s.reason}" for s in request.skipped[:5]), MAX_TEXT_LENGTH)
+        reasons = bounded("; ".join(f"{s.entity}: {s.reason}" for s in request.skipped[:5]), MAX_TEXT_LENGTH)
         raise NoResolvableAccount(
             "the payload names no account with an Entra object id or UPN" + (f" ({reasons})" if reasons else "")
         )
@@ -204,7 +205,7 @@ def _sentinel_incident(document: Mapping[str, Any]) -> RevocationRequest:
     found = _accounts_in(_field(properties, "relatedEntities"))
     number = _text(properties, "incidentNumber")
     title = _text(properties, "title")
-    reason = _bounded(f"Sentinel incident {number}: {title}", MAX_TEXT_LENGTH) if number and title else title
+    reason = bounded(f"Sentinel incident {number}: {title}", MAX_TEXT_LENGTH) if number and title else title
     return found.request("sentinel_incident", reason=reason, incident_id=_text(incident, "id") or number)
 
 
@@ -312,12 +313,7 @@ def _describe(fields: Mapping[str, Any]) -> str:
         label = name
     else:
         label = str(_field(fields, "$id") or "account")
-    return _bounded(_printable(label), 128)
-
-
-def _printable(text: str) -> str:
-    """`text` with control and invisible characters escaped, so a label cannot break or disguise a log line."""
-    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+    return bounded(printable(label), 128)
 
 
 def _field(mapping: Any, name: str) -> Any:
@@ -339,11 +335,7 @@ def _text(mapping: Any, name: str) -> str | None:
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise InvalidField(f"{name} must be a string")
-    return _bounded(str(value), MAX_TEXT_LENGTH)
-
-
-def _bounded(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return bounded(str(value), MAX_TEXT_LENGTH)
 
 
 def _check_nesting(text: str) -> None:
