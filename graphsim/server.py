@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import random
 import re
@@ -20,6 +21,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import requests
 
 IDENTITY_PATH = "/msi/token"
+GRAPH_RESOURCE = "https://graph.microsoft.com"
+_JWT_HEADER = b'{"typ":"JWT","alg":"RS256","kid":"graphsim"}'
 IDENTITY_API_VERSION = "2019-08-01"
 TOKEN_LIFETIME_SECONDS = 3600
 MAX_BATCH_REQUESTS = 20  # Microsoft Graph JSON batching: at most 20 requests in one $batch
@@ -41,11 +44,20 @@ class Fault:
     drops the whole batch (and nothing in it is performed) and its `delay` delays the
     whole batch. With `batch_envelope=True` the fault applies to the `$batch` POST itself
     instead (a whole-batch 503, a dropped batch) and never to a sub-request.
+
+    Answers that a misbehaving Graph, identity endpoint or proxy gives: `raw_body` is sent
+    as it is (HTML, truncated or empty JSON), with every `{token}` in it replaced by a
+    freshly issued access token, so a test can see whether the token reaches a log.
+    `rewrite` (with `batch_envelope=True`) performs the batch for real and then sends
+    `rewrite(envelope)` instead of the true answer: Graph did the work but the client
+    cannot read that it did.
     """
 
     status: int | None = None
     headers: dict[str, str] = field(default_factory=dict)
-    body: dict[str, Any] | None = None
+    body: Any = None
+    raw_body: str | None = None
+    rewrite: Callable[[dict[str, Any]], Any] | None = None
     drop: bool = False
     delay: float = 0.0
     match: Callable[[str], bool] = lambda path: True
@@ -113,6 +125,8 @@ class GraphSimulator:
         self.token_requests = 0
         self.batch_requests = 0  # $batch POSTs received
         self.issued_tokens: list[str] = []
+        self.identity_object_id = str(uuid.uuid4())
+        self.app_roles: list[str] = ["User.RevokeSessions.All", "User.ReadBasic.All"]  # in the tokens it issues
         self._users: dict[str, SimulatedUser] = {}
         self._faults: list[Fault] = []
         self._random_faults: tuple[float, random.Random, list[Fault]] | None = None
@@ -217,8 +231,21 @@ class GraphSimulator:
         with self._lock:
             return [r for r in self.requests if not r.path.startswith(IDENTITY_PATH)]
 
-    def issue_token(self) -> str:
-        token = "sim-" + secrets.token_urlsafe(24)
+    def issue_token(self, resource: str = GRAPH_RESOURCE) -> str:
+        """A JWT-shaped access token: its claims (`aud`, `roles`) as Entra ID issues them, signature random."""
+        now = int(time.time())
+        claims = {
+            "aud": resource,
+            "iss": "https://sts.windows.net/graphsim/",
+            "iat": now,
+            "exp": now + TOKEN_LIFETIME_SECONDS,
+            "oid": self.identity_object_id,
+            "roles": list(self.app_roles),
+            "uti": secrets.token_urlsafe(12),
+        }
+        token = ".".join(
+            _base64url(part) for part in (_JWT_HEADER, json.dumps(claims).encode(), secrets.token_bytes(32))
+        )
         with self._lock:
             self.token_requests += 1
             self.issued_tokens.append(token)
@@ -320,7 +347,7 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.drop:
             self._drop()
         elif fault is not None and fault.status is not None:
-            self._answer(_fault_answer(fault))
+            self._answer_fault(fault)
         elif is_identity:
             self._identity()
         elif not authorized:
@@ -336,7 +363,7 @@ class _Handler(BaseHTTPRequestHandler):
         envelope_fault = sim.take_fault(path, identity=False, batch_envelope=True)
         if envelope_fault is not None and (envelope_fault.drop or envelope_fault.status is not None):
             self._pause([envelope_fault], identity=False)
-            self._drop() if envelope_fault.drop else self._answer(_fault_answer(envelope_fault))
+            self._drop() if envelope_fault.drop else self._answer_fault(envelope_fault)
             return
         try:
             items = _parse_batch(body)
@@ -359,7 +386,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._drop()
             return
         responses = [self._batch_response(version, item, fault) for item, fault in zip(items, item_faults, strict=True)]
-        self._answer(Answer(200, {"responses": sim.order_batch_responses(responses)}))
+        envelope: dict[str, Any] = {"responses": sim.order_batch_responses(responses)}
+        if envelope_fault is not None and envelope_fault.rewrite is not None:
+            self._answer(Answer(200, envelope_fault.rewrite(envelope)))
+        else:
+            self._answer(Answer(200, envelope))
 
     def _batch_response(self, version: str, item: BatchItem, fault: Fault | None) -> dict[str, Any]:
         if fault is not None and fault.status is not None:
@@ -389,7 +420,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(
             200,
             {
-                "access_token": sim.issue_token(),
+                "access_token": sim.issue_token(query["resource"][0]),
                 "expires_on": str(now + TOKEN_LIFETIME_SECONDS),
                 "resource": query["resource"][0],
                 "token_type": "Bearer",
@@ -413,14 +444,27 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(self, answer: Answer) -> None:
         self._send(answer.status, answer.body, answer.headers)
 
+    def _answer_fault(self, fault: Fault) -> None:
+        if fault.raw_body is None:
+            self._answer(_fault_answer(fault))
+            return
+        raw = (
+            fault.raw_body.replace("{token}", self.simulator.issue_token())
+            if "{token}" in fault.raw_body
+            else fault.raw_body
+        )
+        self._send_raw(fault.status or 500, raw.encode(), fault.headers)
+
     def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
         payload = b"" if body is None else json.dumps(body).encode()
+        content_type = {"Content-Type": "application/json"} if payload else {}
+        self._send_raw(status, payload, {**content_type, **(headers or {})})
+
+    def _send_raw(self, status: int, payload: bytes, headers: dict[str, str]) -> None:
         self.send_response(status)
         self.send_header("request-id", str(uuid.uuid4()))
-        if payload:
-            self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
-        for name, value in (headers or {}).items():
+        for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(payload)
@@ -460,13 +504,19 @@ def _batch_item(raw: Any) -> BatchItem:
     return BatchItem(item_id, method.upper(), url, headers, raw.get("body"))
 
 
+def _base64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
 def _user_segment(path: str) -> str | None:
     match = _ACTION_PATH.match(path) or _USER_PATH.match(path)
     return unquote(match.group(2)) if match else None
 
 
 def _fault_answer(fault: Fault) -> Answer:
-    body = fault.body or {"error": {"code": _code_for(fault.status or 500), "message": "injected by the simulator"}}
+    body = fault.body
+    if body is None and not 200 <= (fault.status or 500) < 400:
+        body = {"error": {"code": _code_for(fault.status or 500), "message": "injected by the simulator"}}
     return Answer(fault.status or 500, body, fault.headers)
 
 

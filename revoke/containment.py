@@ -6,6 +6,7 @@ or a Graph failure, it reports them.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -13,11 +14,13 @@ from typing import Any, Protocol
 
 from revoke.audit import RequestContext, audit_event, emit
 from revoke.budget import Deadline
-from revoke.errors import RequestRejected
+from revoke.errors import RequestRejected, TransientGraphError
 from revoke.identifiers import UserIdentifier, is_object_id
 from revoke.outcomes import ActionResult, Outcome, UserLookup
 from revoke.payloads import RevocationRequest, SkippedEntity, correlation_id_in, load_document, parse_request
 from revoke.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 
 class Revoker(Protocol):
@@ -64,6 +67,7 @@ class ContainmentReport:
 
 
 PROTECTED = ActionResult(Outcome.REFUSED, detail="protected user (REVOKE_PROTECTED_USERS)")
+UNEXPECTED = ActionResult(Outcome.DEFERRED, detail="unexpected internal error; not confirmed by Graph")
 
 
 class Containment:
@@ -110,7 +114,14 @@ class Containment:
                 i = to_revoke[position]
                 results[i] = self._record(context, targets[i], graph)
 
-            self._revoker.revoke_all([targets[i] for i in to_revoke], deadline, audit_as_it_lands)
+            try:
+                self._revoker.revoke_all([targets[i] for i in to_revoke], deadline, audit_as_it_lands)
+            except Exception:
+                # Never expected; but every target must still get one result and one audit event.
+                logger.exception("Unexpected failure while calling Graph; correlation id %s", context.correlation_id)
+                for i in to_revoke:
+                    if i not in results:
+                        results[i] = self._record(context, targets[i], UNEXPECTED)
         ordered = tuple(results[i] for i in range(len(targets)))
         return ContainmentReport(context.correlation_id, dry_run, ordered, request.skipped, over_limit=over_limit)
 
@@ -121,9 +132,17 @@ class Containment:
         unresolved = [i for i, user in enumerate(targets) if i not in decided and self._needs_lookup(user)]
         if not unresolved:
             return decided
-        lookups = self._revoker.lookup_all([targets[i] for i in unresolved], deadline)
+        try:
+            lookups = self._revoker.lookup_all([targets[i] for i in unresolved], deadline)
+        except Exception:
+            logger.exception("Unexpected failure while looking users up")
+            unknown = UserLookup(error=TransientGraphError("unexpected internal error"))
+            lookups = [unknown] * len(unresolved)
         for i, lookup in zip(unresolved, lookups, strict=True):
-            if lookup.error is not None:
+            if lookup.missing:
+                # Graph has no such user: nothing to revoke, and nothing is sent.
+                decided[i] = ActionResult(Outcome.NOT_FOUND, 404, detail="Graph has no such user (look-up)")
+            elif lookup.error is not None:
                 # Fail closed: a target we cannot check is never revoked.
                 outcome = Outcome.DEFERRED if lookup.error.transient else Outcome.FAILED
                 detail = f"could not check REVOKE_PROTECTED_USERS: {lookup.error.detail}"

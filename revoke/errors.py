@@ -13,8 +13,11 @@
     │   ├── TransientGraphError                throttled, 5xx, timeout, dropped connection:
     │   │   │                                  retry later ("deferred")
     │   │   ├── GraphUnreachable               no connection could be opened (nothing sent)
-    │   │   └── IdentityUnavailable            no token from the managed identity (nothing sent)
+    │   │   ├── IdentityUnavailable            no token from the managed identity (nothing sent)
+    │   │   ├── OutOfTime                      the invocation's budget ran out first (nothing sent)
+    │   │   └── Unconfirmed                    Graph's answer does not confirm the call succeeded
     │   └── PermanentGraphError                Graph refused: retrying will not help ("failed")
+    │       └── Redirected                     Graph (or a proxy) answered 3xx; never followed
     └── RetryLater                          raised by the queue trigger so the host redelivers
 
 Whether a Graph failure is worth retrying (`GraphError.transient`), and whether the
@@ -111,8 +114,23 @@ class IdentityUnavailable(TransientGraphError):
     reached_graph = False
 
 
+class OutOfTime(TransientGraphError):
+    """The invocation's REVOKE_RETRY_BUDGET_SECONDS ran out before the call could be sent."""
+
+    reached_graph = False
+
+
+class Unconfirmed(TransientGraphError):
+    """A 2xx that does not say the call succeeded (202, an error object, an unreadable body):
+    the call may or may not have happened, so it is retried, never reported as done."""
+
+
 class PermanentGraphError(GraphError):
     transient = False
+
+
+class Redirected(PermanentGraphError):
+    """A 3xx answer. Following it could send the call, and the token, somewhere else."""
 
 
 class RetryLater(RevokeError):

@@ -12,6 +12,7 @@ from azure.core.credentials import TokenCredential
 
 from revoke.containment import Containment
 from revoke.graph import GraphClient
+from revoke.redaction import protect_logs
 from revoke.settings import Settings
 
 _lock = threading.Lock()
@@ -47,6 +48,7 @@ def developer_credential(settings: Settings) -> TokenCredential:
 
 
 def containment_for_cli(settings: Settings) -> Containment:
+    protect_logs()
     return Containment(settings, GraphClient(settings, developer_credential(settings)))
 
 
@@ -56,6 +58,7 @@ def service() -> Containment:
     if _service is None:
         with _lock:
             if _service is None:
+                protect_logs()
                 settings = Settings.from_environment()
                 _service = Containment(settings, GraphClient(settings, managed_identity_credential(settings)))
     return _service

@@ -1,0 +1,78 @@
+"""What Graph must answer before we say a call did what it asked, and what each answer means.
+
+The outcome our users read first is the per-user one, so only an answer that confirms the
+action counts: anything else is retried (deferred) or reported as failed, never as done.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from revoke.errors import GraphError, PermanentGraphError, TransientGraphError, Unconfirmed
+from revoke.identifiers import is_object_id
+from revoke.outcomes import ActionResult, Outcome, UserLookup
+from revoke.transport import GraphReply
+
+
+def revocation_confirmed(reply: GraphReply) -> GraphError | None:
+    """revokeSignInSessions answers 200 `{"value": true}` (or, per the docs, 204 / an empty 200)."""
+    if reply.status == 204:
+        return None
+    if reply.status != 200:
+        return Unconfirmed(f"HTTP {reply.status} does not confirm the revocation", status=reply.status)
+    body = reply.body
+    if body is None:
+        return None
+    if not isinstance(body, dict):
+        return Unconfirmed("Graph's answer to the revocation is unreadable", status=200)
+    if "error" in body:
+        return Unconfirmed(f"HTTP 200 carrying an error: {_error_code(body)}", status=200)
+    if body.get("value") is True:
+        return None
+    if body.get("value") is False:
+        return PermanentGraphError("Graph answered that it did not revoke the sessions (value false)", status=200)
+    return Unconfirmed("Graph's answer to the revocation does not say it was done", status=200)
+
+
+def lookup_complete(reply: GraphReply) -> GraphError | None:
+    """A protected-user look-up counts only as a clean 200 holding both names."""
+    if reply.status != 200:
+        return Unconfirmed(f"HTTP {reply.status} is not a look-up answer", status=reply.status)
+    body = reply.body if isinstance(reply.body, dict) else {}
+    object_id, upn = body.get("id"), body.get("userPrincipalName")
+    if isinstance(object_id, str) and is_object_id(object_id) and isinstance(upn, str) and upn:
+        return None
+    return PermanentGraphError("the look-up answer lacks the user's id or userPrincipalName", status=200)
+
+
+def action_result(reply: GraphReply) -> ActionResult:
+    if reply.succeeded:
+        outcome = Outcome.REVOKED
+    elif reply.status == 404 and reply.error is None:
+        outcome = Outcome.NOT_FOUND
+    elif reply.transient:
+        outcome = Outcome.DEFERRED
+    else:
+        outcome = Outcome.FAILED
+    detail = None if outcome is Outcome.REVOKED else reply.error_code
+    return ActionResult(
+        outcome, reply.status, reply.request_id, detail, reply.attempts, reply.retry_after, reply.duration_ms
+    )
+
+
+def user_lookup(reply: GraphReply) -> UserLookup:
+    if reply.succeeded:
+        body = reply.body
+        return UserLookup(object_id=body["id"].lower(), user_principal_name=body["userPrincipalName"])
+    if reply.status == 404 and reply.error is None:
+        return UserLookup(missing=True)
+    error = reply.error or (TransientGraphError if reply.transient else PermanentGraphError)(
+        reply.error_code or "look-up failed", status=reply.status, request_id=reply.request_id
+    )
+    return UserLookup(error=error)
+
+
+def _error_code(body: dict[str, Any]) -> str:
+    error = body.get("error")
+    code = error.get("code") if isinstance(error, dict) else None
+    return str(code)[:128] if code else "unknown"

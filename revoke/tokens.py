@@ -1,0 +1,93 @@
+"""The Graph access token every invocation in the process shares.
+
+One fetch at a time goes to the identity endpoint, on a thread of its own; each caller
+waits for it only as long as its own invocation's deadline allows. No lock is held
+across the network call, so a stalled identity endpoint costs every invocation at most
+its own budget, and the fetch that finishes late still fills the cache for the next one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+
+from azure.core.credentials import AccessToken, TokenCredential
+
+from revoke.budget import Deadline
+from revoke.errors import IdentityUnavailable, OutOfTime
+from revoke.redaction import remember
+
+logger = logging.getLogger(__name__)
+
+# Renew a cached token this long before it expires, so no call goes out with a dying one.
+REFRESH_MARGIN_SECONDS = 300
+
+
+class TokenSource:
+    """One per process and Graph endpoint: the cached token, and at most one fetch in flight."""
+
+    def __init__(self, credential: TokenCredential, scope: str) -> None:
+        self._credential = credential
+        self._scope = scope
+        self._lock = threading.Lock()
+        self._cached: AccessToken | None = None
+        self._fetch: Future[AccessToken] | None = None
+        self._renew = False
+        self._fetcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="token-fetch")
+
+    def token(self, deadline: Deadline) -> str:
+        """A usable token, or IdentityUnavailable / OutOfTime; never waits past `deadline`."""
+        with self._lock:
+            if self._cached is not None and _seconds_left(self._cached) > REFRESH_MARGIN_SECONDS:
+                return self._cached.token
+            if self._fetch is None or self._fetch.done():
+                if deadline.remaining() <= 0:
+                    raise OutOfTime("the time budget ran out before a token could be asked for")
+                self._fetch = self._fetcher.submit(self._ask, fresh=self._renew)
+                self._fetch.add_done_callback(self._keep)
+                self._renew = False
+            fetch = self._fetch
+        try:
+            return fetch.result(timeout=deadline.remaining()).token
+        except FutureTimeout:
+            raise IdentityUnavailable("the managed identity did not answer within the time budget") from None
+
+    def renew(self) -> None:
+        """Graph said 401: forget the token; the next fetch skips the credential's own cache."""
+        with self._lock:
+            self._cached = None
+            self._renew = True
+
+    def _keep(self, fetch: Future[AccessToken]) -> None:
+        if fetch.exception() is None:
+            token = fetch.result()
+            remember(token.token)
+            with self._lock:
+                self._cached = token
+
+    def _ask(self, *, fresh: bool) -> AccessToken:
+        try:
+            if fresh:
+                # A claims value makes azure-identity skip its cache and ask the identity endpoint again.
+                token = self._credential.get_token(self._scope, claims="{}")
+            else:
+                token = self._credential.get_token(self._scope)
+        except Exception as problem:
+            # azure-identity and MSAL raise AzureError, ValueError, KeyError and more for a bad
+            # answer; every one means "no token". Only the type is kept: a message can quote
+            # the endpoint's answer, and that answer can hold a token.
+            logger.warning("No token from the managed identity: %s", type(problem).__name__)
+            raise IdentityUnavailable(f"no token from the managed identity: {type(problem).__name__}") from None
+        if not isinstance(token.token, str) or not token.token or _seconds_left(token) <= 0:
+            raise IdentityUnavailable("the managed identity returned an empty or expired token")
+        return token
+
+
+def _seconds_left(token: AccessToken) -> float:
+    try:
+        return float(token.expires_on) - time.time()
+    except (TypeError, ValueError):
+        return 0.0
