@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from conftest import BICEP_FILES, ROOT, body, resources_of_type, the_resource
+from conftest import BICEP_FILES, ROOT, body, function_app_settings, resources_of_type, the_resource
 
 # Microsoft Graph application role ids, as published in the Microsoft Graph permissions reference.
 USER_REVOKE_SESSIONS_ALL = "77f3a031-c388-4f99-b373-dc68676a979e"
@@ -75,7 +75,7 @@ def test_basic_publishing_credentials_are_off_for_ftp_and_scm(templates: dict[st
 
 
 def test_host_storage_and_telemetry_use_the_identity(templates: dict[str, dict[str, Any]]) -> None:
-    fixed = templates["app/function.bicep"]["variables"]["allAppSettings"]["value"]["function"]["parameters"]["arg_2"]
+    fixed = function_app_settings(templates["app/function.bicep"])
     assert fixed["AzureWebJobsStorage__credential"] == "managedidentity"
     assert fixed["AzureWebJobsStorage__clientId"] == "identityClientId"
     assert fixed["AZURE_CLIENT_ID"] == "identityClientId"
