@@ -76,12 +76,17 @@ def _runtime_reads_in_operator(operator: dict[str, Any], symbols: Symbols, via: 
         base, chain = operands["operand_1"], operands["operand_2"]
         symbol = _symbol(base)
         first = _first_property(chain)
-        if symbol in symbols.resources and first not in RESOURCE_PROPERTIES_KNOWN_AT_START:
-            yield _path(via, f"{symbol}.{first}")
-        elif symbol in symbols.modules and first not in MODULE_PROPERTIES_KNOWN_AT_START:
-            yield _path(via, f"{symbol}.{first}")
-        elif symbol not in symbols.resources | symbols.modules:
+        known_at_start = (
+            RESOURCE_PROPERTIES_KNOWN_AT_START
+            if symbol in symbols.resources
+            else MODULE_PROPERTIES_KNOWN_AT_START
+            if symbol in symbols.modules
+            else None
+        )
+        if known_at_start is None:
             yield from runtime_reads(base, symbols, via)
+        elif first not in known_at_start:
+            yield _path(via, f"{symbol}.{first}")
         if isinstance(base, dict) and base.get("operator", {}).get("type") == "index_accessor":
             yield from runtime_reads(base["operator"]["operands"]["operand_2"], symbols, via)
         yield from _runtime_reads_in_chain(chain, symbols, via)

@@ -143,8 +143,8 @@ def test_role_table_grants_exactly_what_the_host_and_bindings_need(templates: di
     grants = {(g["principal"], g["role"], g["scope"], g.get("queue")) for g in _grants(templates)}
     assert grants == {
         ("function", "storageBlobDataOwner", "storage", None),
-        ("function", "storageQueueDataReader", "queue", "requestQueueName"),
-        ("function", "storageQueueDataMessageProcessor", "queue", "requestQueueName"),
+        ("function", "storageTableDataContributor", "storage", None),
+        ("function", "storageQueueDataContributor", "queue", "requestQueueName"),
         ("function", "storageQueueDataContributor", "queue", "poisonQueueName"),
         ("function", "monitoringMetricsPublisher", "appInsights", None),
         ("bridge", "storageQueueDataMessageSender", "queue", "requestQueueName"),
