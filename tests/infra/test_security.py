@@ -189,19 +189,32 @@ def test_role_assignments_come_from_the_table_and_are_named_with_guid(templates:
         assert body(assignment)["properties"]["principalType"] == "ServicePrincipal"
 
 
+def bridge_workflow(templates: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The workflow definition the bridge playbook loads with loadJsonContent()."""
+    playbook = body(the_resource(templates["app/sentinel-bridge.bicep"], "Microsoft.Logic/workflows"))
+    loaded = playbook["properties"]["definition"]["function"]
+    assert loaded["type"] == "load_json_content"
+    return json.loads((ROOT / "infra" / "app" / loaded["parameters"]["file_path"]).read_text())
+
+
 def test_bridge_uses_its_identity_for_sentinel_and_the_queue(templates: dict[str, dict[str, Any]]) -> None:
     bridge = templates["app/sentinel-bridge.bicep"]
     playbook = body(the_resource(bridge, "Microsoft.Logic/workflows"))
     assert playbook["identity"]["type"] == "SystemAssigned"
-    definition = playbook["properties"]["definition"]
+    definition = bridge_workflow(templates)
     assert list(definition["triggers"]) == ["Microsoft_Sentinel_incident"]
     assert definition["triggers"]["Microsoft_Sentinel_incident"]["inputs"]["path"] == "/incident-creation"
-    (action,) = definition["actions"].values()
+    (action,) = [a for a in definition["actions"].values() if a["type"] == "Http"]
     assert action["inputs"]["authentication"] == {
         "type": "ManagedServiceIdentity",
         "audience": "https://storage.azure.com/",
     }
-    assert "triggerBody()" in action["inputs"]["body"]
+    assert action["inputs"]["uri"] == "@parameters('requestQueueMessagesUri')"
+    # Every workflow parameter the definition declares without a default is supplied by the template.
+    supplied = {name.strip("'") for name in playbook["properties"]["parameters"]}
+    required = {name for name, p in definition["parameters"].items() if "defaultValue" not in p}
+    assert required <= supplied
+    assert {"$connections", "requestQueueMessagesUri"} <= supplied
     sentinel = playbook["properties"]["parameters"]["'$connections'"]["value"]["azuresentinel"]
     assert sentinel["connectionProperties"]["authentication"] == {"type": "ManagedServiceIdentity"}
     connection = body(the_resource(bridge, "Microsoft.Web/connections"))
