@@ -161,3 +161,15 @@ def test_azure_yaml_requires_an_azd_whose_bicep_compiles_the_graph_extension() -
 
 def test_azd_1_16_would_not_do() -> None:
     assert _version(AZD_BICEP["1.16.1"]) < _version(GRAPH_EXTENSION_MINIMUM_BICEP["1.0.0"])
+
+
+def test_the_azure_workflow_compiles_and_previews_with_a_federated_credential() -> None:
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "azure-dev.yml").read_text())
+    assert workflow["permissions"] == {"id-token": "write", "contents": "read"}
+    (job,) = workflow["jobs"].values()
+    commands = "\n".join(step.get("run", "") for step in job["steps"])
+    assert "az bicep build --file infra/main.bicep" in commands
+    assert f"az bicep install --version v{GRAPH_EXTENSION_MINIMUM_BICEP['1.0.0']}" in commands
+    assert "--federated-credential-provider github" in commands
+    assert "azd provision --preview" in commands
+    assert any(step.get("uses", "").startswith("Azure/setup-azd@") for step in job["steps"])
