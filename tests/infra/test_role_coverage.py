@@ -140,6 +140,12 @@ NEEDS = (
         "Update Message: visibility timeout after a failed invocation",
         (f"{MESSAGES}/write",),
     ),
+    need(
+        "function",
+        REQUEST_QUEUE,
+        "Update Message: keep the message hidden while a long invocation runs",
+        (f"{MESSAGES}/write",),
+    ),
     need("function", REQUEST_QUEUE, "Get Queue Metadata: approximate length for scaling", (f"{QUEUE}/read",)),
     need("function", REQUEST_QUEUE, "Peek Messages: age of the oldest message for scaling", (f"{MESSAGES}/read",)),
     # The poison output binding, and the trigger moving a message past maxDequeueCount.
@@ -225,7 +231,8 @@ def test_reader_and_message_processor_cannot_release_a_failed_message() -> None:
     ]
     request_queue_needs = tuple(n for n in NEEDS if n.principal == "function" and n.resource == REQUEST_QUEUE)
     assert missing(request_queue_needs, before) == [
-        "function on queue:requestQueueName: Update Message: visibility timeout after a failed invocation"
+        "function on queue:requestQueueName: Update Message: visibility timeout after a failed invocation",
+        "function on queue:requestQueueName: Update Message: keep the message hidden while a long invocation runs",
     ]
 
 
