@@ -209,8 +209,7 @@ module bridge 'app/sentinel-bridge.bicep' = if (deploySentinelBridge) {
 
 // The Graph app roles for the identity. Nothing waits for this module and nothing flows out of it,
 // so a failed grant (see app/graph-permissions.bicep) never stops the app or its Azure roles. It
-// runs after the app: by then Entra has had the new identity for a while, which is what a first
-// grant to a just-created identity needs.
+// runs after the app, which gives Entra longer to replicate a just-created identity first.
 module graphPermissions 'app/graph-permissions.bicep' = {
   name: 'graphPermissions'
   scope: rg
