@@ -123,8 +123,8 @@ resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   tags: tags
 }
 
-// User-assigned rather than system-assigned: the identity, its storage roles and its Graph
-// app roles exist before the function app starts, and survive the app being deleted and
+// User-assigned rather than system-assigned: the identity and its storage roles exist before the
+// function app starts, and the identity and its Graph app roles survive the app being deleted and
 // re-created, so a redeploy never runs without permissions or leaves orphaned grants.
 module identity 'br/public:avm/res/managed-identity/user-assigned-identity:0.4.1' = {
   name: 'identity'
@@ -207,6 +207,9 @@ module bridge 'app/sentinel-bridge.bicep' = if (deploySentinelBridge) {
   }
 }
 
+// The Graph app roles for the identity. Nothing waits for this module and nothing flows out of it,
+// so a failed grant (see app/graph-permissions.bicep) never stops the app or its Azure roles. It
+// runs after the app, which gives Entra longer to replicate a just-created identity first.
 module graphPermissions 'app/graph-permissions.bicep' = {
   name: 'graphPermissions'
   scope: rg
@@ -214,8 +217,16 @@ module graphPermissions 'app/graph-permissions.bicep' = {
     principalId: identity.outputs.principalId
     grantRevokePermission: grantGraphRevokePermission
     grantReadPermission: grantGraphReadPermission
-    lookUpSentinelPrincipal: deploySentinelBridge && grantSentinelPlaybookPermission
   }
+  dependsOn: [
+    api
+  ]
+}
+
+// Only read from Entra, and only when Sentinel is to be let run the bridge.
+module sentinelPrincipal 'app/sentinel-principal.bicep' = if (deploySentinelBridge && grantSentinelPlaybookPermission) {
+  name: 'sentinelPrincipal'
+  scope: rg
 }
 
 module rbac 'app/rbac.bicep' = {
@@ -228,7 +239,7 @@ module rbac 'app/rbac.bicep' = {
     applicationInsightsName: appInsights.outputs.name
     functionPrincipalId: identity.outputs.principalId
     bridgePrincipalId: deploySentinelBridge ? bridge.outputs.principalId : ''
-    sentinelPrincipalId: graphPermissions.outputs.sentinelPrincipalId
+    sentinelPrincipalId: deploySentinelBridge && grantSentinelPlaybookPermission ? sentinelPrincipal.outputs.principalId : ''
   }
 }
 

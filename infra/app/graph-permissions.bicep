@@ -1,6 +1,9 @@
 // Microsoft Graph application roles for the function's identity, granted as infrastructure.
 // Deploying this needs an Entra role that may grant Graph app roles (Privileged Role
 // Administrator); without it, turn the grants off and use infra/scripts/grant-graph-permissions.sh.
+// Nothing else in the deployment depends on this module and it has no outputs: a grant that fails
+// (Entra may not yet know an identity created seconds earlier: "Not a valid reference update")
+// fails this module alone, and running `azd provision` again retries it.
 extension microsoftGraphV1
 
 @description('Object id of the function identity service principal.')
@@ -9,12 +12,7 @@ param principalId string
 param grantRevokePermission bool
 param grantReadPermission bool
 
-@description('Look up the Azure Security Insights service principal, to let Sentinel run playbooks here.')
-param lookUpSentinelPrincipal bool
-
 var microsoftGraphAppId = '00000003-0000-0000-c000-000000000000'
-// First-party application behind Microsoft Sentinel automation ("Azure Security Insights").
-var azureSecurityInsightsAppId = '98785600-1bb7-4fb9-b9fa-19afe2c8a360'
 
 // Application role ids of Microsoft Graph, as published in the Microsoft Graph permissions reference.
 var graphAppRoles = {
@@ -41,9 +39,3 @@ resource readBasicProfiles 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (grantR
   appRoleId: graphAppRoles['User.ReadBasic.All']
   principalId: principalId
 }
-
-resource azureSecurityInsights 'Microsoft.Graph/servicePrincipals@v1.0' existing = if (lookUpSentinelPrincipal) {
-  appId: azureSecurityInsightsAppId
-}
-
-output sentinelPrincipalId string = lookUpSentinelPrincipal ? azureSecurityInsights.id : ''

@@ -16,8 +16,7 @@ param sentinelPrincipalId string
 // Built-in role definition ids (Azure built-in roles reference, storage/monitor/security pages).
 var roles = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
-  storageQueueDataReader: '19e7f393-937e-4f77-808e-94535e297925'
-  storageQueueDataMessageProcessor: '8a0f0c08-91a1-4084-bc3d-661d67233fed'
+  storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   storageQueueDataMessageSender: 'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
@@ -40,24 +39,23 @@ var grants = [
   }
   {
     principal: 'function'
-    role: 'storageQueueDataReader'
-    scope: 'queue'
-    queue: requestQueueName
-    why: 'The queue trigger and the platform scaler read the request queue length.'
+    role: 'storageTableDataContributor'
+    scope: 'storage'
+    why: 'The host records diagnostic events in monthly tables it creates, queries and deletes.'
   }
   {
     principal: 'function'
-    role: 'storageQueueDataMessageProcessor'
+    role: 'storageQueueDataContributor'
     scope: 'queue'
     queue: requestQueueName
-    why: 'The queue trigger receives and deletes request messages.'
+    why: 'The queue trigger receives, deletes and, when an invocation fails, updates request messages (visibility timeout: messages/write); the scaler reads the queue length.'
   }
   {
     principal: 'function'
     role: 'storageQueueDataContributor'
     scope: 'queue'
     queue: poisonQueueName
-    why: 'The poison output binding and the trigger write rejected messages; the binding checks the queue exists first.'
+    why: 'The poison output binding and the trigger add rejected messages, and re-create the poison queue if it was deleted.'
   }
   {
     principal: 'function'

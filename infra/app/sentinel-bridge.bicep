@@ -2,6 +2,13 @@
 // incident to the function by adding it to the request queue. It holds no secret: the Sentinel
 // connection and the queue call both use the Logic App's system-assigned identity, whose only
 // role is Storage Queue Data Message Sender on the request queue (app/rbac.bicep).
+//
+// The workflow itself is sentinel-bridge.workflow.json, so tests/test_sentinel_bridge_message.py
+// can run its expressions. A queue message holds at most 64 KiB, and an incident with many
+// alerts and entities is larger, so the workflow sends only what the function reads, in the
+// incident trigger's own shape: the incident id, number and title, and its Account entities
+// (the `Account_entities` filter, then `Incident_for_the_function`). The message text is base64
+// of that JSON, so nothing in it needs XML escaping; the function accepts base64 of JSON.
 
 param name string
 param location string
@@ -38,6 +45,7 @@ resource playbook 'Microsoft.Logic/workflows@2019-05-01' = {
   }
   properties: {
     state: 'Enabled'
+    definition: loadJsonContent('sentinel-bridge.workflow.json')
     parameters: {
       '$connections': {
         value: {
@@ -53,56 +61,10 @@ resource playbook 'Microsoft.Logic/workflows@2019-05-01' = {
           }
         }
       }
-    }
-    definition: {
-      '$schema': 'https://schema.management.azure.com/providers/Microsoft.Logic/schemas/2016-06-01/workflowdefinition.json#'
-      contentVersion: '1.0.0.0'
-      parameters: {
-        '$connections': {
-          type: 'Object'
-          defaultValue: {}
-        }
+      // Queue Storage REST "Put Message", called with an Entra token for https://storage.azure.com/.
+      requestQueueMessagesUri: {
+        value: '${storageAccount.properties.primaryEndpoints.queue}${requestQueueName}/messages'
       }
-      triggers: {
-        Microsoft_Sentinel_incident: {
-          type: 'ApiConnectionWebhook'
-          inputs: {
-            host: {
-              connection: {
-                name: '@parameters(\'$connections\')[\'azuresentinel\'][\'connectionId\']'
-              }
-            }
-            body: {
-              callback_url: '@{listCallbackUrl()}'
-            }
-            path: '/incident-creation'
-          }
-        }
-      }
-      actions: {
-        // Queue Storage REST "Put Message" with an Entra token. The incident JSON goes in as
-        // base64, so nothing in it needs XML escaping; the function accepts base64 of JSON.
-        // A message may hold 64 KiB, so an incident body above about 48 KiB fails here and
-        // shows as a failed run of the playbook.
-        Put_incident_on_request_queue: {
-          type: 'Http'
-          runAfter: {}
-          inputs: {
-            method: 'POST'
-            uri: '${storageAccount.properties.primaryEndpoints.queue}${requestQueueName}/messages'
-            headers: {
-              'x-ms-version': '2021-12-02'
-              'Content-Type': 'application/xml'
-            }
-            body: '<QueueMessage><MessageText>@{base64(string(triggerBody()))}</MessageText></QueueMessage>'
-            authentication: {
-              type: 'ManagedServiceIdentity'
-              audience: 'https://storage.azure.com/'
-            }
-          }
-        }
-      }
-      outputs: {}
     }
   }
 }

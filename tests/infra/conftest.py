@@ -39,3 +39,24 @@ def the_resource(template: dict[str, Any], resource_type: str) -> dict[str, Any]
     found = resources_of_type(template, resource_type)
     assert len(found) == 1, f"expected one {resource_type}, found {sorted(found)}"
     return next(iter(found.values()))
+
+
+def function_app_settings(template: dict[str, Any]) -> dict[str, Any]:
+    """The settings app/function.bicep adds to the REVOKE_* object, as its `appsettings` config resource writes them."""
+    configs = [
+        body(resource)
+        for resource in resources_of_type(template, "Microsoft.Web/sites/config").values()
+        if body(resource)["name"] == "appsettings"
+    ]
+    assert len(configs) == 1, "one appsettings config resource writes every setting"
+    value = configs[0]["properties"]
+    if isinstance(value, str):  # a variable
+        value = template["variables"][value]["value"]
+    union = value["function"]
+    assert union["type"] == "union"
+    first, *others = union["parameters"].values()
+    assert first == "appSettings", "the REVOKE_* settings from main.bicep come first; the fixed ones win"
+    fixed: dict[str, Any] = {}
+    for other in others:
+        fixed.update(other)
+    return fixed

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from conftest import BICEP_FILES, ROOT, body, resources_of_type, the_resource
+from conftest import BICEP_FILES, ROOT, body, function_app_settings, resources_of_type, the_resource
 
 # Microsoft Graph application role ids, as published in the Microsoft Graph permissions reference.
 USER_REVOKE_SESSIONS_ALL = "77f3a031-c388-4f99-b373-dc68676a979e"
@@ -75,7 +75,7 @@ def test_basic_publishing_credentials_are_off_for_ftp_and_scm(templates: dict[st
 
 
 def test_host_storage_and_telemetry_use_the_identity(templates: dict[str, dict[str, Any]]) -> None:
-    fixed = templates["app/function.bicep"]["variables"]["allAppSettings"]["value"]["function"]["parameters"]["arg_2"]
+    fixed = function_app_settings(templates["app/function.bicep"])
     assert fixed["AzureWebJobsStorage__credential"] == "managedidentity"
     assert fixed["AzureWebJobsStorage__clientId"] == "identityClientId"
     assert fixed["AZURE_CLIENT_ID"] == "identityClientId"
@@ -132,7 +132,9 @@ def test_graph_resources_come_from_the_pinned_graph_extension(templates: dict[st
         "br:mcr.microsoft.com/bicep/extensions/microsoftgraph/v1.0:"
     )
     users = [name for name, t in templates.items() if "microsoftGraphV1" in t.get("extensions", {})]
-    assert users == ["app/graph-permissions.bicep"]
+    assert users == ["app/graph-permissions.bicep", "app/sentinel-principal.bicep"]
+    # The Sentinel look-up only reads Entra: every Graph resource in it is `existing`.
+    assert all(r["existing"] for r in templates["app/sentinel-principal.bicep"]["resources"].values())
 
 
 def _grants(templates: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
@@ -143,8 +145,8 @@ def test_role_table_grants_exactly_what_the_host_and_bindings_need(templates: di
     grants = {(g["principal"], g["role"], g["scope"], g.get("queue")) for g in _grants(templates)}
     assert grants == {
         ("function", "storageBlobDataOwner", "storage", None),
-        ("function", "storageQueueDataReader", "queue", "requestQueueName"),
-        ("function", "storageQueueDataMessageProcessor", "queue", "requestQueueName"),
+        ("function", "storageTableDataContributor", "storage", None),
+        ("function", "storageQueueDataContributor", "queue", "requestQueueName"),
         ("function", "storageQueueDataContributor", "queue", "poisonQueueName"),
         ("function", "monitoringMetricsPublisher", "appInsights", None),
         ("bridge", "storageQueueDataMessageSender", "queue", "requestQueueName"),
@@ -187,19 +189,32 @@ def test_role_assignments_come_from_the_table_and_are_named_with_guid(templates:
         assert body(assignment)["properties"]["principalType"] == "ServicePrincipal"
 
 
+def bridge_workflow(templates: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The workflow definition the bridge playbook loads with loadJsonContent()."""
+    playbook = body(the_resource(templates["app/sentinel-bridge.bicep"], "Microsoft.Logic/workflows"))
+    loaded = playbook["properties"]["definition"]["function"]
+    assert loaded["type"] == "load_json_content"
+    return json.loads((ROOT / "infra" / "app" / loaded["parameters"]["file_path"]).read_text())
+
+
 def test_bridge_uses_its_identity_for_sentinel_and_the_queue(templates: dict[str, dict[str, Any]]) -> None:
     bridge = templates["app/sentinel-bridge.bicep"]
     playbook = body(the_resource(bridge, "Microsoft.Logic/workflows"))
     assert playbook["identity"]["type"] == "SystemAssigned"
-    definition = playbook["properties"]["definition"]
+    definition = bridge_workflow(templates)
     assert list(definition["triggers"]) == ["Microsoft_Sentinel_incident"]
     assert definition["triggers"]["Microsoft_Sentinel_incident"]["inputs"]["path"] == "/incident-creation"
-    (action,) = definition["actions"].values()
+    (action,) = [a for a in definition["actions"].values() if a["type"] == "Http"]
     assert action["inputs"]["authentication"] == {
         "type": "ManagedServiceIdentity",
         "audience": "https://storage.azure.com/",
     }
-    assert "triggerBody()" in action["inputs"]["body"]
+    assert action["inputs"]["uri"] == "@parameters('requestQueueMessagesUri')"
+    # Every workflow parameter the definition declares without a default is supplied by the template.
+    supplied = {name.strip("'") for name in playbook["properties"]["parameters"]}
+    required = {name for name, p in definition["parameters"].items() if "defaultValue" not in p}
+    assert required <= supplied
+    assert {"$connections", "requestQueueMessagesUri"} <= supplied
     sentinel = playbook["properties"]["parameters"]["'$connections'"]["value"]["azuresentinel"]
     assert sentinel["connectionProperties"]["authentication"] == {"type": "ManagedServiceIdentity"}
     connection = body(the_resource(bridge, "Microsoft.Web/connections"))

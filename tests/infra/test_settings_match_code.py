@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 import pytest
-from conftest import INFRA
+from conftest import INFRA, function_app_settings
 
 from revoke import settings as code
 from revoke.settings import RevocationAction, SettingNames
@@ -31,7 +31,7 @@ def _app_settings_from_main(templates: dict[str, dict[str, Any]]) -> dict[str, A
 
 
 def _app_settings_from_function(templates: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    return templates["app/function.bicep"]["variables"]["allAppSettings"]["value"]["function"]["parameters"]["arg_2"]
+    return function_app_settings(templates["app/function.bicep"])
 
 
 def _parameter_behind(expression: Any) -> str:
@@ -106,3 +106,24 @@ def test_azd_parameter_file_names_only_real_parameters(templates: dict[str, dict
     assert set(passed) <= set(declared)
     required = {name for name, parameter in declared.items() if parameter["default"] is None}
     assert required <= set(passed)
+
+
+# Flex Consumption sets these itself or has replaced them (functionAppConfig.runtime, .deployment,
+# .scaleAndConcurrency); the Functions documentation lists them as not to be set on an FC1 app.
+FLEX_CONSUMPTION_MANAGED_SETTINGS = {
+    "FUNCTIONS_EXTENSION_VERSION",
+    "FUNCTIONS_WORKER_RUNTIME",
+    "FUNCTIONS_WORKER_RUNTIME_VERSION",
+    "FUNCTIONS_MAX_HTTP_CONCURRENCY",
+    "FUNCTIONS_WORKER_PROCESS_COUNT",
+    "FUNCTIONS_WORKER_DYNAMIC_CONCURRENCY_ENABLED",
+    "WEBSITE_CONTENTAZUREFILECONNECTIONSTRING",
+    "WEBSITE_CONTENTSHARE",
+    "WEBSITE_NODE_DEFAULT_VERSION",
+    "WEBSITE_RUN_FROM_PACKAGE",
+}
+
+
+def test_no_setting_that_flex_consumption_manages_itself(templates: dict[str, dict[str, Any]]) -> None:
+    ours = set(_app_settings_from_main(templates)) | set(_app_settings_from_function(templates))
+    assert ours & FLEX_CONSUMPTION_MANAGED_SETTINGS == set()
