@@ -393,7 +393,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(Answer(200, envelope))
 
     def _batch_response(self, version: str, item: BatchItem, fault: Fault | None) -> dict[str, Any]:
-        if fault is not None and fault.status is not None:
+        if fault is not None and fault.status is not None and fault.raw_body is not None:
+            # Inside a batch, a body that is not JSON travels as a string (as Graph sends base64 content).
+            answer = Answer(fault.status, fault.raw_body or None, fault.headers)
+        elif fault is not None and fault.status is not None:
             answer = _fault_answer(fault)
         elif item.body is not None and not any(name.lower() == "content-type" for name in item.headers):
             message = "Content-Type header is required when a request in a batch has a body."

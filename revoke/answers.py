@@ -38,7 +38,9 @@ def lookup_complete(reply: GraphReply) -> GraphError | None:
     """A protected-user look-up counts only as a clean 200 holding both names."""
     if reply.status != 200:
         return Unconfirmed(f"HTTP {reply.status} is not a look-up answer", status=reply.status)
-    body = reply.body if isinstance(reply.body, dict) else {}
+    body = reply.body
+    if not isinstance(body, dict):
+        return Unconfirmed("Graph's answer to the look-up is unreadable", status=200)
     object_id, upn = body.get("id"), body.get("userPrincipalName")
     if isinstance(object_id, str) and is_object_id(object_id) and isinstance(upn, str) and upn:
         return None
