@@ -30,11 +30,17 @@ class RevokeError(Exception):
 
 
 class SettingsError(RevokeError, ValueError):
-    """An app setting holds a value the service cannot use; the message names it."""
+    """An app setting holds a value the service cannot use.
 
-    def __init__(self, setting: str, problem: str) -> None:
+    `str()` is the full message for the log and may quote the value. `public_message` names
+    the setting and the kind of value it needs, never the value: whoever can call the
+    function must not learn, say, a break-glass account's name from a typo in the list.
+    """
+
+    def __init__(self, setting: str, problem: str, *, expected: str) -> None:
         super().__init__(f"{setting}: {problem}")
         self.setting = setting
+        self.public_message = f"{setting} has an invalid value; it must be {expected} (details in the log)"
 
 
 class RequestRejected(RevokeError, ValueError):

@@ -122,6 +122,7 @@ def queue_name_from(environ: Mapping[str, str]) -> str:
         raise SettingsError(
             SettingNames.QUEUE_NAME,
             f"{name!r} is not a storage queue name (3-56 lowercase letters, digits, single hyphens)",
+            expected="a storage queue name of 3-56 lowercase letters, digits and single hyphens",
         )
     return name
 
@@ -136,6 +137,7 @@ def _graph_endpoint(raw: str | None) -> str:
         raise SettingsError(
             SettingNames.GRAPH_ENDPOINT,
             f"{raw!r} must be an https origin such as https://graph.microsoft.com (plain http only on loopback)",
+            expected="an https origin such as https://graph.microsoft.com (plain http only on loopback)",
         )
     return endpoint
 
@@ -147,7 +149,7 @@ def _action(raw: str | None) -> RevocationAction:
         if action.value.lower() == raw.lower():
             return action
     choices = ", ".join(action.value for action in RevocationAction)
-    raise SettingsError(SettingNames.ACTION, f"{raw!r} is not one of {choices}")
+    raise SettingsError(SettingNames.ACTION, f"{raw!r} is not one of {choices}", expected=f"one of {choices}")
 
 
 def _boolean(name: str, raw: str | None, *, default: bool) -> bool:
@@ -158,7 +160,7 @@ def _boolean(name: str, raw: str | None, *, default: bool) -> bool:
         return True
     if lowered in {"false", "0", "no"}:
         return False
-    raise SettingsError(name, f"{raw!r} is not true or false")
+    raise SettingsError(name, f"{raw!r} is not true or false", expected="true or false")
 
 
 def _integer(name: str, raw: str | None, default: int, low: int, high: int) -> int:
@@ -175,12 +177,13 @@ def _number(
 ) -> float:
     if raw is None:
         return default
+    expected = f"{kind} from {low} to {high}"
     try:
         number = parse(raw)
     except ValueError:
-        raise SettingsError(name, f"{raw!r} is not {kind}") from None
+        raise SettingsError(name, f"{raw!r} is not {kind}", expected=expected) from None
     if not low <= number <= high:
-        raise SettingsError(name, f"{number} is outside {low}..{high}")
+        raise SettingsError(name, f"{number} is outside {low}..{high}", expected=expected)
     return number
 
 
@@ -194,7 +197,11 @@ def _protected_users(raw: str | None) -> frozenset[str]:
         try:
             protected.add(parse_user_identifier(item.strip()).key)
         except ValueError as problem:
-            raise SettingsError(SettingNames.PROTECTED_USERS, str(problem)) from None
+            raise SettingsError(
+                SettingNames.PROTECTED_USERS,
+                str(problem),
+                expected="a comma-separated list of Entra object ids (GUIDs) and UPNs",
+            ) from None
     return frozenset(protected)
 
 
@@ -204,4 +211,6 @@ def _client_id(raw: str | None) -> str | None:
     try:
         return str(uuid.UUID(raw))
     except ValueError:
-        raise SettingsError(SettingNames.CLIENT_ID, f"{raw!r} is not a client id (GUID)") from None
+        raise SettingsError(
+            SettingNames.CLIENT_ID, f"{raw!r} is not a client id (GUID)", expected="a client id (GUID)"
+        ) from None

@@ -234,3 +234,24 @@ def test_concurrent_invocations_share_one_session_and_one_token(app: GraphSimula
     assert statuses == [200] * len(users)
     assert app.token_requests == 1
     assert app.revocations == {ADELE[1]: 8, MEGAN[1]: 8, GUEST[1]: 8}
+
+
+BAD_PROTECTED_LIST = "zelda.breakglass@fabrikam.example, Quincy Oswald"
+
+
+@pytest.mark.parametrize("settings", [{"REVOKE_PROTECTED_USERS": BAD_PROTECTED_LIST}])
+def test_a_configuration_error_names_the_setting_but_never_shows_its_value(
+    app: GraphSimulator, logs: LogCapture
+) -> None:
+    """A break-glass account's name must not reach whoever can call the function; the log keeps it."""
+    response = revoke_http(http_request({"users": [ADELE[0]]}))
+
+    assert response.status_code == 500
+    error = body_of(response)["error"]
+    assert error["code"] == "configuration_error"
+    assert "REVOKE_PROTECTED_USERS" in error["message"]
+    shown = response.get_body().decode().lower() + " ".join(response.headers.values()).lower()
+    value = BAD_PROTECTED_LIST.lower()
+    assert [value[i : i + 5] for i in range(len(value) - 4) if value[i : i + 5] in shown] == []
+    assert "Quincy Oswald" in logs.text()
+    assert app.requests == []
