@@ -51,6 +51,14 @@ POISON_SUFFIX = "-poison"
 DEFAULT_MAX_USERS = 25
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_RETRY_BUDGET_SECONDS = 60.0
+# Azure's front end ends an HTTP request after 230 s whatever the function does, and the
+# queue host stops an invocation at host.json's functionTimeout (5 min, tested to stay above
+# this). A budget must leave room for the last attempt, the token fetch and the audit after
+# the final wait, or the caller gets a dropped connection instead of a 503 and Retry-After.
+HTTP_FRONT_END_LIMIT_SECONDS = 230
+RETRY_BUDGET_SLACK_SECONDS = 30
+MIN_RETRY_BUDGET_SECONDS = 1
+MAX_RETRY_BUDGET_SECONDS = HTTP_FRONT_END_LIMIT_SECONDS - RETRY_BUDGET_SLACK_SECONDS
 DEFAULT_MAX_PARALLEL = 8
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -169,7 +177,8 @@ def _integer(name: str, raw: str | None, default: int, low: int, high: int) -> i
 
 def _seconds(raw: str | None) -> float:
     name = SettingNames.RETRY_BUDGET_SECONDS
-    return _number(name, raw, DEFAULT_RETRY_BUDGET_SECONDS, 1, 600, float, "a number of seconds")
+    low, high = MIN_RETRY_BUDGET_SECONDS, MAX_RETRY_BUDGET_SECONDS
+    return _number(name, raw, DEFAULT_RETRY_BUDGET_SECONDS, low, high, float, "a number of seconds")
 
 
 def _number(

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from graphsim import Fault, GraphSimulator
-from graphsim.harness import LogCapture, http_request
+from graphsim.harness import LogCapture, app_settings, http_request
 from revoke.triggers import revoke_http
 from tests.conftest import ADELE, GUEST, MEGAN, body_of
 
@@ -255,3 +255,17 @@ def test_a_configuration_error_names_the_setting_but_never_shows_its_value(
     assert [value[i : i + 5] for i in range(len(value) - 4) if value[i : i + 5] in shown] == []
     assert "Quincy Oswald" in logs.text()
     assert app.requests == []
+
+
+def test_a_retry_budget_the_front_end_would_cut_short_is_refused(app: GraphSimulator) -> None:
+    """Azure's front end drops an HTTP request after 230 s: a budget that could outlast it would answer nobody."""
+    with app_settings({"REVOKE_RETRY_BUDGET_SECONDS": "201"}):
+        refused = revoke_http(http_request({"users": [ADELE[0]]}))
+    with app_settings({"REVOKE_RETRY_BUDGET_SECONDS": "200"}):
+        accepted = revoke_http(http_request({"users": [MEGAN[0]]}))
+
+    assert refused.status_code == 500
+    assert body_of(refused)["error"]["code"] == "configuration_error"
+    assert "REVOKE_RETRY_BUDGET_SECONDS" in body_of(refused)["error"]["message"]
+    assert accepted.status_code == 200
+    assert list(app.revocations) == [MEGAN[1]]

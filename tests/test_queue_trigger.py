@@ -10,7 +10,7 @@ import pytest
 
 from graphsim import Fault, GraphSimulator
 from graphsim.harness import CapturedOut, LogCapture, queue_message
-from revoke.errors import RetryLater
+from revoke.errors import RetryLater, SettingsError
 from revoke.triggers import revoke_queue
 from tests.conftest import ADELE, GUEST, MEGAN
 
@@ -107,4 +107,16 @@ def test_a_message_over_the_user_limit_is_kept_in_the_poison_queue(app: GraphSim
     revoke_queue(queue_message(INCIDENT), poison)
 
     assert poison.value == INCIDENT.decode()
+    assert app.requests == []
+
+
+@pytest.mark.parametrize("settings", [{"REVOKE_RETRY_BUDGET_SECONDS": "600"}])
+def test_a_retry_budget_over_the_ceiling_fails_the_message_naming_the_setting(app: GraphSimulator) -> None:
+    """The host redelivers it, then poisons it; nothing is sent to Graph with a budget the host cannot honour."""
+    poison = CapturedOut()
+
+    with pytest.raises(SettingsError, match="REVOKE_RETRY_BUDGET_SECONDS"):
+        revoke_queue(queue_message({"users": [ADELE[0]]}), poison)
+
+    assert poison.value is None
     assert app.requests == []

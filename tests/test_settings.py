@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
+from pathlib import Path
+
 import pytest
 
+from revoke import settings as code
 from revoke.errors import SettingsError
 from revoke.settings import RevocationAction, SettingNames, Settings
+
+HOST_JSON = json.loads((Path(__file__).resolve().parent.parent / "host.json").read_text())
 
 
 def test_defaults_when_nothing_is_set() -> None:
@@ -77,3 +84,18 @@ def test_every_setting_name_is_listed_once() -> None:
     names = SettingNames.all()
     assert len(names) == len(set(names))
     assert all(name.startswith("REVOKE_") for name in names if name != "AZURE_CLIENT_ID")
+
+
+def test_the_retry_budget_ceiling_fits_inside_the_http_front_end_limit() -> None:
+    assert code.MAX_RETRY_BUDGET_SECONDS + code.RETRY_BUDGET_SLACK_SECONDS <= code.HTTP_FRONT_END_LIMIT_SECONDS
+    assert Settings.from_environment({SettingNames.RETRY_BUDGET_SECONDS: "200"}).retry_budget_seconds == 200
+    with pytest.raises(SettingsError, match=SettingNames.RETRY_BUDGET_SECONDS):
+        Settings.from_environment({SettingNames.RETRY_BUDGET_SECONDS: "200.5"})
+
+
+def test_host_function_timeout_leaves_room_for_the_largest_retry_budget() -> None:
+    """Lowering host.json's functionTimeout must come with a lower ceiling on the budget, and the reverse."""
+    hours, minutes, seconds = (int(part) for part in HOST_JSON["functionTimeout"].split(":"))
+    timeout = timedelta(hours=hours, minutes=minutes, seconds=seconds).total_seconds()
+
+    assert timeout >= code.MAX_RETRY_BUDGET_SECONDS + code.RETRY_BUDGET_SLACK_SECONDS

@@ -106,3 +106,16 @@ def test_azd_parameter_file_names_only_real_parameters(templates: dict[str, dict
     assert set(passed) <= set(declared)
     required = {name for name, parameter in declared.items() if parameter["default"] is None}
     assert required <= set(passed)
+
+
+# The range each numeric setting's Bicep parameter allows, as (lowest, highest) in the code.
+CODE_RANGES = {
+    "revokeRetryBudgetSeconds": (code.MIN_RETRY_BUDGET_SECONDS, code.MAX_RETRY_BUDGET_SECONDS),
+}
+
+
+@pytest.mark.parametrize("parameter", sorted(CODE_RANGES))
+def test_bicep_range_equals_the_code_range(templates: dict[str, dict[str, Any]], parameter: str) -> None:
+    """A deployment must not accept a value the function refuses at start-up, nor refuse one it accepts."""
+    decorators = {d["type"]: d["argument"] for d in templates["main.bicep"]["parameters"][parameter]["decorators"]}
+    assert (decorators["min_value"], decorators["max_value"]) == CODE_RANGES[parameter]
