@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from urllib.parse import urlsplit
+from ipaddress import IPv4Address, IPv6Address, ip_address
+
+from urllib3.exceptions import LocationParseError
+from urllib3.util import Url, parse_url
 
 from revoke.errors import SettingsError
 from revoke.identifiers import parse_user_identifier
@@ -60,7 +64,7 @@ RETRY_BUDGET_SLACK_SECONDS = 30
 MIN_RETRY_BUDGET_SECONDS = 1
 MAX_RETRY_BUDGET_SECONDS = HTTP_FRONT_END_LIMIT_SECONDS - RETRY_BUDGET_SLACK_SECONDS
 DEFAULT_MAX_PARALLEL = 8
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+_HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 
 
 @dataclass(frozen=True)
@@ -136,18 +140,63 @@ def queue_name_from(environ: Mapping[str, str]) -> str:
 
 
 def _graph_endpoint(raw: str | None) -> str:
+    """The Graph origin as urllib3 will read it, rebuilt from what urllib3 parsed.
+
+    The token goes wherever urllib3 connects, so the check reads the value the same way:
+    a URL that another parser reads differently (a backslash, userinfo) names two hosts,
+    and only `scheme://host[:port]` is accepted.
+    """
     if raw is None:
         return DEFAULT_GRAPH_ENDPOINT
-    endpoint = raw.rstrip("/")
-    parts = urlsplit(endpoint)
-    secure = parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS)
-    if not secure or not parts.hostname or parts.path or parts.query or parts.fragment:
+    endpoint = raw.removesuffix("/")
+    origin = _origin(endpoint) if all(" " < c < "\x7f" and c != "\\" for c in endpoint) else None
+    if origin is None:
         raise SettingsError(
             SettingNames.GRAPH_ENDPOINT,
             f"{raw!r} must be an https origin such as https://graph.microsoft.com (plain http only on loopback)",
             expected="an https origin such as https://graph.microsoft.com (plain http only on loopback)",
         )
-    return endpoint
+    return origin
+
+
+def _origin(endpoint: str) -> str | None:
+    """`scheme://host[:port]` as urllib3 parses `endpoint`, or None if it holds anything more."""
+    try:
+        parts = parse_url(endpoint)
+    except LocationParseError:
+        return None
+    host = parts.host
+    if (
+        host is None
+        or parts.auth is not None
+        or parts.path
+        or parts.query is not None
+        or parts.fragment is not None
+        or not _is_host_name(host)
+    ):
+        return None
+    if parts.scheme != "https" and not (parts.scheme == "http" and _is_loopback(host)):
+        return None
+    return str(Url(scheme=parts.scheme, host=host, port=parts.port).url)
+
+
+def _is_host_name(host: str) -> bool:
+    """A DNS name or an IP literal, so no resolver reads it differently from urllib3."""
+    if host.startswith("["):
+        return host.endswith("]") and _ip(host[1:-1]) is not None
+    return _ip(host) is not None or all(_HOST_LABEL.fullmatch(label) for label in host.split("."))
+
+
+def _is_loopback(host: str) -> bool:
+    address = _ip(host.removeprefix("[").removesuffix("]"))
+    return host == "localhost" or (address is not None and address.is_loopback)
+
+
+def _ip(text: str) -> IPv4Address | IPv6Address | None:
+    try:
+        return ip_address(text)
+    except ValueError:
+        return None
 
 
 def _action(raw: str | None) -> RevocationAction:

@@ -74,10 +74,47 @@ def test_an_invalid_value_fails_naming_the_setting(name: str, value: str) -> Non
         assert value not in raised.value.public_message
 
 
-def test_plain_http_is_allowed_only_on_loopback() -> None:
-    assert Settings.from_environment({"REVOKE_GRAPH_ENDPOINT": "http://127.0.0.1:8080"}).graph_endpoint == (
-        "http://127.0.0.1:8080"
-    )
+@pytest.mark.parametrize(
+    ("value", "origin"),
+    [
+        ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
+        ("http://localhost:8080/", "http://localhost:8080"),
+        ("http://[::1]:8080", "http://[::1]:8080"),
+        ("HTTPS://Graph.Microsoft.US/", "https://graph.microsoft.us"),
+        ("https://dod-graph.microsoft.us:443", "https://dod-graph.microsoft.us:443"),
+    ],
+)
+def test_the_graph_endpoint_is_an_origin_as_urllib3_reads_it(value: str, origin: str) -> None:
+    assert Settings.from_environment({"REVOKE_GRAPH_ENDPOINT": value}).graph_endpoint == origin
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "http://127.0.0.2:8080\\@127.0.0.1",  # urllib3 connects to 127.0.0.2, urlsplit sees 127.0.0.1
+        "https://graph.microsoft.com\\@evil.example",
+        "https://user:secret@graph.microsoft.com",
+        "https://graph.microsoft.com@evil.example",
+        "https://graph.microsoft.com/v1.0",
+        "https://graph.microsoft.com//",
+        "https://graph.microsoft.com?x=1",
+        "https://graph.microsoft.com?",
+        "https://graph.microsoft.com#top",
+        "https://graph.microsoft.com%2F.evil.example",
+        "https://graph.microsoft.com;evil.example",
+        "https://graph.micrösoft.com",
+        "https://graph.micro\tsoft.com",
+        "https://graph.microsoft.com:99999",
+        "http://graph.microsoft.com",
+        "http://127.0.0.1.evil.example",
+        "ftp://graph.microsoft.com",
+        "graph.microsoft.com",
+        "https://",
+    ],
+)
+def test_a_graph_endpoint_that_is_not_just_an_origin_is_refused(value: str) -> None:
+    with pytest.raises(SettingsError, match="REVOKE_GRAPH_ENDPOINT"):
+        Settings.from_environment({"REVOKE_GRAPH_ENDPOINT": value})
 
 
 def test_every_setting_name_is_listed_once() -> None:
