@@ -5,7 +5,9 @@
     ├── RequestRejected (ValueError)        the request cannot be acted on at all
     │   ├── MalformedPayload                   not JSON, or not a JSON object        -> 400
     │   ├── InvalidField                       a field has the wrong type or value   -> 400
-    │   ├── InvalidIdentifier                  a user is neither a GUID nor a UPN     -> 400
+    │   ├── InvalidIdentifier                  a direct request names a user that is  -> 400
+    │   │                                      neither a GUID nor a UPN (in an alert
+    │   │                                      such an account is skipped instead)
     │   ├── PayloadTooLarge                    over the body size limit               -> 413
     │   │   └── TooManyAccounts                more accounts than one request may name -> 413
     │   └── NoResolvableAccount                no account with an Entra identifier    -> 422

@@ -30,14 +30,18 @@ from revoke.errors import (
     PayloadTooLarge,
     TooManyAccounts,
 )
-from revoke.identifiers import UserIdentifier, parse_user_identifier
-from revoke.untrusted import bounded, printable
+from revoke.identifiers import NIL_OBJECT_ID, UserIdentifier, is_object_id, parse_user_identifier
+from revoke.untrusted import bounded, printable, quoted
 
 MAX_NESTING_DEPTH = 64
 # More accounts than this in one payload is not an incident to contain in one call: the
 # request is rejected before the rest is validated (REVOKE_MAX_USERS can be at most this).
 MAX_ACCOUNTS = 1000
 MAX_TEXT_LENGTH = 512
+# A skipped account's label and reason come from the payload: printable, and short enough
+# for the audit event's `user` (256) and for five of them in one error message.
+MAX_LABEL_LENGTH = 128
+MAX_REASON_LENGTH = 256
 _CORRELATION_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 # A string runs to its closing quote or, unterminated, to the end of the text: every quote
 # starts a match that cannot fail, so the scan stays linear on hostile input.
@@ -48,10 +52,18 @@ _GRAPH_USER_EVIDENCE = "#microsoft.graph.security.userevidence"
 
 @dataclass(frozen=True)
 class SkippedEntity:
-    """An account entity that names no Entra identity, and why it was passed over."""
+    """An account entity that names no user Graph can act on, and why it was passed over.
+
+    Build it with `skipped_entity`, which makes both texts safe to show and log.
+    """
 
     entity: str
     reason: str
+
+
+def skipped_entity(label: str, reason: str) -> SkippedEntity:
+    """Both texts may hold whatever an attacker wrote into a log: bounded and printable."""
+    return SkippedEntity(bounded(printable(label), MAX_LABEL_LENGTH), bounded(printable(reason), MAX_REASON_LENGTH))
 
 
 @dataclass(frozen=True)
@@ -137,6 +149,18 @@ def correlation_id_in(document: Mapping[str, Any]) -> str | None:
 
 def parse_request(document: Mapping[str, Any]) -> RevocationRequest:
     """Find every account the payload names; raise RequestRejected if it names none."""
+    request = read_request(document)
+    require_targets(request)
+    return request
+
+
+def read_request(document: Mapping[str, Any]) -> RevocationRequest:
+    """Find every account the payload names, those it skips included; it may name no target.
+
+    In an alert, incident or entity an account that names no valid user is skipped with its
+    reason and the others are still contained: account names there come from logs an
+    attacker can write. A direct request is refused whole for one invalid user.
+    """
     if _field(document, "users") is not None or _field(document, "user") is not None:
         request = _direct_request(document)
     elif isinstance(_field(document, "evidence"), list):
@@ -152,13 +176,17 @@ def parse_request(document: Mapping[str, Any]) -> RevocationRequest:
             "unrecognised payload: expected 'users', a Sentinel alert ('Entities'), incident ('object'), "
             "entity ('Entity') or a Graph security alert ('evidence')"
         )
+    return request
+
+
+def require_targets(request: RevocationRequest) -> None:
+    """Raise NoResolvableAccount, saying why, when the request names no user to act on."""
     if not request.targets:
         # Bounded: the message becomes the audit event's detail, which holds at most 1024 characters.
         reasons = bounded("; ".join(f"{s.entity}: {s.reason}" for s in request.skipped[:5]), MAX_TEXT_LENGTH)
         raise NoResolvableAccount(
             "the payload names no account with an Entra object id or UPN" + (f" ({reasons})" if reasons else "")
         )
-    return request
 
 
 def _direct_request(document: Mapping[str, Any]) -> RevocationRequest:
@@ -245,10 +273,10 @@ def _accounts_in(entities: Any) -> _Found:
             continue
         found.examine()
         user = _account_identifier(fields)
-        if user is not None:
+        if isinstance(user, UserIdentifier):
             found.add(user)
         else:
-            found.skip(SkippedEntity(_describe(fields), _why_unresolvable(fields)))
+            found.skip(skipped_entity(_describe(fields), user))
     return found
 
 
@@ -280,20 +308,33 @@ def _account_fields(entity: dict[str, Any]) -> dict[str, Any] | None:
     return dict(properties) if isinstance(properties, dict) else entity
 
 
-def _account_identifier(fields: Mapping[str, Any]) -> UserIdentifier | None:
+def _account_identifier(fields: Mapping[str, Any]) -> UserIdentifier | str:
+    """The user an account entity names, or why it names none Graph can act on.
+
+    The object id is preferred, unless it is the nil GUID: then the UPN names the user. A
+    malformed object id skips the account rather than falling back to its UPN, because an
+    entity whose id is garbage is not one Sentinel or Defender wrote.
+    """
     object_id = _field(fields, "aadUserId") or _field(fields, "azureAdUserId")
-    if object_id:
-        user = parse_user_identifier(object_id)
-        if user.kind != "object_id":
-            raise InvalidIdentifier(f"an account's Entra object id is not a GUID: {str(object_id)[:80]!a}")
-        return user
+    placeholder = object_id == NIL_OBJECT_ID
+    if object_id and not placeholder:
+        if isinstance(object_id, str) and is_object_id(object_id):
+            return parse_user_identifier(object_id)
+        return f"the Entra object id {quoted(str(object_id))} is not a GUID"
     upn = _field(fields, "userPrincipalName")
     if not upn:
         name = _field(fields, "name") or _field(fields, "accountName")
         suffix = _field(fields, "upnSuffix")
         if isinstance(name, str) and isinstance(suffix, str) and name.strip() and suffix.strip():
             upn = f"{name}@{suffix}"
-    return parse_user_identifier(upn) if upn else None
+    if upn:
+        try:
+            return parse_user_identifier(upn)
+        except InvalidIdentifier as problem:
+            return f"not a valid UPN: {problem.message}"
+    if placeholder:
+        return "the Entra object id is the nil GUID, a placeholder, and there is no UPN"
+    return _why_unresolvable(fields)
 
 
 def _why_unresolvable(fields: Mapping[str, Any]) -> str:
@@ -305,15 +346,21 @@ def _why_unresolvable(fields: Mapping[str, Any]) -> str:
 
 
 def _describe(fields: Mapping[str, Any]) -> str:
-    name = _field(fields, "name") or _field(fields, "accountName") or _field(fields, "displayName")
-    domain = _field(fields, "ntDomain")
-    if isinstance(name, str) and isinstance(domain, str):
-        label = f"{domain}\\{name}"
-    elif isinstance(name, str):
-        label = name
-    else:
-        label = str(_field(fields, "$id") or "account")
-    return bounded(printable(label), 128)
+    """A label a responder can recognise the account by (made safe by `skipped_entity`)."""
+    name = _first_text(fields, "name", "accountName", "displayName")
+    domain = _first_text(fields, "ntDomain")
+    if name is not None and domain is not None:
+        return f"{domain}\\{name}"
+    return name or _first_text(fields, "userPrincipalName", "aadUserId", "azureAdUserId", "$id") or "account"
+
+
+def _first_text(fields: Mapping[str, Any], *names: str) -> str | None:
+    """The first of the fields `names` that holds a non-empty string."""
+    for name in names:
+        value = _field(fields, name)
+        if isinstance(value, str) and value:
+            return value
+    return None
 
 
 def _field(mapping: Any, name: str) -> Any:

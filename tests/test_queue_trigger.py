@@ -26,12 +26,15 @@ def test_sentinel_incident_revokes_its_accounts_and_completes(app: GraphSimulato
     assert poison.value is None
     assert dict(app.revocations) == {ADELE[1]: 1, GUEST[1]: 1}
     events = logs.audit_events()
+    # The on-premises account the incident names is in the trail too, with why it was skipped.
     assert [(e["user"], e["outcome"], e["trigger"]) for e in events] == [
+        ("CORP\\svc-backup", "skipped", "queue"),
         (ADELE[1], "revoked", "queue"),
         (GUEST[0], "revoked", "queue"),
     ]
-    assert events[0]["incidentId"].endswith("/Incidents/9f1c2d3e-4b5a-4c6d-8e7f-a1b2c3d4e5f6")
-    assert events[0]["reason"].startswith("Sentinel incident 4711:")
+    assert events[0]["detail"] == "on-premises account: no Entra object id or UPN suffix"
+    assert all(e["incidentId"].endswith("/Incidents/9f1c2d3e-4b5a-4c6d-8e7f-a1b2c3d4e5f6") for e in events)
+    assert all(e["reason"].startswith("Sentinel incident 4711:") for e in events)
 
 
 def test_a_base64_encoded_message_is_accepted(app: GraphSimulator) -> None:
