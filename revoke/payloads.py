@@ -48,6 +48,11 @@ _CORRELATION_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)', re.DOTALL)
 _BRACKET = re.compile(r"[\[\]{}]")
 _GRAPH_USER_EVIDENCE = "#microsoft.graph.security.userevidence"
+# Base64 as queue senders write it: MIME wraps lines (CRLF or LF), URL-safe drops padding.
+_LINE_BREAK = re.compile(rb"\r?\n")
+_BASE64 = re.compile(rb"[A-Za-z0-9+/]+={0,2}")
+_BASE64_URL_SAFE = re.compile(rb"[A-Za-z0-9_-]+={0,2}")
+_UTF8_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True)
@@ -126,15 +131,26 @@ def load_document(body: bytes, max_bytes: int) -> dict[str, Any]:
 
 
 def decode_queue_body(body: bytes) -> bytes:
-    """A queue message is JSON text; accept base64 of JSON too, as older senders encode it."""
+    """A queue message is JSON text; base64 of a JSON object is read too, in the forms senders
+    write it: the standard or URL-safe alphabet, padded or not, on one line or in MIME lines
+    (CRLF or LF), and with or without a UTF-8 BOM before the JSON. Anything else comes back
+    as it arrived, so it is refused as not JSON and poisoned unchanged.
+    """
     stripped = body.strip()
     if stripped[:1] in (b"{", b"["):
         return body
+    compact = _LINE_BREAK.sub(b"", stripped)
+    if _BASE64.fullmatch(compact):
+        alphabet = None
+    elif _BASE64_URL_SAFE.fullmatch(compact):
+        alphabet = b"-_"
+    else:
+        return body
     try:
-        decoded = base64.b64decode(stripped, validate=True)
+        decoded = base64.b64decode(compact + b"=" * (-len(compact) % 4), altchars=alphabet, validate=True)
     except (binascii.Error, ValueError):
         return body
-    return decoded if decoded.lstrip()[:1] == b"{" else body
+    return decoded if decoded.removeprefix(_UTF8_BOM).lstrip()[:1] == b"{" else body
 
 
 def correlation_id_in(document: Mapping[str, Any]) -> str | None:

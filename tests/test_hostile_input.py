@@ -76,8 +76,12 @@ def is_reference_identifier(user: str) -> bool:
 def texts_naming_users(raw: bytes) -> list[str]:
     """The payload as text, as base64-decoded text, and every string inside it (JSON strings parsed again)."""
     texts = [raw.decode("utf-8", errors="replace")]
-    with contextlib.suppress(ValueError):
-        texts.append(base64.b64decode(raw.strip(), validate=True).decode("utf-8", errors="replace"))
+    # Base64 in either alphabet, wrapped in lines or not, padded or not; a BOM before the JSON.
+    compact = re.sub(rb"\s", b"", raw)
+    for alphabet in (None, b"-_"):
+        with contextlib.suppress(ValueError):
+            decoded = base64.b64decode(compact + b"=" * (-len(compact) % 4), altchars=alphabet)
+            texts.append(decoded.decode("utf-8-sig", errors="replace"))
     pending = list(texts)
     while pending:
         try:
@@ -357,6 +361,8 @@ arbitrary_bodies = st.one_of(
     st.text(max_size=40).map(str.encode),
     mangled(sample_payloads),
     mangled(sample_payloads.map(base64.b64encode)),
+    mangled(sample_payloads.map(base64.encodebytes)),  # MIME lines
+    mangled(sample_payloads.map(base64.urlsafe_b64encode)),
     mangled(shaped_payloads(valid_users, upn_locals | dns_names).map(encoded)),
 )
 
