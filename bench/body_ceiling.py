@@ -79,6 +79,14 @@ CASES: dict[str, Callable[[int], bytes]] = {
     "Entities as a JSON string of objects": lambda size: _filled(
         b'{"Entities":"[', b'{\\"Type\\":\\"ip\\"}', b']"}', size
     ),
+    "Entities as a JSON string of arrays nested 62 deep": lambda size: _filled(
+        b'{"Entities":"[', b"[" * 62 + b"]" * 62, b']"}', size
+    ),
+    "short strings": lambda size: _filled(b'{"Entities":[', b'"a"', b"]}", size),
+    "floats": lambda size: _filled(b'{"Entities":[', b"1e5", b"]}", size),
+    "4,300-digit integers (the longest Python converts)": lambda size: _filled(
+        b'{"Entities":[', b"9" * 4300, b"]}", size
+    ),
     "distinct keys in the top-level object": lambda size: _keys(size, b'"Entities":[]'),
     "escaped quotes in the reason": lambda size: _filled(
         b'{"users":["nobody@contoso.com"],"reason":"', b'\\"', b'"}', size
