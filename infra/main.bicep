@@ -67,7 +67,7 @@ param revokeQueueName string = 'revoke-requests'
 
 @description('REVOKE_RETRY_BUDGET_SECONDS: time allowed for retrying throttled Graph calls.')
 @minValue(1)
-@maxValue(600)
+@maxValue(200)
 param revokeRetryBudgetSeconds int = 60
 
 @description('REVOKE_MAX_PARALLEL: Graph calls in flight at once per request.')

@@ -1,4 +1,4 @@
-"""The audit trail: one line of JSON on the `revoke.audit` logger for every action taken."""
+"""The audit trail: one line of JSON on the `revoke.audit` logger for every action taken or account skipped."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 from revoke.outcomes import Outcome
 
 AUDIT_LOGGER_NAME = "revoke.audit"
-SCHEMA_ID = "revoke.audit/1"
+SCHEMA_ID = "revoke.audit/2"
 SCHEMA_PATH = Path(__file__).with_name("audit_event.schema.json")
 
 audit_logger = logging.getLogger(AUDIT_LOGGER_NAME)

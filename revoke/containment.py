@@ -17,7 +17,14 @@ from revoke.budget import Deadline
 from revoke.errors import RequestRejected, TransientGraphError
 from revoke.identifiers import UserIdentifier, is_object_id
 from revoke.outcomes import ActionResult, Outcome, UserLookup
-from revoke.payloads import RevocationRequest, SkippedEntity, correlation_id_in, load_document, parse_request
+from revoke.payloads import (
+    RevocationRequest,
+    SkippedEntity,
+    correlation_id_in,
+    load_document,
+    read_request,
+    require_targets,
+)
 from revoke.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -81,16 +88,21 @@ class Containment:
 
     def handle(self, body: bytes, *, trigger: str, correlation_id: str | None = None) -> ContainmentReport:
         action = self._settings.action.value
-        correlation_id = correlation_id or str(uuid.uuid4())
+        context = RequestContext(trigger, action, correlation_id or str(uuid.uuid4()))
         try:
             document = load_document(body, self._settings.max_body_bytes)
-            correlation_id = correlation_id_in(document) or correlation_id
-            request = parse_request(document)
+            correlation_id = correlation_id_in(document) or context.correlation_id
+            request = read_request(document)
+            context = RequestContext(
+                trigger, action, correlation_id, request.alert_id, request.incident_id, request.reason
+            )
+            # The trail shows every account the payload named, those it cannot act on too.
+            for entity in request.skipped:
+                emit(audit_event(context, Outcome.SKIPPED, user=entity.entity, detail=entity.reason))
+            require_targets(request)
         except RequestRejected as rejection:
-            context = RequestContext(trigger, action, correlation_id)
             emit(audit_event(context, Outcome.REJECTED, user=None, detail=f"{rejection.code}: {rejection.message}"))
-            return ContainmentReport(correlation_id, self._settings.dry_run, rejection=rejection)
-        context = RequestContext(trigger, action, correlation_id, request.alert_id, request.incident_id, request.reason)
+            return ContainmentReport(context.correlation_id, self._settings.dry_run, rejection=rejection)
         return self.contain(request, context)
 
     def contain(self, request: RevocationRequest, context: RequestContext) -> ContainmentReport:

@@ -5,7 +5,9 @@
     ├── RequestRejected (ValueError)        the request cannot be acted on at all
     │   ├── MalformedPayload                   not JSON, or not a JSON object        -> 400
     │   ├── InvalidField                       a field has the wrong type or value   -> 400
-    │   ├── InvalidIdentifier                  a user is neither a GUID nor a UPN     -> 400
+    │   ├── InvalidIdentifier                  a direct request names a user that is  -> 400
+    │   │                                      neither a GUID nor a UPN (in an alert
+    │   │                                      such an account is skipped instead)
     │   ├── PayloadTooLarge                    over the body size limit               -> 413
     │   │   └── TooManyAccounts                more accounts than one request may name -> 413
     │   └── NoResolvableAccount                no account with an Entra identifier    -> 422
@@ -33,11 +35,17 @@ class RevokeError(Exception):
 
 
 class SettingsError(RevokeError, ValueError):
-    """An app setting holds a value the service cannot use; the message names it."""
+    """An app setting holds a value the service cannot use.
 
-    def __init__(self, setting: str, problem: str) -> None:
+    `str()` is the full message for the log and may quote the value. `public_message` names
+    the setting and the kind of value it needs, never the value: whoever can call the
+    function must not learn, say, a break-glass account's name from a typo in the list.
+    """
+
+    def __init__(self, setting: str, problem: str, *, expected: str) -> None:
         super().__init__(f"{setting}: {problem}")
         self.setting = setting
+        self.public_message = f"{setting} has an invalid value; it must be {expected} (details in the log)"
 
 
 class RequestRejected(RevokeError, ValueError):

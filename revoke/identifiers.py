@@ -12,6 +12,8 @@ from revoke.errors import InvalidIdentifier
 from revoke.untrusted import quoted
 
 MAX_IDENTIFIER_LENGTH = 256
+# A GUID of zeros names no user: Microsoft's sample alerts put it where an object id goes.
+NIL_OBJECT_ID = "00000000-0000-0000-0000-000000000000"
 # Entra ID allows these in the part before "@"; guests look like bob_fabrikam.com#EXT#.
 UPN_LOCAL_CHARACTERS = frozenset(string.ascii_letters + string.digits + "'.-_!#^~+")
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -43,6 +45,8 @@ def parse_user_identifier(raw: object) -> UserIdentifier:
     shown = quoted(raw)
     if len(raw) > MAX_IDENTIFIER_LENGTH:
         raise InvalidIdentifier(f"user {shown} is longer than {MAX_IDENTIFIER_LENGTH} characters")
+    if raw == NIL_OBJECT_ID:
+        raise InvalidIdentifier(f"user {shown} is the nil GUID, a placeholder that names no user")
     if is_object_id(raw):
         return UserIdentifier(raw.lower(), "object_id")
     if raw.count("@") != 1:

@@ -16,6 +16,10 @@ class Outcome(StrEnum):
     FAILED = "failed"  # Graph refused for good (permission, bad request)
     DEFERRED = "deferred"  # transient failure: the caller should retry
     REJECTED = "rejected"  # the request could not be read; no target was acted on
+    # An account an alert names that is no user Graph can act on (on-premises, invalid id):
+    # audited so the trail shows everything the alert named, never sent, and not counted
+    # when the HTTP status is chosen.
+    SKIPPED = "skipped"
 
     @property
     def is_success(self) -> bool:

@@ -20,6 +20,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any
 
 from revoke.errors import (
@@ -30,28 +31,49 @@ from revoke.errors import (
     PayloadTooLarge,
     TooManyAccounts,
 )
-from revoke.identifiers import UserIdentifier, parse_user_identifier
-from revoke.untrusted import bounded, printable
+from revoke.identifiers import NIL_OBJECT_ID, UserIdentifier, is_object_id, parse_user_identifier
+from revoke.untrusted import bounded, printable, quoted
 
 MAX_NESTING_DEPTH = 64
 # More accounts than this in one payload is not an incident to contain in one call: the
 # request is rejected before the rest is validated (REVOKE_MAX_USERS can be at most this).
 MAX_ACCOUNTS = 1000
 MAX_TEXT_LENGTH = 512
+# A skipped account's label and reason come from the payload: printable, and short enough
+# for the audit event's `user` (256) and for five of them in one error message.
+MAX_LABEL_LENGTH = 128
+MAX_REASON_LENGTH = 256
 _CORRELATION_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 # A string runs to its closing quote or, unterminated, to the end of the text: every quote
 # starts a match that cannot fail, so the scan stays linear on hostile input.
 _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)', re.DOTALL)
-_BRACKET = re.compile(r"[\[\]{}]")
+_NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
+_DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 _GRAPH_USER_EVIDENCE = "#microsoft.graph.security.userevidence"
+# Alert entities say "Type": "account"; incident entities say "kind": "Account" (their
+# "type" is the ARM type); Graph evidence says "@odata.type".
+_KIND_FIELDS = frozenset({"type", "kind", "@odata.type"})
+# Base64 as queue senders write it: MIME wraps lines (CRLF or LF), URL-safe drops padding.
+_LINE_BREAK = re.compile(rb"\r?\n")
+_BASE64 = re.compile(rb"[A-Za-z0-9+/]+={0,2}")
+_BASE64_URL_SAFE = re.compile(rb"[A-Za-z0-9_-]+={0,2}")
+_UTF8_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True)
 class SkippedEntity:
-    """An account entity that names no Entra identity, and why it was passed over."""
+    """An account entity that names no user Graph can act on, and why it was passed over.
+
+    Build it with `skipped_entity`, which makes both texts safe to show and log.
+    """
 
     entity: str
     reason: str
+
+
+def skipped_entity(label: str, reason: str) -> SkippedEntity:
+    """Both texts may hold whatever an attacker wrote into a log: bounded and printable."""
+    return SkippedEntity(bounded(printable(label), MAX_LABEL_LENGTH), bounded(printable(reason), MAX_REASON_LENGTH))
 
 
 @dataclass(frozen=True)
@@ -114,15 +136,26 @@ def load_document(body: bytes, max_bytes: int) -> dict[str, Any]:
 
 
 def decode_queue_body(body: bytes) -> bytes:
-    """A queue message is JSON text; accept base64 of JSON too, as older senders encode it."""
+    """A queue message is JSON text; base64 of a JSON object is read too, in the forms senders
+    write it: the standard or URL-safe alphabet, padded or not, on one line or in MIME lines
+    (CRLF or LF), and with or without a UTF-8 BOM before the JSON. Anything else comes back
+    as it arrived, so it is refused as not JSON and poisoned unchanged.
+    """
     stripped = body.strip()
     if stripped[:1] in (b"{", b"["):
         return body
+    compact = _LINE_BREAK.sub(b"", stripped)
+    if _BASE64.fullmatch(compact):
+        alphabet = None
+    elif _BASE64_URL_SAFE.fullmatch(compact):
+        alphabet = b"-_"
+    else:
+        return body
     try:
-        decoded = base64.b64decode(stripped, validate=True)
+        decoded = base64.b64decode(compact + b"=" * (-len(compact) % 4), altchars=alphabet, validate=True)
     except (binascii.Error, ValueError):
         return body
-    return decoded if decoded.lstrip()[:1] == b"{" else body
+    return decoded if decoded.removeprefix(_UTF8_BOM).lstrip()[:1] == b"{" else body
 
 
 def correlation_id_in(document: Mapping[str, Any]) -> str | None:
@@ -137,6 +170,18 @@ def correlation_id_in(document: Mapping[str, Any]) -> str | None:
 
 def parse_request(document: Mapping[str, Any]) -> RevocationRequest:
     """Find every account the payload names; raise RequestRejected if it names none."""
+    request = read_request(document)
+    require_targets(request)
+    return request
+
+
+def read_request(document: Mapping[str, Any]) -> RevocationRequest:
+    """Find every account the payload names, those it skips included; it may name no target.
+
+    In an alert, incident or entity an account that names no valid user is skipped with its
+    reason and the others are still contained: account names there come from logs an
+    attacker can write. A direct request is refused whole for one invalid user.
+    """
     if _field(document, "users") is not None or _field(document, "user") is not None:
         request = _direct_request(document)
     elif isinstance(_field(document, "evidence"), list):
@@ -152,13 +197,17 @@ def parse_request(document: Mapping[str, Any]) -> RevocationRequest:
             "unrecognised payload: expected 'users', a Sentinel alert ('Entities'), incident ('object'), "
             "entity ('Entity') or a Graph security alert ('evidence')"
         )
+    return request
+
+
+def require_targets(request: RevocationRequest) -> None:
+    """Raise NoResolvableAccount, saying why, when the request names no user to act on."""
     if not request.targets:
         # Bounded: the message becomes the audit event's detail, which holds at most 1024 characters.
         reasons = bounded("; ".join(f"{s.entity}: {s.reason}" for s in request.skipped[:5]), MAX_TEXT_LENGTH)
         raise NoResolvableAccount(
             "the payload names no account with an Entra object id or UPN" + (f" ({reasons})" if reasons else "")
         )
-    return request
 
 
 def _direct_request(document: Mapping[str, Any]) -> RevocationRequest:
@@ -245,30 +294,35 @@ def _accounts_in(entities: Any) -> _Found:
             continue
         found.examine()
         user = _account_identifier(fields)
-        if user is not None:
+        if isinstance(user, UserIdentifier):
             found.add(user)
         else:
-            found.skip(SkippedEntity(_describe(fields), _why_unresolvable(fields)))
+            found.skip(skipped_entity(_describe(fields), user))
     return found
 
 
 def _walk(value: Any) -> Iterator[dict[str, Any]]:
-    """Every JSON object inside `value`, iteratively so depth cannot exhaust the stack."""
+    """Every JSON object inside `value` in document order, iteratively so depth cannot
+    exhaust the stack. It visits every value of the payload, so it does as little per value
+    as it can: json.loads makes only exact dicts and lists, and empty ones add nothing."""
     stack = [value]
+    pop, push = stack.pop, stack.extend
     while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
+        item = pop()
+        kind = type(item)
+        if kind is dict:
             yield item
-            stack.extend(reversed(list(item.values())))
-        elif isinstance(item, list):
-            stack.extend(reversed(item))
+            if item:
+                push(reversed(item.values()))
+        elif kind is list and item:
+            push(reversed(item))
 
 
 def _account_fields(entity: dict[str, Any]) -> dict[str, Any] | None:
     """The fields of an account entity in any of the shapes, or None if it is not one."""
-    # Alert entities say "Type": "account"; incident entities say "kind": "Account"
-    # (their "type" is the ARM type); Graph evidence says "@odata.type".
-    kinds = {str(_field(entity, name)).lower() for name in ("type", "kind", "@odata.type")}
+    kinds = _kinds(entity) if entity else None
+    if not kinds:
+        return None
     if _GRAPH_USER_EVIDENCE in kinds:
         account = _field(entity, "userAccount")
         return dict(account) if isinstance(account, dict) else {}
@@ -280,20 +334,48 @@ def _account_fields(entity: dict[str, Any]) -> dict[str, Any] | None:
     return dict(properties) if isinstance(properties, dict) else entity
 
 
-def _account_identifier(fields: Mapping[str, Any]) -> UserIdentifier | None:
+def _kinds(entity: dict[str, Any]) -> set[str]:
+    """What an entity says it is, lowercased, read as `_field` reads each of _KIND_FIELDS.
+
+    Called for every object in the payload, so it passes over the keys once, and lowers
+    only strings: a kind field holding a large value must not cost its size each time.
+    """
+    found: dict[str, Any] = {}
+    for key, value in entity.items():
+        if isinstance(key, str):
+            lowered = key.lower()
+            if lowered in _KIND_FIELDS and (lowered not in found or key == lowered):
+                found[lowered] = value
+    return {value.lower() for value in found.values() if isinstance(value, str)}
+
+
+def _account_identifier(fields: Mapping[str, Any]) -> UserIdentifier | str:
+    """The user an account entity names, or why it names none Graph can act on.
+
+    The object id is preferred, unless it is the nil GUID: then the UPN names the user. A
+    malformed object id skips the account rather than falling back to its UPN, because an
+    entity whose id is garbage is not one Sentinel or Defender wrote.
+    """
     object_id = _field(fields, "aadUserId") or _field(fields, "azureAdUserId")
-    if object_id:
-        user = parse_user_identifier(object_id)
-        if user.kind != "object_id":
-            raise InvalidIdentifier(f"an account's Entra object id is not a GUID: {str(object_id)[:80]!a}")
-        return user
+    placeholder = object_id == NIL_OBJECT_ID
+    if object_id and not placeholder:
+        if isinstance(object_id, str) and is_object_id(object_id):
+            return parse_user_identifier(object_id)
+        return f"the Entra object id {quoted(str(object_id))} is not a GUID"
     upn = _field(fields, "userPrincipalName")
     if not upn:
         name = _field(fields, "name") or _field(fields, "accountName")
         suffix = _field(fields, "upnSuffix")
         if isinstance(name, str) and isinstance(suffix, str) and name.strip() and suffix.strip():
             upn = f"{name}@{suffix}"
-    return parse_user_identifier(upn) if upn else None
+    if upn:
+        try:
+            return parse_user_identifier(upn)
+        except InvalidIdentifier as problem:
+            return f"not a valid UPN: {problem.message}"
+    if placeholder:
+        return "the Entra object id is the nil GUID, a placeholder, and there is no UPN"
+    return _why_unresolvable(fields)
 
 
 def _why_unresolvable(fields: Mapping[str, Any]) -> str:
@@ -305,20 +387,26 @@ def _why_unresolvable(fields: Mapping[str, Any]) -> str:
 
 
 def _describe(fields: Mapping[str, Any]) -> str:
-    name = _field(fields, "name") or _field(fields, "accountName") or _field(fields, "displayName")
-    domain = _field(fields, "ntDomain")
-    if isinstance(name, str) and isinstance(domain, str):
-        label = f"{domain}\\{name}"
-    elif isinstance(name, str):
-        label = name
-    else:
-        label = str(_field(fields, "$id") or "account")
-    return bounded(printable(label), 128)
+    """A label a responder can recognise the account by (made safe by `skipped_entity`)."""
+    name = _first_text(fields, "name", "accountName", "displayName")
+    domain = _first_text(fields, "ntDomain")
+    if name is not None and domain is not None:
+        return f"{domain}\\{name}"
+    return name or _first_text(fields, "userPrincipalName", "aadUserId", "azureAdUserId", "$id") or "account"
+
+
+def _first_text(fields: Mapping[str, Any], *names: str) -> str | None:
+    """The first of the fields `names` that holds a non-empty string."""
+    for name in names:
+        value = _field(fields, name)
+        if isinstance(value, str) and value:
+            return value
+    return None
 
 
 def _field(mapping: Any, name: str) -> Any:
     """Look a field up by name, ignoring case."""
-    if not isinstance(mapping, Mapping):
+    if not isinstance(mapping, (dict, Mapping)):  # dict first: the ABC check is slow, and JSON gives dicts
         return None
     if name in mapping:
         return mapping[name]
@@ -339,12 +427,10 @@ def _text(mapping: Any, name: str) -> str | None:
 
 
 def _check_nesting(text: str) -> None:
-    """Refuse JSON nested deeper than MAX_NESTING_DEPTH before the parser recurses into it."""
-    depth = 0
-    for bracket in _BRACKET.finditer(_JSON_STRING.sub('""', text)):
-        if bracket.group() in "[{":
-            depth += 1
-            if depth > MAX_NESTING_DEPTH:
-                raise MalformedPayload(f"the JSON is nested deeper than {MAX_NESTING_DEPTH} levels")
-        else:
-            depth -= 1
+    """Refuse JSON nested deeper than MAX_NESTING_DEPTH before the parser recurses into it.
+
+    Strings are cut out first (a bracket in one is text), then the running depth over the
+    brackets left is summed in C: a body of a million brackets costs no Python loop."""
+    brackets = _NOT_A_BRACKET.sub("", _JSON_STRING.sub("", text))
+    if brackets and max(accumulate(map(_DEPTH_STEP.__getitem__, brackets))) > MAX_NESTING_DEPTH:
+        raise MalformedPayload(f"the JSON is nested deeper than {MAX_NESTING_DEPTH} levels")

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from urllib.parse import urlsplit
+from ipaddress import IPv4Address, IPv6Address, ip_address
+
+from urllib3.exceptions import LocationParseError
+from urllib3.util import Url, parse_url
 
 from revoke.errors import SettingsError
 from revoke.identifiers import parse_user_identifier
@@ -51,8 +55,16 @@ POISON_SUFFIX = "-poison"
 DEFAULT_MAX_USERS = 25
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_RETRY_BUDGET_SECONDS = 60.0
+# Azure's front end ends an HTTP request after 230 s whatever the function does, and the
+# queue host stops an invocation at host.json's functionTimeout (5 min, tested to stay above
+# this). A budget must leave room for the last attempt, the token fetch and the audit after
+# the final wait, or the caller gets a dropped connection instead of a 503 and Retry-After.
+HTTP_FRONT_END_LIMIT_SECONDS = 230
+RETRY_BUDGET_SLACK_SECONDS = 30
+MIN_RETRY_BUDGET_SECONDS = 1
+MAX_RETRY_BUDGET_SECONDS = HTTP_FRONT_END_LIMIT_SECONDS - RETRY_BUDGET_SLACK_SECONDS
 DEFAULT_MAX_PARALLEL = 8
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+_HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 
 
 @dataclass(frozen=True)
@@ -122,22 +134,69 @@ def queue_name_from(environ: Mapping[str, str]) -> str:
         raise SettingsError(
             SettingNames.QUEUE_NAME,
             f"{name!r} is not a storage queue name (3-56 lowercase letters, digits, single hyphens)",
+            expected="a storage queue name of 3-56 lowercase letters, digits and single hyphens",
         )
     return name
 
 
 def _graph_endpoint(raw: str | None) -> str:
+    """The Graph origin as urllib3 will read it, rebuilt from what urllib3 parsed.
+
+    The token goes wherever urllib3 connects, so the check reads the value the same way:
+    a URL that another parser reads differently (a backslash, userinfo) names two hosts,
+    and only `scheme://host[:port]` is accepted.
+    """
     if raw is None:
         return DEFAULT_GRAPH_ENDPOINT
-    endpoint = raw.rstrip("/")
-    parts = urlsplit(endpoint)
-    secure = parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS)
-    if not secure or not parts.hostname or parts.path or parts.query or parts.fragment:
+    endpoint = raw.removesuffix("/")
+    origin = _origin(endpoint) if all(" " < c < "\x7f" and c != "\\" for c in endpoint) else None
+    if origin is None:
         raise SettingsError(
             SettingNames.GRAPH_ENDPOINT,
             f"{raw!r} must be an https origin such as https://graph.microsoft.com (plain http only on loopback)",
+            expected="an https origin such as https://graph.microsoft.com (plain http only on loopback)",
         )
-    return endpoint
+    return origin
+
+
+def _origin(endpoint: str) -> str | None:
+    """`scheme://host[:port]` as urllib3 parses `endpoint`, or None if it holds anything more."""
+    try:
+        parts = parse_url(endpoint)
+    except LocationParseError:
+        return None
+    host = parts.host
+    if (
+        host is None
+        or parts.auth is not None
+        or parts.path
+        or parts.query is not None
+        or parts.fragment is not None
+        or not _is_host_name(host)
+    ):
+        return None
+    if parts.scheme != "https" and not (parts.scheme == "http" and _is_loopback(host)):
+        return None
+    return str(Url(scheme=parts.scheme, host=host, port=parts.port).url)
+
+
+def _is_host_name(host: str) -> bool:
+    """A DNS name or an IP literal, so no resolver reads it differently from urllib3."""
+    if host.startswith("["):
+        return host.endswith("]") and _ip(host[1:-1]) is not None
+    return _ip(host) is not None or all(_HOST_LABEL.fullmatch(label) for label in host.split("."))
+
+
+def _is_loopback(host: str) -> bool:
+    address = _ip(host.removeprefix("[").removesuffix("]"))
+    return host == "localhost" or (address is not None and address.is_loopback)
+
+
+def _ip(text: str) -> IPv4Address | IPv6Address | None:
+    try:
+        return ip_address(text)
+    except ValueError:
+        return None
 
 
 def _action(raw: str | None) -> RevocationAction:
@@ -147,7 +206,7 @@ def _action(raw: str | None) -> RevocationAction:
         if action.value.lower() == raw.lower():
             return action
     choices = ", ".join(action.value for action in RevocationAction)
-    raise SettingsError(SettingNames.ACTION, f"{raw!r} is not one of {choices}")
+    raise SettingsError(SettingNames.ACTION, f"{raw!r} is not one of {choices}", expected=f"one of {choices}")
 
 
 def _boolean(name: str, raw: str | None, *, default: bool) -> bool:
@@ -158,7 +217,7 @@ def _boolean(name: str, raw: str | None, *, default: bool) -> bool:
         return True
     if lowered in {"false", "0", "no"}:
         return False
-    raise SettingsError(name, f"{raw!r} is not true or false")
+    raise SettingsError(name, f"{raw!r} is not true or false", expected="true or false")
 
 
 def _integer(name: str, raw: str | None, default: int, low: int, high: int) -> int:
@@ -167,7 +226,8 @@ def _integer(name: str, raw: str | None, default: int, low: int, high: int) -> i
 
 def _seconds(raw: str | None) -> float:
     name = SettingNames.RETRY_BUDGET_SECONDS
-    return _number(name, raw, DEFAULT_RETRY_BUDGET_SECONDS, 1, 600, float, "a number of seconds")
+    low, high = MIN_RETRY_BUDGET_SECONDS, MAX_RETRY_BUDGET_SECONDS
+    return _number(name, raw, DEFAULT_RETRY_BUDGET_SECONDS, low, high, float, "a number of seconds")
 
 
 def _number(
@@ -175,12 +235,13 @@ def _number(
 ) -> float:
     if raw is None:
         return default
+    expected = f"{kind} from {low} to {high}"
     try:
         number = parse(raw)
     except ValueError:
-        raise SettingsError(name, f"{raw!r} is not {kind}") from None
+        raise SettingsError(name, f"{raw!r} is not {kind}", expected=expected) from None
     if not low <= number <= high:
-        raise SettingsError(name, f"{number} is outside {low}..{high}")
+        raise SettingsError(name, f"{number} is outside {low}..{high}", expected=expected)
     return number
 
 
@@ -194,7 +255,11 @@ def _protected_users(raw: str | None) -> frozenset[str]:
         try:
             protected.add(parse_user_identifier(item.strip()).key)
         except ValueError as problem:
-            raise SettingsError(SettingNames.PROTECTED_USERS, str(problem)) from None
+            raise SettingsError(
+                SettingNames.PROTECTED_USERS,
+                str(problem),
+                expected="a comma-separated list of Entra object ids (GUIDs) and UPNs",
+            ) from None
     return frozenset(protected)
 
 
@@ -204,4 +269,6 @@ def _client_id(raw: str | None) -> str | None:
     try:
         return str(uuid.UUID(raw))
     except ValueError:
-        raise SettingsError(SettingNames.CLIENT_ID, f"{raw!r} is not a client id (GUID)") from None
+        raise SettingsError(
+            SettingNames.CLIENT_ID, f"{raw!r} is not a client id (GUID)", expected="a client id (GUID)"
+        ) from None

@@ -33,8 +33,9 @@ def revoke_http(req: func.HttpRequest) -> func.HttpResponse:
     try:
         reply = http_reply(runtime.service().handle(req.get_body(), trigger="http"))
     except SettingsError as problem:
+        # The value stays in the log: the caller learns which setting to fix, not what it holds.
         logger.error("Refusing requests: %s", problem)
-        reply = error_reply(500, "configuration_error", str(problem), str(uuid.uuid4()))
+        reply = error_reply(500, "configuration_error", problem.public_message, str(uuid.uuid4()))
     except Exception:
         logger.exception("Unexpected failure in the HTTP trigger")
         reply = error_reply(500, "internal_error", "the request failed unexpectedly; see the logs", str(uuid.uuid4()))

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from graphsim import Fault, GraphSimulator
-from graphsim.harness import LogCapture, http_request
+from graphsim.harness import LogCapture, app_settings, http_request
 from revoke.triggers import revoke_http
 from tests.conftest import ADELE, GUEST, MEGAN, body_of
 
@@ -234,3 +234,38 @@ def test_concurrent_invocations_share_one_session_and_one_token(app: GraphSimula
     assert statuses == [200] * len(users)
     assert app.token_requests == 1
     assert app.revocations == {ADELE[1]: 8, MEGAN[1]: 8, GUEST[1]: 8}
+
+
+BAD_PROTECTED_LIST = "zelda.breakglass@fabrikam.example, Quincy Oswald"
+
+
+@pytest.mark.parametrize("settings", [{"REVOKE_PROTECTED_USERS": BAD_PROTECTED_LIST}])
+def test_a_configuration_error_names_the_setting_but_never_shows_its_value(
+    app: GraphSimulator, logs: LogCapture
+) -> None:
+    """A break-glass account's name must not reach whoever can call the function; the log keeps it."""
+    response = revoke_http(http_request({"users": [ADELE[0]]}))
+
+    assert response.status_code == 500
+    error = body_of(response)["error"]
+    assert error["code"] == "configuration_error"
+    assert "REVOKE_PROTECTED_USERS" in error["message"]
+    shown = response.get_body().decode().lower() + " ".join(response.headers.values()).lower()
+    value = BAD_PROTECTED_LIST.lower()
+    assert [value[i : i + 5] for i in range(len(value) - 4) if value[i : i + 5] in shown] == []
+    assert "Quincy Oswald" in logs.text()
+    assert app.requests == []
+
+
+def test_a_retry_budget_the_front_end_would_cut_short_is_refused(app: GraphSimulator) -> None:
+    """Azure's front end drops an HTTP request after 230 s: a budget that could outlast it would answer nobody."""
+    with app_settings({"REVOKE_RETRY_BUDGET_SECONDS": "201"}):
+        refused = revoke_http(http_request({"users": [ADELE[0]]}))
+    with app_settings({"REVOKE_RETRY_BUDGET_SECONDS": "200"}):
+        accepted = revoke_http(http_request({"users": [MEGAN[0]]}))
+
+    assert refused.status_code == 500
+    assert body_of(refused)["error"]["code"] == "configuration_error"
+    assert "REVOKE_RETRY_BUDGET_SECONDS" in body_of(refused)["error"]["message"]
+    assert accepted.status_code == 200
+    assert list(app.revocations) == [MEGAN[1]]

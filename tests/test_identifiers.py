@@ -30,7 +30,8 @@ def test_valid_identifiers_become_one_encoded_path_segment(raw: str, kind: str, 
     ["", "alice", "alice@", "@contoso.com", "a@b@contoso.com", "a/b@contoso.com", "a?b@contoso.com", "a#b@x/y.com",
      "a\\b@contoso.com", "a b@contoso.com", "a\tb@contoso.com", "a\x00b@contoso.com", "é@contoso.com",
      ".a@contoso.com", "a.@contoso.com", "a%2Fb@contoso.com", "a@contoso", "a@contoso..com", "a@-x.com",
-     "a@1.2.3.4", "3f1d7c2a-9b8e-4d6f-a5c4-1e2d3c4b5a6", "a" * 300 + "@contoso.com", None, 7, ["a@b.com"]],
+     "a@1.2.3.4", "3f1d7c2a-9b8e-4d6f-a5c4-1e2d3c4b5a6", "a" * 300 + "@contoso.com", None, 7, ["a@b.com"],
+     "00000000-0000-0000-0000-000000000000"],
 )  # fmt: skip
 def test_invalid_identifiers_are_refused(raw: object) -> None:
     with pytest.raises(InvalidIdentifier):

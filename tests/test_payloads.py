@@ -129,9 +129,24 @@ def test_non_account_entities_are_ignored() -> None:
         parse_request({"Entities": [{"Type": "ip", "Address": "1.2.3.4"}, {"Type": "host", "HostName": "a"}]})
 
 
-def test_an_account_with_a_malformed_object_id_refuses_the_request() -> None:
+def test_an_account_with_a_malformed_object_id_is_skipped_not_resolved_by_its_upn() -> None:
+    alert = {"Entities": [{"Type": "account", "AadUserId": "../../me", "Name": "a", "UPNSuffix": "b.com"},
+                          {"Type": "account", "AadUserId": "3f1d7c2a-9b8e-4d6f-a5c4-1e2d3c4b5a69"}]}  # fmt: skip
+
+    request = parse_request(alert)
+
+    assert [t.value for t in request.targets] == ["3f1d7c2a-9b8e-4d6f-a5c4-1e2d3c4b5a69"]
+    assert request.skipped == (SkippedEntity("a", "the Entra object id '../../me' is not a GUID"),)
+
+
+def test_an_alert_naming_only_invalid_accounts_is_refused_saying_why() -> None:
+    with pytest.raises(NoResolvableAccount, match="is not a GUID"):
+        parse_request({"Entities": [{"Type": "account", "AadUserId": "../../me"}]})
+
+
+def test_a_direct_request_with_one_invalid_user_is_refused_whole() -> None:
     with pytest.raises(InvalidIdentifier):
-        parse_request({"Entities": [{"Type": "account", "AadUserId": "../../me", "Name": "a", "UPNSuffix": "b.com"}]})
+        parse_request({"users": ["a@b.com", "../../me"]})
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ import pytest
 
 from graphsim import Fault, GraphSimulator
 from graphsim.harness import CapturedOut, LogCapture, queue_message
-from revoke.errors import RetryLater
+from revoke.errors import RetryLater, SettingsError
 from revoke.triggers import revoke_queue
 from tests.conftest import ADELE, GUEST, MEGAN
 
@@ -26,12 +26,15 @@ def test_sentinel_incident_revokes_its_accounts_and_completes(app: GraphSimulato
     assert poison.value is None
     assert dict(app.revocations) == {ADELE[1]: 1, GUEST[1]: 1}
     events = logs.audit_events()
+    # The on-premises account the incident names is in the trail too, with why it was skipped.
     assert [(e["user"], e["outcome"], e["trigger"]) for e in events] == [
+        ("CORP\\svc-backup", "skipped", "queue"),
         (ADELE[1], "revoked", "queue"),
         (GUEST[0], "revoked", "queue"),
     ]
-    assert events[0]["incidentId"].endswith("/Incidents/9f1c2d3e-4b5a-4c6d-8e7f-a1b2c3d4e5f6")
-    assert events[0]["reason"].startswith("Sentinel incident 4711:")
+    assert events[0]["detail"] == "on-premises account: no Entra object id or UPN suffix"
+    assert all(e["incidentId"].endswith("/Incidents/9f1c2d3e-4b5a-4c6d-8e7f-a1b2c3d4e5f6") for e in events)
+    assert all(e["reason"].startswith("Sentinel incident 4711:") for e in events)
 
 
 def test_a_base64_encoded_message_is_accepted(app: GraphSimulator) -> None:
@@ -41,6 +44,60 @@ def test_a_base64_encoded_message_is_accepted(app: GraphSimulator) -> None:
 
     assert poison.value is None
     assert len(app.revocations) == 2
+
+
+def mime_lines(data: bytes, newline: bytes) -> bytes:
+    """Base64 in 76-character lines, as MIME (RFC 2045) and .NET's InsertLineBreaks write it."""
+    encoded = base64.b64encode(data)
+    return newline.join(encoded[i : i + 76] for i in range(0, len(encoded), 76)) + newline
+
+
+BASE64_FORMS = {
+    "URL-safe alphabet": lambda data: base64.urlsafe_b64encode(data),
+    "URL-safe alphabet, no padding": lambda data: base64.urlsafe_b64encode(data).rstrip(b"="),
+    "MIME lines with CRLF": lambda data: mime_lines(data, b"\r\n"),
+    "MIME lines with LF": lambda data: mime_lines(data, b"\n"),
+    "of JSON after a UTF-8 BOM": lambda data: base64.b64encode(b"\xef\xbb\xbf" + data),
+}
+
+
+@pytest.mark.parametrize("form", BASE64_FORMS)
+def test_base64_in_the_forms_senders_use_is_read_and_a_mangled_copy_poisoned(app: GraphSimulator, form: str) -> None:
+    incident = INCIDENT.replace(b'"severity": "High"', b'"severity": "High", "note": "?>?>~~~"')
+    assert set(b"+/") & set(base64.b64encode(incident))  # the URL-safe forms differ
+    body = BASE64_FORMS[form](incident)
+    poison = CapturedOut()
+
+    revoke_queue(queue_message(body), poison)
+
+    assert poison.value is None
+    assert dict(app.revocations) == {ADELE[1]: 1, GUEST[1]: 1}
+    # Not JSON and not one of those forms: poisoned unchanged, as before.
+    mangled = body[:40] + b" " + body[40:]
+    revoke_queue(queue_message(mangled), poison)
+    assert poison.value == mangled.decode()
+    assert dict(app.revocations) == {ADELE[1]: 1, GUEST[1]: 1}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        base64.b64encode(b"users: adele"),
+        base64.b64encode(b'["not", "an", "object"]'),
+        base64.b64encode(b'{"users": []}')[:-4] + b"-_-_",  # two alphabets in one message
+        b"=" + base64.b64encode(b'{"users": []}'),
+        b"\t".join([base64.b64encode(b'{"users":'), base64.b64encode(b'["a@b.com"]}')]),
+    ],
+)
+def test_a_message_that_is_neither_json_nor_base64_of_a_json_object_is_poisoned_unchanged(
+    app: GraphSimulator, body: bytes
+) -> None:
+    poison = CapturedOut()
+
+    revoke_queue(queue_message(body), poison)
+
+    assert poison.value == body.decode()
+    assert app.requests == []
 
 
 def test_an_unreadable_message_goes_to_the_poison_queue_unchanged(app: GraphSimulator, logs: LogCapture) -> None:
@@ -107,4 +164,16 @@ def test_a_message_over_the_user_limit_is_kept_in_the_poison_queue(app: GraphSim
     revoke_queue(queue_message(INCIDENT), poison)
 
     assert poison.value == INCIDENT.decode()
+    assert app.requests == []
+
+
+@pytest.mark.parametrize("settings", [{"REVOKE_RETRY_BUDGET_SECONDS": "600"}])
+def test_a_retry_budget_over_the_ceiling_fails_the_message_naming_the_setting(app: GraphSimulator) -> None:
+    """The host redelivers it, then poisons it; nothing is sent to Graph with a budget the host cannot honour."""
+    poison = CapturedOut()
+
+    with pytest.raises(SettingsError, match="REVOKE_RETRY_BUDGET_SECONDS"):
+        revoke_queue(queue_message({"users": [ADELE[0]]}), poison)
+
+    assert poison.value is None
     assert app.requests == []

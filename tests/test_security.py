@@ -6,8 +6,11 @@ import json
 import logging
 import runpy
 import secrets
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -157,6 +160,51 @@ def test_the_log_guard_finds_a_token_and_the_identity_header_in_a_message_or_a_t
         assert secrets_logged([clean], [graph]) == []
         assert secrets_logged([in_traceback], [graph]) == ["1 access token(s) a simulator issued"]
         assert secrets_logged([clean, in_message], [graph]) == ["a simulator's identity header"]
+
+
+# --- the token goes only to the host the Graph endpoint names ------------------------------
+@contextmanager
+def recording_server(host: str) -> Iterator[tuple[int, list[str]]]:
+    """An HTTP server on `host` that answers 200 and keeps every request line and Authorization header."""
+    received: list[str] = []
+
+    class Recorder(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(f"{self.requestline} {self.headers.get('Authorization')}")
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer((host, 0), Recorder)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1], received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_graph_endpoint_that_urllib3_reads_as_another_host_is_refused_and_no_token_leaves(
+    app: GraphSimulator,
+) -> None:
+    """`http://127.0.0.2:P\\@127.0.0.1:Q` names 127.0.0.1 to urlsplit but 127.0.0.2 to urllib3, which connects."""
+    simulator_port = app.url.rsplit(":", 1)[1]
+    with recording_server("127.0.0.2") as (port, received):
+        endpoint = f"http://127.0.0.2:{port}\\@127.0.0.1:{simulator_port}"
+        with app_settings({"REVOKE_GRAPH_ENDPOINT": endpoint}):
+            response = revoke_http(http_request({"users": [ADELE[0]]}))
+
+    assert response.status_code == 500
+    error = json.loads(response.get_body())["error"]
+    assert error["code"] == "configuration_error"
+    assert "REVOKE_GRAPH_ENDPOINT" in error["message"]
+    assert received == []
+    assert app.requests == []  # not even a token was fetched
 
 
 # --- protected users never reach Graph ------------------------------------------------------

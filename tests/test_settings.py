@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
+from pathlib import Path
+
 import pytest
 
+from revoke import settings as code
 from revoke.errors import SettingsError
 from revoke.settings import RevocationAction, SettingNames, Settings
+
+HOST_JSON = json.loads((Path(__file__).resolve().parent.parent / "host.json").read_text())
 
 
 def test_defaults_when_nothing_is_set() -> None:
@@ -58,17 +65,74 @@ def test_values_are_read_and_normalised() -> None:
     ],
 )
 def test_an_invalid_value_fails_naming_the_setting(name: str, value: str) -> None:
-    with pytest.raises(SettingsError, match=name):
+    with pytest.raises(SettingsError, match=name) as raised:
         Settings.from_environment({name: value})
 
+    # The public message (for callers) names the setting and what it needs, never the value.
+    assert raised.value.public_message.startswith(name)
+    if len(value) > 4:  # shorter values ("0", "12") can be part of the allowed range it states
+        assert value not in raised.value.public_message
 
-def test_plain_http_is_allowed_only_on_loopback() -> None:
-    assert Settings.from_environment({"REVOKE_GRAPH_ENDPOINT": "http://127.0.0.1:8080"}).graph_endpoint == (
-        "http://127.0.0.1:8080"
-    )
+
+@pytest.mark.parametrize(
+    ("value", "origin"),
+    [
+        ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
+        ("http://localhost:8080/", "http://localhost:8080"),
+        ("http://[::1]:8080", "http://[::1]:8080"),
+        ("HTTPS://Graph.Microsoft.US/", "https://graph.microsoft.us"),
+        ("https://dod-graph.microsoft.us:443", "https://dod-graph.microsoft.us:443"),
+    ],
+)
+def test_the_graph_endpoint_is_an_origin_as_urllib3_reads_it(value: str, origin: str) -> None:
+    assert Settings.from_environment({"REVOKE_GRAPH_ENDPOINT": value}).graph_endpoint == origin
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "http://127.0.0.2:8080\\@127.0.0.1",  # urllib3 connects to 127.0.0.2, urlsplit sees 127.0.0.1
+        "https://graph.microsoft.com\\@evil.example",
+        "https://user:secret@graph.microsoft.com",
+        "https://graph.microsoft.com@evil.example",
+        "https://graph.microsoft.com/v1.0",
+        "https://graph.microsoft.com//",
+        "https://graph.microsoft.com?x=1",
+        "https://graph.microsoft.com?",
+        "https://graph.microsoft.com#top",
+        "https://graph.microsoft.com%2F.evil.example",
+        "https://graph.microsoft.com;evil.example",
+        "https://graph.micrösoft.com",
+        "https://graph.micro\tsoft.com",
+        "https://graph.microsoft.com:99999",
+        "http://graph.microsoft.com",
+        "http://127.0.0.1.evil.example",
+        "ftp://graph.microsoft.com",
+        "graph.microsoft.com",
+        "https://",
+    ],
+)
+def test_a_graph_endpoint_that_is_not_just_an_origin_is_refused(value: str) -> None:
+    with pytest.raises(SettingsError, match="REVOKE_GRAPH_ENDPOINT"):
+        Settings.from_environment({"REVOKE_GRAPH_ENDPOINT": value})
 
 
 def test_every_setting_name_is_listed_once() -> None:
     names = SettingNames.all()
     assert len(names) == len(set(names))
     assert all(name.startswith("REVOKE_") for name in names if name != "AZURE_CLIENT_ID")
+
+
+def test_the_retry_budget_ceiling_fits_inside_the_http_front_end_limit() -> None:
+    assert code.MAX_RETRY_BUDGET_SECONDS + code.RETRY_BUDGET_SLACK_SECONDS <= code.HTTP_FRONT_END_LIMIT_SECONDS
+    assert Settings.from_environment({SettingNames.RETRY_BUDGET_SECONDS: "200"}).retry_budget_seconds == 200
+    with pytest.raises(SettingsError, match=SettingNames.RETRY_BUDGET_SECONDS):
+        Settings.from_environment({SettingNames.RETRY_BUDGET_SECONDS: "200.5"})
+
+
+def test_host_function_timeout_leaves_room_for_the_largest_retry_budget() -> None:
+    """Lowering host.json's functionTimeout must come with a lower ceiling on the budget, and the reverse."""
+    hours, minutes, seconds = (int(part) for part in HOST_JSON["functionTimeout"].split(":"))
+    timeout = timedelta(hours=hours, minutes=minutes, seconds=seconds).total_seconds()
+
+    assert timeout >= code.MAX_RETRY_BUDGET_SECONDS + code.RETRY_BUDGET_SLACK_SECONDS

@@ -127,3 +127,16 @@ FLEX_CONSUMPTION_MANAGED_SETTINGS = {
 def test_no_setting_that_flex_consumption_manages_itself(templates: dict[str, dict[str, Any]]) -> None:
     ours = set(_app_settings_from_main(templates)) | set(_app_settings_from_function(templates))
     assert ours & FLEX_CONSUMPTION_MANAGED_SETTINGS == set()
+
+
+# The range each numeric setting's Bicep parameter allows, as (lowest, highest) in the code.
+CODE_RANGES = {
+    "revokeRetryBudgetSeconds": (code.MIN_RETRY_BUDGET_SECONDS, code.MAX_RETRY_BUDGET_SECONDS),
+}
+
+
+@pytest.mark.parametrize("parameter", sorted(CODE_RANGES))
+def test_bicep_range_equals_the_code_range(templates: dict[str, dict[str, Any]], parameter: str) -> None:
+    """A deployment must not accept a value the function refuses at start-up, nor refuse one it accepts."""
+    decorators = {d["type"]: d["argument"] for d in templates["main.bicep"]["parameters"][parameter]["decorators"]}
+    assert (decorators["min_value"], decorators["max_value"]) == CODE_RANGES[parameter]
