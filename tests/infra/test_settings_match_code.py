@@ -111,6 +111,7 @@ def test_azd_parameter_file_names_only_real_parameters(templates: dict[str, dict
 # The range each numeric setting's Bicep parameter allows, as (lowest, highest) in the code.
 CODE_RANGES = {
     "revokeRetryBudgetSeconds": (code.MIN_RETRY_BUDGET_SECONDS, code.MAX_RETRY_BUDGET_SECONDS),
+    "revokeMaxBodyBytes": (code.MIN_MAX_BODY_BYTES, code.MAX_BODY_BYTES_CEILING),
 }
 
 
