@@ -57,7 +57,7 @@ param revokeMaxUsers int = 25
 
 @description('REVOKE_MAX_BODY_BYTES: largest request body accepted.')
 @minValue(1024)
-@maxValue(16777216)
+@maxValue(2097152)
 param revokeMaxBodyBytes int = 1048576
 
 @description('REVOKE_QUEUE_NAME: the request queue; its poison queue is <name>-poison.')

@@ -54,6 +54,10 @@ DEFAULT_QUEUE_NAME = "revoke-requests"
 POISON_SUFFIX = "-poison"
 DEFAULT_MAX_USERS = 25
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+MIN_MAX_BODY_BYTES = 1024
+# The costliest 2 MiB body takes the parser about 0.7 s of CPU and 100 MB; more would hold a
+# worker for seconds per request (docs/RELIABILITY.md, `python -m bench.body_ceiling`).
+MAX_BODY_BYTES_CEILING = 2 * 1024 * 1024
 DEFAULT_RETRY_BUDGET_SECONDS = 60.0
 # Azure's front end ends an HTTP request after 230 s whatever the function does, and the
 # queue host stops an invocation at host.json's functionTimeout (5 min, tested to stay above
@@ -104,7 +108,11 @@ class Settings:
             protected_users=_protected_users(value(names.PROTECTED_USERS)),
             max_users=_integer(names.MAX_USERS, value(names.MAX_USERS), DEFAULT_MAX_USERS, 1, MAX_ACCOUNTS),
             max_body_bytes=_integer(
-                names.MAX_BODY_BYTES, value(names.MAX_BODY_BYTES), DEFAULT_MAX_BODY_BYTES, 1024, 2**24
+                names.MAX_BODY_BYTES,
+                value(names.MAX_BODY_BYTES),
+                DEFAULT_MAX_BODY_BYTES,
+                MIN_MAX_BODY_BYTES,
+                MAX_BODY_BYTES_CEILING,
             ),
             queue_name=queue_name_from(env),
             retry_budget_seconds=_seconds(value(names.RETRY_BUDGET_SECONDS)),

@@ -269,3 +269,19 @@ def test_a_retry_budget_the_front_end_would_cut_short_is_refused(app: GraphSimul
     assert "REVOKE_RETRY_BUDGET_SECONDS" in body_of(refused)["error"]["message"]
     assert accepted.status_code == 200
     assert list(app.revocations) == [MEGAN[1]]
+
+
+def test_a_body_limit_above_what_the_parser_reads_in_about_a_second_is_refused(app: GraphSimulator) -> None:
+    """docs/RELIABILITY.md measures the costliest bodies: 2 MiB is the most the function reads."""
+    ceiling = 2 * 1024 * 1024
+    filling = {"users": [ADELE[0]], "reason": "r" * (ceiling - 100)}
+    with app_settings({"REVOKE_MAX_BODY_BYTES": str(ceiling + 1)}):
+        refused = revoke_http(http_request({"users": [ADELE[0]]}))
+    with app_settings({"REVOKE_MAX_BODY_BYTES": str(ceiling)}):
+        accepted = revoke_http(http_request(filling))
+
+    assert refused.status_code == 500
+    assert body_of(refused)["error"]["code"] == "configuration_error"
+    assert "REVOKE_MAX_BODY_BYTES" in body_of(refused)["error"]["message"]
+    assert accepted.status_code == 200
+    assert list(app.revocations) == [ADELE[1]]

@@ -58,6 +58,8 @@ def test_values_are_read_and_normalised() -> None:
         ("REVOKE_MAX_USERS", "0"),
         ("REVOKE_MAX_USERS", "ten"),
         ("REVOKE_MAX_BODY_BYTES", "12"),
+        ("REVOKE_MAX_BODY_BYTES", "2097153"),
+        ("REVOKE_MAX_BODY_BYTES", "16777216"),
         ("REVOKE_QUEUE_NAME", "Revoke_Requests"),
         ("REVOKE_RETRY_BUDGET_SECONDS", "-1"),
         ("REVOKE_MAX_PARALLEL", "1000"),

@@ -132,6 +132,7 @@ def test_no_setting_that_flex_consumption_manages_itself(templates: dict[str, di
 # The range each numeric setting's Bicep parameter allows, as (lowest, highest) in the code.
 CODE_RANGES = {
     "revokeRetryBudgetSeconds": (code.MIN_RETRY_BUDGET_SECONDS, code.MAX_RETRY_BUDGET_SECONDS),
+    "revokeMaxBodyBytes": (code.MIN_MAX_BODY_BYTES, code.MAX_BODY_BYTES_CEILING),
 }
 
 
