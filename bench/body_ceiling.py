@@ -102,7 +102,7 @@ CASES: dict[str, Callable[[int], bytes]] = {
 class NoGraph:
     """The revoker of a dry run: the benchmark measures reading the body, never Graph."""
 
-    def revoke_all(self, *args: Any, **kwargs: Any) -> Any:
+    def perform(self, *args: Any, **kwargs: Any) -> Any:
         raise AssertionError("a dry run called Graph")
 
     def lookup_all(self, *args: Any, **kwargs: Any) -> Any:

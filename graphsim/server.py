@@ -29,6 +29,7 @@ MAX_BATCH_REQUESTS = 20  # Microsoft Graph JSON batching: at most 20 requests in
 _ACTION_PATH = re.compile(r"^/(v1\.0|beta)/users/([^/]+)/(revokeSignInSessions|invalidateAllRefreshTokens)$")
 _USER_PATH = re.compile(r"^/(v1\.0|beta)/users/([^/]+)$")
 _BATCH_PATH = re.compile(r"^/(v1\.0|beta)/\$batch$")
+_CONFIRM_PATH = re.compile(r"^/(v1\.0|beta)/identityProtection/riskyUsers/confirmCompromised$")
 
 
 @dataclass
@@ -80,6 +81,7 @@ class RecordedRequest:
 class SimulatedUser:
     object_id: str
     user_principal_name: str
+    synced: bool = False  # mastered in on-premises Active Directory: Graph refuses to disable it
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,9 @@ class GraphSimulator:
         self.identity_header = secrets.token_hex(16)
         self.requests: list[RecordedRequest] = []
         self.revocations: Counter[str] = Counter()  # object id -> revocations performed
+        self.disabled: set[str] = set()  # object ids of accounts Graph disabled
+        self.confirmed_compromised: Counter[str] = Counter()  # object id -> confirmations recorded
+        self.licensed_for_risk = True  # Entra ID P2: without it confirmCompromised is refused
         self.token_requests = 0
         self.batch_requests = 0  # $batch POSTs received
         self.issued_tokens: list[str] = []
@@ -172,8 +177,10 @@ class GraphSimulator:
         }
 
     # --- the directory ---------------------------------------------------------------
-    def add_user(self, user_principal_name: str, object_id: str | None = None) -> SimulatedUser:
-        user = SimulatedUser(object_id or str(uuid.uuid4()), user_principal_name)
+    def add_user(
+        self, user_principal_name: str, object_id: str | None = None, *, synced: bool = False
+    ) -> SimulatedUser:
+        user = SimulatedUser(object_id or str(uuid.uuid4()), user_principal_name, synced)
         with self._lock:
             self._users[user.object_id.lower()] = user
             self._users[user_principal_name.lower()] = user
@@ -279,13 +286,49 @@ class GraphSimulator:
         return shuffled if shuffled != responses else responses[1:] + responses[:1]
 
     # --- Graph's answers ----------------------------------------------------------------
-    def perform(self, method: str, path: str) -> Answer:
+    def perform(self, method: str, path: str, body: Any = None) -> Answer:
         """Carry out one authorized Graph request (single or inside a batch) and say what Graph answers."""
         if method == "POST" and (action := _ACTION_PATH.match(path)):
             return self._revoke(*action.groups())
         if method == "GET" and (lookup := _USER_PATH.match(path)):
             return self._get_user(lookup.group(2))
+        if method == "PATCH" and (update := _USER_PATH.match(path)):
+            return self._update_user(update.group(2), body)
+        if method == "POST" and _CONFIRM_PATH.match(path):
+            return self._confirm_compromised(body)
         return Answer(400, {"error": {"code": "BadRequest", "message": f"unsupported: {method} {path}"}})
+
+    def _update_user(self, segment: str, body: Any) -> Answer:
+        if not isinstance(body, dict) or body.get("accountEnabled") is not False or len(body) != 1:
+            return Answer(400, {"error": {"code": "BadRequest", "message": "only accountEnabled=false is simulated"}})
+        user = self.find_user(unquote(segment))
+        if user is None:
+            return Answer(404, _not_found(segment))
+        if user.synced:
+            message = (
+                "Unable to update the specified properties for on-premises mastered Directory Sync objects "
+                "or objects currently undergoing migration."
+            )
+            return Answer(400, {"error": {"code": "Request_BadRequest", "message": message}})
+        with self._lock:
+            self.disabled.add(user.object_id)
+        return Answer(204)
+
+    def _confirm_compromised(self, body: Any) -> Answer:
+        ids = body.get("userIds") if isinstance(body, dict) else None
+        if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
+            return Answer(400, {"error": {"code": "BadRequest", "message": "userIds must be a list of object ids"}})
+        if not self.licensed_for_risk:
+            message = "Your tenant is not licensed for this feature."
+            return Answer(403, {"error": {"code": "Forbidden", "message": message}})
+        users = [self._users.get(i.lower()) for i in ids]
+        if any(user is None or user.object_id.lower() != i.lower() for user, i in zip(users, ids, strict=True)):
+            return Answer(404, {"error": {"code": "Request_ResourceNotFound", "message": "a user id does not exist"}})
+        with self._lock:
+            for user in users:
+                assert user is not None
+                self.confirmed_compromised[user.object_id] += 1
+        return Answer(204)
 
     def _revoke(self, version: str, segment: str, action: str) -> Answer:
         if action == "invalidateAllRefreshTokens" and version != "beta":
@@ -323,6 +366,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._dispatch()
 
+    def do_PATCH(self) -> None:
+        self._dispatch()
+
     def _dispatch(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
@@ -353,7 +399,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif not authorized:
             self._answer(_UNAUTHORIZED)
         else:
-            self._answer(sim.perform(self.command, path))
+            self._answer(sim.perform(self.command, path, _json_body(body)))
 
     # --- JSON batching: POST /{version}/$batch ---------------------------------------
     def _serve_batch(self, version: str, path: str, body: bytes) -> None:
@@ -402,7 +448,7 @@ class _Handler(BaseHTTPRequestHandler):
             message = "Content-Type header is required when a request in a batch has a body."
             answer = Answer(400, {"error": {"code": "BadRequest", "message": message}})
         else:
-            answer = self.simulator.perform(item.method, urlsplit(item.full_path(version)).path)
+            answer = self.simulator.perform(item.method, urlsplit(item.full_path(version)).path, item.body)
         headers = {"Content-Type": "application/json"} if answer.body is not None else {}
         response: dict[str, Any] = {"id": item.id, "status": answer.status, "headers": {**headers, **answer.headers}}
         if answer.body is not None:
@@ -505,6 +551,13 @@ def _batch_item(raw: Any) -> BatchItem:
     if not isinstance(headers, dict) or not all(isinstance(value, str) for value in headers.values()):
         raise BadBatch("A request's 'headers' inside a batch must be an object of strings.")
     return BatchItem(item_id, method.upper(), url, headers, raw.get("body"))
+
+
+def _json_body(body: bytes) -> Any:
+    try:
+        return json.loads(body) if body else None
+    except ValueError:
+        return None
 
 
 def _base64url(data: bytes) -> str:

@@ -34,6 +34,22 @@ def revocation_confirmed(reply: GraphReply) -> GraphError | None:
     return Unconfirmed("Graph's answer to the revocation does not say it was done", status=200)
 
 
+def disable_confirmed(reply: GraphReply) -> GraphError | None:
+    """`PATCH /users/{id}` answers 204; a 200 counts only if it shows the account disabled."""
+    if reply.status == 204:
+        return None
+    if reply.status == 200 and isinstance(reply.body, dict) and reply.body.get("accountEnabled") is False:
+        return None
+    return Unconfirmed(f"HTTP {reply.status} does not confirm the account was disabled", status=reply.status)
+
+
+def compromise_confirmed(reply: GraphReply) -> GraphError | None:
+    """`riskyUsers/confirmCompromised` answers 204 No Content."""
+    if reply.status == 204 or (reply.status == 200 and reply.body is None):
+        return None
+    return Unconfirmed(f"HTTP {reply.status} does not confirm the compromise was recorded", status=reply.status)
+
+
 def lookup_complete(reply: GraphReply) -> GraphError | None:
     """A protected-user look-up counts only as a clean 200 holding both names."""
     if reply.status != 200:
@@ -47,16 +63,19 @@ def lookup_complete(reply: GraphReply) -> GraphError | None:
     return PermanentGraphError("the look-up answer lacks the user's id or userPrincipalName", status=200)
 
 
-def action_result(reply: GraphReply) -> ActionResult:
+def action_result(reply: GraphReply, done: Outcome = Outcome.REVOKED) -> ActionResult:
+    """What one call's final reply means for its target; `done` is the word for a confirmed success."""
     if reply.succeeded:
-        outcome = Outcome.REVOKED
+        outcome = done
     elif reply.status == 404 and reply.error is None:
         outcome = Outcome.NOT_FOUND
     elif reply.transient:
         outcome = Outcome.DEFERRED
     else:
         outcome = Outcome.FAILED
-    detail = None if outcome is Outcome.REVOKED else reply.error_code
+    detail = None if outcome is done else reply.error_code
+    if outcome is Outcome.FAILED and _synced_account_refused(reply):
+        detail = SYNCED_ACCOUNT
     return ActionResult(
         outcome, reply.status, reply.request_id, detail, reply.attempts, reply.retry_after, reply.duration_ms
     )
@@ -72,6 +91,21 @@ def user_lookup(reply: GraphReply) -> UserLookup:
         reply.error_code or "look-up failed", status=reply.status, request_id=reply.request_id
     )
     return UserLookup(error=error)
+
+
+SYNCED_ACCOUNT = (
+    "Graph cannot disable an account synced from on-premises Active Directory: "
+    "disable it in Active Directory; it stays enabled in Entra ID until the next sync"
+)
+
+
+def _synced_account_refused(reply: GraphReply) -> bool:
+    """Graph's 400 for changing a property of a directory-synced user names on-premises mastering."""
+    if reply.status != 400 or not isinstance(reply.body, dict):
+        return False
+    error = reply.body.get("error")
+    message = error.get("message") if isinstance(error, dict) else None
+    return isinstance(message, str) and "on-premises" in message.lower()
 
 
 def _error_code(body: dict[str, Any]) -> str:

@@ -16,6 +16,7 @@ SCHEMA_ID = "revoke.audit/2"
 SCHEMA_PATH = Path(__file__).with_name("audit_event.schema.json")
 
 audit_logger = logging.getLogger(AUDIT_LOGGER_NAME)
+_ROUTINE = frozenset({"revoked", "disabled", "confirmed", "dry_run", "not_found"})
 _COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)
 
 
@@ -24,7 +25,6 @@ class RequestContext:
     """What every audit event of one request shares."""
 
     trigger: str
-    action: str
     correlation_id: str
     alert_id: str | None = None
     incident_id: str | None = None
@@ -35,19 +35,21 @@ def audit_event(
     context: RequestContext,
     outcome: Outcome,
     *,
+    action: str | None,
     user: str | None,
     graph_status: int | None = None,
     graph_request_id: str | None = None,
     attempts: int = 0,
     duration_ms: float | None = None,
     detail: str | None = None,
+    contained: bool | None = None,
 ) -> dict[str, Any]:
     """The event as a dict; every key is always present, absent values are None."""
     return {
         "schema": SCHEMA_ID,
         "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "outcome": outcome.value,
-        "action": context.action,
+        "action": action,
         "user": user,
         "trigger": context.trigger,
         "correlationId": context.correlation_id,
@@ -59,10 +61,11 @@ def audit_event(
         "attempts": attempts,
         "durationMs": None if duration_ms is None else round(duration_ms, 1),
         "detail": detail,
+        "contained": contained,
     }
 
 
 def emit(event: dict[str, Any]) -> None:
     # WARNING for outcomes a responder must look at, so they stand out in Application Insights.
-    level = logging.INFO if event["outcome"] in ("revoked", "dry_run", "not_found") else logging.WARNING
+    level = logging.INFO if event["outcome"] in _ROUTINE else logging.WARNING
     audit_logger.log(level, "%s", _COMPACT_JSON.encode(event))

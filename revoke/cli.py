@@ -1,10 +1,11 @@
 """`python -m revoke`: the same core for a responder at a terminal.
 
     targets [FILE]                      what a payload resolves to; calls nothing
-    revoke --user U ... | --payload F   revoke with the signed-in credential (az login)
+    revoke --user U ... | --payload F   contain with the signed-in credential (az login);
+         [--action A ...]               the actions (default: all of REVOKE_ACTIONS)
     demo                                the whole flow against the loopback simulator
 
-Exit codes: 0 every target revoked (or dry run), 1 otherwise, 2 usage or invalid
+Exit codes: 0 every target contained (or dry run), 1 otherwise, 2 usage or invalid
 payload, 3 a transient failure (run it again).
 """
 
@@ -17,12 +18,12 @@ import sys
 from typing import Any
 
 from revoke.errors import RequestRejected, SettingsError
-from revoke.outcomes import Outcome
 from revoke.payloads import load_document, parse_request
 from revoke.replies import http_reply
 from revoke.settings import Settings
+from revoke.verdict import TargetOutcome
 
-EXIT_OK, EXIT_NOT_ALL_REVOKED, EXIT_USAGE, EXIT_TRANSIENT = 0, 1, 2, 3
+EXIT_OK, EXIT_NOT_ALL_CONTAINED, EXIT_USAGE, EXIT_TRANSIENT = 0, 1, 2, 3
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,6 +47,7 @@ def show_targets(args: argparse.Namespace) -> int:
             "alertId": request.alert_id,
             "incidentId": request.incident_id,
             "dryRun": request.dry_run,
+            "actions": [action.value for action in request.actions] or None,
         }
     )
     return EXIT_OK
@@ -64,15 +66,19 @@ def revoke(args: argparse.Namespace) -> int:
         body = _read(args.payload)
     else:
         body = json.dumps({"users": args.user, "reason": args.reason}).encode()
+    if args.action:
+        document = json.loads(body)
+        document["actions"] = args.action
+        body = json.dumps(document).encode()
     report = containment_for_cli(settings).handle(body, trigger="cli")
     reply = http_reply(report)
     _print(reply.body)
     if report.rejection is not None:
         return EXIT_USAGE
     outcomes = report.outcomes()
-    if Outcome.DEFERRED in outcomes:
+    if TargetOutcome.DEFERRED in outcomes:
         return EXIT_TRANSIENT
-    return EXIT_OK if all(outcome.is_success for outcome in outcomes) else EXIT_NOT_ALL_REVOKED
+    return EXIT_OK if outcomes <= {TargetOutcome.CONTAINED, TargetOutcome.DRY_RUN} else EXIT_NOT_ALL_CONTAINED
 
 
 def demo(args: argparse.Namespace) -> int:
@@ -95,6 +101,11 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument("--payload", help="a payload file in any accepted shape")
     act.add_argument("--reason", help="why, for the audit trail (with --user)")
     act.add_argument("--dry-run", action="store_true", help="resolve and audit, but send nothing to Graph")
+    act.add_argument(
+        "--action",
+        action="append",
+        help="revokeSignInSessions, disableAccount or confirmCompromised (repeatable; default: REVOKE_ACTIONS)",
+    )
     act.set_defaults(command=revoke)
 
     show = commands.add_parser("demo", help="run the whole flow against the loopback Graph simulator")

@@ -1,4 +1,4 @@
-"""The core: from a request body to one outcome per target, each audited.
+"""The core: from a request body to one verdict per target, every action audited.
 
 Both triggers and the CLI call `Containment.handle`; it never raises for bad input
 or a Graph failure, it reports them.
@@ -10,12 +10,14 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
+from revoke.actions import ContainmentAction
 from revoke.audit import RequestContext, audit_event, emit
 from revoke.budget import Deadline
-from revoke.errors import RequestRejected, TransientGraphError
-from revoke.identifiers import UserIdentifier, is_object_id
+from revoke.errors import ActionNotAllowed, RequestRejected
+from revoke.identifiers import UserIdentifier
+from revoke.ledger import Ledger
 from revoke.outcomes import ActionResult, Outcome, UserLookup
 from revoke.payloads import (
     RevocationRequest,
@@ -25,37 +27,23 @@ from revoke.payloads import (
     read_request,
     require_targets,
 )
+from revoke.protection import ProtectedUsers, look_up, lookup_failure
 from revoke.settings import Settings
+from revoke.verdict import TargetOutcome, TargetResult, is_external
 
 logger = logging.getLogger(__name__)
 
 
-class Revoker(Protocol):
-    def revoke_all(
+class Graph(Protocol):
+    def perform(
         self,
+        action: ContainmentAction,
         users: Sequence[UserIdentifier],
         deadline: Deadline,
         on_result: Callable[[int, ActionResult], None] | None = None,
     ) -> list[ActionResult]: ...
 
     def lookup_all(self, users: Sequence[UserIdentifier], deadline: Deadline) -> list[UserLookup]: ...
-
-
-@dataclass(frozen=True)
-class TargetResult:
-    user: str
-    outcome: Outcome
-    graph_status: int | None = None
-    detail: str | None = None
-    retry_after: float | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "user": self.user,
-            "outcome": self.outcome.value,
-            "graphStatus": self.graph_status,
-            "detail": self.detail,
-        }
 
 
 @dataclass(frozen=True)
@@ -68,117 +56,176 @@ class ContainmentReport:
     skipped: tuple[SkippedEntity, ...] = ()
     rejection: RequestRejected | None = None
     over_limit: bool = False
+    incident_id: str | None = None
 
-    def outcomes(self) -> set[Outcome]:
+    def outcomes(self) -> set[TargetOutcome]:
         return {result.outcome for result in self.results}
 
 
-PROTECTED = ActionResult(Outcome.REFUSED, detail="protected user (REVOKE_PROTECTED_USERS)")
 UNEXPECTED = ActionResult(Outcome.DEFERRED, detail="unexpected internal error; not confirmed by Graph")
+DRY_RUN = ActionResult(Outcome.DRY_RUN, detail="dry run: nothing sent to Graph")
 
 
 class Containment:
-    """Applies policy (protected users, the limit, dry-run) and calls Graph for the rest."""
+    """Applies policy (protected users, the limit, dry-run) and takes each action for the rest."""
 
-    def __init__(self, settings: Settings, revoker: Revoker) -> None:
+    def __init__(self, settings: Settings, graph: Graph) -> None:
         self._settings = settings
-        self._revoker = revoker
-        self._protected_object_ids = {key for key in settings.protected_users if is_object_id(key)}
-        self._protected_upns = settings.protected_users - self._protected_object_ids
+        self._graph = graph
+        self._protected = ProtectedUsers(settings.protected_users)
+        self._names = {action: action.value for action in ContainmentAction}
+        # The legacy beta action still serves revocation when REVOKE_ACTION selects it.
+        self._names[ContainmentAction.REVOKE_SESSIONS] = settings.action.value
 
     def handle(self, body: bytes, *, trigger: str, correlation_id: str | None = None) -> ContainmentReport:
-        action = self._settings.action.value
-        context = RequestContext(trigger, action, correlation_id or str(uuid.uuid4()))
+        context = RequestContext(trigger, correlation_id or str(uuid.uuid4()))
         try:
             document = load_document(body, self._settings.max_body_bytes)
-            correlation_id = correlation_id_in(document) or context.correlation_id
+            context = RequestContext(trigger, correlation_id_in(document) or context.correlation_id)
             request = read_request(document)
             context = RequestContext(
-                trigger, action, correlation_id, request.alert_id, request.incident_id, request.reason
+                trigger, context.correlation_id, request.alert_id, request.incident_id, request.reason
             )
             # The trail shows every account the payload named, those it cannot act on too.
             for entity in request.skipped:
-                emit(audit_event(context, Outcome.SKIPPED, user=entity.entity, detail=entity.reason))
+                emit(audit_event(context, Outcome.SKIPPED, action=None, user=entity.entity, detail=entity.reason))
             require_targets(request)
+            actions = self._actions_for(request)
         except RequestRejected as rejection:
-            emit(audit_event(context, Outcome.REJECTED, user=None, detail=f"{rejection.code}: {rejection.message}"))
+            detail = f"{rejection.code}: {rejection.message}"
+            emit(audit_event(context, Outcome.REJECTED, action=None, user=None, detail=detail))
             return ContainmentReport(context.correlation_id, self._settings.dry_run, rejection=rejection)
-        return self.contain(request, context)
+        return self.contain(request, actions, context)
 
-    def contain(self, request: RevocationRequest, context: RequestContext) -> ContainmentReport:
+    def contain(
+        self, request: RevocationRequest, actions: Sequence[ContainmentAction], context: RequestContext
+    ) -> ContainmentReport:
         deadline = Deadline(self._settings.retry_budget_seconds)
         dry_run = self._settings.dry_run or request.dry_run
         targets = request.targets
+        ledger = Ledger(context, targets, actions, self._names)
+        lookups: dict[int, UserLookup] = {}
         over_limit = len(targets) > self._settings.max_users
         if over_limit:
             limit = f"the request names more than {self._settings.max_users} users (REVOKE_MAX_USERS); none acted on"
             decided = {i: ActionResult(Outcome.REFUSED, detail=limit) for i in range(len(targets))}
         else:
-            decided = self._apply_protection(targets, deadline)
-        to_revoke = [i for i in range(len(targets)) if i not in decided]
-        if dry_run:
-            dry = ActionResult(Outcome.DRY_RUN, detail="dry run: nothing sent to Graph")
-            decided.update(dict.fromkeys(to_revoke, dry))
-        results = {i: self._record(context, targets[i], decision) for i, decision in decided.items()}
-        if to_revoke and not dry_run:
+            decided, lookups = self._protected.check(targets, self._graph, deadline)
+        if not dry_run and self._revocation_alone(actions):
+            self._learn_kinds(targets, decided, lookups, ledger, deadline)
+        for i, user in enumerate(targets):
+            if is_external(user.value, lookups[i].user_principal_name if i in lookups else None):
+                ledger.mark_external(i)
+        for i, decision in decided.items():
+            ledger.settle(i, decision)
+        for action in actions:
+            open_targets = ledger.open_targets(action)
+            if dry_run:
+                for i in open_targets:
+                    ledger.add(i, action, DRY_RUN)
+            elif open_targets:
+                self._take(action, open_targets, targets, ledger, lookups, deadline)
+        return ContainmentReport(
+            context.correlation_id,
+            dry_run,
+            ledger.results(),
+            request.skipped,
+            over_limit=over_limit,
+            incident_id=request.incident_id,
+        )
 
-            def audit_as_it_lands(position: int, graph: ActionResult) -> None:
-                i = to_revoke[position]
-                results[i] = self._record(context, targets[i], graph)
+    def _actions_for(self, request: RevocationRequest) -> tuple[ContainmentAction, ...]:
+        allowed = self._settings.actions
+        if not request.actions:
+            return allowed
+        refused = [action.value for action in request.actions if action not in allowed]
+        if refused:
+            raise ActionNotAllowed(
+                f"this deployment does not allow {', '.join(refused)} (REVOKE_ACTIONS allows "
+                f"{', '.join(action.value for action in allowed)})"
+            )
+        return tuple(action for action in allowed if action in request.actions)
 
-            try:
-                self._revoker.revoke_all([targets[i] for i in to_revoke], deadline, audit_as_it_lands)
-            except Exception:
-                # Never expected; but every target must still get one result and one audit event.
-                logger.exception("Unexpected failure while calling Graph; correlation id %s", context.correlation_id)
-                for i in to_revoke:
-                    if i not in results:
-                        results[i] = self._record(context, targets[i], UNEXPECTED)
-        ordered = tuple(results[i] for i in range(len(targets)))
-        return ContainmentReport(context.correlation_id, dry_run, ordered, request.skipped, over_limit=over_limit)
+    @staticmethod
+    def _revocation_alone(actions: Sequence[ContainmentAction]) -> bool:
+        return ContainmentAction.REVOKE_SESSIONS in actions and ContainmentAction.DISABLE_ACCOUNT not in actions
 
-    def _apply_protection(self, targets: Sequence[UserIdentifier], deadline: Deadline) -> dict[int, ActionResult]:
-        """Refuse protected users, asking Graph for a target's other name when the list uses it."""
-        protected = self._settings.protected_users
-        decided = {i: PROTECTED for i, user in enumerate(targets) if user.key in protected}
-        unresolved = [i for i, user in enumerate(targets) if i not in decided and self._needs_lookup(user)]
-        if not unresolved:
-            return decided
-        try:
-            lookups = self._revoker.lookup_all([targets[i] for i in unresolved], deadline)
-        except Exception:
-            logger.exception("Unexpected failure while looking users up")
-            unknown = UserLookup(error=TransientGraphError("unexpected internal error"))
-            lookups = [unknown] * len(unresolved)
-        for i, lookup in zip(unresolved, lookups, strict=True):
+    def _learn_kinds(
+        self,
+        targets: Sequence[UserIdentifier],
+        decided: dict[int, ActionResult],
+        lookups: dict[int, UserLookup],
+        ledger: Ledger,
+        deadline: Deadline,
+    ) -> None:
+        """Revocation does not contain a guest: a user named by object id is looked up to learn its UPN."""
+        unknown = [
+            i for i, user in enumerate(targets) if user.kind == "object_id" and i not in decided and i not in lookups
+        ]
+        if not unknown:
+            return
+        for i, lookup in zip(unknown, look_up(self._graph, [targets[i] for i in unknown], deadline), strict=True):
             if lookup.missing:
-                # Graph has no such user: nothing to revoke, and nothing is sent.
                 decided[i] = ActionResult(Outcome.NOT_FOUND, 404, detail="Graph has no such user (look-up)")
             elif lookup.error is not None:
-                # Fail closed: a target we cannot check is never revoked.
-                outcome = Outcome.DEFERRED if lookup.error.transient else Outcome.FAILED
-                detail = f"could not check REVOKE_PROTECTED_USERS: {lookup.error.detail}"
-                error = lookup.error
-                decided[i] = ActionResult(outcome, error.status, detail=detail, retry_after=error.retry_after)
-            elif lookup.keys & protected:
-                decided[i] = PROTECTED
-        return decided
+                # The revocation still goes ahead; only the verdict waits on what the user is.
+                ledger.mark_external(i, None)
+            else:
+                lookups[i] = lookup
 
-    def _needs_lookup(self, user: UserIdentifier) -> bool:
-        other_form = self._protected_upns if user.kind == "object_id" else self._protected_object_ids
-        return bool(other_form)
+    def _take(
+        self,
+        action: ContainmentAction,
+        indexes: list[int],
+        targets: Sequence[UserIdentifier],
+        ledger: Ledger,
+        lookups: dict[int, UserLookup],
+        deadline: Deadline,
+    ) -> None:
+        """`action` on each target in `indexes`, each result audited as its batch lands."""
+        users = [targets[i] for i in indexes]
+        if action is ContainmentAction.CONFIRM_COMPROMISED:
+            indexes, users = self._by_object_id(indexes, targets, ledger, lookups, deadline)
 
-    def _record(self, context: RequestContext, user: UserIdentifier, result: ActionResult) -> TargetResult:
-        emit(
-            audit_event(
-                context,
-                result.outcome,
-                user=user.value,
-                graph_status=result.status,
-                graph_request_id=result.request_id,
-                attempts=result.attempts,
-                duration_ms=result.duration_ms,
-                detail=result.detail,
-            )
-        )
-        return TargetResult(user.value, result.outcome, result.status, result.detail, result.retry_after)
+        def audit_as_it_lands(position: int, result: ActionResult) -> None:
+            ledger.add(indexes[position], action, result)
+
+        try:
+            self._graph.perform(action, users, deadline, audit_as_it_lands)
+        except Exception:
+            # Never expected; but every target must still get one result and one audit event.
+            logger.exception("Unexpected failure while calling Graph for %s", action.value)
+            for i in indexes:
+                if ledger.is_open(i, action):
+                    ledger.add(i, action, UNEXPECTED)
+        for i in indexes:  # a user Graph does not know needs no further action
+            last = ledger.last(i)
+            if last is not None and last.outcome is Outcome.NOT_FOUND:
+                ledger.settle(i, ActionResult(Outcome.NOT_FOUND, detail=f"Graph has no such user ({action.value})"))
+
+    def _by_object_id(
+        self,
+        indexes: list[int],
+        targets: Sequence[UserIdentifier],
+        ledger: Ledger,
+        lookups: dict[int, UserLookup],
+        deadline: Deadline,
+    ) -> tuple[list[int], list[UserIdentifier]]:
+        """The targets confirmCompromised can name (it takes object ids), looking UPNs up first."""
+        named_by_upn = [i for i in indexes if targets[i].kind == "upn" and i not in lookups]
+        found = look_up(self._graph, [targets[i] for i in named_by_upn], deadline) if named_by_upn else []
+        lookups.update(zip(named_by_upn, found, strict=True))
+        ready: list[int] = []
+        users: list[UserIdentifier] = []
+        for i in indexes:
+            if targets[i].kind == "object_id":
+                ready.append(i)
+                users.append(targets[i])
+                continue
+            failure = lookup_failure(lookups[i], "could not find the user's object id")
+            if failure is not None:
+                ledger.settle(i, failure)
+            else:
+                ready.append(i)
+                users.append(UserIdentifier(str(lookups[i].object_id), "object_id"))
+        return ready, users

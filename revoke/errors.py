@@ -71,6 +71,10 @@ class InvalidIdentifier(RequestRejected):
     code = "invalid_identifier"
 
 
+class ActionNotAllowed(RequestRejected):
+    code = "action_not_allowed"
+
+
 class PayloadTooLarge(RequestRejected):
     code = "payload_too_large"
     http_status = 413

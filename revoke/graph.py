@@ -1,4 +1,4 @@
-"""Microsoft Graph for the containment core: revoke users' sessions, look users up.
+"""Microsoft Graph for the containment core: take a containment action on users, look users up.
 
 Built from three parts that can each be read and tested alone: the token
 (`revoke.tokens`), the wire (`revoke.transport`) and the retry loop (`revoke.sending`);
@@ -13,10 +13,18 @@ from concurrent.futures import ThreadPoolExecutor
 import requests
 from azure.core.credentials import TokenCredential
 
-from revoke.answers import action_result, lookup_complete, revocation_confirmed, user_lookup
+from revoke.actions import ContainmentAction
+from revoke.answers import (
+    action_result,
+    compromise_confirmed,
+    disable_confirmed,
+    lookup_complete,
+    revocation_confirmed,
+    user_lookup,
+)
 from revoke.budget import Deadline
 from revoke.identifiers import UserIdentifier
-from revoke.outcomes import ActionResult, UserLookup
+from revoke.outcomes import ActionResult, Outcome, UserLookup
 from revoke.sending import CallSender
 from revoke.settings import Settings
 from revoke.tokens import TokenSource
@@ -33,30 +41,31 @@ class GraphClient:
     def __init__(
         self, settings: Settings, credential: TokenCredential, session: requests.Session | None = None
     ) -> None:
-        self._action = settings.action
+        self._revocation = settings.action
         workers = settings.max_parallel * SENDERS_PER_WINDOW
-        transport = GraphTransport(
-            f"{settings.graph_endpoint}/{settings.action.api_version}", session or pooled_session(workers)
-        )
+        transport = GraphTransport(settings.graph_endpoint, session or pooled_session(workers))
         senders = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="graph-batch")
         tokens = TokenSource(credential, settings.graph_scope)
         self._sender = CallSender(transport, tokens, senders, window=settings.max_parallel)
 
-    def revoke_all(
-        self, users: Sequence[UserIdentifier], deadline: Deadline, on_result: ResultCallback | None = None
+    def perform(
+        self,
+        action: ContainmentAction,
+        users: Sequence[UserIdentifier],
+        deadline: Deadline,
+        on_result: ResultCallback | None = None,
     ) -> list[ActionResult]:
-        """Revoke every user's sessions; results in the order given. Never raises for Graph failures.
+        """Take `action` on every user; results in the order given. Never raises for Graph failures.
 
         `on_result(i, result)` is called, on this thread, as soon as user `i`'s result is
         final, so the caller can audit it while other batches are still in flight.
+        confirmCompromised takes object ids only: look a UPN up first.
         """
-        path = f"/{self._action.value}"
-        calls = [GraphCall("POST", f"/users/{user.path_segment}{path}", check=revocation_confirmed) for user in users]
-
+        calls, done = self._calls(action, users)
         results: dict[int, ActionResult] = {}
 
         def settled(index: int, reply: GraphReply) -> None:
-            results[index] = action_result(reply)
+            results[index] = action_result(reply, done)
             if on_result is not None:
                 on_result(index, results[index])
 
@@ -64,7 +73,26 @@ class GraphClient:
         return [results[index] for index in range(len(calls))]
 
     def lookup_all(self, users: Sequence[UserIdentifier], deadline: Deadline) -> list[UserLookup]:
-        """Each user's object id and UPN, so a protected user is recognised in either form."""
+        """Each user's object id and UPN: to recognise a protected or external user, and to
+        name a user by object id where Graph needs one."""
         select = "?$select=id,userPrincipalName"
         calls = [GraphCall("GET", f"/users/{user.path_segment}{select}", check=lookup_complete) for user in users]
         return [user_lookup(reply) for reply in self._sender.send_all(calls, deadline)]
+
+    def _calls(self, action: ContainmentAction, users: Sequence[UserIdentifier]) -> tuple[list[GraphCall], Outcome]:
+        if action is ContainmentAction.REVOKE_SESSIONS:
+            name, version = self._revocation.value, self._revocation.api_version
+            calls = [
+                GraphCall("POST", f"/users/{user.path_segment}/{name}", check=revocation_confirmed, version=version)
+                for user in users
+            ]
+            return calls, Outcome.REVOKED
+        if action is ContainmentAction.DISABLE_ACCOUNT:
+            disable = {"accountEnabled": False}
+            calls = [GraphCall("PATCH", f"/users/{user.path_segment}", disable, disable_confirmed) for user in users]
+            return calls, Outcome.DISABLED
+        if any(user.kind != "object_id" for user in users):
+            raise ValueError("confirmCompromised takes object ids only")
+        path = "/identityProtection/riskyUsers/confirmCompromised"
+        calls = [GraphCall("POST", path, {"userIds": [user.value]}, compromise_confirmed) for user in users]
+        return calls, Outcome.CONFIRMED

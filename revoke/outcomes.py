@@ -10,6 +10,8 @@ from revoke.errors import GraphError
 
 class Outcome(StrEnum):
     REVOKED = "revoked"  # Graph confirmed the revocation
+    DISABLED = "disabled"  # Graph confirmed the account is disabled
+    CONFIRMED = "confirmed"  # Graph confirmed it recorded the user as compromised
     DRY_RUN = "dry_run"  # would have been revoked; nothing was sent
     REFUSED = "refused"  # policy: a protected user, or the request is over the limit
     NOT_FOUND = "not_found"  # Graph has no such user
@@ -23,7 +25,7 @@ class Outcome(StrEnum):
 
     @property
     def is_success(self) -> bool:
-        return self in (Outcome.REVOKED, Outcome.DRY_RUN)
+        return self in (Outcome.REVOKED, Outcome.DISABLED, Outcome.CONFIRMED, Outcome.DRY_RUN)
 
 
 @dataclass(frozen=True)

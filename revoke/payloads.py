@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Any
 
+from revoke.actions import ContainmentAction
 from revoke.errors import (
     InvalidField,
     InvalidIdentifier,
@@ -87,6 +88,7 @@ class RevocationRequest:
     incident_id: str | None = None
     dry_run: bool = False
     shape: str = "direct"
+    actions: tuple[ContainmentAction, ...] = ()  # asked for by name; empty: all the deployment allows
 
 
 @dataclass
@@ -234,7 +236,23 @@ def _direct_request(document: Mapping[str, Any]) -> RevocationRequest:
         incident_id=_text(document, "incidentId"),
         dry_run=bool(dry_run),
         shape="direct",
+        actions=_actions(_field(document, "actions")),
     )
+
+
+def _actions(value: Any) -> tuple[ContainmentAction, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not value or not all(isinstance(name, str) for name in value):
+        raise InvalidField("actions must be a non-empty list of action names")
+    actions = []
+    for name in value:
+        action = ContainmentAction.parse(name)
+        if action is None:
+            known = ", ".join(known.value for known in ContainmentAction)
+            raise InvalidField(f"unknown action {quoted(name)}; known: {known}")
+        actions.append(action)
+    return tuple(dict.fromkeys(actions))
 
 
 def _sentinel_alert(document: Mapping[str, Any]) -> RevocationRequest:

@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from revoke.containment import ContainmentReport
-from revoke.outcomes import Outcome
+from revoke.verdict import TargetOutcome
 
 RETRY_AFTER_FLOOR_SECONDS = 5
 
@@ -40,14 +40,14 @@ def http_reply(report: ContainmentReport) -> HttpReply:
         rejection = report.rejection
         return error_reply(rejection.http_status, rejection.code, rejection.message, report.correlation_id)
     outcomes = report.outcomes()
-    if outcomes == {Outcome.REFUSED}:
-        message = "; ".join(sorted({r.detail or "refused" for r in report.results}))
-        return error_reply(422, "refused_by_policy", f"nothing was revoked: {message}", report.correlation_id)
-    if Outcome.DEFERRED in outcomes:
+    if outcomes == {TargetOutcome.REFUSED}:
+        message = "; ".join(sorted({_refusal(r.detail) for r in report.results}))
+        return error_reply(422, "refused_by_policy", f"nothing was done: {message}", report.correlation_id)
+    if TargetOutcome.DEFERRED in outcomes:
         return HttpReply(503, _results_body(report, "failed"), {"Retry-After": str(retry_after_seconds(report))})
-    if all(outcome.is_success for outcome in outcomes):
+    if outcomes <= {TargetOutcome.CONTAINED, TargetOutcome.DRY_RUN}:
         return HttpReply(200, _results_body(report, "succeeded"))
-    if outcomes == {Outcome.FAILED}:
+    if outcomes == {TargetOutcome.FAILED}:
         codes = sorted({r.detail or "unknown" for r in report.results})
         body = _results_body(report, "failed")
         body["error"] = {"code": "graph_refused", "message": f"Graph refused every target: {', '.join(codes)}"}
@@ -57,17 +57,22 @@ def http_reply(report: ContainmentReport) -> HttpReply:
 
 def queue_disposition(report: ContainmentReport) -> QueueDisposition:
     outcomes = report.outcomes()
-    if Outcome.DEFERRED in outcomes:
+    if TargetOutcome.DEFERRED in outcomes:
         return QueueDisposition.RETRY
     # An over-limit request is kept for a person to split or replay, not dropped.
-    if report.rejection is not None or report.over_limit or Outcome.FAILED in outcomes:
+    if report.rejection is not None or report.over_limit or TargetOutcome.FAILED in outcomes:
         return QueueDisposition.POISON
     return QueueDisposition.COMPLETE
 
 
 def retry_after_seconds(report: ContainmentReport) -> int:
-    waits = [r.retry_after for r in report.results if r.outcome is Outcome.DEFERRED and r.retry_after]
+    waits = [r.retry_after for r in report.results if r.outcome is TargetOutcome.DEFERRED and r.retry_after]
     return max([RETRY_AFTER_FLOOR_SECONDS, *(math.ceil(w) for w in waits)])
+
+
+def _refusal(detail: str | None) -> str:
+    # A target's detail names the action ("revokeSignInSessions: protected user ..."); every action was refused alike.
+    return detail.split(": ", 1)[-1] if detail else "refused"
 
 
 def _results_body(report: ContainmentReport, status: str) -> dict[str, Any]:

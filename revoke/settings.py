@@ -13,6 +13,7 @@ from ipaddress import IPv4Address, IPv6Address, ip_address
 from urllib3.exceptions import LocationParseError
 from urllib3.util import Url, parse_url
 
+from revoke.actions import ContainmentAction, in_order
 from revoke.errors import SettingsError
 from revoke.identifiers import parse_user_identifier
 from revoke.payloads import MAX_ACCOUNTS
@@ -23,6 +24,7 @@ class SettingNames:
 
     GRAPH_ENDPOINT = "REVOKE_GRAPH_ENDPOINT"
     ACTION = "REVOKE_ACTION"
+    ACTIONS = "REVOKE_ACTIONS"
     DRY_RUN = "REVOKE_DRY_RUN"
     PROTECTED_USERS = "REVOKE_PROTECTED_USERS"
     MAX_USERS = "REVOKE_MAX_USERS"
@@ -68,6 +70,7 @@ RETRY_BUDGET_SLACK_SECONDS = 30
 MIN_RETRY_BUDGET_SECONDS = 1
 MAX_RETRY_BUDGET_SECONDS = HTTP_FRONT_END_LIMIT_SECONDS - RETRY_BUDGET_SLACK_SECONDS
 DEFAULT_MAX_PARALLEL = 8
+DEFAULT_ACTIONS = (ContainmentAction.REVOKE_SESSIONS,)
 _HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 
 
@@ -75,6 +78,7 @@ _HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 class Settings:
     graph_endpoint: str = DEFAULT_GRAPH_ENDPOINT
     action: RevocationAction = RevocationAction.REVOKE_SIGN_IN_SESSIONS
+    actions: tuple[ContainmentAction, ...] = DEFAULT_ACTIONS
     dry_run: bool = False
     protected_users: frozenset[str] = frozenset()
     max_users: int = DEFAULT_MAX_USERS
@@ -104,6 +108,7 @@ class Settings:
         return cls(
             graph_endpoint=_graph_endpoint(value(names.GRAPH_ENDPOINT)),
             action=_action(value(names.ACTION)),
+            actions=_actions(value(names.ACTIONS)),
             dry_run=_boolean(names.DRY_RUN, value(names.DRY_RUN), default=False),
             protected_users=_protected_users(value(names.PROTECTED_USERS)),
             max_users=_integer(names.MAX_USERS, value(names.MAX_USERS), DEFAULT_MAX_USERS, 1, MAX_ACCOUNTS),
@@ -215,6 +220,25 @@ def _action(raw: str | None) -> RevocationAction:
             return action
     choices = ", ".join(action.value for action in RevocationAction)
     raise SettingsError(SettingNames.ACTION, f"{raw!r} is not one of {choices}", expected=f"one of {choices}")
+
+
+def _actions(raw: str | None) -> tuple[ContainmentAction, ...]:
+    if raw is None:
+        return DEFAULT_ACTIONS
+    choices = ", ".join(action.value for action in ContainmentAction)
+    chosen = set()
+    for name in raw.split(","):
+        if not name.strip():
+            continue
+        action = ContainmentAction.parse(name)
+        if action is None:
+            raise SettingsError(
+                SettingNames.ACTIONS, f"{name.strip()!r} is not one of {choices}", expected=f"a list of {choices}"
+            )
+        chosen.add(action)
+    if not chosen:
+        raise SettingsError(SettingNames.ACTIONS, "names no action", expected=f"a list of {choices}")
+    return in_order(chosen)
 
 
 def _boolean(name: str, raw: str | None, *, default: bool) -> bool:

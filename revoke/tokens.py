@@ -40,6 +40,7 @@ class TokenSource:
 
     def token(self, deadline: Deadline) -> str:
         """A usable token, or IdentityUnavailable / OutOfTime; never waits past `deadline`."""
+        started = False
         with self._lock:
             if self._cached is not None and _seconds_left(self._cached) > REFRESH_MARGIN_SECONDS:
                 return self._cached.token
@@ -47,9 +48,12 @@ class TokenSource:
                 if deadline.remaining() <= 0:
                     raise OutOfTime("the time budget ran out before a token could be asked for")
                 self._fetch = self._fetcher.submit(self._ask, fresh=self._renew)
-                self._fetch.add_done_callback(self._keep)
                 self._renew = False
+                started = True
             fetch = self._fetch
+        if started:
+            # Outside the lock: a fetch that is already done runs the callback on this thread.
+            fetch.add_done_callback(self._keep)
         try:
             return fetch.result(timeout=deadline.remaining()).token
         except FutureTimeout:

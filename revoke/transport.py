@@ -82,18 +82,20 @@ class GraphCall:
     path: str  # relative to the API version, e.g. /users/{id}/revokeSignInSessions
     body: dict[str, Any] | None = None
     check: Callable[[GraphReply], GraphError | None] = any_success
+    version: str = "v1.0"
 
 
 class GraphTransport:
     """Sends calls on one pooled session; one per process."""
 
-    def __init__(self, base_url: str, session: requests.Session) -> None:
-        self._base_url = base_url  # endpoint and API version, e.g. https://graph.microsoft.com/v1.0
+    def __init__(self, endpoint: str, session: requests.Session) -> None:
+        self._endpoint = endpoint  # e.g. https://graph.microsoft.com
         self._session = session
 
     def send(self, call: GraphCall, token: str, deadline: Deadline) -> GraphReply:
+        url = f"{self._endpoint}/{call.version}{call.path}"
         try:
-            response = self._request(call.method, self._base_url + call.path, token, deadline, call.body)
+            response = self._request(call.method, url, token, deadline, call.body)
         except GraphError as error:
             return GraphReply(None, error=error, retry_after=error.retry_after)
         return _reply(response.status_code, _body_of(response), response.headers.get("request-id"), response.headers)
@@ -101,11 +103,12 @@ class GraphTransport:
     def send_batch(
         self, calls: Sequence[tuple[int, GraphCall]], token: str, deadline: Deadline
     ) -> dict[int, GraphReply]:
-        """One `$batch` of at most BATCH_LIMIT calls, keyed by the caller's index for each."""
+        """One `$batch` of at most BATCH_LIMIT calls of one API version, keyed by the caller's index for each."""
         body = {"requests": [_batch_item(index, call) for index, call in calls]}
         indexes = [index for index, _ in calls]
+        url = f"{self._endpoint}/{calls[0][1].version}/$batch"
         try:
-            response = self._request("POST", self._base_url + "/$batch", token, deadline, body)
+            response = self._request("POST", url, token, deadline, body)
         except GraphError as error:
             return {index: GraphReply(None, error=error, retry_after=error.retry_after) for index in indexes}
         return read_batch(response.status_code, response.headers, _body_of(response), indexes)

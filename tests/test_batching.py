@@ -45,10 +45,10 @@ def test_each_item_gets_its_own_outcome(app: GraphSimulator, logs: LogCapture) -
 
     assert response.status_code == 207
     assert [(r["outcome"], r["detail"]) for r in body_of(response)["results"]] == [
-        ("revoked", None),
-        ("failed", "Authorization_RequestDenied"),
-        ("revoked", None),
-        ("not_found", "Request_ResourceNotFound"),
+        ("contained", None),
+        ("failed", "revokeSignInSessions: Authorization_RequestDenied"),
+        ("contained", None),
+        ("not_found", "revokeSignInSessions: Request_ResourceNotFound"),
     ]
     assert [e["outcome"] for e in logs.audit_events()] == ["revoked", "failed", "revoked", "not_found"]
 

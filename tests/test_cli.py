@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from graphsim import Fault, GraphSimulator
-from revoke.cli import EXIT_NOT_ALL_REVOKED, EXIT_OK, EXIT_TRANSIENT, EXIT_USAGE, main
+from revoke.cli import EXIT_NOT_ALL_CONTAINED, EXIT_OK, EXIT_TRANSIENT, EXIT_USAGE, main
 from tests.conftest import ADELE, MEGAN
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,12 +37,12 @@ def test_revoke_by_user_exits_0_when_all_revoked(app: GraphSimulator, capsys: py
     assert main(["revoke", "--user", ADELE[0], "--user", MEGAN[1], "--reason", "drill"]) == EXIT_OK
 
     results = json.loads(capsys.readouterr().out)["results"]
-    assert [r["outcome"] for r in results] == ["revoked", "revoked"]
+    assert [r["outcome"] for r in results] == ["contained", "contained"]
     assert len(app.revocations) == 2
 
 
 def test_revoke_exits_1_when_a_user_is_not_found(app: GraphSimulator) -> None:
-    assert main(["revoke", "--user", ADELE[0], "--user", "ghost@contoso.com"]) == EXIT_NOT_ALL_REVOKED
+    assert main(["revoke", "--user", ADELE[0], "--user", "ghost@contoso.com"]) == EXIT_NOT_ALL_CONTAINED
 
 
 def test_revoke_exits_3_on_a_transient_failure(app: GraphSimulator) -> None:

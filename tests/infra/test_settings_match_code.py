@@ -16,6 +16,7 @@ from revoke.settings import RevocationAction, SettingNames
 CODE_DEFAULTS = {
     SettingNames.GRAPH_ENDPOINT: code.DEFAULT_GRAPH_ENDPOINT,
     SettingNames.ACTION: RevocationAction.REVOKE_SIGN_IN_SESSIONS.value,
+    SettingNames.ACTIONS: ",".join(action.value for action in code.DEFAULT_ACTIONS),
     SettingNames.DRY_RUN: "false",
     SettingNames.PROTECTED_USERS: "",
     SettingNames.MAX_USERS: str(code.DEFAULT_MAX_USERS),

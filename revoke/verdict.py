@@ -1,0 +1,118 @@
+"""The verdict for one user: is the identity contained, and if not, why and what would do it.
+
+Revoking sessions ends a member's refresh tokens and browser sessions; it does not reach an
+external (B2B guest) user's sessions in their home tenant, so a guest is contained only by
+disabling the account in this tenant. Confirming the compromise records a risk signal and
+contains nobody by itself. A user is `contained` only when every action asked for was
+confirmed by Graph and one of them contains this kind of user.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from revoke.outcomes import ActionResult, Outcome
+
+EXTERNAL_MARKER = "#ext#"
+EXTERNAL_NOT_CONTAINED = (
+    "external (guest) user: revoking sessions in this tenant does not end their sessions; "
+    "disable the account in this tenant (disableAccount) to contain them"
+)
+KIND_UNKNOWN = "could not tell whether the user is external, and revoking sessions does not contain an external user"
+NOTHING_CONTAINING = "no action that contains the user was asked for (confirmCompromised alone does not)"
+# When several actions did not succeed, the one a responder must act on first.
+_PRESSING = (Outcome.DEFERRED, Outcome.FAILED, Outcome.REFUSED, Outcome.NOT_FOUND)
+
+
+class TargetOutcome(StrEnum):
+    CONTAINED = "contained"
+    NOT_CONTAINED = "not_contained"  # every action succeeded, but none of them contains this kind of user
+    DRY_RUN = "dry_run"
+    REFUSED = "refused"
+    NOT_FOUND = "not_found"
+    DEFERRED = "deferred"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class ActionRecord:
+    """One action's result for one target; `action` names the Graph action used."""
+
+    action: str
+    result: ActionResult
+
+    def as_json(self) -> dict[str, Any]:
+        result = self.result
+        return {
+            "action": self.action,
+            "outcome": result.outcome.value,
+            "graphStatus": result.status,
+            "detail": result.detail,
+        }
+
+
+@dataclass(frozen=True)
+class TargetResult:
+    user: str
+    outcome: TargetOutcome
+    actions: tuple[ActionRecord, ...]
+    detail: str | None = None
+
+    @property
+    def contained(self) -> bool:
+        return self.outcome is TargetOutcome.CONTAINED
+
+    @property
+    def retry_after(self) -> float | None:
+        waits = [r.result.retry_after for r in self.actions if r.result.outcome is Outcome.DEFERRED]
+        return max((w for w in waits if w is not None), default=None)
+
+    @property
+    def graph_status(self) -> int | None:
+        """The Graph status of the action that decided the outcome (the last one, when all succeeded)."""
+        return self._deciding.result.status if self.actions else None
+
+    @property
+    def _deciding(self) -> ActionRecord:
+        for pressing in _PRESSING:
+            for record in self.actions:
+                if record.result.outcome is pressing:
+                    return record
+        return self.actions[-1]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "user": self.user,
+            "outcome": self.outcome.value,
+            "contained": self.contained,
+            "graphStatus": self.graph_status,
+            "detail": self.detail,
+            "actions": [record.as_json() for record in self.actions],
+        }
+
+
+def is_external(*names: str | None) -> bool:
+    return any(name is not None and EXTERNAL_MARKER in name.lower() for name in names)
+
+
+def judge(user: str, records: Sequence[ActionRecord], *, external: bool | None) -> TargetResult:
+    """The target's result once every action asked for has its own; `external` None: unknown."""
+    outcomes = [record.result.outcome for record in records]
+    if outcomes and all(outcome is Outcome.DRY_RUN for outcome in outcomes):
+        return TargetResult(user, TargetOutcome.DRY_RUN, tuple(records), "dry run: nothing sent to Graph")
+    for pressing in _PRESSING:
+        deciding = next((record for record in records if record.result.outcome is pressing), None)
+        if deciding is not None:
+            detail = f"{deciding.action}: {deciding.result.detail}" if deciding.result.detail else deciding.action
+            return TargetResult(user, TargetOutcome(pressing.value), tuple(records), detail)
+    containing = {Outcome.REVOKED, Outcome.DISABLED} if external is False else {Outcome.DISABLED}
+    if containing & set(outcomes):
+        return TargetResult(user, TargetOutcome.CONTAINED, tuple(records))
+    if Outcome.REVOKED in outcomes:
+        detail = EXTERNAL_NOT_CONTAINED if external else KIND_UNKNOWN
+    else:
+        detail = NOTHING_CONTAINING
+    return TargetResult(user, TargetOutcome.NOT_CONTAINED, tuple(records), detail)
