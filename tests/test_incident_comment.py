@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import re
 import string
+from dataclasses import replace
+from html.parser import HTMLParser
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from revoke.comment_text import MAX_COMMENT_CHARACTERS, CommentSummary, CommentTarget, render_comment
 from revoke.incidents import comment_id, incident_in_workspace, is_incident_id
+from revoke.untrusted import printable
 
 SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"
 WORKSPACE = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/soc-rg/providers/Microsoft.OperationalInsights/workspaces/soc-workspace"
@@ -232,3 +236,187 @@ def test_the_comment_id_is_the_same_for_every_delivery_of_one_request() -> None:
     # No two (correlation id, incident) pairs share a key, whatever characters they hold.
     assert comment_id("a|b", "c") != comment_id("a", "b|c")
     assert comment_id('a","b', "c") != comment_id("a", 'b","c')
+
+
+# --- what the comment says ---------------------------------------------------------------
+ALLOWED_TAGS = {"p", "b", "br", "code", "ul", "li"}
+VOID_TAGS = {"br"}
+HOSTILE_TEXTS = [
+    "<script>alert(1)</script>",
+    '"><img src=x onerror=alert(1)>',
+    "' onmouseover='alert(1)",
+    "&lt;b&gt;not bold&lt;/b&gt; &amp;",
+    "</li></ul><a href=javascript:alert(1)>click</a>",
+    "<!-- x --><![CDATA[y]]>",
+    "\x00\x07\x1b[31mred\r\n<p>\u202eevil\u200b\u2028",
+]
+
+
+class Markup(HTMLParser):
+    """Every tag, attribute and text run in rendered HTML, and whether the tags nest properly."""
+
+    def __init__(self, document: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[str] = []
+        self.attributes: list[tuple[str, str | None]] = []
+        self.texts: list[str] = []
+        self.open: list[str] = []
+        self.balanced = True
+        self.other: list[str] = []
+        self.feed(document)
+        self.close()
+        self.balanced = self.balanced and not self.open
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.attributes += attrs
+        if tag not in VOID_TAGS:
+            self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.open or self.open.pop() != tag:
+            self.balanced = False
+
+    def handle_data(self, data: str) -> None:
+        self.texts.append(data)
+
+    def handle_comment(self, data: str) -> None:
+        self.other.append(data)
+
+    def handle_decl(self, decl: str) -> None:
+        self.other.append(decl)
+
+    def unknown_decl(self, data: str) -> None:
+        self.other.append(data)
+
+    def handle_pi(self, data: str) -> None:
+        self.other.append(data)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.texts)
+
+
+def assert_inert(document: str) -> Markup:
+    """Only our own tags, no attributes, nothing but tags and text, properly nested, every character printable."""
+    markup = Markup(document)
+    assert set(markup.tags) <= ALLOWED_TAGS
+    assert markup.attributes == []
+    assert markup.other == []
+    assert markup.balanced
+    assert all(c.isprintable() for c in document)
+    return markup
+
+
+def summary(**changes: object) -> CommentSummary:
+    base = CommentSummary(
+        correlation_id="soc-1234",
+        dry_run=False,
+        targets=(
+            CommentTarget(
+                "adele.vance@contoso.com",
+                True,
+                "revoked",
+                (("revokeSignInSessions", "revoked", None), ("disableAccount", "disabled", None)),
+            ),
+            CommentTarget(
+                "megan.bowen@contoso.com",
+                False,
+                "deferred",
+                (("revokeSignInSessions", "revoked", None), ("disableAccount", "deferred", "ServiceUnavailable")),
+            ),
+        ),
+        skipped=(("CORP\\svc-backup", "on-premises account: no Entra object id or UPN suffix"),),
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def test_the_comment_shows_each_user_each_action_and_whether_the_user_is_contained() -> None:
+    rendered = render_comment(summary())
+
+    text = assert_inert(rendered).text
+    assert "1 of 2 account(s) contained, 1 skipped" in text
+    assert "Correlation id: soc-1234" in text
+    assert "adele.vance@contoso.com: contained (outcome: revoked)" in text
+    assert "revokeSignInSessions: revoked" in text
+    assert "disableAccount: disabled" in text
+    assert "megan.bowen@contoso.com: not contained (outcome: deferred)" in text
+    assert "disableAccount: deferred (ServiceUnavailable)" in text
+    assert "CORP\\svc-backup: on-premises account: no Entra object id or UPN suffix" in text
+    assert "dry run" not in text
+
+
+def test_a_dry_run_says_nothing_was_changed() -> None:
+    assert "(dry run: nothing was changed)" in render_comment(summary(dry_run=True))
+
+
+@pytest.mark.parametrize("hostile", HOSTILE_TEXTS)
+def test_no_summary_text_can_add_markup(hostile: str) -> None:
+    rendered = render_comment(
+        summary(
+            correlation_id=hostile,
+            targets=(CommentTarget(hostile, False, hostile, ((hostile, hostile, hostile),)),),
+            skipped=((hostile, hostile),),
+        )
+    )
+
+    text = assert_inert(rendered).text
+    # The text reads back as the attacker wrote it, control characters spelled out.
+    assert printable(hostile) in text
+    assert "<script" not in rendered and "<img" not in rendered and "<a " not in rendered
+    assert '"' not in rendered and "'" not in rendered  # quotes escaped too: no attribute can be opened
+    assert "\x00" not in rendered and "\u202e" not in rendered
+
+
+@hypothesis_settings(500)
+@given(texts=st.lists(st.text(max_size=300), min_size=7, max_size=7), contained=st.booleans(), dry_run=st.booleans())
+def test_any_text_renders_as_inert_markup(texts: list[str], contained: bool, dry_run: bool) -> None:
+    user, outcome, action, action_outcome, detail, account, reason = texts
+    rendered = render_comment(
+        CommentSummary(
+            correlation_id=user,
+            dry_run=dry_run,
+            targets=(CommentTarget(user, contained, outcome, ((action, action_outcome, detail),)),),
+            skipped=((account, reason),),
+        )
+    )
+
+    text = assert_inert(rendered).text
+    assert printable(user)[:200] in text
+
+
+def entries(rendered: str) -> tuple[int, int]:
+    """(entries shown, entries the note says it left out): each target and skipped account is one `<li><b>`."""
+    omitted = re.search(r"(\d+) more entries are not shown", Markup(rendered).text)
+    return rendered.count("<li><b>"), int(omitted.group(1)) if omitted else 0
+
+
+def test_a_comment_over_sentinels_limit_loses_its_last_entries_not_its_markup() -> None:
+    worst = '"' * 300  # each character becomes six: &quot;
+    targets = tuple(
+        CommentTarget(f"{i}{worst}", False, "failed", (("revokeSignInSessions", "failed", worst),)) for i in range(25)
+    )
+    skipped = tuple((f"{i}{worst}", worst) for i in range(1000))
+
+    rendered = render_comment(CommentSummary("soc-1234", False, targets, skipped))
+
+    assert len(rendered) <= MAX_COMMENT_CHARACTERS == 30_000
+    text = assert_inert(rendered).text
+    shown, omitted = entries(rendered)
+    assert shown + omitted == len(targets) + len(skipped)
+    assert 0 < shown < len(targets)  # targets first, in order
+    assert text.startswith("Account containment: 0 of 25 account(s) contained, 1000 skipped.")
+    assert "correlation id soc-1234 list every one" in text
+
+
+def test_a_comment_that_fits_is_not_cut() -> None:
+    rendered = render_comment(summary())
+    assert render_comment(summary(), limit=len(rendered)) == rendered
+    assert entries(rendered) == (3, 0)
+
+    cut = render_comment(summary(), limit=len(rendered) - 1)
+
+    assert len(cut) <= len(rendered) - 1
+    assert_inert(cut)
+    shown, omitted = entries(cut)
+    assert shown + omitted == 3 and omitted > 0
