@@ -8,17 +8,42 @@ parsing what was rendered.
 
 from __future__ import annotations
 
+import json
+import logging
 import re
+import socket
 import string
+import time
+from collections.abc import Iterator
 from dataclasses import replace
 from html.parser import HTMLParser
+from typing import Any, get_args
 
+import jsonschema
 import pytest
+import requests
+from azure.identity import ManagedIdentityCredential
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from graphsim import Fault, GraphSimulator
+from graphsim.harness import LogCapture, app_settings
+from graphsim.server import GRAPH_RESOURCE
+from revoke.audit import AUDIT_LOGGER_NAME, SCHEMA_PATH, RequestContext, audit_event
+from revoke.budget import Deadline
 from revoke.comment_text import MAX_COMMENT_CHARACTERS, CommentSummary, CommentTarget, render_comment
+from revoke.incident_comment import (
+    COMMENT_ACTION,
+    CommentResult,
+    CommentStatus,
+    IncidentCommenter,
+    comment_audit_event,
+    emit_comment_event,
+    skipped,
+)
 from revoke.incidents import comment_id, incident_in_workspace, is_incident_id
+from revoke.outcomes import Outcome
+from revoke.transport import pooled_session
 from revoke.untrusted import printable
 
 SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"
@@ -420,3 +445,297 @@ def test_a_comment_that_fits_is_not_cut() -> None:
     assert_inert(cut)
     shown, omitted = entries(cut)
     assert shown + omitted == 3 and omitted > 0
+
+
+# --- sending it: the real ManagedIdentityCredential and requests against graphsim ---------
+def on_comment(path: str) -> bool:
+    return "/comments/" in path
+
+
+@pytest.fixture
+def arm() -> Iterator[GraphSimulator]:
+    """A simulator whose identity endpoint the process's managed identity uses."""
+    with GraphSimulator() as simulator, app_settings(simulator.environment()):
+        yield simulator
+
+
+def managed_identity() -> ManagedIdentityCredential:
+    # Reads IDENTITY_ENDPOINT / IDENTITY_HEADER now, as the Functions host sets them.
+    return ManagedIdentityCredential(retry_total=1, retry_backoff_factor=0.2, connection_timeout=1, read_timeout=1)
+
+
+def commenter_for(simulator: GraphSimulator, endpoint: str | None = None) -> IncidentCommenter:
+    return IncidentCommenter(endpoint or simulator.arm_url, managed_identity(), pooled_session(4))
+
+
+@pytest.fixture
+def commenter(arm: GraphSimulator) -> IncidentCommenter:
+    return commenter_for(arm)
+
+
+COMMENT = comment_id("soc-1234", NORMALISED)
+KEY = (NORMALISED.lower(), COMMENT)
+
+
+def test_a_comment_is_created_once_with_the_documented_request(
+    arm: GraphSimulator, commenter: IncidentCommenter
+) -> None:
+    message = render_comment(summary())
+
+    result = commenter.post(NORMALISED, COMMENT, message, Deadline(5))
+
+    assert (result.status, result.http_status, result.attempts, result.detail) == ("commented", 201, 1, None)
+    assert arm.comments == {KEY: [message]}
+    [request] = arm.arm_requests
+    assert request.method == "PUT"
+    assert request.path == f"/arm{NORMALISED}/comments/{COMMENT}?api-version=2024-09-01"
+    assert json.loads(request.body) == {"properties": {"message": message}}
+    assert request.authorized
+    assert arm.graph_requests() == []  # identity only: nothing went to Graph
+
+
+def test_the_same_comment_id_twice_updates_the_one_comment(arm: GraphSimulator, commenter: IncidentCommenter) -> None:
+    """A redelivered queue message gets the same comment id, so the analyst sees one comment, not two."""
+    first = commenter.post(NORMALISED, COMMENT, "<p>first</p>", Deadline(5))
+    again = commenter.post(NORMALISED, comment_id("soc-1234", INCIDENT), "<p>again</p>", Deadline(5))
+
+    assert (first.status, first.http_status) == ("commented", 201)
+    assert (again.status, again.http_status) == ("commented", 200)
+    assert arm.comments == {KEY: ["<p>first</p>", "<p>again</p>"]}
+
+
+def test_another_request_adds_its_own_comment(arm: GraphSimulator, commenter: IncidentCommenter) -> None:
+    commenter.post(NORMALISED, COMMENT, "<p>one</p>", Deadline(5))
+    commenter.post(NORMALISED, comment_id("soc-5678", NORMALISED), "<p>two</p>", Deadline(5))
+
+    assert len(arm.comments) == 2
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [Fault(status=503, match=on_comment), Fault(status=429, headers={"Retry-After": "1"}, match=on_comment),
+     Fault(drop=True, match=on_comment), Fault(status=401, match=on_comment)],
+    ids=["503 once", "429 once", "dropped once", "401 once: a fresh token"],
+)  # fmt: skip
+def test_a_transient_failure_is_retried_and_the_comment_written(
+    arm: GraphSimulator, commenter: IncidentCommenter, fault: Fault
+) -> None:
+    arm.inject_arm(fault)
+
+    result = commenter.post(NORMALISED, COMMENT, "<p>x</p>", Deadline(5))
+
+    assert (result.status, result.attempts) == ("commented", 2)
+    assert len(arm.arm_requests) == 2
+    assert arm.comments == {KEY: ["<p>x</p>"]}
+
+
+def test_arm_unavailable_throughout_defers_within_the_deadline(
+    arm: GraphSimulator, commenter: IncidentCommenter
+) -> None:
+    arm.inject_arm(Fault(status=503, match=on_comment, times=None))
+    started = time.monotonic()
+
+    result = commenter.post(NORMALISED, COMMENT, "<p>x</p>", Deadline(3))
+
+    assert time.monotonic() - started < 3
+    assert (result.status, result.http_status, result.detail) == ("deferred", 503, "ServiceUnavailable")
+    assert result.attempts == len(arm.arm_requests) >= 2
+    assert arm.comments == {}
+
+
+def test_a_stalled_arm_defers_within_the_deadline(arm: GraphSimulator, commenter: IncidentCommenter) -> None:
+    arm.inject_arm(Fault(delay=4.0, match=on_comment, times=None))
+    started = time.monotonic()
+
+    result = commenter.post(NORMALISED, COMMENT, "<p>x</p>", Deadline(2))
+
+    assert time.monotonic() - started < 3
+    assert result.status == "deferred"
+    assert result.detail == "Azure Resource Manager did not answer (timed out, or the connection dropped)"
+
+
+def test_forbidden_fails_at_once(arm: GraphSimulator, commenter: IncidentCommenter) -> None:
+    denied = {"error": {"code": "AuthorizationFailed", "message": "no Microsoft Sentinel Responder role"}}
+    arm.inject_arm(Fault(status=403, body=denied, match=on_comment, times=None))
+
+    result = commenter.post(NORMALISED, COMMENT, "<p>x</p>", Deadline(5))
+
+    assert (result.status, result.http_status, result.attempts, result.detail) == (
+        "failed", 403, 1, "AuthorizationFailed"
+    )  # fmt: skip
+    assert arm.comments == {}
+
+
+def test_a_redirect_fails_and_nothing_reaches_its_location(arm: GraphSimulator, commenter: IncidentCommenter) -> None:
+    with GraphSimulator() as elsewhere:
+        location = f"{elsewhere.arm_url}{NORMALISED}/comments/{COMMENT}?api-version=2024-09-01"
+        arm.inject_arm(Fault(status=302, headers={"Location": location}, match=on_comment, times=None))
+
+        result = commenter.post(NORMALISED, COMMENT, "<p>x</p>", Deadline(5))
+
+        assert (result.status, result.http_status, result.attempts) == ("failed", 302, 1)
+        assert result.detail == "HTTP 302: redirect not followed"
+        assert elsewhere.requests == [] and elsewhere.arm_requests == []
+    assert arm.comments == {}
+
+
+@pytest.mark.parametrize("answer", ["[]", "not json", ""], ids=["a JSON array", "not JSON", "empty"])
+def test_a_success_status_without_the_comment_resource_is_never_counted(
+    arm: GraphSimulator, commenter: IncidentCommenter, answer: str
+) -> None:
+    arm.inject_arm(Fault(status=200, raw_body=answer, match=on_comment, times=None))
+
+    result = commenter.post(NORMALISED, COMMENT, "<p>x</p>", Deadline(2))
+
+    assert result.status == "deferred"
+    assert result.attempts >= 2  # the PUT is safe to repeat: same comment id
+
+
+def test_no_token_from_the_managed_identity_defers_and_sends_nothing(
+    arm: GraphSimulator, commenter: IncidentCommenter
+) -> None:
+    arm.inject(Fault(status=500, identity=True, times=None))
+
+    result = commenter.post(NORMALISED, COMMENT, "<p>x</p>", Deadline(2))
+
+    assert (result.status, result.attempts) == ("deferred", 0)
+    assert result.detail is not None and result.detail.startswith("no token from the managed identity")
+    assert arm.arm_requests == []
+
+
+def test_arm_unreachable_defers(arm: GraphSimulator) -> None:
+    with socket.socket() as placeholder:
+        placeholder.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{placeholder.getsockname()[1]}"
+    result = commenter_for(arm, closed).post(NORMALISED, COMMENT, "<p>x</p>", Deadline(2))
+
+    assert (result.status, result.attempts, result.detail) == (
+        "deferred", 0, "could not connect to Azure Resource Manager"
+    )  # fmt: skip
+
+
+def test_a_graph_token_is_refused_by_arm(arm: GraphSimulator) -> None:
+    """The commenter pointed at Graph's endpoint gets a token for Graph's audience: ARM answers 401."""
+    result = commenter_for(arm, arm.url).post(NORMALISED, COMMENT, "<p>x</p>", Deadline(5))
+
+    assert (result.status, result.http_status, result.detail) == (
+        "failed", 401, "InvalidAuthenticationTokenAudience"
+    )  # fmt: skip
+    assert result.attempts == 2  # one fresh token, as for Graph
+    assert arm.comments == {}
+    for resource in (GRAPH_RESOURCE, arm.url):
+        answer = requests.put(
+            f"{arm.arm_url}{NORMALISED}/comments/{COMMENT}?api-version=2024-09-01",
+            json={"properties": {"message": "x"}},
+            headers={"Authorization": f"Bearer {arm.request_token(resource)}"},
+            timeout=5,
+        )
+        assert answer.status_code == 401
+    assert arm.comments == {}
+
+
+def test_graph_refuses_a_token_for_arm(arm: GraphSimulator) -> None:
+    adele = arm.add_user("adele.vance@contoso.com")
+    url = f"{arm.url}/v1.0/users/{adele.object_id}/revokeSignInSessions"
+
+    for_arm = requests.post(url, headers={"Authorization": f"Bearer {arm.request_token(arm.arm_url)}"}, timeout=5)
+    for_graph = requests.post(url, headers={"Authorization": f"Bearer {arm.request_token(arm.url)}"}, timeout=5)
+
+    assert (for_arm.status_code, for_graph.status_code) == (401, 200)
+    assert arm.revocations == {adele.object_id: 1}
+
+
+@pytest.mark.parametrize(
+    ("incident_id", "comment"),
+    [(INCIDENT, COMMENT), (NORMALISED + "/../x", COMMENT), (NORMALISED, COMMENT.upper()), (NORMALISED, "../x")],
+    ids=["not normalised", "traversal", "comment id upper case", "comment id not a GUID"],
+)
+def test_an_id_that_was_not_checked_is_never_sent(
+    arm: GraphSimulator, commenter: IncidentCommenter, incident_id: str, comment: str
+) -> None:
+    result = commenter.post(incident_id, comment, "<p>x</p>", Deadline(5))
+
+    assert result.status == "skipped"
+    assert arm.arm_requests == [] and arm.token_requests == 0
+
+
+def test_a_message_over_the_limit_is_not_sent(arm: GraphSimulator, commenter: IncidentCommenter) -> None:
+    result = commenter.post(NORMALISED, COMMENT, "x" * (MAX_COMMENT_CHARACTERS + 1), Deadline(5))
+
+    assert (result.status, result.attempts) == ("failed", 0)
+    assert arm.arm_requests == []
+
+
+def test_the_longest_rendered_comment_is_accepted(arm: GraphSimulator, commenter: IncidentCommenter) -> None:
+    """graphsim refuses a message over 30,000 characters, as Sentinel does; the rendered one fits."""
+    hostile = HOSTILE_TEXTS[0] * 40
+    targets = tuple(CommentTarget(f"{i}{hostile}", False, "failed", ((hostile, hostile, hostile),)) for i in range(25))
+    message = render_comment(CommentSummary(hostile, True, targets, tuple((hostile, hostile) for _ in range(1000))))
+
+    assert commenter.post(NORMALISED, COMMENT, message, Deadline(5)).status == "commented"
+    assert arm.comments == {KEY: [message]}
+
+
+def test_a_stable_api_version_is_required() -> None:
+    with pytest.raises(ValueError, match="api-version"):
+        IncidentCommenter("https://management.azure.com", managed_identity(), pooled_session(1), "2024-09-01&x=1")
+
+
+# --- the comment's audit event ---------------------------------------------------------
+def schema_with_comment_events() -> dict[str, Any]:
+    """The audit schema with the change the comment's events need (a no-op once the schema has it)."""
+    schema = json.loads(SCHEMA_PATH.read_text())
+    properties = schema["properties"]
+    properties["action"]["enum"] = sorted({*properties["action"]["enum"], COMMENT_ACTION})
+    properties["outcome"]["enum"] = sorted({*properties["outcome"]["enum"], *get_args(CommentStatus)})
+    return schema
+
+
+COMMENT_EVENT_VALIDATOR = jsonschema.Draft202012Validator(schema_with_comment_events())
+CONTEXT = RequestContext(
+    "queue", "revokeSignInSessions", "soc-1234", None, INCIDENT, "Sentinel incident 4711: Token theft"
+)
+
+
+def test_the_comment_event_has_every_key_of_an_audit_event(arm: GraphSimulator, commenter: IncidentCommenter) -> None:
+    result = commenter.post(NORMALISED, COMMENT, "<p>x</p>", Deadline(5))
+
+    event = comment_audit_event(CONTEXT, result)
+
+    assert event.keys() == audit_event(CONTEXT, Outcome.REVOKED, user=None).keys()
+    assert {k: event[k] for k in ("schema", "outcome", "action", "user", "trigger", "correlationId", "incidentId")} == {
+        "schema": "revoke.audit/1",
+        "outcome": "commented",
+        "action": "incidentComment",
+        "user": None,
+        "trigger": "queue",
+        "correlationId": "soc-1234",
+        "incidentId": INCIDENT,
+    }
+    assert (event["graphStatus"], event["attempts"], event["detail"]) == (201, 1, None)
+    assert event["graphRequestId"] and event["durationMs"] >= 0
+    COMMENT_EVENT_VALIDATOR.validate(event)
+
+
+@pytest.mark.parametrize(
+    ("result", "level"),
+    [
+        (CommentResult("commented", 201, None, 1), logging.INFO),
+        (skipped("comments are off: no Sentinel workspace is configured"), logging.INFO),
+        (CommentResult("deferred", 503, "ServiceUnavailable", 4), logging.WARNING),
+        (CommentResult("failed", 403, "x" * 5000, 1), logging.WARNING),
+    ],
+    ids=["commented", "skipped", "deferred", "failed"],
+)
+def test_the_comment_event_is_one_line_of_json_on_the_audit_logger(
+    result: CommentResult, level: int, logs: LogCapture
+) -> None:
+    emit_comment_event(comment_audit_event(CONTEXT, result))
+
+    [record] = [r for r in logs.records if r.name == AUDIT_LOGGER_NAME]
+    assert record.levelno == level
+    assert "\n" not in record.getMessage()
+    assert record.getMessage().startswith('{"schema":"revoke.audit/')
+    [event] = logs.audit_events()
+    assert event["outcome"] == result.status
+    COMMENT_EVENT_VALIDATOR.validate(event)
