@@ -1,4 +1,5 @@
-"""A loopback simulator of Microsoft Graph and the App Service managed-identity endpoint.
+"""A loopback simulator of Microsoft Graph, the App Service managed-identity endpoint, and the
+Azure Resource Manager call that comments on a Microsoft Sentinel incident.
 
 For tests, the demo and the benchmark only; `.funcignore` keeps it out of the deployed app.
 """

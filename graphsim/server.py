@@ -14,6 +14,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -30,6 +31,27 @@ _ACTION_PATH = re.compile(r"^/(v1\.0|beta)/users/([^/]+)/(revokeSignInSessions|i
 _USER_PATH = re.compile(r"^/(v1\.0|beta)/users/([^/]+)$")
 _BATCH_PATH = re.compile(r"^/(v1\.0|beta)/\$batch$")
 _CONFIRM_PATH = re.compile(r"^/(v1\.0|beta)/identityProtection/riskyUsers/confirmCompromised$")
+
+# --- Azure Resource Manager: Microsoft Sentinel incident comments ---------------------
+# ARM is served on the same port under ARM_PATH_PREFIX, so its base URL (`arm_url`), and
+# with it the audience of the tokens the app asks for it, differs from Graph's (`url`).
+ARM_PATH_PREFIX = "/arm"
+ARM_RESOURCE = "https://management.azure.com"
+# The audiences ARM accepts besides the simulator's own `arm_url`.
+ARM_AUDIENCES = frozenset(
+    {ARM_RESOURCE, ARM_RESOURCE + "/", "https://management.core.windows.net", "https://management.core.windows.net/"}
+)
+# Stable SecurityInsights versions that serve IncidentComments_CreateOrUpdate.
+ARM_COMMENT_API_VERSIONS = frozenset(
+    {"2023-02-01", "2023-11-01", "2024-03-01", "2024-09-01", "2025-03-01", "2025-06-01", "2025-09-01"}
+)
+MAX_COMMENT_CHARACTERS = 30_000  # Microsoft Sentinel service limits: characters per comment
+_ARM_PATH = re.compile(rf"^(?:{re.escape(ARM_PATH_PREFIX)})?(/subscriptions(?:/.*)?)$", re.IGNORECASE)
+_ARM_COMMENT_PATH = re.compile(
+    r"^(/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.OperationalInsights/workspaces/[^/]+"
+    r"/providers/Microsoft\.SecurityInsights/incidents/[^/]+)/comments/([^/]+)$",
+    re.IGNORECASE,
+)
 
 
 @dataclass
@@ -139,6 +161,11 @@ class GraphSimulator:
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        # Azure Resource Manager: (incident id lower-cased, comment id lower-cased) -> every message PUT there.
+        self.comments: dict[tuple[str, str], list[str]] = {}
+        self.arm_requests: list[RecordedRequest] = []
+        self._arm_faults: list[Fault] = []
+        self._token_audiences: dict[str, str] = {}
 
     # --- lifecycle -------------------------------------------------------------------
     def __enter__(self) -> GraphSimulator:
@@ -207,6 +234,7 @@ class GraphSimulator:
         with self._lock:
             self._faults.clear()
             self._random_faults = None
+            self._arm_faults.clear()
 
     def take_fault(self, path: str, *, identity: bool, batch_envelope: bool = False) -> Fault | None:
         with self._lock:
@@ -256,6 +284,7 @@ class GraphSimulator:
         with self._lock:
             self.token_requests += 1
             self.issued_tokens.append(token)
+            self._token_audiences[token] = resource
         return token
 
     def request_token(self, resource: str = "https://graph.microsoft.com") -> str:
@@ -284,6 +313,78 @@ class GraphSimulator:
         with self._lock:
             shuffled = self._shuffler.sample(responses, len(responses))
         return shuffled if shuffled != responses else responses[1:] + responses[:1]
+
+    # --- Azure Resource Manager: incident comments ------------------------------------
+    @property
+    def arm_url(self) -> str:
+        """The ARM endpoint to configure the app with; its tokens' audience differs from Graph's."""
+        return self.url + ARM_PATH_PREFIX
+
+    def is_arm_token(self, token: str) -> bool:
+        """Issued here for Azure Resource Manager (audience `arm_url` or one of ARM's own)."""
+        with self._lock:
+            audience = self._token_audiences.get(token)
+        return audience is not None and (audience in ARM_AUDIENCES or audience == self.arm_url)
+
+    def inject_arm(self, fault: Fault) -> None:
+        """A fault for ARM requests, matched on their path as sent (`identity` and `batch_envelope` unused)."""
+        with self._lock:
+            self._arm_faults.append(fault)
+
+    def take_arm_fault(self, path: str) -> Fault | None:
+        with self._lock:
+            for fault in self._arm_faults:
+                if fault.match(path):
+                    if fault.times is not None:
+                        fault.times -= 1
+                        if fault.times <= 0:
+                            self._arm_faults.remove(fault)
+                    return fault
+        return None
+
+    def record_arm(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self.arm_requests.append(request)
+
+    def perform_arm(self, method: str, path: str, query: str, body: bytes) -> Answer:
+        """Carry out one authorized ARM request; only an incident comment's PUT is served."""
+        route = _ARM_PATH.match(path)
+        comment = _ARM_COMMENT_PATH.match(route.group(1)) if route else None
+        if comment is None:
+            return _arm_error(404, "NotFound", f"no such resource: {path}")
+        if method != "PUT":
+            return _arm_error(405, "MethodNotAllowed", f"{method} is not served here")
+        versions = parse_qs(query).get("api-version")
+        if not versions:
+            return _arm_error(400, "MissingApiVersionParameter", "The api-version query parameter is required.")
+        if versions != [versions[0]] or versions[0] not in ARM_COMMENT_API_VERSIONS:
+            return _arm_error(400, "NoRegisteredProviderFound", f"No registered api-version {versions[0]!r}.")
+        message = _comment_message(body)
+        if message is None:
+            return _arm_error(400, "BadRequest", 'The body must be {"properties": {"message": string}}.')
+        if len(message) > MAX_COMMENT_CHARACTERS:
+            return _arm_error(
+                400, "BadRequest", f"Comment length should not exceed {MAX_COMMENT_CHARACTERS} characters"
+            )
+        incident, comment_id = comment.group(1), comment.group(2)
+        key = (incident.lower(), comment_id.lower())
+        with self._lock:
+            created = key not in self.comments
+            self.comments.setdefault(key, []).append(message)
+        now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        resource = {
+            "id": f"{incident}/comments/{comment_id}",
+            "name": comment_id,
+            "type": "Microsoft.SecurityInsights/Incidents/Comments",
+            "etag": f'"{uuid.uuid4()}"',
+            "properties": {
+                "message": message,
+                "createdTimeUtc": now,
+                "lastModifiedTimeUtc": now,
+                "author": {"objectId": self.identity_object_id, "name": "graphsim", "userPrincipalName": None},
+            },
+        }
+        return Answer(201 if created else 200, resource)
 
     # --- Graph's answers ----------------------------------------------------------------
     def perform(self, method: str, path: str, body: Any = None) -> Answer:
@@ -369,18 +470,47 @@ class _Handler(BaseHTTPRequestHandler):
     def do_PATCH(self) -> None:
         self._dispatch()
 
+    def do_PUT(self) -> None:
+        self._dispatch()
+
     def _dispatch(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         path = urlsplit(self.path).path
-        if self.command == "POST" and (batch := _BATCH_PATH.match(path)):
+        if _ARM_PATH.match(path):
+            self._serve_arm(path, body)
+        elif self.command == "POST" and (batch := _BATCH_PATH.match(path)):
             self._serve_batch(batch.group(1), path, body)
         else:
             self._serve_single(path, body)
 
     def _authorized(self) -> bool:
-        token = self.headers.get("Authorization", "").removeprefix("Bearer ")
-        return self.simulator.token_is_valid(token)
+        token = self._bearer()
+        # A token for Azure Resource Manager is no Graph token, whoever issued it.
+        return self.simulator.token_is_valid(token) and not self.simulator.is_arm_token(token)
+
+    def _bearer(self) -> str:
+        return self.headers.get("Authorization", "").removeprefix("Bearer ")
+
+    # --- Azure Resource Manager: one request per HTTP request --------------------------
+    def _serve_arm(self, path: str, body: bytes) -> None:
+        sim = self.simulator
+        token = self._bearer()
+        issued, for_arm = sim.token_is_valid(token), sim.is_arm_token(token)
+        sim.record_arm(RecordedRequest(self.command, self.path, None, issued and for_arm, body))
+        fault = sim.take_arm_fault(path)
+        self._pause([fault], identity=False)
+        if fault is not None and fault.drop:
+            self._drop()
+        elif fault is not None and fault.status is not None:
+            self._answer_fault(fault)
+        elif not issued:
+            self._answer(_arm_error(401, "InvalidAuthenticationToken", "The access token is invalid."))
+        elif not for_arm:
+            message = "The access token has been obtained for wrong audience or resource."
+            self._answer(_arm_error(401, "InvalidAuthenticationTokenAudience", message))
+        else:
+            self._answer(sim.perform_arm(self.command, path, urlsplit(self.path).query, body))
 
     # --- one request per HTTP request ------------------------------------------------
     def _serve_single(self, path: str, body: bytes) -> None:
@@ -592,3 +722,18 @@ def _code_for(status: int) -> str:
         503: "ServiceUnavailable",
         504: "GatewayTimeout",
     }.get(status, "UnknownError")
+
+
+def _arm_error(status: int, code: str, message: str) -> Answer:
+    return Answer(status, {"error": {"code": code, "message": message}})
+
+
+def _comment_message(body: bytes) -> str | None:
+    """`properties.message` of a comment PUT body, or None if the body is not one."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    properties = document.get("properties") if isinstance(document, dict) else None
+    message = properties.get("message") if isinstance(properties, dict) else None
+    return message if isinstance(message, str) else None

@@ -206,6 +206,9 @@ def pooled_session(pool_size: int) -> requests.Session:
     # Only the configured Graph endpoint is ever called: no per-request search of the
     # environment for proxies or of ~/.netrc for credentials (that search costs ~0.2 ms CPU).
     session.trust_env = False
+    # Redirects are refused per request (allow_redirects=False). `max_redirects = 0` must not
+    # be set as well: requests then raises TooManyRedirects on reading any 3xx answer, and a
+    # redirect would read as a connection failure (retried) instead of a refusal (Redirected).
     connect_only = Retry(total=2, connect=2, read=0, redirect=0, status=0, other=0, backoff_factor=0.1)
     adapter = requests.adapters.HTTPAdapter(
         pool_connections=1, pool_maxsize=max(pool_size, POOL_FLOOR), max_retries=connect_only

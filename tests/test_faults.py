@@ -44,6 +44,7 @@ CASES = [
     Case("401 always", Fault(status=401, match=on_action, times=None), "failed", 502, "poison", 2, 2),
     Case("403", Fault(status=403, match=on_action, times=None), "failed", 502, "poison", 1, 1),
     Case("404", Fault(status=404, match=on_action, times=None), "not_found", 207, "complete", 1, 1),
+    Case("302: not followed", Fault(status=302, headers={"Location": "http://127.0.0.1:9/"}, match=on_action, times=None), "failed", 502, "poison", 1, 1),
     Case("429 longer than the budget", Fault(status=429, headers={"Retry-After": "30"}, match=on_action, times=None), "deferred", 503, "retry", 1, 1),
     Case("503 always", Fault(status=503, match=on_action, times=None), "deferred", 503, "retry", None, 2),
     Case("read timeout", Fault(delay=4.0, match=on_action, times=None), "deferred", 503, "retry", 1, 1),

@@ -1,0 +1,129 @@
+"""The comment a containment leaves on its Microsoft Sentinel incident: what was done to whom, in HTML.
+
+Sentinel renders a comment's message as HTML. Account names and reasons come from alerts,
+so whoever raises the alert chooses them: every piece of text from a summary is made
+printable (control and invisible characters escaped), bounded, and HTML-escaped before it
+is placed in markup. Sentinel refuses a comment over 30,000 characters, so a long summary
+loses its last entries, never its markup, and says how many it left out.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+
+from revoke.untrusted import bounded, printable
+
+MAX_COMMENT_CHARACTERS = 30_000  # Microsoft Sentinel service limits: characters per comment
+MAX_NAME_CHARACTERS = 256  # a user, an account, an action or an outcome, as shown
+MAX_DETAIL_CHARACTERS = 512  # a detail or a reason, as shown
+MAX_CORRELATION_CHARACTERS = 128
+
+Action = tuple[str, str, str | None]  # (action, outcome, detail)
+
+
+@dataclass(frozen=True)
+class CommentTarget:
+    """One account acted on: each action's outcome, and whether the account ended up contained."""
+
+    user: str
+    contained: bool
+    outcome: str
+    actions: tuple[Action, ...]
+
+
+@dataclass(frozen=True)
+class CommentSummary:
+    """Everything one request did, as the comment shows it; `skipped` holds (account, reason)."""
+
+    correlation_id: str
+    dry_run: bool
+    targets: tuple[CommentTarget, ...]
+    skipped: tuple[tuple[str, str], ...]
+
+
+def render_comment(summary: CommentSummary, limit: int = MAX_COMMENT_CHARACTERS) -> str:
+    """The comment's HTML, at most `limit` characters, every summary text escaped."""
+    header = _header(summary)
+    targets = [_target_item(target) for target in summary.targets]
+    skipped = [_skipped_item(account, reason) for account, reason in summary.skipped]
+    whole = _assemble(header, targets, skipped, "")
+    if len(whole) <= limit:
+        return whole
+    total = len(targets) + len(skipped)
+    correlation = _text(summary.correlation_id, MAX_CORRELATION_CHARACTERS)
+
+    # Room for the header, every wrapper, and the longest note this summary could need.
+    fixed = len(header) + len(_TARGETS_OPEN + _LIST_CLOSE + _SKIPPED_OPEN + _LIST_CLOSE)
+    fixed += len(_omitted_note(total, correlation))
+    room = limit - fixed
+    kept: list[str] = []
+    for item in targets + skipped:
+        if len(item) > room:
+            break
+        kept.append(item)
+        room -= len(item)
+    kept_targets, kept_skipped = kept[: len(targets)], kept[len(targets) :]
+    note = _omitted_note(total - len(kept), correlation)
+    return _assemble(header, kept_targets, kept_skipped, note)
+
+
+def _header(summary: CommentSummary) -> str:
+    contained = sum(1 for target in summary.targets if target.contained)
+    mode = " (dry run: nothing was changed)" if summary.dry_run else ""
+    return (
+        f"<p><b>Account containment</b>{mode}: {contained} of {len(summary.targets)} "
+        f"account(s) contained, {len(summary.skipped)} skipped.<br>"
+        f"Correlation id: <code>{_text(summary.correlation_id, MAX_CORRELATION_CHARACTERS)}</code></p>"
+    )
+
+
+def _target_item(target: CommentTarget) -> str:
+    state = "contained" if target.contained else "<b>not contained</b>"
+    actions = "".join(_action_item(action) for action in target.actions)
+    return (
+        f"<li><b>{_text(target.user, MAX_NAME_CHARACTERS)}</b>: {state} "
+        f"(outcome: {_text(target.outcome, MAX_NAME_CHARACTERS)})"
+        + (f"<ul>{actions}</ul>" if actions else "")
+        + "</li>"
+    )
+
+
+def _action_item(action: Action) -> str:
+    name, outcome, detail = action
+    shown = f"{_text(name, MAX_NAME_CHARACTERS)}: {_text(outcome, MAX_NAME_CHARACTERS)}"
+    if detail:
+        shown += f" ({_text(detail, MAX_DETAIL_CHARACTERS)})"
+    return f"<li>{shown}</li>"
+
+
+def _skipped_item(account: str, reason: str) -> str:
+    return f"<li><b>{_text(account, MAX_NAME_CHARACTERS)}</b>: {_text(reason, MAX_DETAIL_CHARACTERS)}</li>"
+
+
+_TARGETS_OPEN = "<ul>"
+_SKIPPED_OPEN = "<p>Skipped (nothing sent):</p><ul>"
+_LIST_CLOSE = "</ul>"
+
+
+def _assemble(header: str, targets: list[str], skipped: list[str], note: str) -> str:
+    parts = [header]
+    if targets:
+        parts += [_TARGETS_OPEN, *targets, _LIST_CLOSE]
+    if skipped:
+        parts += [_SKIPPED_OPEN, *skipped, _LIST_CLOSE]
+    parts.append(note)
+    return "".join(parts)
+
+
+def _omitted_note(count: int, correlation: str) -> str:
+    return (
+        f"<p>{count} more entries are not shown: a Sentinel comment holds at most "
+        f"{MAX_COMMENT_CHARACTERS:,} characters. The audit events with correlation id "
+        f"<code>{correlation}</code> list every one.</p>"
+    )
+
+
+def _text(raw: object, limit: int) -> str:
+    """Untrusted text as inert HTML: printable, at most `limit` characters before escaping."""
+    return html.escape(bounded(printable(str(raw)), limit), quote=True)

@@ -1,0 +1,175 @@
+"""Writing a containment's comment on its Microsoft Sentinel incident, through Azure Resource Manager.
+
+    PUT {incident ARM id}/comments/{commentId}?api-version=2024-09-01
+    {"properties": {"message": "<p>...</p>"}}          -> 201 created, 200 updated
+
+as the Function App's managed identity (scope `{arm_endpoint}/.default`), on the same token
+source, wire and retry loop as the Graph calls: transient answers are retried within the
+invocation's deadline, a 401 gets one fresh token, a redirect is never followed. The
+comment id is derived from the request (`revoke.incidents.comment_id`), so a redelivered
+request updates its own comment instead of adding another, and retrying the PUT is safe.
+
+The comment is a courtesy to the analyst, never part of the containment: `post` does not
+raise, and every failure comes back as a `CommentResult` with its own audit event.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import requests
+from azure.core.credentials import TokenCredential
+
+from revoke.audit import SCHEMA_ID, RequestContext, audit_logger
+from revoke.budget import Deadline
+from revoke.comment_text import MAX_COMMENT_CHARACTERS
+from revoke.errors import GraphError, GraphUnreachable, TransientGraphError, Unconfirmed
+from revoke.incidents import is_incident_id
+from revoke.sending import CallSender
+from revoke.tokens import TokenSource
+from revoke.transport import GraphCall, GraphReply, GraphTransport
+
+logger = logging.getLogger(__name__)
+
+ARM_ENDPOINT = "https://management.azure.com"
+# The SecurityInsights stable version the comment is written with (IncidentComments_CreateOrUpdate).
+DEFAULT_API_VERSION = "2024-09-01"
+COMMENT_ACTION = "incidentComment"  # the audit event's "action"
+MAX_DETAIL_LENGTH = 1024  # the audit schema's limit for "detail"
+
+CommentStatus = Literal["commented", "deferred", "failed", "skipped"]
+_STABLE_API_VERSION = re.compile(r"\d{4}-\d{2}-\d{2}")
+_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)
+
+
+@dataclass(frozen=True)
+class CommentResult:
+    """What became of one comment: `commented`, `deferred` (worth trying again), `failed`, or `skipped`."""
+
+    status: CommentStatus
+    http_status: int | None = None
+    detail: str | None = None
+    attempts: int = 0  # requests that reached Azure Resource Manager
+    request_id: str | None = None
+    duration_ms: float | None = None
+
+
+def skipped(detail: str) -> CommentResult:
+    """No comment was sent: comments are off, or the incident is not one the service may comment on."""
+    return CommentResult("skipped", detail=detail)
+
+
+class IncidentCommenter:
+    """One per process: the ARM token, a pooled session, and the retry loop for comments."""
+
+    def __init__(
+        self,
+        arm_endpoint: str,
+        credential: TokenCredential,
+        session: requests.Session,
+        api_version: str = DEFAULT_API_VERSION,
+    ) -> None:
+        if not _STABLE_API_VERSION.fullmatch(api_version):
+            raise ValueError(f"not a stable api-version (YYYY-MM-DD): {api_version!r}")
+        endpoint = arm_endpoint.rstrip("/")
+        self._api_version = api_version
+        tokens = TokenSource(credential, f"{endpoint}/.default")
+        # CallSender batches only when given several calls; a comment is one call, so
+        # this pool never starts a thread.
+        unused = ThreadPoolExecutor(max_workers=1, thread_name_prefix="arm-comment")
+        self._sender = CallSender(GraphTransport(endpoint, session), tokens, unused, window=1)
+
+    def post(self, incident_id: str, comment_id: str, message: str, deadline: Deadline) -> CommentResult:
+        """Create or update the comment `comment_id` on the incident; never raises.
+
+        `incident_id` must be normalised (`revoke.incidents.incident_in_workspace`) and
+        `comment_id` a lower-case GUID (`revoke.incidents.comment_id`); anything else is
+        refused before a request is made.
+        """
+        if not is_incident_id(incident_id) or not _GUID.fullmatch(comment_id):
+            return skipped("not a normalised Sentinel incident id and comment id")
+        if len(message) > MAX_COMMENT_CHARACTERS:
+            return CommentResult("failed", detail=f"message over {MAX_COMMENT_CHARACTERS} characters; not sent")
+        call = GraphCall(
+            "PUT",
+            f"{incident_id}/comments/{comment_id}?api-version={self._api_version}",
+            body={"properties": {"message": message}},
+            check=comment_saved,
+        )
+        try:
+            [reply] = self._sender.send_all([call], deadline)
+        except Exception as problem:  # a comment must never break the containment that wrote it
+            logger.error("Could not write the incident comment: %s", type(problem).__name__)
+            return CommentResult("failed", detail=f"unexpected error: {type(problem).__name__}")
+        return comment_result(reply)
+
+
+def comment_saved(reply: GraphReply) -> GraphError | None:
+    """Only a 200 (updated) or 201 (created) carrying the comment resource confirms it was saved."""
+    if reply.status not in (200, 201):
+        return Unconfirmed(f"HTTP {reply.status} does not confirm the comment was saved", status=reply.status)
+    if not isinstance(reply.body, dict) or "error" in reply.body:
+        return Unconfirmed(f"HTTP {reply.status} without the comment resource", status=reply.status)
+    return None
+
+
+def comment_result(reply: GraphReply) -> CommentResult:
+    if reply.succeeded:
+        status: CommentStatus = "commented"
+    elif reply.transient:
+        status = "deferred"
+    else:
+        status = "failed"
+    return CommentResult(
+        status,
+        http_status=reply.status,
+        detail=None if status == "commented" else _detail(reply),
+        attempts=reply.attempts,
+        request_id=reply.request_id,
+        duration_ms=reply.duration_ms,
+    )
+
+
+def _detail(reply: GraphReply) -> str | None:
+    error = reply.error
+    # The wire's own messages name Graph, the service it was first written for.
+    if isinstance(error, GraphUnreachable):
+        return "could not connect to Azure Resource Manager"
+    if type(error) is TransientGraphError:
+        return "Azure Resource Manager did not answer (timed out, or the connection dropped)"
+    return reply.error_code
+
+
+def comment_audit_event(context: RequestContext, result: CommentResult) -> dict[str, Any]:
+    """The comment's own audit event: the keys of `revoke.audit.audit_event`, action `incidentComment`."""
+    detail = result.detail[:MAX_DETAIL_LENGTH] if result.detail is not None else None
+    return {
+        "schema": SCHEMA_ID,
+        "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "outcome": result.status,
+        "action": COMMENT_ACTION,
+        "user": None,
+        "trigger": context.trigger,
+        "correlationId": context.correlation_id,
+        "alertId": context.alert_id,
+        "incidentId": context.incident_id,
+        "reason": context.reason,
+        "graphStatus": result.http_status,
+        "graphRequestId": result.request_id,
+        "attempts": result.attempts,
+        "durationMs": None if result.duration_ms is None else round(result.duration_ms, 1),
+        "detail": detail,
+    }
+
+
+def emit_comment_event(event: dict[str, Any]) -> None:
+    """On the audit logger; WARNING only when a responder should look (the comment is missing)."""
+    level = logging.INFO if event["outcome"] in ("commented", "skipped") else logging.WARNING
+    audit_logger.log(level, "%s", _COMPACT_JSON.encode(event))
