@@ -16,7 +16,7 @@ SCHEMA_ID = "revoke.audit/2"
 SCHEMA_PATH = Path(__file__).with_name("audit_event.schema.json")
 
 audit_logger = logging.getLogger(AUDIT_LOGGER_NAME)
-_ROUTINE = frozenset({"revoked", "disabled", "confirmed", "dry_run", "not_found"})
+_ROUTINE = frozenset({"revoked", "disabled", "confirmed", "dry_run", "not_found", "commented"})
 _COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)
 
 
@@ -33,7 +33,7 @@ class RequestContext:
 
 def audit_event(
     context: RequestContext,
-    outcome: Outcome,
+    outcome: Outcome | str,
     *,
     action: str | None,
     user: str | None,
@@ -48,7 +48,7 @@ def audit_event(
     return {
         "schema": SCHEMA_ID,
         "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "outcome": outcome.value,
+        "outcome": str(outcome),
         "action": action,
         "user": user,
         "trigger": context.trigger,

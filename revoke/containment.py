@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from revoke.actions import ContainmentAction
@@ -17,6 +17,7 @@ from revoke.audit import RequestContext, audit_event, emit
 from revoke.budget import Deadline
 from revoke.errors import ActionNotAllowed, RequestRejected
 from revoke.identifiers import UserIdentifier
+from revoke.incident_comment import CommentResult
 from revoke.ledger import Ledger
 from revoke.outcomes import ActionResult, Outcome, UserLookup
 from revoke.payloads import (
@@ -46,6 +47,12 @@ class Graph(Protocol):
     def lookup_all(self, users: Sequence[UserIdentifier], deadline: Deadline) -> list[UserLookup]: ...
 
 
+class IncidentComments(Protocol):
+    def comment(
+        self, report: ContainmentReport, context: RequestContext, deadline: Deadline
+    ) -> CommentResult | None: ...
+
+
 @dataclass(frozen=True)
 class ContainmentReport:
     """Everything that happened to one request, in the order its targets were named."""
@@ -57,6 +64,7 @@ class ContainmentReport:
     rejection: RequestRejected | None = None
     over_limit: bool = False
     incident_id: str | None = None
+    comment: CommentResult | None = None  # the comment on the Sentinel incident, when one was due
 
     def outcomes(self) -> set[TargetOutcome]:
         return {result.outcome for result in self.results}
@@ -69,9 +77,10 @@ DRY_RUN = ActionResult(Outcome.DRY_RUN, detail="dry run: nothing sent to Graph")
 class Containment:
     """Applies policy (protected users, the limit, dry-run) and takes each action for the rest."""
 
-    def __init__(self, settings: Settings, graph: Graph) -> None:
+    def __init__(self, settings: Settings, graph: Graph, incidents: IncidentComments | None = None) -> None:
         self._settings = settings
         self._graph = graph
+        self._incidents = incidents
         self._protected = ProtectedUsers(settings.protected_users)
         self._names = {action: action.value for action in ContainmentAction}
         # The legacy beta action still serves revocation when REVOKE_ACTION selects it.
@@ -95,12 +104,19 @@ class Containment:
             detail = f"{rejection.code}: {rejection.message}"
             emit(audit_event(context, Outcome.REJECTED, action=None, user=None, detail=detail))
             return ContainmentReport(context.correlation_id, self._settings.dry_run, rejection=rejection)
-        return self.contain(request, actions, context)
+        deadline = Deadline(self._settings.retry_budget_seconds)
+        report = self.contain(request, actions, context, deadline)
+        if self._incidents is not None:
+            report = replace(report, comment=self._incidents.comment(report, context, deadline))
+        return report
 
     def contain(
-        self, request: RevocationRequest, actions: Sequence[ContainmentAction], context: RequestContext
+        self,
+        request: RevocationRequest,
+        actions: Sequence[ContainmentAction],
+        context: RequestContext,
+        deadline: Deadline,
     ) -> ContainmentReport:
-        deadline = Deadline(self._settings.retry_budget_seconds)
         dry_run = self._settings.dry_run or request.dry_run
         targets = request.targets
         ledger = Ledger(context, targets, actions, self._names)

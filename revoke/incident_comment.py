@@ -15,18 +15,16 @@ raise, and every failure comes back as a `CommentResult` with its own audit even
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 import requests
 from azure.core.credentials import TokenCredential
 
-from revoke.audit import SCHEMA_ID, RequestContext, audit_logger
+from revoke.audit import RequestContext, audit_event
 from revoke.budget import Deadline
 from revoke.comment_text import MAX_COMMENT_CHARACTERS
 from revoke.errors import GraphError, GraphUnreachable, TransientGraphError, Unconfirmed
@@ -46,7 +44,6 @@ MAX_DETAIL_LENGTH = 1024  # the audit schema's limit for "detail"
 CommentStatus = Literal["commented", "deferred", "failed", "skipped"]
 _STABLE_API_VERSION = re.compile(r"\d{4}-\d{2}-\d{2}")
 _GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)
 
 
 @dataclass(frozen=True)
@@ -102,6 +99,7 @@ class IncidentCommenter:
             f"{incident_id}/comments/{comment_id}?api-version={self._api_version}",
             body={"properties": {"message": message}},
             check=comment_saved,
+            version="",  # ARM's version is the api-version query parameter
         )
         try:
             [reply] = self._sender.send_all([call], deadline)
@@ -148,28 +146,16 @@ def _detail(reply: GraphReply) -> str | None:
 
 
 def comment_audit_event(context: RequestContext, result: CommentResult) -> dict[str, Any]:
-    """The comment's own audit event: the keys of `revoke.audit.audit_event`, action `incidentComment`."""
+    """The comment's own audit event, action `incidentComment`."""
     detail = result.detail[:MAX_DETAIL_LENGTH] if result.detail is not None else None
-    return {
-        "schema": SCHEMA_ID,
-        "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "outcome": result.status,
-        "action": COMMENT_ACTION,
-        "user": None,
-        "trigger": context.trigger,
-        "correlationId": context.correlation_id,
-        "alertId": context.alert_id,
-        "incidentId": context.incident_id,
-        "reason": context.reason,
-        "graphStatus": result.http_status,
-        "graphRequestId": result.request_id,
-        "attempts": result.attempts,
-        "durationMs": None if result.duration_ms is None else round(result.duration_ms, 1),
-        "detail": detail,
-    }
-
-
-def emit_comment_event(event: dict[str, Any]) -> None:
-    """On the audit logger; WARNING only when a responder should look (the comment is missing)."""
-    level = logging.INFO if event["outcome"] in ("commented", "skipped") else logging.WARNING
-    audit_logger.log(level, "%s", _COMPACT_JSON.encode(event))
+    return audit_event(
+        context,
+        result.status,
+        action=COMMENT_ACTION,
+        user=None,
+        graph_status=result.http_status,
+        graph_request_id=result.request_id,
+        attempts=result.attempts,
+        duration_ms=result.duration_ms,
+        detail=detail,
+    )

@@ -65,6 +65,11 @@ def incident_in_workspace(incident_id: str, workspace_id: str | None) -> str | N
     return _join(incident, _WORKSPACE_SHAPE + _INCIDENT_TAIL)
 
 
+def is_workspace_id(text: str) -> bool:
+    """Whether `text` is a Log Analytics workspace ARM id."""
+    return _segments(text, _WORKSPACE_SHAPE) is not None
+
+
 def is_incident_id(text: str) -> bool:
     """Whether `text` is a normalised Sentinel incident ARM id (any workspace)."""
     shape = _WORKSPACE_SHAPE + _INCIDENT_TAIL

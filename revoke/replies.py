@@ -76,10 +76,13 @@ def _refusal(detail: str | None) -> str:
 
 
 def _results_body(report: ContainmentReport, status: str) -> dict[str, Any]:
-    return {
+    body: dict[str, Any] = {
         "correlationId": report.correlation_id,
         "status": status,
         "dryRun": report.dry_run,
         "results": [result.as_json() for result in report.results],
         "skipped": [{"entity": s.entity, "reason": s.reason} for s in report.skipped],
     }
+    if report.comment is not None:
+        body["incidentComment"] = {"status": report.comment.status, "detail": report.comment.detail}
+    return body

@@ -12,8 +12,13 @@ from azure.core.credentials import TokenCredential
 
 from revoke.containment import Containment
 from revoke.graph import GraphClient
+from revoke.incident_comment import IncidentCommenter
+from revoke.incident_report import IncidentReporter
 from revoke.redaction import protect_logs
 from revoke.settings import Settings
+from revoke.transport import pooled_session
+
+COMMENT_CONNECTIONS = 4
 
 _lock = threading.Lock()
 _service: Containment | None = None
@@ -49,7 +54,16 @@ def developer_credential(settings: Settings) -> TokenCredential:
 
 def containment_for_cli(settings: Settings) -> Containment:
     protect_logs()
-    return Containment(settings, GraphClient(settings, developer_credential(settings)))
+    credential = developer_credential(settings)
+    return Containment(settings, GraphClient(settings, credential), incident_reporter(settings, credential))
+
+
+def incident_reporter(settings: Settings, credential: TokenCredential) -> IncidentReporter | None:
+    """Comments on Sentinel incidents, when they are on and a workspace is set."""
+    if not settings.comments_on or settings.sentinel_workspace is None:
+        return None
+    commenter = IncidentCommenter(settings.arm_endpoint, credential, pooled_session(COMMENT_CONNECTIONS))
+    return IncidentReporter(commenter, settings.sentinel_workspace)
 
 
 def service() -> Containment:
@@ -60,7 +74,10 @@ def service() -> Containment:
             if _service is None:
                 protect_logs()
                 settings = Settings.from_environment()
-                _service = Containment(settings, GraphClient(settings, managed_identity_credential(settings)))
+                credential = managed_identity_credential(settings)
+                _service = Containment(
+                    settings, GraphClient(settings, credential), incident_reporter(settings, credential)
+                )
     return _service
 
 

@@ -16,6 +16,7 @@ from urllib3.util import Url, parse_url
 from revoke.actions import ContainmentAction, in_order
 from revoke.errors import SettingsError
 from revoke.identifiers import parse_user_identifier
+from revoke.incidents import is_workspace_id
 from revoke.payloads import MAX_ACCOUNTS
 
 
@@ -25,6 +26,9 @@ class SettingNames:
     GRAPH_ENDPOINT = "REVOKE_GRAPH_ENDPOINT"
     ACTION = "REVOKE_ACTION"
     ACTIONS = "REVOKE_ACTIONS"
+    INCIDENT_COMMENTS = "REVOKE_INCIDENT_COMMENTS"
+    SENTINEL_WORKSPACE = "REVOKE_SENTINEL_WORKSPACE"
+    ARM_ENDPOINT = "REVOKE_ARM_ENDPOINT"
     DRY_RUN = "REVOKE_DRY_RUN"
     PROTECTED_USERS = "REVOKE_PROTECTED_USERS"
     MAX_USERS = "REVOKE_MAX_USERS"
@@ -71,6 +75,7 @@ MIN_RETRY_BUDGET_SECONDS = 1
 MAX_RETRY_BUDGET_SECONDS = HTTP_FRONT_END_LIMIT_SECONDS - RETRY_BUDGET_SLACK_SECONDS
 DEFAULT_MAX_PARALLEL = 8
 DEFAULT_ACTIONS = (ContainmentAction.REVOKE_SESSIONS,)
+DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
 _HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 
 
@@ -87,10 +92,18 @@ class Settings:
     retry_budget_seconds: float = DEFAULT_RETRY_BUDGET_SECONDS
     max_parallel: int = DEFAULT_MAX_PARALLEL
     client_id: str | None = None
+    incident_comments: bool = True
+    sentinel_workspace: str | None = None
+    arm_endpoint: str = DEFAULT_ARM_ENDPOINT
 
     @property
     def graph_scope(self) -> str:
         return f"{self.graph_endpoint}/.default"
+
+    @property
+    def comments_on(self) -> bool:
+        """Incident comments need the switch on and the one workspace they may be written in."""
+        return self.incident_comments and self.sentinel_workspace is not None
 
     @property
     def poison_queue_name(self) -> str:
@@ -106,7 +119,7 @@ class Settings:
 
         names = SettingNames
         return cls(
-            graph_endpoint=_graph_endpoint(value(names.GRAPH_ENDPOINT)),
+            graph_endpoint=_endpoint(names.GRAPH_ENDPOINT, value(names.GRAPH_ENDPOINT), DEFAULT_GRAPH_ENDPOINT),
             action=_action(value(names.ACTION)),
             actions=_actions(value(names.ACTIONS)),
             dry_run=_boolean(names.DRY_RUN, value(names.DRY_RUN), default=False),
@@ -123,6 +136,9 @@ class Settings:
             retry_budget_seconds=_seconds(value(names.RETRY_BUDGET_SECONDS)),
             max_parallel=_integer(names.MAX_PARALLEL, value(names.MAX_PARALLEL), DEFAULT_MAX_PARALLEL, 1, 64),
             client_id=_client_id(value(names.CLIENT_ID)),
+            incident_comments=_boolean(names.INCIDENT_COMMENTS, value(names.INCIDENT_COMMENTS), default=True),
+            sentinel_workspace=_workspace(value(names.SENTINEL_WORKSPACE)),
+            arm_endpoint=_endpoint(names.ARM_ENDPOINT, value(names.ARM_ENDPOINT), DEFAULT_ARM_ENDPOINT),
         )
 
 
@@ -152,24 +168,30 @@ def queue_name_from(environ: Mapping[str, str]) -> str:
     return name
 
 
-def _graph_endpoint(raw: str | None) -> str:
-    """The Graph origin as urllib3 will read it, rebuilt from what urllib3 parsed.
+def _endpoint(name: str, raw: str | None, default: str) -> str:
+    """A Graph or ARM origin as urllib3 will read it, rebuilt from what urllib3 parsed.
 
     The token goes wherever urllib3 connects, so the check reads the value the same way:
     a URL that another parser reads differently (a backslash, userinfo) names two hosts,
     and only `scheme://host[:port]` is accepted.
     """
     if raw is None:
-        return DEFAULT_GRAPH_ENDPOINT
+        return default
     endpoint = raw.removesuffix("/")
     origin = _origin(endpoint) if all(" " < c < "\x7f" and c != "\\" for c in endpoint) else None
     if origin is None:
-        raise SettingsError(
-            SettingNames.GRAPH_ENDPOINT,
-            f"{raw!r} must be an https origin such as https://graph.microsoft.com (plain http only on loopback)",
-            expected="an https origin such as https://graph.microsoft.com (plain http only on loopback)",
-        )
+        expected = f"an https origin such as {default} (plain http only on loopback)"
+        raise SettingsError(name, f"{raw!r} must be {expected}", expected=expected)
     return origin
+
+
+def _workspace(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    if not is_workspace_id(raw):
+        expected = "a Log Analytics workspace ARM id (/subscriptions/.../workspaces/NAME)"
+        raise SettingsError(SettingNames.SENTINEL_WORKSPACE, f"{raw!r} is not {expected}", expected=expected)
+    return raw
 
 
 def _origin(endpoint: str) -> str | None:

@@ -82,7 +82,7 @@ class GraphCall:
     path: str  # relative to the API version, e.g. /users/{id}/revokeSignInSessions
     body: dict[str, Any] | None = None
     check: Callable[[GraphReply], GraphError | None] = any_success
-    version: str = "v1.0"
+    version: str = "v1.0"  # Graph's API version; empty for a service whose paths carry none (ARM)
 
 
 class GraphTransport:
@@ -93,7 +93,7 @@ class GraphTransport:
         self._session = session
 
     def send(self, call: GraphCall, token: str, deadline: Deadline) -> GraphReply:
-        url = f"{self._endpoint}/{call.version}{call.path}"
+        url = f"{self._endpoint}/{call.version}{call.path}" if call.version else self._endpoint + call.path
         try:
             response = self._request(call.method, url, token, deadline, call.body)
         except GraphError as error:

@@ -13,7 +13,7 @@ import pytest
 
 from graphsim.harness import LogCapture
 from revoke.audit import SCHEMA_PATH, RequestContext, audit_event, emit
-from revoke.incident_comment import CommentResult, comment_audit_event, emit_comment_event
+from revoke.incident_comment import CommentResult, comment_audit_event
 from revoke.outcomes import Outcome
 
 KQL = Path(__file__).resolve().parent.parent / "docs" / "kql"
@@ -72,9 +72,19 @@ def test_the_readme_lists_every_query() -> None:
 
 
 def test_the_queries_filter_matches_every_audit_event_line(logs: LogCapture) -> None:
-    context = RequestContext("http", "revokeSignInSessions", "soc-1234")
-    emit(audit_event(context, Outcome.REVOKED, user="adele.vance@contoso.com", attempts=1, graph_status=200))
-    emit_comment_event(comment_audit_event(context, CommentResult("commented", 201, None, 1)))
+    context = RequestContext("http", "soc-1234")
+    emit(
+        audit_event(
+            context,
+            Outcome.REVOKED,
+            action="revokeSignInSessions",
+            user="adele.vance@contoso.com",
+            attempts=1,
+            graph_status=200,
+            contained=True,
+        )
+    )
+    emit(comment_audit_event(context, CommentResult("commented", 201, None, 1)))
 
     prefix = AUDIT_FILTER.split("'")[1]
     lines = [record.getMessage() for record in logs.records if record.name == "revoke.audit"]

@@ -1,0 +1,55 @@
+"""After the actions: one comment on the request's Microsoft Sentinel incident, saying what was done.
+
+The comment never touches containment: it is written after every target has its verdict,
+its failure changes no outcome and never makes a queue message run again, and it has its
+own audit event. The incident id comes from the payload, so the comment is written only on
+an incident of the one workspace this deployment serves (REVOKE_SENTINEL_WORKSPACE), with an
+id that is the same on every delivery of the request, so a redelivery updates it.
+"""
+
+from __future__ import annotations
+
+from revoke.audit import RequestContext, emit
+from revoke.budget import Deadline
+from revoke.comment_text import CommentSummary, CommentTarget, render_comment
+from revoke.containment import ContainmentReport
+from revoke.incident_comment import CommentResult, IncidentCommenter, comment_audit_event, skipped
+from revoke.incidents import comment_id, incident_in_workspace
+
+# A comment after a containment that used its whole budget still gets this long.
+COMMENT_FLOOR_SECONDS = 5.0
+OUTSIDE_WORKSPACE = "the incident is not one of REVOKE_SENTINEL_WORKSPACE's: no comment written"
+
+
+class IncidentReporter:
+    def __init__(self, commenter: IncidentCommenter, workspace_id: str) -> None:
+        self._commenter = commenter
+        self._workspace_id = workspace_id
+
+    def comment(self, report: ContainmentReport, context: RequestContext, deadline: Deadline) -> CommentResult | None:
+        """Comment on the report's incident, if it names one; audited; never raises."""
+        if report.incident_id is None or report.rejection is not None or not report.results:
+            return None
+        incident = incident_in_workspace(report.incident_id, self._workspace_id)
+        if incident is None:
+            result = skipped(OUTSIDE_WORKSPACE)
+        else:
+            message = render_comment(summary_of(report))
+            time_left = Deadline(max(deadline.remaining(), COMMENT_FLOOR_SECONDS))
+            result = self._commenter.post(incident, comment_id(report.correlation_id, incident), message, time_left)
+        emit(comment_audit_event(context, result))
+        return result
+
+
+def summary_of(report: ContainmentReport) -> CommentSummary:
+    targets = tuple(
+        CommentTarget(
+            result.user,
+            result.contained,
+            result.outcome.value,
+            tuple((r.action, r.result.outcome.value, r.result.detail) for r in result.actions),
+        )
+        for result in report.results
+    )
+    skipped_accounts = tuple((entity.entity, entity.reason) for entity in report.skipped)
+    return CommentSummary(report.correlation_id, report.dry_run, targets, skipped_accounts)
