@@ -12,9 +12,11 @@ from typing import Any
 import jsonschema
 import pytest
 
+import revoke.triggers
 from graphsim import GraphSimulator
 from graphsim.harness import LogCapture, app_settings, capture_logs
 from revoke.audit import SCHEMA_PATH
+from tests import openapi_contract
 
 ADELE = ("adele.vance@contoso.com", "3f1d7c2a-9b8e-4d6f-a5c4-1e2d3c4b5a69")
 MEGAN = ("megan.bowen@contoso.com", "7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d")
@@ -74,6 +76,20 @@ def assert_no_secrets(logs: LogCapture, graph: GraphSimulator, *texts: str) -> N
 
 def body_of(response: Any) -> dict[str, Any]:
     return json.loads(response.get_body())
+
+
+# --- Suite-wide guard: every HTTP answer matches openapi/revoke.openapi.yaml -------------
+
+
+@pytest.fixture(autouse=True)
+def responses_match_the_openapi_description(monkeypatch: pytest.MonkeyPatch) -> Iterator[openapi_contract.ResponseLog]:
+    """Each response a registered HTTP function builds is validated (status, headers, body) as it is built."""
+    log = openapi_contract.ResponseLog()
+    monkeypatch.setattr(
+        revoke.triggers, "_http_response", openapi_contract.checked(revoke.triggers._http_response, log)
+    )
+    yield log
+    assert log.mismatches == [], "responses the API description does not describe"
 
 
 # --- Suite-wide guard: no test may log a secret the simulator handed out -----------------
