@@ -1,4 +1,4 @@
-"""The HTTP API's description, openapi/revoke.openapi.yaml: valid, complete and true to the code.
+"""The HTTP API's description, openapi/revoke.openapi.yaml: valid, complete, true to the code, and its 2.0 copy current.
 
 Every response the suite makes a registered function build is validated against the
 description by the autouse fixture in conftest.py; these tests show that check can fail, and
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import importlib.util
 import json
 import re
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ import pytest
 from openapi_core.testing import MockRequest, MockResponse
 from openapi_core.validation.request.exceptions import InvalidRequestBody
 from openapi_spec_validator import validate as validate_description
-from openapi_spec_validator.validation import OpenAPIV31SpecValidator
+from openapi_spec_validator.validation import OpenAPIV2SpecValidator, OpenAPIV31SpecValidator
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
 import revoke
@@ -269,3 +270,49 @@ def test_revoke_documents_no_status_the_code_cannot_return() -> None:
     possible = {str(status) for status, _ in built_replies()} | {str(r.http_status) for r in request_rejections()}
 
     assert set(REVOKE["responses"]) - HOST_ANSWERS <= possible
+
+
+# --- the OpenAPI 2.0 copy for Power Platform -------------------------------------------
+def swagger2_module() -> Any:
+    spec = importlib.util.spec_from_file_location("to_swagger2", ROOT / "openapi" / "to_swagger2.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_swagger2_copy_is_current() -> None:
+    converter = swagger2_module()
+
+    assert converter.TARGET.read_text() == converter.render(DESCRIPTION), "run: python openapi/to_swagger2.py"
+
+
+def test_the_swagger2_copy_is_valid_openapi_2_and_imports_into_power_platform() -> None:
+    converter = swagger2_module()
+    copy_2 = json.loads(converter.TARGET.read_text())
+
+    validate_description(copy_2, cls=OpenAPIV2SpecValidator)
+    assert len(converter.TARGET.read_bytes()) < 1_000_000  # Power Platform's limit for a definition
+    assert copy_2["securityDefinitions"] == {
+        "functionKey": {
+            **copy_2["securityDefinitions"]["functionKey"],
+            "type": "apiKey",
+            "in": "header",
+            "name": "x-functions-key",
+        }
+    }
+    assert {path: set(item) for path, item in copy_2["paths"].items()} == {
+        path: set(item) for path, item in DESCRIPTION["paths"].items()
+    }
+    for path, item in DESCRIPTION["paths"].items():
+        for method, operation in item.items():
+            assert set(copy_2["paths"][path][method]["responses"]) == set(operation["responses"])
+
+
+def test_the_converter_refuses_a_keyword_it_cannot_render() -> None:
+    converter = swagger2_module()
+    document = copy.deepcopy(DESCRIPTION)
+    document["components"]["schemas"]["CorrelationId"]["prefixItems"] = []
+
+    with pytest.raises(ValueError, match="prefixItems"):
+        converter.render(document)
