@@ -143,8 +143,9 @@ def test_every_registered_http_function_answers_through_the_checked_builder(
     """A function that built its response some other way would escape the check: this call would record nothing."""
     application = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
     application.register_functions(revoke.triggers.blueprint)
+    registered_functions = {f.get_function_name(): f for f in application.get_functions()}
     for function in http_functions().values():
-        registered = next(f for f in application.get_functions() if f.get_function_name() == function.name)
+        registered = registered_functions[function.name]
         before = len(responses_match_the_openapi_description.validated)
         request = func.HttpRequest(function.methods[0], f"/api/{function.route}", body=b"")
 
