@@ -33,9 +33,8 @@ _BATCH_PATH = re.compile(r"^/(v1\.0|beta)/\$batch$")
 _CONFIRM_PATH = re.compile(r"^/(v1\.0|beta)/identityProtection/riskyUsers/confirmCompromised$")
 
 # --- Azure Resource Manager: Microsoft Sentinel incident comments ---------------------
-# ARM is served on the same port under ARM_PATH_PREFIX, so its base URL (`arm_url`), and
-# with it the audience of the tokens the app asks for it, differs from Graph's (`url`).
-ARM_PATH_PREFIX = "/arm"
+# ARM listens on a port of its own, so its base URL (`arm_url`), and with it the audience of
+# the tokens the app asks for it, differs from Graph's (`url`).
 ARM_RESOURCE = "https://management.azure.com"
 # The audiences ARM accepts besides the simulator's own `arm_url`.
 ARM_AUDIENCES = frozenset(
@@ -46,7 +45,7 @@ ARM_COMMENT_API_VERSIONS = frozenset(
     {"2023-02-01", "2023-11-01", "2024-03-01", "2024-09-01", "2025-03-01", "2025-06-01", "2025-09-01"}
 )
 MAX_COMMENT_CHARACTERS = 30_000  # Microsoft Sentinel service limits: characters per comment
-_ARM_PATH = re.compile(rf"^(?:{re.escape(ARM_PATH_PREFIX)})?(/subscriptions(?:/.*)?)$", re.IGNORECASE)
+_ARM_PATH = re.compile(r"^(/subscriptions(?:/.*)?)$", re.IGNORECASE)
 _ARM_COMMENT_PATH = re.compile(
     r"^(/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.OperationalInsights/workspaces/[^/]+"
     r"/providers/Microsoft\.SecurityInsights/incidents/[^/]+)/comments/([^/]+)$",
@@ -160,7 +159,7 @@ class GraphSimulator:
         self._shuffler = random.Random(0)
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._arm_server: ThreadingHTTPServer | None = None
         # Azure Resource Manager: (incident id lower-cased, comment id lower-cased) -> every message PUT there.
         self.comments: dict[tuple[str, str], list[str]] = {}
         self.arm_requests: list[RecordedRequest] = []
@@ -177,18 +176,21 @@ class GraphSimulator:
 
     def start(self) -> None:
         handler = type("BoundHandler", (_Handler,), {"simulator": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="graphsim", daemon=True)
-        self._thread.start()
+        # Graph and ARM listen on ports of their own: two origins, as in Azure, so a token's
+        # audience tells them apart and each endpoint setting is a bare origin.
+        self._server, self._arm_server = (ThreadingHTTPServer(("127.0.0.1", 0), handler) for _ in range(2))
+        for server, name in ((self._server, "graphsim"), (self._arm_server, "graphsim-arm")):
+            server.daemon_threads = True
+            threading.Thread(target=server.serve_forever, args=(0.05,), name=name, daemon=True).start()
 
     def stop(self) -> None:
-        if self._server is not None:
-            try:
-                self._server.shutdown()
-            finally:
-                self._server.server_close()
-                self._server = None
+        for server in (self._server, self._arm_server):
+            if server is not None:
+                try:
+                    server.shutdown()
+                finally:
+                    server.server_close()
+        self._server = self._arm_server = None
 
     @property
     def url(self) -> str:
@@ -318,7 +320,8 @@ class GraphSimulator:
     @property
     def arm_url(self) -> str:
         """The ARM endpoint to configure the app with; its tokens' audience differs from Graph's."""
-        return self.url + ARM_PATH_PREFIX
+        assert self._arm_server is not None, "the simulator is not running"
+        return f"http://127.0.0.1:{self._arm_server.server_address[1]}"
 
     def is_arm_token(self, token: str) -> bool:
         """Issued here for Azure Resource Manager (audience `arm_url` or one of ARM's own)."""

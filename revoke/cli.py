@@ -3,6 +3,7 @@
     targets [FILE]                      what a payload resolves to; calls nothing
     revoke --user U ... | --payload F   contain with the signed-in credential (az login);
          [--action A ...]               the actions (default: all of REVOKE_ACTIONS)
+    check                               settings, a Graph token and its permissions (exit 0: ready)
     demo                                the whole flow against the loopback simulator
 
 Exit codes: 0 every target contained (or dry run), 1 otherwise, 2 usage or invalid
@@ -81,6 +82,17 @@ def revoke(args: argparse.Namespace) -> int:
     return EXIT_OK if outcomes <= {TargetOutcome.CONTAINED, TargetOutcome.DRY_RUN} else EXIT_NOT_ALL_CONTAINED
 
 
+def check(args: argparse.Namespace) -> int:
+    from revoke.readiness import check_readiness
+    from revoke.redaction import protect_logs
+    from revoke.runtime import developer_credential
+
+    protect_logs()
+    readiness = check_readiness(None, developer_credential)
+    _print(readiness.as_json())
+    return EXIT_OK if readiness.ready else EXIT_NOT_ALL_CONTAINED
+
+
 def demo(args: argparse.Namespace) -> int:
     from graphsim.demo import run_demo
 
@@ -89,7 +101,7 @@ def demo(args: argparse.Namespace) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m revoke", description="Contain compromised Entra ID users.")
-    commands = parser.add_subparsers(required=True, metavar="{targets,revoke,demo}")
+    commands = parser.add_subparsers(required=True, metavar="{targets,revoke,check,demo}")
 
     targets = commands.add_parser("targets", help="print the targets a payload resolves to, without calling Graph")
     targets.add_argument("file", nargs="?", help="payload file (default: standard input)")
@@ -107,6 +119,11 @@ def _parser() -> argparse.ArgumentParser:
         help="revokeSignInSessions, disableAccount or confirmCompromised (repeatable; default: REVOKE_ACTIONS)",
     )
     act.set_defaults(command=revoke)
+
+    ready = commands.add_parser(
+        "check", help="check settings, a Graph token and its permissions (signed-in credential)"
+    )
+    ready.set_defaults(command=check)
 
     show = commands.add_parser("demo", help="run the whole flow against the loopback Graph simulator")
     show.set_defaults(command=demo)
