@@ -6,7 +6,6 @@ or a Graph failure, it reports them.
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -31,9 +30,6 @@ from revoke.payloads import (
 from revoke.protection import ProtectedUsers
 from revoke.settings import Settings
 from revoke.verdict import TargetOutcome, TargetResult, is_external
-
-logger = logging.getLogger(__name__)
-
 
 class IncidentComments(Protocol):
     def comment(
