@@ -31,6 +31,7 @@ from revoke.protection import ProtectedUsers
 from revoke.settings import Settings
 from revoke.verdict import TargetOutcome, TargetResult, is_external
 
+
 class IncidentComments(Protocol):
     def comment(
         self, report: ContainmentReport, context: RequestContext, deadline: Deadline
