@@ -484,7 +484,7 @@ def test_a_comment_is_created_once_with_the_documented_request(
     assert arm.comments == {KEY: [message]}
     [request] = arm.arm_requests
     assert request.method == "PUT"
-    assert request.path == f"/arm{NORMALISED}/comments/{COMMENT}?api-version=2024-09-01"
+    assert request.path == f"{NORMALISED}/comments/{COMMENT}?api-version=2024-09-01"
     assert json.loads(request.body) == {"properties": {"message": message}}
     assert request.authorized
     assert arm.graph_requests() == []  # identity only: nothing went to Graph
