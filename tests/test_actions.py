@@ -652,3 +652,15 @@ def test_the_cli_exit_code_for_each_kind_of_verdict(app: GraphSimulator) -> None
     app.inject(Fault(status=503, match=MATCHES[DISABLE], times=None))
     assert main(["revoke", "--user", MEGAN[0]]) == EXIT_TRANSIENT
     assert app.disabled == {ADELE[1]}
+
+
+@pytest.mark.parametrize("settings", [EVERY_ACTION])
+def test_the_cli_takes_only_the_actions_asked_for_whatever_the_payload(app: GraphSimulator) -> None:
+    """A Sentinel incident carries no "actions"; --action still narrows what is done to its accounts."""
+    incident = str(SAMPLES / "sentinel-incident.json")
+
+    assert main(["revoke", "--payload", incident, "--action", REVOKE]) == EXIT_NOT_ALL_CONTAINED  # the guest
+
+    assert app.revocations.keys() == {ADELE[1], GUEST[1]}
+    assert app.disabled == set() and app.confirmed_compromised == {}
+    assert main(["revoke", "--payload", incident, "--action", "lockAccount"]) == EXIT_USAGE
