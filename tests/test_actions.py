@@ -536,6 +536,26 @@ def test_confirming_a_user_named_by_upn_looks_up_the_object_id_first(
 
 @pytest.mark.parametrize("settings", [EVERY_ACTION])
 @pytest.mark.parametrize("trigger", TRIGGERS)
+@pytest.mark.parametrize(
+    ("status", "outcome", "http"), [(503, "deferred", 503), (403, "failed", 502)], ids=["503 throughout", "403"]
+)
+def test_a_failed_look_up_for_confirming_sends_no_confirmation(
+    app: GraphSimulator, logs: LogCapture, trigger: str, status: int, outcome: str, http: int
+) -> None:
+    app.inject(Fault(status=status, match=lambda path: path == f"/v1.0/users/{ADELE[0]}", times=None))
+
+    run = contain(trigger, {"users": [ADELE[0]], "actions": [REVOKE, CONFIRM]})
+
+    assert run.answer == expected(trigger, http=http, queue="retry" if outcome == "deferred" else "poison")
+    assert app.revocations == {ADELE[1]: 1} and app.confirmed_compromised == {}
+    assert not any(path.endswith("/confirmCompromised") for _, path, _ in sent(app))
+    looked_up = event(logs, ADELE[0], CONFIRM)
+    assert (looked_up["outcome"], looked_up["graphStatus"], looked_up["contained"]) == (outcome, status, False)
+    assert looked_up["detail"].startswith("could not find the user's object id: ")
+
+
+@pytest.mark.parametrize("settings", [EVERY_ACTION])
+@pytest.mark.parametrize("trigger", TRIGGERS)
 def test_confirming_without_the_p2_licence_fails(app: GraphSimulator, logs: LogCapture, trigger: str) -> None:
     app.licensed_for_risk = False
 
