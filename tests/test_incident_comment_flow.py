@@ -21,7 +21,8 @@ from revoke.incidents import comment_id
 from revoke.triggers import revoke_http, revoke_queue
 from tests.conftest import ADELE, GUEST, MEGAN, body_of
 
-SAMPLE = (Path(__file__).resolve().parent.parent / "samples" / "sentinel-incident.json").read_bytes()
+SAMPLE_DIRECTORY = Path(__file__).resolve().parent.parent / "samples"
+SAMPLE = (SAMPLE_DIRECTORY / "sentinel-incident.json").read_bytes()
 INCIDENT = json.loads(SAMPLE)["object"]["id"]
 WORKSPACE = INCIDENT.split("/providers/Microsoft.SecurityInsights/")[0]
 # The id as the comment is written under it: ARM's spelling of the fixed segments, the rest in lower case.
@@ -270,3 +271,19 @@ def test_the_comment_on_a_sentinel_incident_lists_the_skipped_account(app: Graph
     assert f"{ADELE[1]}: contained (outcome: contained)" in lines
     assert f"{GUEST[0]}: contained (outcome: contained)" in lines
     assert MEGAN[0] not in message
+
+
+def test_the_guest_sample_contains_the_guest_and_comments_on_the_incident(app: GraphSimulator) -> None:
+    """samples/direct-request-guest.json: what a playbook sends to contain a guest (disableAccount allowed)."""
+    sample = json.loads((SAMPLE_DIRECTORY / "direct-request-guest.json").read_bytes())
+
+    response = revoke_http(http_request(sample))
+
+    assert response.status_code == 200
+    [result] = body_of(response)["results"]
+    assert (result["user"], result["outcome"]) == (GUEST[0], "contained")
+    assert app.disabled == {GUEST[1]}
+    assert list(app.comments) == [(NORMALISED.lower(), comment_id("soc-4711-guest", NORMALISED))]
+    with app_settings({"REVOKE_ACTIONS": "revokeSignInSessions"}):
+        refused = revoke_http(http_request(sample))
+    assert (refused.status_code, body_of(refused)["error"]["code"]) == (400, "action_not_allowed")
