@@ -33,8 +33,9 @@ _BATCH_PATH = re.compile(r"^/(v1\.0|beta)/\$batch$")
 _CONFIRM_PATH = re.compile(r"^/(v1\.0|beta)/identityProtection/riskyUsers/confirmCompromised$")
 
 # --- Azure Resource Manager: Microsoft Sentinel incident comments ---------------------
-# ARM listens on a port of its own, so its base URL (`arm_url`), and with it the audience of
-# the tokens the app asks for it, differs from Graph's (`url`).
+# ARM is served on a port of its own, so its origin (`arm_url`), which the app takes as
+# REVOKE_ARM_ENDPOINT, and with it the audience of the tokens the app asks for it, differ
+# from Graph's (`url`).
 ARM_RESOURCE = "https://management.azure.com"
 # The audiences ARM accepts besides the simulator's own `arm_url`.
 ARM_AUDIENCES = frozenset(
@@ -175,13 +176,8 @@ class GraphSimulator:
         self.stop()
 
     def start(self) -> None:
-        handler = type("BoundHandler", (_Handler,), {"simulator": self})
-        # Graph and ARM listen on ports of their own: two origins, as in Azure, so a token's
-        # audience tells them apart and each endpoint setting is a bare origin.
-        self._server, self._arm_server = (ThreadingHTTPServer(("127.0.0.1", 0), handler) for _ in range(2))
-        for server, name in ((self._server, "graphsim"), (self._arm_server, "graphsim-arm")):
-            server.daemon_threads = True
-            threading.Thread(target=server.serve_forever, args=(0.05,), name=name, daemon=True).start()
+        self._server = self._serve("graphsim", serves_arm=False)
+        self._arm_server = self._serve("graphsim-arm", serves_arm=True)
 
     def stop(self) -> None:
         for server in (self._server, self._arm_server):
@@ -191,6 +187,13 @@ class GraphSimulator:
                 finally:
                     server.server_close()
         self._server = self._arm_server = None
+
+    def _serve(self, name: str, *, serves_arm: bool) -> ThreadingHTTPServer:
+        handler = type("BoundHandler", (_Handler,), {"simulator": self, "serves_arm": serves_arm})
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, args=(0.05,), name=name, daemon=True).start()
+        return server
 
     @property
     def url(self) -> str:
@@ -319,7 +322,7 @@ class GraphSimulator:
     # --- Azure Resource Manager: incident comments ------------------------------------
     @property
     def arm_url(self) -> str:
-        """The ARM endpoint to configure the app with; its tokens' audience differs from Graph's."""
+        """The ARM endpoint to configure the app with (an origin); its tokens' audience differs from Graph's."""
         assert self._arm_server is not None, "the simulator is not running"
         return f"http://127.0.0.1:{self._arm_server.server_address[1]}"
 
@@ -454,6 +457,7 @@ class GraphSimulator:
 
 class _Handler(BaseHTTPRequestHandler):
     simulator: GraphSimulator
+    serves_arm: bool  # the ARM port: every request is an ARM request
     protocol_version = "HTTP/1.1"
 
     def setup(self) -> None:
@@ -480,7 +484,8 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         path = urlsplit(self.path).path
-        if _ARM_PATH.match(path):
+        # ARM's paths are served on Graph's port too, so a token for the wrong audience is refused as ARM refuses it.
+        if self.serves_arm or _ARM_PATH.match(path):
             self._serve_arm(path, body)
         elif self.command == "POST" and (batch := _BATCH_PATH.match(path)):
             self._serve_batch(batch.group(1), path, body)

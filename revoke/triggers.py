@@ -62,7 +62,9 @@ def health_http(req: func.HttpRequest) -> func.HttpResponse:
 @blueprint.queue_output(arg_name="poison", queue_name=POISON_QUEUE_NAME, connection=STORAGE_CONNECTION)
 def revoke_queue(msg: func.QueueMessage, poison: func.Out[str]) -> None:
     body = msg.get_body()
-    report = runtime.service().handle(decode_queue_body(body), trigger="queue")
+    # Without a correlationId in the message, its id names the request: the same on every delivery,
+    # so a redelivery updates the incident comment the first delivery wrote instead of adding one.
+    report = runtime.service().handle(decode_queue_body(body), trigger="queue", correlation_id=msg.id or None)
     disposition = queue_disposition(report)
     logger.info(
         "Queue message %s (delivery %s): %s, correlation id %s",

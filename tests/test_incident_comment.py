@@ -242,9 +242,11 @@ def test_a_well_formed_incident_is_accepted_exactly_when_its_workspace_is_the_co
 
     assert (accepted is not None) == expected_match
     if accepted is not None:
-        assert accepted == incident.lower().replace("resourcegroups", "resourceGroups").replace(
-            "/providers/microsoft.operationalinsights/", "/providers/Microsoft.OperationalInsights/"
-        ).replace("/providers/microsoft.securityinsights/", "/providers/Microsoft.SecurityInsights/")
+        subscription, group, workspace = (part.lower() for part in parts)
+        assert accepted == (
+            f"/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.OperationalInsights"
+            f"/workspaces/{workspace}/providers/Microsoft.SecurityInsights/incidents/{name.lower()}"
+        )
 
 
 # --- the comment id --------------------------------------------------------------------
