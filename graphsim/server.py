@@ -33,9 +33,9 @@ _BATCH_PATH = re.compile(r"^/(v1\.0|beta)/\$batch$")
 _CONFIRM_PATH = re.compile(r"^/(v1\.0|beta)/identityProtection/riskyUsers/confirmCompromised$")
 
 # --- Azure Resource Manager: Microsoft Sentinel incident comments ---------------------
-# ARM is served on the same port under ARM_PATH_PREFIX, so its base URL (`arm_url`), and
-# with it the audience of the tokens the app asks for it, differs from Graph's (`url`).
-ARM_PATH_PREFIX = "/arm"
+# ARM is served on a port of its own, so its origin (`arm_url`), which the app takes as
+# REVOKE_ARM_ENDPOINT, and with it the audience of the tokens the app asks for it, differ
+# from Graph's (`url`).
 ARM_RESOURCE = "https://management.azure.com"
 # The audiences ARM accepts besides the simulator's own `arm_url`.
 ARM_AUDIENCES = frozenset(
@@ -46,7 +46,7 @@ ARM_COMMENT_API_VERSIONS = frozenset(
     {"2023-02-01", "2023-11-01", "2024-03-01", "2024-09-01", "2025-03-01", "2025-06-01", "2025-09-01"}
 )
 MAX_COMMENT_CHARACTERS = 30_000  # Microsoft Sentinel service limits: characters per comment
-_ARM_PATH = re.compile(rf"^(?:{re.escape(ARM_PATH_PREFIX)})?(/subscriptions(?:/.*)?)$", re.IGNORECASE)
+_ARM_PATH = re.compile(r"^(/subscriptions(?:/.*)?)$", re.IGNORECASE)
 _ARM_COMMENT_PATH = re.compile(
     r"^(/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.OperationalInsights/workspaces/[^/]+"
     r"/providers/Microsoft\.SecurityInsights/incidents/[^/]+)/comments/([^/]+)$",
@@ -160,7 +160,7 @@ class GraphSimulator:
         self._shuffler = random.Random(0)
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._arm_server: ThreadingHTTPServer | None = None
         # Azure Resource Manager: (incident id lower-cased, comment id lower-cased) -> every message PUT there.
         self.comments: dict[tuple[str, str], list[str]] = {}
         self.arm_requests: list[RecordedRequest] = []
@@ -176,19 +176,24 @@ class GraphSimulator:
         self.stop()
 
     def start(self) -> None:
-        handler = type("BoundHandler", (_Handler,), {"simulator": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="graphsim", daemon=True)
-        self._thread.start()
+        self._server = self._serve("graphsim", serves_arm=False)
+        self._arm_server = self._serve("graphsim-arm", serves_arm=True)
 
     def stop(self) -> None:
-        if self._server is not None:
-            try:
-                self._server.shutdown()
-            finally:
-                self._server.server_close()
-                self._server = None
+        for server in (self._server, self._arm_server):
+            if server is not None:
+                try:
+                    server.shutdown()
+                finally:
+                    server.server_close()
+        self._server = self._arm_server = None
+
+    def _serve(self, name: str, *, serves_arm: bool) -> ThreadingHTTPServer:
+        handler = type("BoundHandler", (_Handler,), {"simulator": self, "serves_arm": serves_arm})
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, args=(0.05,), name=name, daemon=True).start()
+        return server
 
     @property
     def url(self) -> str:
@@ -317,8 +322,9 @@ class GraphSimulator:
     # --- Azure Resource Manager: incident comments ------------------------------------
     @property
     def arm_url(self) -> str:
-        """The ARM endpoint to configure the app with; its tokens' audience differs from Graph's."""
-        return self.url + ARM_PATH_PREFIX
+        """The ARM endpoint to configure the app with (an origin); its tokens' audience differs from Graph's."""
+        assert self._arm_server is not None, "the simulator is not running"
+        return f"http://127.0.0.1:{self._arm_server.server_address[1]}"
 
     def is_arm_token(self, token: str) -> bool:
         """Issued here for Azure Resource Manager (audience `arm_url` or one of ARM's own)."""
@@ -451,6 +457,7 @@ class GraphSimulator:
 
 class _Handler(BaseHTTPRequestHandler):
     simulator: GraphSimulator
+    serves_arm: bool  # the ARM port: every request is an ARM request
     protocol_version = "HTTP/1.1"
 
     def setup(self) -> None:
@@ -477,7 +484,8 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         path = urlsplit(self.path).path
-        if _ARM_PATH.match(path):
+        # ARM's paths are served on Graph's port too, so a token for the wrong audience is refused as ARM refuses it.
+        if self.serves_arm or _ARM_PATH.match(path):
             self._serve_arm(path, body)
         elif self.command == "POST" and (batch := _BATCH_PATH.match(path)):
             self._serve_batch(batch.group(1), path, body)

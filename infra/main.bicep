@@ -1,6 +1,8 @@
-// Everything `azd up` provisions for the session-revocation function, in one resource group:
-// a Flex Consumption function app with a user-assigned identity, its storage (queues included),
-// Application Insights, the Microsoft Graph permission, and the optional Sentinel bridge.
+// Everything `azd up` provisions for the containment function, in one resource group: a Flex
+// Consumption function app with a user-assigned identity, its storage (queues included),
+// Application Insights, the Microsoft Graph permissions of the allowed actions, and the optional
+// Sentinel bridge; in the Sentinel workspace's resource group, when one is named, the role that
+// lets the function comment on incidents (when comments are on) and the optional automation rule.
 targetScope = 'subscription'
 
 @minLength(1)
@@ -25,10 +27,10 @@ param resourceGroupName string = ''
 // A deployer without the Entra rights to grant app roles sets these to false and runs
 // infra/scripts/grant-graph-permissions.sh later, or has an administrator run it.
 // ---------------------------------------------------------------------------
-@description('Grant the Graph application role User.RevokeSessions.All to the function identity.')
+@description('Grant the Graph application roles of the actions in revokeActions to the function identity.')
 param grantGraphRevokePermission bool = true
 
-@description('Grant User.ReadBasic.All so the protected-users guardrail can match UPNs to object ids.')
+@description('Grant User.ReadBasic.All for the look-ups: protected users named in the other form, guests, confirmCompromised for users named by UPN.')
 param grantGraphReadPermission bool = true
 
 // ---------------------------------------------------------------------------
@@ -43,6 +45,13 @@ param revokeGraphEndpoint string = 'https://graph.microsoft.com'
   'invalidateAllRefreshTokens'
 ])
 param revokeAction string = 'revokeSignInSessions'
+
+@description('REVOKE_ACTIONS: comma-separated containment actions this deployment may take: revokeSignInSessions, disableAccount, confirmCompromised. The Graph app roles of an action are granted only when it is listed.')
+@minLength(1)
+param revokeActions string = 'revokeSignInSessions'
+
+@description('REVOKE_INCIDENT_COMMENTS: comment on the Sentinel incident a request names, in the workspace named below; with a workspace, the identity gets Microsoft Sentinel Responder there.')
+param revokeIncidentComments bool = true
 
 @description('REVOKE_DRY_RUN: when true the function logs what it would revoke and calls nothing.')
 param revokeDryRun bool = false
@@ -84,7 +93,7 @@ param deploySentinelBridge bool = true
 @description('Give Microsoft Sentinel the right to run playbooks in this resource group (looks up its service principal in Entra).')
 param grantSentinelPlaybookPermission bool = false
 
-@description('Sentinel workspace name; with sentinelAnalyticRuleIds set, an automation rule runs the bridge.')
+@description('Sentinel workspace name: the one workspace whose incidents the function comments on (REVOKE_SENTINEL_WORKSPACE); with sentinelAnalyticRuleIds set, an automation rule there runs the bridge.')
 param sentinelWorkspaceName string = ''
 
 @description('Resource group of the Sentinel workspace.')
@@ -96,6 +105,9 @@ param sentinelWorkspaceSubscriptionId string = ''
 @description('Comma-separated analytics rule ids (full resource ids) whose incidents start a revocation; the automation rule is created only when this is set.')
 param sentinelAnalyticRuleIds string = ''
 
+@description('Assign Microsoft Sentinel Responder on the workspace when incident comments are on; false if it is assigned by hand.')
+param grantSentinelCommentPermission bool = true
+
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
   'azd-env-name': environmentName
@@ -104,10 +116,25 @@ var functionAppName = 'func-revoke-${resourceToken}'
 var analyticRuleIds = filter(map(split(sentinelAnalyticRuleIds, ','), id => trim(id)), id => !empty(id))
 var deployAutomationRule = deploySentinelBridge && !empty(sentinelWorkspaceName) && !empty(analyticRuleIds)
 
+// The action names as the code compares them: trimmed, in any case, empty items ignored.
+var enabledActions = map(filter(split(revokeActions, ','), name => !empty(trim(name))), name => toLower(trim(name)))
+
+// The Sentinel workspace, when one is named: where comments go and the automation rule lives.
+var sentinelWorkspaceSubscription = empty(sentinelWorkspaceSubscriptionId) ? subscription().subscriptionId : sentinelWorkspaceSubscriptionId
+var sentinelWorkspaceGroup = empty(sentinelWorkspaceResourceGroup) ? rg.name : sentinelWorkspaceResourceGroup
+var sentinelWorkspaceId = empty(sentinelWorkspaceName) ? '' : '/subscriptions/${sentinelWorkspaceSubscription}/resourceGroups/${sentinelWorkspaceGroup}/providers/Microsoft.OperationalInsights/workspaces/${sentinelWorkspaceName}'
+var incidentCommentsOn = revokeIncidentComments && !empty(sentinelWorkspaceName)
+
 // The settings the code reads. AZURE_CLIENT_ID is added by app/function.bicep from the identity.
 var revokeAppSettings = {
   REVOKE_GRAPH_ENDPOINT: revokeGraphEndpoint
   REVOKE_ACTION: revokeAction
+  REVOKE_ACTIONS: revokeActions
+  REVOKE_INCIDENT_COMMENTS: revokeIncidentComments ? 'true' : 'false'
+  REVOKE_SENTINEL_WORKSPACE: sentinelWorkspaceId
+  // This cloud's Resource Manager ('https://management.azure.com/' in Azure's public cloud; the
+  // code drops the trailing slash): the comments' endpoint and token audience.
+  REVOKE_ARM_ENDPOINT: environment().resourceManager
   REVOKE_DRY_RUN: revokeDryRun ? 'true' : 'false' // string() would give 'True'
   REVOKE_PROTECTED_USERS: revokeProtectedUsers
   REVOKE_MAX_USERS: string(revokeMaxUsers)
@@ -215,7 +242,8 @@ module graphPermissions 'app/graph-permissions.bicep' = {
   scope: rg
   params: {
     principalId: identity.outputs.principalId
-    grantRevokePermission: grantGraphRevokePermission
+    actions: enabledActions
+    grantActionPermissions: grantGraphRevokePermission
     grantReadPermission: grantGraphReadPermission
   }
   dependsOn: [
@@ -243,12 +271,23 @@ module rbac 'app/rbac.bicep' = {
   }
 }
 
+// Microsoft Sentinel Responder on the workspace, so the function may comment on its incidents.
+// Deployed into the workspace's resource group (the role is assigned at the scope it applies to).
+// Like the Graph grant, nothing waits for it: a comment never changes a containment, so a deployer
+// without the right to assign roles there still gets a working app.
+module sentinelResponder 'app/sentinel-responder.bicep' = if (incidentCommentsOn && grantSentinelCommentPermission) {
+  // The workspace's resource group may serve several environments: one deployment name each.
+  name: 'sentinelResponder-${resourceToken}'
+  scope: resourceGroup(sentinelWorkspaceSubscription, sentinelWorkspaceGroup)
+  params: {
+    workspaceName: sentinelWorkspaceName
+    principalId: identity.outputs.principalId
+  }
+}
+
 module automationRule 'app/sentinel-automation-rule.bicep' = if (deployAutomationRule) {
   name: 'sentinelAutomationRule'
-  scope: resourceGroup(
-    !empty(sentinelWorkspaceSubscriptionId) ? sentinelWorkspaceSubscriptionId : subscription().subscriptionId,
-    !empty(sentinelWorkspaceResourceGroup) ? sentinelWorkspaceResourceGroup : rg.name
-  )
+  scope: resourceGroup(sentinelWorkspaceSubscription, sentinelWorkspaceGroup)
   params: {
     workspaceName: sentinelWorkspaceName
     playbookResourceId: deploySentinelBridge ? bridge.outputs.resourceId : ''

@@ -3,6 +3,7 @@
     targets [FILE]                      what a payload resolves to; calls nothing
     revoke --user U ... | --payload F   contain with the signed-in credential (az login);
          [--action A ...]               the actions (default: all of REVOKE_ACTIONS)
+    check                               settings, a Graph token and its permissions (exit 0: ready)
     demo                                the whole flow against the loopback simulator
 
 Exit codes: 0 every target contained (or dry run), 1 otherwise, 2 usage or invalid
@@ -17,7 +18,8 @@ import json
 import sys
 from typing import Any
 
-from revoke.errors import RequestRejected, SettingsError
+from revoke.actions import ContainmentAction, in_order
+from revoke.errors import ActionNotAllowed, InvalidField, RequestRejected, SettingsError
 from revoke.payloads import load_document, parse_request
 from revoke.replies import http_reply
 from revoke.settings import Settings
@@ -62,14 +64,14 @@ def revoke(args: argparse.Namespace) -> int:
     settings = Settings.from_environment()
     if args.dry_run:
         settings = dataclasses.replace(settings, dry_run=True)
+    if args.action:
+        # Narrowing the settings, not the payload: only a direct request carries "actions",
+        # and an alert or incident would otherwise get every action REVOKE_ACTIONS allows.
+        settings = dataclasses.replace(settings, actions=_chosen_actions(args.action, settings.actions))
     if args.payload:
         body = _read(args.payload)
     else:
         body = json.dumps({"users": args.user, "reason": args.reason}).encode()
-    if args.action:
-        document = json.loads(body)
-        document["actions"] = args.action
-        body = json.dumps(document).encode()
     report = containment_for_cli(settings).handle(body, trigger="cli")
     reply = http_reply(report)
     _print(reply.body)
@@ -81,6 +83,34 @@ def revoke(args: argparse.Namespace) -> int:
     return EXIT_OK if outcomes <= {TargetOutcome.CONTAINED, TargetOutcome.DRY_RUN} else EXIT_NOT_ALL_CONTAINED
 
 
+def check(args: argparse.Namespace) -> int:
+    from revoke.readiness import check_readiness
+    from revoke.redaction import protect_logs
+    from revoke.runtime import developer_credential
+
+    protect_logs()
+    readiness = check_readiness(None, developer_credential)
+    _print(readiness.as_json())
+    return EXIT_OK if readiness.ready else EXIT_NOT_ALL_CONTAINED
+
+
+def _chosen_actions(names: list[str], allowed: tuple[ContainmentAction, ...]) -> tuple[ContainmentAction, ...]:
+    chosen = set()
+    for name in names:
+        action = ContainmentAction.parse(name)
+        if action is None:
+            known = ", ".join(known.value for known in ContainmentAction)
+            raise InvalidField(f"unknown action {name!r}; known: {known}")
+        chosen.add(action)
+    refused = [action.value for action in in_order(chosen) if action not in allowed]
+    if refused:
+        raise ActionNotAllowed(
+            f"this deployment does not allow {', '.join(refused)} (REVOKE_ACTIONS allows "
+            f"{', '.join(action.value for action in allowed)})"
+        )
+    return in_order(chosen)
+
+
 def demo(args: argparse.Namespace) -> int:
     from graphsim.demo import run_demo
 
@@ -89,7 +119,7 @@ def demo(args: argparse.Namespace) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m revoke", description="Contain compromised Entra ID users.")
-    commands = parser.add_subparsers(required=True, metavar="{targets,revoke,demo}")
+    commands = parser.add_subparsers(required=True, metavar="{targets,revoke,check,demo}")
 
     targets = commands.add_parser("targets", help="print the targets a payload resolves to, without calling Graph")
     targets.add_argument("file", nargs="?", help="payload file (default: standard input)")
@@ -107,6 +137,11 @@ def _parser() -> argparse.ArgumentParser:
         help="revokeSignInSessions, disableAccount or confirmCompromised (repeatable; default: REVOKE_ACTIONS)",
     )
     act.set_defaults(command=revoke)
+
+    ready = commands.add_parser(
+        "check", help="check settings, a Graph token and its permissions (signed-in credential)"
+    )
+    ready.set_defaults(command=check)
 
     show = commands.add_parser("demo", help="run the whole flow against the loopback Graph simulator")
     show.set_defaults(command=demo)

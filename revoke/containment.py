@@ -6,17 +6,16 @@ or a Graph failure, it reports them.
 
 from __future__ import annotations
 
-import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from revoke.action_run import ActionRun, Graph, revocation_alone
 from revoke.actions import ContainmentAction
 from revoke.audit import RequestContext, audit_event, emit
 from revoke.budget import Deadline
 from revoke.errors import ActionNotAllowed, RequestRejected
-from revoke.identifiers import UserIdentifier
 from revoke.incident_comment import CommentResult
 from revoke.ledger import Ledger
 from revoke.outcomes import ActionResult, Outcome, UserLookup
@@ -28,23 +27,9 @@ from revoke.payloads import (
     read_request,
     require_targets,
 )
-from revoke.protection import ProtectedUsers, look_up, lookup_failure
+from revoke.protection import ProtectedUsers
 from revoke.settings import Settings
 from revoke.verdict import TargetOutcome, TargetResult, is_external
-
-logger = logging.getLogger(__name__)
-
-
-class Graph(Protocol):
-    def perform(
-        self,
-        action: ContainmentAction,
-        users: Sequence[UserIdentifier],
-        deadline: Deadline,
-        on_result: Callable[[int, ActionResult], None] | None = None,
-    ) -> list[ActionResult]: ...
-
-    def lookup_all(self, users: Sequence[UserIdentifier], deadline: Deadline) -> list[UserLookup]: ...
 
 
 class IncidentComments(Protocol):
@@ -70,7 +55,6 @@ class ContainmentReport:
         return {result.outcome for result in self.results}
 
 
-UNEXPECTED = ActionResult(Outcome.DEFERRED, detail="unexpected internal error; not confirmed by Graph")
 DRY_RUN = ActionResult(Outcome.DRY_RUN, detail="dry run: nothing sent to Graph")
 
 
@@ -127,8 +111,9 @@ class Containment:
             decided = {i: ActionResult(Outcome.REFUSED, detail=limit) for i in range(len(targets))}
         else:
             decided, lookups = self._protected.check(targets, self._graph, deadline)
-        if not dry_run and self._revocation_alone(actions):
-            self._learn_kinds(targets, decided, lookups, ledger, deadline)
+        run = ActionRun(self._graph, targets, ledger, lookups, deadline)
+        if not dry_run and revocation_alone(actions):
+            run.learn_kinds(decided)
         for i, user in enumerate(targets):
             if is_external(user.value, lookups[i].user_principal_name if i in lookups else None):
                 ledger.mark_external(i)
@@ -140,7 +125,7 @@ class Containment:
                 for i in open_targets:
                     ledger.add(i, action, DRY_RUN)
             elif open_targets:
-                self._take(action, open_targets, targets, ledger, lookups, deadline)
+                run.take(action, open_targets)
         return ContainmentReport(
             context.correlation_id,
             dry_run,
@@ -161,87 +146,3 @@ class Containment:
                 f"{', '.join(action.value for action in allowed)})"
             )
         return tuple(action for action in allowed if action in request.actions)
-
-    @staticmethod
-    def _revocation_alone(actions: Sequence[ContainmentAction]) -> bool:
-        return ContainmentAction.REVOKE_SESSIONS in actions and ContainmentAction.DISABLE_ACCOUNT not in actions
-
-    def _learn_kinds(
-        self,
-        targets: Sequence[UserIdentifier],
-        decided: dict[int, ActionResult],
-        lookups: dict[int, UserLookup],
-        ledger: Ledger,
-        deadline: Deadline,
-    ) -> None:
-        """Revocation does not contain a guest: a user named by object id is looked up to learn its UPN."""
-        unknown = [
-            i for i, user in enumerate(targets) if user.kind == "object_id" and i not in decided and i not in lookups
-        ]
-        if not unknown:
-            return
-        for i, lookup in zip(unknown, look_up(self._graph, [targets[i] for i in unknown], deadline), strict=True):
-            if lookup.missing:
-                decided[i] = ActionResult(Outcome.NOT_FOUND, 404, detail="Graph has no such user (look-up)")
-            elif lookup.error is not None:
-                # The revocation still goes ahead; only the verdict waits on what the user is.
-                ledger.mark_external(i, None)
-            else:
-                lookups[i] = lookup
-
-    def _take(
-        self,
-        action: ContainmentAction,
-        indexes: list[int],
-        targets: Sequence[UserIdentifier],
-        ledger: Ledger,
-        lookups: dict[int, UserLookup],
-        deadline: Deadline,
-    ) -> None:
-        """`action` on each target in `indexes`, each result audited as its batch lands."""
-        users = [targets[i] for i in indexes]
-        if action is ContainmentAction.CONFIRM_COMPROMISED:
-            indexes, users = self._by_object_id(indexes, targets, ledger, lookups, deadline)
-
-        def audit_as_it_lands(position: int, result: ActionResult) -> None:
-            ledger.add(indexes[position], action, result)
-
-        try:
-            self._graph.perform(action, users, deadline, audit_as_it_lands)
-        except Exception:
-            # Never expected; but every target must still get one result and one audit event.
-            logger.exception("Unexpected failure while calling Graph for %s", action.value)
-            for i in indexes:
-                if ledger.is_open(i, action):
-                    ledger.add(i, action, UNEXPECTED)
-        for i in indexes:  # a user Graph does not know needs no further action
-            last = ledger.last(i)
-            if last is not None and last.outcome is Outcome.NOT_FOUND:
-                ledger.settle(i, ActionResult(Outcome.NOT_FOUND, detail=f"Graph has no such user ({action.value})"))
-
-    def _by_object_id(
-        self,
-        indexes: list[int],
-        targets: Sequence[UserIdentifier],
-        ledger: Ledger,
-        lookups: dict[int, UserLookup],
-        deadline: Deadline,
-    ) -> tuple[list[int], list[UserIdentifier]]:
-        """The targets confirmCompromised can name (it takes object ids), looking UPNs up first."""
-        named_by_upn = [i for i in indexes if targets[i].kind == "upn" and i not in lookups]
-        found = look_up(self._graph, [targets[i] for i in named_by_upn], deadline) if named_by_upn else []
-        lookups.update(zip(named_by_upn, found, strict=True))
-        ready: list[int] = []
-        users: list[UserIdentifier] = []
-        for i in indexes:
-            if targets[i].kind == "object_id":
-                ready.append(i)
-                users.append(targets[i])
-                continue
-            failure = lookup_failure(lookups[i], "could not find the user's object id")
-            if failure is not None:
-                ledger.settle(i, failure)
-            else:
-                ready.append(i)
-                users.append(UserIdentifier(str(lookups[i].object_id), "object_id"))
-        return ready, users

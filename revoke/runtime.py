@@ -14,6 +14,7 @@ from revoke.containment import Containment
 from revoke.graph import GraphClient
 from revoke.incident_comment import IncidentCommenter
 from revoke.incident_report import IncidentReporter
+from revoke.readiness import Readiness, check_readiness
 from revoke.redaction import protect_logs
 from revoke.settings import Settings
 from revoke.transport import pooled_session
@@ -64,6 +65,12 @@ def incident_reporter(settings: Settings, credential: TokenCredential) -> Incide
         return None
     commenter = IncidentCommenter(settings.arm_endpoint, credential, pooled_session(COMMENT_CONNECTIONS))
     return IncidentReporter(commenter, settings.sentinel_workspace)
+
+
+def readiness() -> Readiness:
+    """The health check, with the credential an invocation uses."""
+    protect_logs()
+    return check_readiness(None, managed_identity_credential)
 
 
 def service() -> Containment:

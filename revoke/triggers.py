@@ -42,12 +42,29 @@ def revoke_http(req: func.HttpRequest) -> func.HttpResponse:
     return _http_response(reply)
 
 
+@blueprint.function_name("health")
+@blueprint.route(route="health", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def health_http(req: func.HttpRequest) -> func.HttpResponse:
+    """200 when the deployment can contain (settings, token, permissions), 503 when it cannot."""
+    try:
+        readiness = runtime.readiness()
+        reply = HttpReply(200 if readiness.ready else 503, readiness.as_json())
+    except Exception:
+        logger.exception("Unexpected failure in the health check")
+        reply = error_reply(
+            500, "internal_error", "the health check failed unexpectedly; see the logs", str(uuid.uuid4())
+        )
+    return _http_response(reply)
+
+
 @blueprint.function_name("revoke_queue")
 @blueprint.queue_trigger(arg_name="msg", queue_name=QUEUE_NAME, connection=STORAGE_CONNECTION)
 @blueprint.queue_output(arg_name="poison", queue_name=POISON_QUEUE_NAME, connection=STORAGE_CONNECTION)
 def revoke_queue(msg: func.QueueMessage, poison: func.Out[str]) -> None:
     body = msg.get_body()
-    report = runtime.service().handle(decode_queue_body(body), trigger="queue")
+    # Without a correlationId in the message, its id names the request: the same on every delivery,
+    # so a redelivery updates the incident comment the first delivery wrote instead of adding one.
+    report = runtime.service().handle(decode_queue_body(body), trigger="queue", correlation_id=msg.id or None)
     disposition = queue_disposition(report)
     logger.info(
         "Queue message %s (delivery %s): %s, correlation id %s",
@@ -66,5 +83,6 @@ def revoke_queue(msg: func.QueueMessage, poison: func.Out[str]) -> None:
 
 
 def _http_response(reply: HttpReply) -> func.HttpResponse:
-    headers = {"X-Correlation-Id": str(reply.body.get("correlationId", "")), **reply.headers}
+    correlation_id = reply.body.get("correlationId")
+    headers = {**({"X-Correlation-Id": str(correlation_id)} if correlation_id else {}), **reply.headers}
     return func.HttpResponse(reply.body_text(), status_code=reply.status, headers=headers, mimetype="application/json")

@@ -38,6 +38,7 @@ def test_a_stalled_identity_endpoint_ends_one_large_invocation_near_its_budget(a
     app.inject(Fault(delay=30.0, identity=True, times=None))
 
     elapsed, response = timed_request({"users": people(app, 400)})
+    print(f"\ndeadlines: stalled identity endpoint, 400 targets, budget {BUDGET:.0f} s: ended after {elapsed:.2f} s")
 
     assert response.status_code == 503
     assert {r["outcome"] for r in body_of(response)["results"]} == {"deferred"}
@@ -52,6 +53,9 @@ def test_a_stalled_identity_endpoint_ends_six_concurrent_invocations_near_their_
     with ThreadPoolExecutor(max_workers=6) as pool:
         timings = list(pool.map(timed_request, bodies))
 
+    print(
+        f"\ndeadlines: stalled identity endpoint, 6 concurrent invocations: slowest {max(t for t, _ in timings):.2f} s"
+    )
     assert [response.status_code for _, response in timings] == [503] * 6
     assert max(elapsed for elapsed, _ in timings) < BUDGET + MARGIN
 
@@ -65,6 +69,9 @@ def test_a_stalled_graph_ends_a_large_invocation_near_its_budget(app: GraphSimul
     elapsed, response = timed_request({"users": users})
 
     outcomes = [r["outcome"] for r in body_of(response)["results"]]
+    print(
+        f"\ndeadlines: Graph stalls 2.5 s per batch, 400 targets: ended after {elapsed:.2f} s, {outcomes.count('deferred')} deferred"
+    )
     assert elapsed < BUDGET + MARGIN
     assert set(outcomes) <= {"contained", "deferred"}
     assert "deferred" in outcomes
@@ -91,6 +98,9 @@ def test_a_small_request_beside_a_large_one_finishes_in_about_one_round_trip(app
         small_elapsed, small_response = timed_request(small)
         large_elapsed, large_response = large_run.result()
 
+    print(
+        f"\nfairness: 2 targets beside 800 (round trip {round_trip} s): {small_elapsed:.2f} s; the 800: {large_elapsed:.2f} s"
+    )
     assert (small_response.status_code, large_response.status_code) == (200, 200)
     assert large_elapsed > 5 * round_trip
     assert small_elapsed < 2 * round_trip

@@ -450,23 +450,29 @@ def shapes_naming_valid_users(draw: st.DrawFn) -> tuple[dict[str, Any], set[str]
         named.update(user.lower() for user in users)
         return {"users": users}, named
     accounts = [one_account() for _ in range(1 if shape == "entity" else draw(st.integers(1, 3)))]
+    return payload_of_shape(shape, accounts), named
+
+
+GRAPH_ACCOUNT_FIELDS = {"aaduserid": "azureAdUserId", "userprincipalname": "userPrincipalName", "name": "accountName"}
+
+
+def payload_of_shape(shape: str, accounts: list[dict[str, Any]]) -> dict[str, Any]:
+    """A Sentinel alert (entities as a list or a JSON string), incident, entity or Graph alert naming `accounts`."""
     if shape in ("alert", "alert_string"):
         entities = [{"Type": "account", **fields} for fields in accounts]
-        return {"Entities": json.dumps(entities) if shape == "alert_string" else entities}, named
+        return {"Entities": json.dumps(entities) if shape == "alert_string" else entities}
     if shape == "incident":
-        related = [{"kind": "Account", "properties": fields} for fields in accounts]
-        return {"object": {"properties": {"relatedEntities": related}}}, named
+        return {"object": {"properties": {"relatedEntities": [{"kind": "Account", "properties": f} for f in accounts]}}}
     if shape == "entity":
-        return {"Entity": {"Type": "account", **accounts[0]}}, named
-    graph_fields = {"aaduserid": "azureAdUserId", "userprincipalname": "userPrincipalName", "name": "accountName"}
+        return {"Entity": {"Type": "account", **accounts[0]}}
     evidence = [
         {
             "@odata.type": "#microsoft.graph.security.userEvidence",
-            "userAccount": {graph_fields.get(key.lower(), key): value for key, value in fields.items()},
+            "userAccount": {GRAPH_ACCOUNT_FIELDS.get(key.lower(), key): value for key, value in fields.items()},
         }
         for fields in accounts
     ]
-    return {"evidence": evidence}, named
+    return {"evidence": evidence}
 
 
 @pytest.mark.parametrize("trigger", TRIGGERS)
@@ -496,21 +502,7 @@ def alerts_with_one_invalid_account(draw: st.DrawFn) -> tuple[dict[str, Any], se
     bad = {"Name": invalid, "UPNSuffix": draw(dns_names)} if how == "Name" else {draw(spelled(how)): invalid}
     accounts.insert(draw(st.integers(0, len(accounts))), bad)
     shape = draw(st.sampled_from(["alert", "alert_string", "incident", "graph"]))
-    if shape in ("alert", "alert_string"):
-        entities = [{"Type": "account", **fields} for fields in accounts]
-        return {"Entities": json.dumps(entities) if shape == "alert_string" else entities}, named
-    if shape == "incident":
-        related = [{"kind": "Account", "properties": fields} for fields in accounts]
-        return {"object": {"properties": {"relatedEntities": related}}}, named
-    graph_fields = {"aaduserid": "azureAdUserId", "name": "accountName"}
-    evidence = [
-        {
-            "@odata.type": "#microsoft.graph.security.userEvidence",
-            "userAccount": {graph_fields.get(key.lower(), key): value for key, value in fields.items()},
-        }
-        for fields in accounts
-    ]
-    return {"evidence": evidence}, named
+    return payload_of_shape(shape, accounts), named
 
 
 @pytest.mark.parametrize("trigger", TRIGGERS)

@@ -242,9 +242,11 @@ def test_a_well_formed_incident_is_accepted_exactly_when_its_workspace_is_the_co
 
     assert (accepted is not None) == expected_match
     if accepted is not None:
-        assert accepted == incident.lower().replace("resourcegroups", "resourceGroups").replace(
-            "/providers/microsoft.operationalinsights/", "/providers/Microsoft.OperationalInsights/"
-        ).replace("/providers/microsoft.securityinsights/", "/providers/Microsoft.SecurityInsights/")
+        subscription, group, workspace = (part.lower() for part in parts)
+        assert accepted == (
+            f"/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.OperationalInsights"
+            f"/workspaces/{workspace}/providers/Microsoft.SecurityInsights/incidents/{name.lower()}"
+        )
 
 
 # --- the comment id --------------------------------------------------------------------
@@ -484,7 +486,7 @@ def test_a_comment_is_created_once_with_the_documented_request(
     assert arm.comments == {KEY: [message]}
     [request] = arm.arm_requests
     assert request.method == "PUT"
-    assert request.path == f"/arm{NORMALISED}/comments/{COMMENT}?api-version=2024-09-01"
+    assert request.path == f"{NORMALISED}/comments/{COMMENT}?api-version=2024-09-01"
     assert json.loads(request.body) == {"properties": {"message": message}}
     assert request.authorized
     assert arm.graph_requests() == []  # identity only: nothing went to Graph

@@ -25,8 +25,8 @@ INDEXED = {f.get_function_name(): f for f in function_app.app.get_functions()}
 BINDINGS = {name: json.loads(f.get_function_json())["bindings"] for name, f in INDEXED.items()}
 
 
-def test_the_app_registers_exactly_the_http_and_queue_functions() -> None:
-    assert sorted(BINDINGS) == ["revoke_http", "revoke_queue"]
+def test_the_app_registers_exactly_the_http_queue_and_health_functions() -> None:
+    assert sorted(BINDINGS) == ["health", "revoke_http", "revoke_queue"]
 
 
 def test_http_function_is_post_api_revoke_and_needs_a_function_key() -> None:
@@ -34,6 +34,11 @@ def test_http_function_is_post_api_revoke_and_needs_a_function_key() -> None:
     assert trigger["route"] == "revoke"
     assert trigger["methods"] == ["POST"]
     assert trigger["authLevel"] == "FUNCTION"
+
+
+def test_health_is_get_api_health_and_needs_a_function_key() -> None:
+    trigger = next(b for b in BINDINGS["health"] if b["type"] == "httpTrigger")
+    assert (trigger["route"], trigger["methods"], trigger["authLevel"]) == ("health", ["GET"], "FUNCTION")
 
 
 def test_no_function_is_anonymous() -> None:
@@ -80,4 +85,4 @@ def test_importing_the_app_opens_no_connection() -> None:
     finished = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, check=False)
 
     assert finished.returncode == 0, finished.stderr
-    assert finished.stdout.strip() == "2"
+    assert finished.stdout.strip() == "3"

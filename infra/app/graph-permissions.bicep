@@ -1,5 +1,6 @@
-// Microsoft Graph application roles for the function's identity, granted as infrastructure.
-// Deploying this needs an Entra role that may grant Graph app roles (Privileged Role
+// Microsoft Graph application roles for the function's identity, granted as infrastructure: the
+// roles of the containment actions the deployment allows (REVOKE_ACTIONS), and the basic read for
+// the look-ups. Deploying this needs an Entra role that may grant Graph app roles (Privileged Role
 // Administrator); without it, turn the grants off and use infra/scripts/grant-graph-permissions.sh.
 // Nothing else in the deployment depends on this module and it has no outputs: a grant that fails
 // (Entra may not yet know an identity created seconds earlier: "Not a valid reference update")
@@ -9,33 +10,67 @@ extension microsoftGraphV1
 @description('Object id of the function identity service principal.')
 param principalId string
 
-param grantRevokePermission bool
+@description('The containment actions the deployment allows (REVOKE_ACTIONS), trimmed and in lower case.')
+param actions array
+
+@description('Grant the app roles of the actions in `actions`.')
+param grantActionPermissions bool
+
+@description('Grant User.ReadBasic.All for the look-ups.')
 param grantReadPermission bool
 
 var microsoftGraphAppId = '00000003-0000-0000-c000-000000000000'
 
 // Application role ids of Microsoft Graph, as published in the Microsoft Graph permissions reference.
 var graphAppRoles = {
-  // POST /users/{id}/revokeSignInSessions, and nothing else: the least privilege for revocation
-  // (User.ReadWrite.All and Directory.ReadWrite.All would also allow editing every user).
   'User.RevokeSessions.All': '77f3a031-c388-4f99-b373-dc68676a979e'
-  // GET /users/{id}?$select=id,userPrincipalName for the protected-users guardrail. The basic
-  // profile (id, userPrincipalName, displayName, mail, ...) is all it reads; User.Read.All is not needed.
+  'User.EnableDisableAccount.All': '3011c876-62b7-4ada-afa2-506cbbecc68c'
+  'User.Read.All': 'df021288-bdef-4463-88db-98f22de89214'
+  'IdentityRiskyUser.ReadWrite.All': '656f6061-f9fe-4807-9708-6a2e0934df76'
   'User.ReadBasic.All': '97235f07-e226-4f63-ace3-39588e11d3a1'
 }
 
-resource microsoftGraph 'Microsoft.Graph/servicePrincipals@v1.0' existing = if (grantRevokePermission || grantReadPermission) {
+// Every app role this module may grant, when, and why. The action roles are the least privilege
+// the Graph reference documents for each call (revoke/actions.py holds the same list); none of
+// them allows editing a user's profile (User.ReadWrite.All and Directory.ReadWrite.All would).
+var grants = [
+  {
+    role: 'User.RevokeSessions.All'
+    wanted: grantActionPermissions && contains(actions, 'revokesigninsessions')
+    why: 'revokeSignInSessions: POST /users/{id}/revokeSignInSessions, and nothing else.'
+  }
+  {
+    role: 'User.EnableDisableAccount.All'
+    wanted: grantActionPermissions && contains(actions, 'disableaccount')
+    why: 'disableAccount: PATCH /users/{id} with accountEnabled false; it may change no other property.'
+  }
+  {
+    role: 'User.Read.All'
+    wanted: grantActionPermissions && contains(actions, 'disableaccount')
+    why: 'disableAccount: Update user documents User.EnableDisableAccount.All plus User.Read.All as the least privilege for accountEnabled.'
+  }
+  {
+    role: 'IdentityRiskyUser.ReadWrite.All'
+    wanted: grantActionPermissions && contains(actions, 'confirmcompromised')
+    why: 'confirmCompromised: POST /identityProtection/riskyUsers/confirmCompromised (Microsoft Entra ID P2).'
+  }
+  {
+    role: 'User.ReadBasic.All'
+    wanted: grantReadPermission
+    why: 'GET /users/{id}?$select=id,userPrincipalName: the protected-users guardrail, guests, and the object id confirmCompromised needs for a UPN.'
+  }
+]
+
+var wantedGrants = filter(grants, grant => grant.wanted)
+
+resource microsoftGraph 'Microsoft.Graph/servicePrincipals@v1.0' existing = if (!empty(wantedGrants)) {
   appId: microsoftGraphAppId
 }
 
-resource revokeSessions 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (grantRevokePermission) {
-  resourceId: microsoftGraph.id
-  appRoleId: graphAppRoles['User.RevokeSessions.All']
-  principalId: principalId
-}
-
-resource readBasicProfiles 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (grantReadPermission) {
-  resourceId: microsoftGraph.id
-  appRoleId: graphAppRoles['User.ReadBasic.All']
-  principalId: principalId
-}
+resource appRoleAssignments 'Microsoft.Graph/appRoleAssignedTo@v1.0' = [
+  for grant in wantedGrants: {
+    resourceId: microsoftGraph.id
+    appRoleId: graphAppRoles[grant.role]
+    principalId: principalId
+  }
+]

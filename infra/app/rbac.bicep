@@ -1,5 +1,7 @@
-// Every Azure role assignment of the deployment, from one table. Each row says who gets which
-// role on what, and why; the loops below only differ in the kind of scope they attach to.
+// Every Azure role assignment in the app's resource group, from one table. Each row says who gets
+// which role on what, and why; the loops below only differ in the kind of scope they attach to.
+// The app waits for all of them. The one assignment elsewhere, Microsoft Sentinel Responder on the
+// Sentinel workspace for incident comments, is app/sentinel-responder.bicep: nothing waits for it.
 
 param storageAccountName string
 param requestQueueName string

@@ -1,32 +1,109 @@
 #!/usr/bin/env bash
-# Grants the function identity its Microsoft Graph application roles with `az rest`, for a
-# deployment made with GRANT_GRAPH_REVOKE_PERMISSION=false / GRANT_GRAPH_READ_PERMISSION=false.
-# Run it as a Privileged Role Administrator (or Global Administrator), after `az login`.
+# Grants the function identity the Microsoft Graph application roles of its containment actions
+# with `az rest`, for a deployment made with GRANT_GRAPH_REVOKE_PERMISSION=false /
+# GRANT_GRAPH_READ_PERMISSION=false. Run it as a Privileged Role Administrator (or Global
+# Administrator), after `az login`.
 #
-#   infra/scripts/grant-graph-permissions.sh [--no-read] <principal-object-id>
+#   infra/scripts/grant-graph-permissions.sh [--actions LIST] [--no-read] <principal-object-id>
 #
 # <principal-object-id> is the FUNCTION_IDENTITY_PRINCIPAL_ID output of the deployment
-# (`azd env get-value FUNCTION_IDENTITY_PRINCIPAL_ID`). --no-read leaves out User.ReadBasic.All,
-# which only the protected-users guardrail needs. Grants that already exist are left alone.
+# (`azd env get-value FUNCTION_IDENTITY_PRINCIPAL_ID`). LIST is the deployment's REVOKE_ACTIONS,
+# comma-separated; without --actions the REVOKE_ACTIONS environment variable is used, and without
+# that revokeSignInSessions, the function's default. Each action gets the roles
+# infra/app/graph-permissions.bicep grants it:
+#
+#   revokeSignInSessions  User.RevokeSessions.All
+#   disableAccount        User.EnableDisableAccount.All and User.Read.All
+#   confirmCompromised    IdentityRiskyUser.ReadWrite.All
+#
+# and User.ReadBasic.All is granted for the look-ups unless --no-read is given. Grants that
+# already exist are left alone, and none is ever removed.
 set -euo pipefail
 
 GRAPH_APP_ID=00000003-0000-0000-c000-000000000000
 # Application role ids from the Microsoft Graph permissions reference.
 USER_REVOKE_SESSIONS_ALL=77f3a031-c388-4f99-b373-dc68676a979e
+USER_ENABLE_DISABLE_ACCOUNT_ALL=3011c876-62b7-4ada-afa2-506cbbecc68c
+USER_READ_ALL=df021288-bdef-4463-88db-98f22de89214
+IDENTITY_RISKY_USER_READ_WRITE_ALL=656f6061-f9fe-4807-9708-6a2e0934df76
 USER_READ_BASIC_ALL=97235f07-e226-4f63-ace3-39588e11d3a1
 GRAPH=https://graph.microsoft.com/v1.0
 
-roles=("$USER_REVOKE_SESSIONS_ALL" "$USER_READ_BASIC_ALL")
-if [[ "${1:-}" == "--no-read" ]]; then
-  roles=("$USER_REVOKE_SESSIONS_ALL")
-  shift
-fi
+usage() {
+  echo "usage: $0 [--actions revokeSignInSessions,disableAccount,confirmCompromised] [--no-read] <principal-object-id of the function identity>" >&2
+  exit 2
+}
 
-principal="${1:-}"
+actions="${REVOKE_ACTIONS:-revokeSignInSessions}"
+read_role=yes
+principal=""
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --actions)
+      [[ $# -ge 2 ]] || usage
+      actions="$2"
+      shift 2
+      ;;
+    --no-read)
+      read_role=no
+      shift
+      ;;
+    -*)
+      usage
+      ;;
+    *)
+      [[ -z "$principal" ]] || usage
+      principal="$1"
+      shift
+      ;;
+  esac
+done
+
 guid='^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
 if [[ ! "$principal" =~ $guid ]]; then
-  echo "usage: $0 [--no-read] <principal-object-id of the function identity>" >&2
+  usage
+fi
+
+# The roles of the listed actions, read as the function reads REVOKE_ACTIONS: names in any case,
+# spaces around them and empty items ignored, an unknown name refused.
+roles=()
+add_role() {
+  local role
+  for role in "${roles[@]+"${roles[@]}"}"; do
+    [[ "$role" == "$1" ]] && return 0
+  done
+  roles+=("$1")
+}
+named=0
+IFS=',' read -r -a names <<<"$actions"
+for name in "${names[@]}"; do
+  name="${name#"${name%%[![:space:]]*}"}"
+  name="${name%"${name##*[![:space:]]}"}"
+  [[ -n "$name" ]] || continue
+  named=$((named + 1))
+  case "$(tr '[:upper:]' '[:lower:]' <<<"$name")" in
+    revokesigninsessions)
+      add_role "$USER_REVOKE_SESSIONS_ALL"
+      ;;
+    disableaccount)
+      add_role "$USER_ENABLE_DISABLE_ACCOUNT_ALL"
+      add_role "$USER_READ_ALL"
+      ;;
+    confirmcompromised)
+      add_role "$IDENTITY_RISKY_USER_READ_WRITE_ALL"
+      ;;
+    *)
+      echo "unknown action '$name': expected revokeSignInSessions, disableAccount or confirmCompromised" >&2
+      exit 2
+      ;;
+  esac
+done
+if [[ $named -eq 0 ]]; then
+  echo "no action named in '$actions'" >&2
   exit 2
+fi
+if [[ "$read_role" == yes ]]; then
+  add_role "$USER_READ_BASIC_ALL"
 fi
 
 graph_sp=$(az rest --method GET \

@@ -6,11 +6,14 @@ import json
 import os
 import stat
 import subprocess
+from itertools import combinations
 from pathlib import Path
 
 import pytest
 from conftest import INFRA
-from test_security import USER_READ_BASIC_ALL, USER_REVOKE_SESSIONS_ALL
+from test_security import GRAPH_APP_ROLES, USER_READ_BASIC_ALL, USER_REVOKE_SESSIONS_ALL
+
+from revoke.actions import ContainmentAction
 
 SCRIPT = INFRA / "scripts" / "grant-graph-permissions.sh"
 PRINCIPAL = "11111111-2222-3333-4444-555555555555"
@@ -36,8 +39,9 @@ def fake_az(tmp_path: Path) -> dict[str, str]:
     az = tmp_path / "az"
     az.write_text(FAKE_AZ)
     az.chmod(az.stat().st_mode | stat.S_IEXEC)
+    environ = {name: value for name, value in os.environ.items() if name != "REVOKE_ACTIONS"}
     return {
-        **os.environ,
+        **environ,
         "PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}",
         "AZ_LOG": str(tmp_path / "calls.log"),
         "GRAPH_SP": GRAPH_SP,
@@ -84,4 +88,49 @@ def test_existing_grants_are_not_posted_again(fake_az: dict[str, str]) -> None:
 def test_refuses_a_principal_that_is_not_an_object_id(fake_az: dict[str, str]) -> None:
     completed, calls = _run(fake_az, "func-revoke-abc")
     assert completed.returncode != 0
+    assert calls == []
+
+
+ACTION_SETS = [
+    frozenset(chosen) for n in range(1, len(ContainmentAction) + 1) for chosen in combinations(ContainmentAction, n)
+]
+
+
+def _role_ids(actions: frozenset[ContainmentAction], read: bool) -> set[str]:
+    roles = {role for action in actions for role in action.app_roles} | ({"User.ReadBasic.All"} if read else set())
+    return {GRAPH_APP_ROLES[role] for role in roles}
+
+
+@pytest.mark.parametrize("actions", ACTION_SETS, ids=lambda actions: ",".join(sorted(a.value for a in actions)))
+@pytest.mark.parametrize("read", [True, False])
+def test_grants_the_roles_of_the_listed_actions_as_the_template_does(
+    fake_az: dict[str, str], actions: frozenset[ContainmentAction], read: bool
+) -> None:
+    """The same roles as app/graph-permissions.bicep for the same REVOKE_ACTIONS (test_permissions_follow_settings)."""
+    listed = ",".join(action.value for action in actions)
+    completed, calls = _run(fake_az, "--actions", listed, *([] if read else ["--no-read"]), PRINCIPAL)
+    assert completed.returncode == 0, completed.stderr
+    posted = _posted_roles(calls)
+    assert len(posted) == len(set(posted))
+    assert set(posted) == _role_ids(actions, read)
+
+
+def test_reads_the_list_as_the_function_does(fake_az: dict[str, str]) -> None:
+    completed, calls = _run(fake_az, "--no-read", "--actions", " DisableAccount, ,revokesigninsessions ", PRINCIPAL)
+    assert completed.returncode == 0, completed.stderr
+    assert set(_posted_roles(calls)) == _role_ids(
+        frozenset({ContainmentAction.DISABLE_ACCOUNT, ContainmentAction.REVOKE_SESSIONS}), read=False
+    )
+
+
+def test_without_actions_takes_revoke_actions_from_the_environment(fake_az: dict[str, str]) -> None:
+    completed, calls = _run({**fake_az, "REVOKE_ACTIONS": "confirmCompromised"}, "--no-read", PRINCIPAL)
+    assert completed.returncode == 0, completed.stderr
+    assert _posted_roles(calls) == [GRAPH_APP_ROLES["IdentityRiskyUser.ReadWrite.All"]]
+
+
+@pytest.mark.parametrize("actions", ["disableAcount", "revokeSignInSessions,deleteUser", " , "])
+def test_refuses_an_action_the_function_would_refuse(fake_az: dict[str, str], actions: str) -> None:
+    completed, calls = _run(fake_az, "--actions", actions, PRINCIPAL)
+    assert completed.returncode == 2
     assert calls == []

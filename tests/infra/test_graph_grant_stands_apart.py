@@ -3,14 +3,19 @@
 Granting an app role to a managed identity created in the same deployment can fail on the first
 run, before Entra knows the new service principal ("Not a valid reference update",
 microsoftgraph/msgraph-bicep-types issue 193; the second run succeeds). ARM skips everything that
-depends on a failed module, so nothing may depend on the grant module or read from it.
+depends on a failed module, so nothing may depend on the grant module or read from it. The same
+holds for Microsoft Sentinel Responder on the workspace, which a deployer may lack the right to
+assign there: incident comments never change a containment, so the app must not wait for it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 GRANT_MODULE = "graphPermissions"
+STANDALONE_MODULES = {GRANT_MODULE: "app/graph-permissions.bicep", "sentinelResponder": "app/sentinel-responder.bicep"}
 
 
 def mentions(value: Any, symbol: str) -> bool:
@@ -33,14 +38,18 @@ def dependents(template: dict[str, Any], symbol: str) -> list[str]:
     return found
 
 
-def test_nothing_depends_on_the_graph_grant(templates: dict[str, dict[str, Any]]) -> None:
+@pytest.mark.parametrize(("module", "path"), sorted(STANDALONE_MODULES.items()))
+def test_nothing_depends_on_the_graph_grant_or_the_comment_role(
+    templates: dict[str, dict[str, Any]], module: str, path: str
+) -> None:
     main = templates["main.bicep"]
-    assert main["modules"][GRANT_MODULE]["detail"]["path"] == "app/graph-permissions.bicep"
-    assert dependents(main, GRANT_MODULE) == []
+    assert main["modules"][module]["detail"]["path"] == path
+    assert dependents(main, module) == []
 
 
-def test_the_graph_grant_hands_nothing_out(templates: dict[str, dict[str, Any]]) -> None:
-    assert templates["app/graph-permissions.bicep"].get("outputs", {}) == {}
+@pytest.mark.parametrize("path", sorted(STANDALONE_MODULES.values()))
+def test_the_graph_grant_and_the_comment_role_hand_nothing_out(templates: dict[str, dict[str, Any]], path: str) -> None:
+    assert templates[path].get("outputs", {}) == {}
 
 
 def test_the_graph_grant_runs_after_the_app(templates: dict[str, dict[str, Any]]) -> None:

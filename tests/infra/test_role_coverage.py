@@ -1,4 +1,4 @@
-"""Every storage call the app, its bindings and the bridge make is allowed by the roles app/rbac.bicep assigns.
+"""Every Azure call the app, its bindings and the bridge make is allowed by the roles the templates assign.
 
 A missing data action fails only at run time, and only on the path that needs it: a 403
 AuthorizationPermissionMismatch when the queue trigger sets a failed message's visibility, say,
@@ -12,8 +12,10 @@ authorize-with-azure-active-directory); the calls come from the Functions queue 
 (Microsoft.Azure.WebJobs.Extensions.Storage.Queues: QueueProcessor.ReleaseMessageAsync calls
 UpdateMessage; the poison move and the output binding call AddMessageAndCreateIfNotExistsAsync,
 which puts the message and creates the queue only on 404) and the Functions host (diagnostic
-events need Storage Table Data Contributor: azure-functions-host pull request 10996). The role
-definitions are copied from Microsoft's built-in roles reference (Storage, Monitor and Security pages).
+events need Storage Table Data Contributor: azure-functions-host pull request 10996). The incident
+comment is IncidentComments_CreateOrUpdate, Microsoft.SecurityInsights/incidents/comments/write
+("Creates a comment on the incident", Azure permissions reference, Security). The role definitions
+are copied from Microsoft's built-in roles reference (Storage, Monitor and Security pages).
 """
 
 from __future__ import annotations
@@ -30,6 +32,13 @@ CONTAINERS = "Microsoft.Storage/storageAccounts/blobServices/containers"
 BLOBS = f"{CONTAINERS}/blobs"
 TABLES = "Microsoft.Storage/storageAccounts/tableServices/tables"
 ENTITIES = f"{TABLES}/entities"
+SECURITY_INSIGHTS = "Microsoft.SecurityInsights"
+INCIDENT_COMMENTS = f"{SECURITY_INSIGHTS}/incidents/comments"
+
+
+def _matches(pattern: str, permission: str) -> bool:
+    # Azure RBAC: `*` matches any run of characters, names compare case-insensitively.
+    return re.fullmatch(re.escape(pattern).replace(r"\*", ".*"), permission, re.IGNORECASE) is not None
 
 
 @dataclass(frozen=True)
@@ -37,13 +46,12 @@ class Role:
     name: str
     actions: tuple[str, ...]
     data_actions: tuple[str, ...] = ()
+    not_actions: tuple[str, ...] = ()
 
     def grants(self, permission: str) -> bool:
-        # Azure RBAC: `*` matches any run of characters, names compare case-insensitively.
-        return any(
-            re.fullmatch(re.escape(pattern).replace(r"\*", ".*"), permission, re.IGNORECASE)
-            for pattern in (*self.actions, *self.data_actions)
-        )
+        if any(_matches(pattern, permission) for pattern in self.not_actions):
+            return False
+        return any(_matches(pattern, permission) for pattern in (*self.actions, *self.data_actions))
 
 
 # Built-in role definition id -> the role's actions and data actions, as Microsoft's built-in
@@ -98,6 +106,44 @@ BUILT_IN_ROLES = {
             "Microsoft.Web/sites/hostruntime/webhooks/api/workflows/runs/read",
         ),
     ),
+    "3e150937-b8fe-4cfb-8069-0eaf05ecd056": Role(
+        "Microsoft Sentinel Responder",
+        (
+            f"{SECURITY_INSIGHTS}/*/read",
+            f"{SECURITY_INSIGHTS}/dataConnectorsCheckRequirements/action",
+            f"{SECURITY_INSIGHTS}/automationRules/*",
+            f"{SECURITY_INSIGHTS}/cases/*",
+            f"{SECURITY_INSIGHTS}/incidents/*",
+            f"{SECURITY_INSIGHTS}/entities/runPlaybook/action",
+            f"{SECURITY_INSIGHTS}/threatIntelligence/indicators/appendTags/action",
+            f"{SECURITY_INSIGHTS}/threatIntelligence/indicators/query/action",
+            f"{SECURITY_INSIGHTS}/threatIntelligence/bulkTag/action",
+            f"{SECURITY_INSIGHTS}/threatIntelligence/indicators/replaceTags/action",
+            f"{SECURITY_INSIGHTS}/threatIntelligence/queryIndicators/action",
+            f"{SECURITY_INSIGHTS}/businessApplicationAgents/systems/undoAction/action",
+            "Microsoft.OperationalInsights/workspaces/analytics/query/action",
+            "Microsoft.OperationalInsights/workspaces/*/read",
+            "Microsoft.OperationalInsights/workspaces/dataSources/read",
+            "Microsoft.OperationalInsights/workspaces/savedSearches/read",
+            "Microsoft.OperationsManagement/solutions/read",
+            "Microsoft.OperationalInsights/workspaces/query/read",
+            "Microsoft.OperationalInsights/workspaces/query/*/read",
+            "Microsoft.OperationalInsights/querypacks/*/read",
+            "Microsoft.Insights/workbooks/read",
+            "Microsoft.Insights/myworkbooks/read",
+            "Microsoft.Authorization/*/read",
+            "Microsoft.Insights/alertRules/*",
+            "Microsoft.Resources/deployments/*",
+            "Microsoft.Resources/subscriptions/resourceGroups/read",
+            "Microsoft.Support/*",
+        ),
+        not_actions=(
+            f"{SECURITY_INSIGHTS}/cases/*/Delete",
+            f"{SECURITY_INSIGHTS}/incidents/*/Delete",
+            f"{SECURITY_INSIGHTS}/ConfidentialWatchlists/*",
+            "Microsoft.OperationalInsights/workspaces/query/ConfidentialWatchlist/*",
+        ),
+    ),
 }
 
 
@@ -106,7 +152,7 @@ class Need:
     """One call a principal makes on one resource, and the permissions that allow it (any one set)."""
 
     principal: str
-    resource: str  # "storage", "queue:<name parameter>", "appInsights", "playbook"
+    resource: str  # "storage", "queue:<name parameter>", "appInsights", "playbook", "sentinelWorkspace"
     call: str
     any_of: tuple[frozenset[str], ...]
 
@@ -168,6 +214,8 @@ NEEDS = (
     need("bridge", REQUEST_QUEUE, "Put Message", (f"{MESSAGES}/add/action",), (f"{MESSAGES}/write",)),
     # Sentinel runs the playbook through its trigger's callback URL.
     need("sentinel", "playbook", "Run the playbook", ("Microsoft.Logic/workflows/triggers/listCallbackUrl/action",)),
+    # The function comments on the request's incident (PUT, which creates or updates the comment).
+    need("function", "sentinelWorkspace", "Create or update an incident comment", (f"{INCIDENT_COMMENTS}/write",)),
 )
 
 
@@ -175,7 +223,7 @@ NEEDS = (
 class Assignment:
     principal: str
     role: Role
-    scope: str  # "storage", "queue:<name parameter>", "appInsights", "resourceGroup"
+    scope: str  # "storage", "queue:<name parameter>", "appInsights", "resourceGroup", "sentinelWorkspace"
 
     def covers(self, resource: str) -> bool:
         if self.scope == "resourceGroup":
@@ -199,7 +247,16 @@ def assignments_in(templates: dict[str, dict[str, Any]]) -> list[Assignment]:
     for grant in rbac["grants"]["value"]:
         scope = grant["scope"] if grant["scope"] != "queue" else f"queue:{grant['queue']}"
         found.append(Assignment(grant["principal"], BUILT_IN_ROLES[role_ids[grant["role"]]], scope))
+    # app/sentinel-responder.bicep: the function identity, on the workspace, when comments are on.
+    found.append(Assignment("function", BUILT_IN_ROLES[_sentinel_responder_role(templates)], "sentinelWorkspace"))
     return found
+
+
+def _sentinel_responder_role(templates: dict[str, dict[str, Any]]) -> str:
+    module = templates["app/sentinel-responder.bicep"]
+    (assignment,) = [r for r in module["resources"].values() if r["type"] == "Microsoft.Authorization/roleAssignments"]
+    role = assignment["config"]["properties"]["roleDefinitionId"]["function"]["parameters"]["resource_name_1"]
+    return str(module["variables"][role]["value"])
 
 
 def missing(needs: tuple[Need, ...], assignments: list[Assignment]) -> list[str]:
@@ -207,8 +264,11 @@ def missing(needs: tuple[Need, ...], assignments: list[Assignment]) -> list[str]
 
 
 def test_every_role_the_template_assigns_is_a_known_built_in_role(templates: dict[str, dict[str, Any]]) -> None:
-    role_ids = templates["app/rbac.bicep"]["variables"]["roles"]["value"]
-    assert set(role_ids.values()) <= set(BUILT_IN_ROLES), "add the role's definition to BUILT_IN_ROLES"
+    role_ids = {
+        *templates["app/rbac.bicep"]["variables"]["roles"]["value"].values(),
+        _sentinel_responder_role(templates),
+    }
+    assert role_ids <= set(BUILT_IN_ROLES), "add the role's definition to BUILT_IN_ROLES"
 
 
 def test_every_call_is_allowed(templates: dict[str, dict[str, Any]]) -> None:
@@ -255,3 +315,18 @@ def test_sender_may_add_but_not_read() -> None:
     assert sender.grants(f"{MESSAGES}/add/action")
     assert not sender.grants(f"{MESSAGES}/read")
     assert not sender.grants(f"{MESSAGES}/write")
+
+
+def test_responder_may_write_comments_but_not_delete_them() -> None:
+    responder = BUILT_IN_ROLES["3e150937-b8fe-4cfb-8069-0eaf05ecd056"]
+    assert responder.grants(f"{INCIDENT_COMMENTS}/write")
+    assert not responder.grants(f"{INCIDENT_COMMENTS}/delete")  # notActions incidents/*/Delete
+
+
+def test_sentinel_reader_could_not_comment() -> None:
+    """Why Responder: the read-only Sentinel role lacks comments/write (Azure built-in roles reference)."""
+    reader = Role("Microsoft Sentinel Reader", (f"{SECURITY_INSIGHTS}/*/read",))
+    assert missing(
+        tuple(n for n in NEEDS if n.resource == "sentinelWorkspace"),
+        [Assignment("function", reader, "sentinelWorkspace")],
+    ) == ["function on sentinelWorkspace: Create or update an incident comment"]

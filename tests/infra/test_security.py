@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from conftest import BICEP_FILES, ROOT, body, function_app_settings, resources_of_type, the_resource
 
+from revoke.actions import ContainmentAction
+
 # Microsoft Graph application role ids, as published in the Microsoft Graph permissions reference.
 USER_REVOKE_SESSIONS_ALL = "77f3a031-c388-4f99-b373-dc68676a979e"
 USER_READ_BASIC_ALL = "97235f07-e226-4f63-ace3-39588e11d3a1"
+GRAPH_APP_ROLES = {
+    "User.RevokeSessions.All": USER_REVOKE_SESSIONS_ALL,
+    "User.EnableDisableAccount.All": "3011c876-62b7-4ada-afa2-506cbbecc68c",
+    "User.Read.All": "df021288-bdef-4463-88db-98f22de89214",
+    "IdentityRiskyUser.ReadWrite.All": "656f6061-f9fe-4807-9708-6a2e0934df76",
+    "User.ReadBasic.All": USER_READ_BASIC_ALL,
+}
 
+# Azure built-in role definition ids (Azure built-in roles reference).
 STORAGE_QUEUE_DATA_MESSAGE_SENDER = "c6a89b2d-59bc-44d0-9896-0f6e12d7b80a"
+MICROSOFT_SENTINEL_RESPONDER = "3e150937-b8fe-4cfb-8069-0eaf05ecd056"
 
 
 def test_every_bicep_file_parses(templates: dict[str, dict[str, Any]]) -> None:
@@ -106,24 +118,39 @@ def test_verified_modules_are_pinned(templates: dict[str, dict[str, Any]]) -> No
         assert detail["tag"][0].isdigit(), detail  # an exact version, never "latest"
 
 
-def test_graph_roles_are_exactly_revoke_sessions_and_basic_read(templates: dict[str, dict[str, Any]]) -> None:
+def test_graph_roles_are_exactly_those_the_actions_and_the_look_ups_need(templates: dict[str, dict[str, Any]]) -> None:
+    """Which of them is granted when is tests/infra/test_permissions_follow_settings.py."""
     graph = templates["app/graph-permissions.bicep"]
     role_ids = {name.strip("'"): role for name, role in graph["variables"]["graphAppRoles"]["value"].items()}
-    assert role_ids == {"User.RevokeSessions.All": USER_REVOKE_SESSIONS_ALL, "User.ReadBasic.All": USER_READ_BASIC_ALL}
-    assignments = resources_of_type(graph, "Microsoft.Graph/appRoleAssignedTo")
-    granted = {body(a)["appRoleId"]["operator"]["operands"]["operand_2"] for a in assignments.values()}
-    assert granted == {"User.RevokeSessions.All", "User.ReadBasic.All"}
-    # Each grant can be switched off for a deployer without the Entra rights.
-    assert {a["config"]["condition"] for a in assignments.values()} == {"grantRevokePermission", "grantReadPermission"}
+    assert role_ids == GRAPH_APP_ROLES
+    needed = {role for action in ContainmentAction for role in action.app_roles} | {"User.ReadBasic.All"}
+    assert set(role_ids) == needed
+    assert {row["role"] for row in graph["variables"]["grants"]["value"]} == needed
+
+
+# Permissions that would let the identity edit any user or read the whole directory.
+BROADER_GRAPH_PERMISSIONS = ("User.ReadWrite.All", "Directory.ReadWrite.All", "Directory.Read.All")
+
+
+def _names_permission(text: str, permission: str) -> bool:
+    # A whole name: IdentityRiskyUser.ReadWrite.All does not name User.ReadWrite.All.
+    return re.search(rf"(?<![\w.-]){re.escape(permission)}(?![\w.-])", text) is not None
 
 
 def test_no_template_mentions_a_broader_graph_permission() -> None:
-    broader = ("User.ReadWrite.All", "Directory.ReadWrite.All", "Directory.Read.All", "User.Read.All")
     for path in BICEP_FILES:
         # Comments may explain why these are not used; code may not use them.
         text = "\n".join(line.split("//")[0] for line in path.read_text().splitlines())
-        for permission in broader:
-            assert permission not in text, f"{path} mentions {permission}"
+        for permission in BROADER_GRAPH_PERMISSIONS:
+            assert not _names_permission(text, permission), f"{path} mentions {permission}"
+        # User.Read.All only as disableAccount's companion role, in the grant module.
+        if path.name != "graph-permissions.bicep":
+            assert not _names_permission(text, "User.Read.All"), f"{path} mentions User.Read.All"
+
+
+def test_the_permission_check_reads_whole_names() -> None:
+    assert _names_permission("'User.ReadWrite.All': 'x'", "User.ReadWrite.All")
+    assert not _names_permission("'IdentityRiskyUser.ReadWrite.All': 'x'", "User.ReadWrite.All")
 
 
 def test_graph_resources_come_from_the_pinned_graph_extension(templates: dict[str, dict[str, Any]]) -> None:
@@ -182,9 +209,18 @@ def test_role_assignments_come_from_the_table_and_are_named_with_guid(templates:
         for template in templates.values()
         for resource in resources_of_type(template, "Microsoft.Authorization/roleAssignments").values()
     ]
-    assert len(assignments) == 4  # one loop per kind of scope, all over the table in app/rbac.bicep
-    for assignment in assignments:
+    # One loop per kind of scope over the table in app/rbac.bicep, and the Sentinel workspace's one
+    # in app/sentinel-responder.bicep (another resource group, and nothing may wait for it).
+    assert len(assignments) == 5
+    rbac = resources_of_type(templates["app/rbac.bicep"], "Microsoft.Authorization/roleAssignments")
+    assert len(rbac) == 4
+    for assignment in rbac.values():
         assert assignment["config"]["loop_type"]["detail"]["array_name"].endswith("Grants")
+    assert (
+        len(resources_of_type(templates["app/sentinel-responder.bicep"], "Microsoft.Authorization/roleAssignments"))
+        == 1
+    )
+    for assignment in assignments:
         assert body(assignment)["name"]["function"]["type"] == "guid"
         assert body(assignment)["properties"]["principalType"] == "ServicePrincipal"
 

@@ -17,6 +17,11 @@ CODE_DEFAULTS = {
     SettingNames.GRAPH_ENDPOINT: code.DEFAULT_GRAPH_ENDPOINT,
     SettingNames.ACTION: RevocationAction.REVOKE_SIGN_IN_SESSIONS.value,
     SettingNames.ACTIONS: ",".join(action.value for action in code.DEFAULT_ACTIONS),
+    SettingNames.INCIDENT_COMMENTS: "true",
+    SettingNames.SENTINEL_WORKSPACE: "",
+    # Not a parameter: environment().resourceManager, this cloud's Resource Manager, which in
+    # Azure's public cloud is the code's default with a trailing slash (test below).
+    SettingNames.ARM_ENDPOINT: code.DEFAULT_ARM_ENDPOINT,
     SettingNames.DRY_RUN: "false",
     SettingNames.PROTECTED_USERS: "",
     SettingNames.MAX_USERS: str(code.DEFAULT_MAX_USERS),
@@ -25,6 +30,11 @@ CODE_DEFAULTS = {
     SettingNames.RETRY_BUDGET_SECONDS: str(code.DEFAULT_RETRY_BUDGET_SECONDS),
     SettingNames.MAX_PARALLEL: str(code.DEFAULT_MAX_PARALLEL),
 }
+
+
+# The settings made from other values than a parameter of their own, each tested on its own below.
+DERIVED = {SettingNames.SENTINEL_WORKSPACE, SettingNames.ARM_ENDPOINT}
+FROM_PARAMETERS = sorted(set(CODE_DEFAULTS) - DERIVED)
 
 
 def _app_settings_from_main(templates: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -61,7 +71,11 @@ def test_client_id_is_the_identity_used_for_storage(templates: dict[str, dict[st
     assert fixed[SettingNames.CLIENT_ID] == fixed["AzureWebJobsStorage__clientId"] == "identityClientId"
 
 
-@pytest.mark.parametrize("name", sorted(CODE_DEFAULTS))
+def test_every_setting_has_a_code_default() -> None:
+    assert set(CODE_DEFAULTS) == set(SettingNames.all()) - {SettingNames.CLIENT_ID}
+
+
+@pytest.mark.parametrize("name", FROM_PARAMETERS)
 def test_bicep_default_equals_the_code_default(templates: dict[str, dict[str, Any]], name: str) -> None:
     main = templates["main.bicep"]
     parameter = main["parameters"][_parameter_behind(_app_settings_from_main(templates)[name])]
@@ -72,7 +86,7 @@ def test_bicep_default_equals_the_code_default(templates: dict[str, dict[str, An
         assert bicep_default == CODE_DEFAULTS[name]
 
 
-@pytest.mark.parametrize("name", sorted(CODE_DEFAULTS))
+@pytest.mark.parametrize("name", FROM_PARAMETERS)
 def test_azd_parameter_file_defaults_equal_the_code_defaults(templates: dict[str, dict[str, Any]], name: str) -> None:
     parameters = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
     parameter = _parameter_behind(_app_settings_from_main(templates)[name])
@@ -85,6 +99,39 @@ def test_azd_parameter_file_defaults_equal_the_code_defaults(templates: dict[str
         assert float(azd_default) == float(CODE_DEFAULTS[name])
     else:
         assert azd_default == CODE_DEFAULTS[name]
+
+
+def test_sentinel_workspace_defaults_to_none(templates: dict[str, dict[str, Any]]) -> None:
+    """REVOKE_SENTINEL_WORKSPACE comes from SENTINEL_WORKSPACE_NAME (and its group and subscription):
+    empty, the code's default, unless a workspace is named."""
+    main = templates["main.bicep"]
+    value = _app_settings_from_main(templates)[SettingNames.SENTINEL_WORKSPACE]
+    assert value == "sentinelWorkspaceId"
+    chosen = main["variables"][value]["value"]["operator"]
+    assert chosen["type"] == "conditional"
+    assert chosen["operands"]["condition"] == {
+        "function": {"type": "empty", "parameters": {"item_to_test": "sentinelWorkspaceName"}}
+    }
+    assert chosen["operands"]["true_value"] == CODE_DEFAULTS[SettingNames.SENTINEL_WORKSPACE]
+    assert main["parameters"]["sentinelWorkspaceName"]["default"] == ""
+    parameters = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+    assert parameters["sentinelWorkspaceName"]["value"] == "${SENTINEL_WORKSPACE_NAME=}"
+
+
+# environment().resourceManager in Azure's public cloud (ARM template functions reference, environment()).
+PUBLIC_CLOUD_RESOURCE_MANAGER = "https://management.azure.com/"
+
+
+def test_arm_endpoint_is_this_clouds_resource_manager(templates: dict[str, dict[str, Any]]) -> None:
+    value = _app_settings_from_main(templates)[SettingNames.ARM_ENDPOINT]
+    assert value == {
+        "operator": {
+            "type": "property_accessor",
+            "operands": {"operand_1": {"function": {"type": "environment"}}, "operand_2": "resourceManager"},
+        }
+    }
+    settings = code.Settings.from_environment({SettingNames.ARM_ENDPOINT: PUBLIC_CLOUD_RESOURCE_MANAGER})
+    assert settings.arm_endpoint == CODE_DEFAULTS[SettingNames.ARM_ENDPOINT]
 
 
 def test_allowed_actions_are_the_code_actions(templates: dict[str, dict[str, Any]]) -> None:

@@ -1,0 +1,142 @@
+"""Should an operator trust this deployment? Settings, a Graph token, and the permissions in it.
+
+The most common failure of a containment playbook is a permission that is missing until the
+first real incident. This check asks for a token the way an invocation does and reads the
+app roles Microsoft Entra ID put in it (the `roles` claim; a delegated token's `scp` for the
+CLI), so a missing role is named before it is needed. It never returns the token or any
+other claim.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from azure.core.credentials import TokenCredential
+
+from revoke.actions import ContainmentAction
+from revoke.budget import Deadline
+from revoke.errors import GraphError, SettingsError
+from revoke.settings import Settings
+from revoke.tokens import TokenSource
+
+READINESS_SECONDS = 10.0
+# Either serves the look-ups: protected users named the other way, guests named by object id,
+# and UPNs that confirmCompromised needs as object ids.
+LOOKUP_ROLES = ("User.ReadBasic.All", "User.Read.All")
+# Roles that let a compromised function do far more than contain: flagged, never needed.
+BROAD_ROLES = frozenset(
+    {
+        "User.ReadWrite.All",
+        "Directory.ReadWrite.All",
+        "User.ManageIdentities.All",
+        "RoleManagement.ReadWrite.Directory",
+        "AppRoleAssignment.ReadWrite.All",
+        "Application.ReadWrite.All",
+        "IdentityRiskyUser.ReadWrite.All",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class Readiness:
+    checks: tuple[Check, ...]
+    actions: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
+    missing_roles: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def ready(self) -> bool:
+        return all(check.ok for check in self.checks)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "status": "ready" if self.ready else "not_ready",
+            "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in self.checks],
+            "actions": list(self.actions),
+            "roles": list(self.roles),
+            "missingRoles": list(self.missing_roles),
+            "warnings": list(self.warnings),
+        }
+
+
+def check_readiness(
+    environ: Mapping[str, str] | None, credential_for: Callable[[Settings], TokenCredential]
+) -> Readiness:
+    deadline = Deadline(READINESS_SECONDS)
+    try:
+        settings = Settings.from_environment(environ)
+    except SettingsError as problem:
+        return Readiness((Check("settings", False, problem.public_message),))
+    checks = [Check("settings", True)]
+    actions = tuple(action.value for action in settings.actions)
+    credential = credential_for(settings)
+    try:
+        token = TokenSource(credential, settings.graph_scope).token(deadline)
+    except GraphError as problem:
+        checks.append(Check("graphToken", False, problem.detail))
+        return Readiness(tuple(checks), actions)
+    checks.append(Check("graphToken", True))
+    held = permissions_in(token)
+    missing = _missing(settings, held)
+    detail = f"missing {', '.join(missing)}" if missing else None
+    checks.append(Check("graphPermissions", not missing, detail))
+    if settings.comments_on:
+        try:
+            TokenSource(credential, f"{settings.arm_endpoint}/.default").token(deadline)
+            checks.append(Check("armToken", True))
+        except GraphError as problem:
+            checks.append(Check("armToken", False, problem.detail))
+    return Readiness(tuple(checks), actions, tuple(sorted(held)), missing, _warnings(settings, held))
+
+
+def permissions_in(token: str) -> frozenset[str]:
+    """The app roles (or, for a delegated token, the scopes) a JWT access token carries."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError, binascii.Error, UnicodeDecodeError):
+        return frozenset()
+    if not isinstance(claims, dict):
+        return frozenset()
+    roles = claims.get("roles")
+    held = {role for role in roles if isinstance(role, str)} if isinstance(roles, list) else set()
+    scopes = claims.get("scp")
+    if isinstance(scopes, str):
+        held.update(scopes.split())
+    return frozenset(held)
+
+
+def needed_roles(settings: Settings) -> frozenset[str]:
+    return frozenset(role for action in settings.actions for role in action.app_roles)
+
+
+def needs_lookup(settings: Settings) -> bool:
+    actions = settings.actions
+    guests_by_id = ContainmentAction.DISABLE_ACCOUNT not in actions and ContainmentAction.REVOKE_SESSIONS in actions
+    return bool(settings.protected_users) or guests_by_id or ContainmentAction.CONFIRM_COMPROMISED in actions
+
+
+def _missing(settings: Settings, held: frozenset[str]) -> tuple[str, ...]:
+    missing = set(needed_roles(settings) - held)
+    if needs_lookup(settings) and not held & set(LOOKUP_ROLES):
+        missing.add(LOOKUP_ROLES[0])
+    return tuple(sorted(missing))
+
+
+def _warnings(settings: Settings, held: frozenset[str]) -> tuple[str, ...]:
+    needed = needed_roles(settings) | set(LOOKUP_ROLES)
+    broad = sorted((held & BROAD_ROLES) - needed)
+    return tuple(f"{role} is broader than this deployment needs; remove it" for role in broad)

@@ -1,0 +1,198 @@
+"""The identity's permissions follow the settings that use them.
+
+Each containment action's Microsoft Graph app roles are granted exactly when REVOKE_ACTIONS lists
+the action, and Microsoft Sentinel Responder is assigned on the workspace exactly when incident
+comments are on and a workspace is named. The conditions are evaluated from the parsed templates
+(bicep_values) for every combination, and compared with what revoke/actions.py says each action
+needs and with how revoke/settings.py reads the settings.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations, product
+from typing import Any
+
+import pytest
+from bicep_values import Evaluator
+from conftest import body, resources_of_type, the_resource
+from test_security import GRAPH_APP_ROLES, MICROSOFT_SENTINEL_RESPONDER
+
+from revoke.actions import ContainmentAction
+from revoke.incidents import incident_in_workspace, is_workspace_id
+from revoke.settings import SettingNames, Settings
+
+ACTION_SETS = [
+    frozenset(chosen) for n in range(len(ContainmentAction) + 1) for chosen in combinations(ContainmentAction, n)
+]
+READ_ROLE = "User.ReadBasic.All"
+
+
+def _names(actions: frozenset[ContainmentAction]) -> str:
+    return ",".join(sorted(action.value for action in actions)) or "none"
+
+
+def granted(
+    templates: dict[str, dict[str, Any]], actions: list[str], grant_actions: bool, grant_read: bool
+) -> list[str]:
+    """The app roles app/graph-permissions.bicep assigns, given the module's parameters."""
+    values = Evaluator(
+        templates["app/graph-permissions.bicep"],
+        {
+            "principalId": "11111111-2222-3333-4444-555555555555",
+            "actions": actions,
+            "grantActionPermissions": grant_actions,
+            "grantReadPermission": grant_read,
+        },
+    )
+    return [grant["role"] for grant in values.variable("wantedGrants")]
+
+
+def needed(actions: frozenset[ContainmentAction] | tuple[ContainmentAction, ...], grant_read: bool) -> set[str]:
+    return {role for action in actions for role in action.app_roles} | ({READ_ROLE} if grant_read else set())
+
+
+@pytest.mark.parametrize("enabled", ACTION_SETS, ids=_names)
+@pytest.mark.parametrize(("grant_actions", "grant_read"), list(product([True, False], repeat=2)))
+def test_an_actions_roles_are_granted_exactly_when_it_is_enabled(
+    templates: dict[str, dict[str, Any]], enabled: frozenset[ContainmentAction], grant_actions: bool, grant_read: bool
+) -> None:
+    roles = granted(templates, [action.value.lower() for action in enabled], grant_actions, grant_read)
+    assert len(roles) == len(set(roles)), "each role is assigned once"
+    assert set(roles) == needed(enabled if grant_actions else frozenset(), grant_read)
+
+
+def test_roles_are_assigned_by_id_to_the_identity_from_the_wanted_rows(templates: dict[str, dict[str, Any]]) -> None:
+    graph = templates["app/graph-permissions.bicep"]
+    role_ids = {name.strip("'"): role_id for name, role_id in graph["variables"]["graphAppRoles"]["value"].items()}
+    assert role_ids == GRAPH_APP_ROLES
+    assignments = the_resource(graph, "Microsoft.Graph/appRoleAssignedTo")
+    assert assignments["config"]["loop_type"]["detail"] == {"item_name": "grant", "array_name": "wantedGrants"}
+    assignment = body(assignments)
+    assert assignment["principalId"] == "principalId"
+    lookup = assignment["appRoleId"]["operator"]
+    assert lookup["type"] == "index_accessor"
+    assert lookup["operands"]["operand_1"] == "graphAppRoles"
+    assert lookup["operands"]["operand_2"]["operator"]["operands"] == {"operand_1": "grant", "operand_2": "role"}
+    rows = graph["variables"]["grants"]["value"]
+    assert {row["role"] for row in rows} == set(GRAPH_APP_ROLES)
+    assert all(row["why"] for row in rows)
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        "revokeSignInSessions",
+        "disableAccount",
+        "confirmCompromised",
+        " DisableAccount , ,REVOKESIGNINSESSIONS",
+        "confirmCompromised,disableAccount,revokeSignInSessions,disableAccount",
+    ],
+)
+def test_from_revoke_actions_to_roles_as_the_code_reads_the_setting(
+    templates: dict[str, dict[str, Any]], setting: str
+) -> None:
+    """main.bicep reads REVOKE_ACTIONS as revoke/settings.py does, and hands that to the grant module."""
+    main = templates["main.bicep"]
+    params = main["modules"]["graphPermissions"]["config"]["params"]
+    assert params["actions"] == "enabledActions"
+    assert params["grantActionPermissions"] == "grantGraphRevokePermission"
+    assert params["grantReadPermission"] == "grantGraphReadPermission"
+    assert main["variables"]["revokeAppSettings"]["value"][SettingNames.ACTIONS] == "revokeActions"
+
+    actions = Evaluator(main, {"revokeActions": setting}).variable("enabledActions")
+    code_actions = Settings.from_environment({SettingNames.ACTIONS: setting}).actions
+    assert set(actions) == {action.value.lower() for action in code_actions}
+    assert set(granted(templates, actions, True, True)) == needed(code_actions, True)
+
+
+def test_a_name_the_code_refuses_grants_nothing(templates: dict[str, dict[str, Any]]) -> None:
+    actions = Evaluator(templates["main.bicep"], {"revokeActions": "disableAcount"}).variable("enabledActions")
+    assert granted(templates, actions, True, False) == []
+
+
+# ---------------------------------------------------------------------------
+# Incident comments: Microsoft Sentinel Responder on the workspace REVOKE_SENTINEL_WORKSPACE names.
+# ---------------------------------------------------------------------------
+SUBSCRIPTION = "00000000-0000-0000-0000-0000000000aa"
+WORKSPACE = {
+    "sentinelWorkspaceName": "sentinel-ws",
+    "sentinelWorkspaceResourceGroup": "rg-sentinel",
+    "sentinelWorkspaceSubscriptionId": SUBSCRIPTION,
+}
+
+
+def _responder_module(templates: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    (module,) = [
+        m for m in templates["main.bicep"]["modules"].values() if m["detail"]["path"] == "app/sentinel-responder.bicep"
+    ]
+    return module
+
+
+@pytest.mark.parametrize(
+    ("comments", "workspace", "grant"), list(product([True, False], ["", "sentinel-ws"], [True, False]))
+)
+def test_sentinel_responder_is_assigned_exactly_when_comments_can_be_written(
+    templates: dict[str, dict[str, Any]], comments: bool, workspace: str, grant: bool
+) -> None:
+    module = _responder_module(templates)
+    condition = module["config"].get("condition")
+    assert condition is not None, "the Responder assignment must depend on incident comments being on"
+    values = Evaluator(
+        templates["main.bicep"],
+        {
+            "revokeIncidentComments": comments,
+            "sentinelWorkspaceName": workspace,
+            "grantSentinelCommentPermission": grant,
+        },
+    )
+    assert values.value(condition) is (comments and bool(workspace) and grant)
+
+
+def test_responder_is_assigned_on_the_workspace_the_function_comments_in(templates: dict[str, dict[str, Any]]) -> None:
+    main = templates["main.bicep"]
+    values = Evaluator(main, WORKSPACE)
+    setting = values.value(main["variables"]["revokeAppSettings"]["value"][SettingNames.SENTINEL_WORKSPACE])
+    assert setting == (
+        f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-sentinel"
+        "/providers/Microsoft.OperationalInsights/workspaces/sentinel-ws"
+    )
+    assert is_workspace_id(setting)
+    incident = f"{setting}/providers/Microsoft.SecurityInsights/incidents/0f0e1d2c-0000-4000-8000-000000000001"
+    assert incident_in_workspace(incident, setting) is not None
+
+    config = _responder_module(templates)["config"]["config"]
+    scope = config["scope"]["function"]
+    assert scope["type"] == "resource_group"
+    assert values.value(scope["parameters"]["subscription_id"]) == SUBSCRIPTION
+    assert values.value(scope["parameters"]["resource_group_name"]) == "rg-sentinel"
+    assert values.value(config["params"]["workspaceName"]) == "sentinel-ws"
+    principal = config["params"]["principalId"]["operator"]["operands"]
+    assert principal["operand_1"] == "identity"
+    assert principal["operand_2"]["operator"]["operands"] == {"operand_1": "outputs", "operand_2": "principalId"}
+
+
+def test_no_workspace_means_no_comments(templates: dict[str, dict[str, Any]]) -> None:
+    main = templates["main.bicep"]
+    setting = Evaluator(main).value(main["variables"]["revokeAppSettings"]["value"][SettingNames.SENTINEL_WORKSPACE])
+    assert setting == ""
+    assert not Settings.from_environment({SettingNames.SENTINEL_WORKSPACE: setting}).comments_on
+
+
+def test_the_responder_module_assigns_responder_on_the_workspace(templates: dict[str, dict[str, Any]]) -> None:
+    module = templates["app/sentinel-responder.bicep"]
+    (workspace_name,) = [
+        name
+        for name, resource in module["resources"].items()
+        if resource["type"] == "Microsoft.OperationalInsights/workspaces" and resource["existing"]
+    ]
+    assert body(module["resources"][workspace_name])["name"] == "workspaceName"
+    (assignment,) = resources_of_type(module, "Microsoft.Authorization/roleAssignments").values()
+    config = body(assignment)
+    assert config["scope"] == workspace_name
+    assert config["name"]["function"]["type"] == "guid"
+    properties = config["properties"]
+    role = properties["roleDefinitionId"]["function"]["parameters"]["resource_name_1"]
+    assert module["variables"][role]["value"] == MICROSOFT_SENTINEL_RESPONDER
+    assert properties["principalId"] == "principalId"
+    assert properties["principalType"] == "ServicePrincipal"
+    assert properties["description"]

@@ -1,0 +1,128 @@
+"""GET /api/health and `python -m revoke check`: is the deployment ready to contain?
+
+They ask for a token the way an invocation does and read the app roles in it, so a missing
+permission is named before the first incident needs it; they never return the token.
+"""
+
+from __future__ import annotations
+
+import json
+
+import azure.functions as func
+import pytest
+
+from graphsim import Fault, GraphSimulator
+from revoke.cli import EXIT_NOT_ALL_CONTAINED, EXIT_OK, main
+from revoke.readiness import permissions_in
+from revoke.triggers import health_http
+from tests.conftest import body_of
+
+WORKSPACE = "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/soc-rg/providers/Microsoft.OperationalInsights/workspaces/soc-workspace"
+
+
+def health() -> func.HttpResponse:
+    return health_http(func.HttpRequest("GET", "/api/health", body=b""))
+
+
+def checks(response: func.HttpResponse) -> dict[str, bool]:
+    return {check["name"]: check["ok"] for check in body_of(response)["checks"]}
+
+
+def test_ready_when_the_token_carries_every_role_the_actions_need(app: GraphSimulator) -> None:
+    response = health()
+
+    assert response.status_code == 200
+    body = body_of(response)
+    assert body["status"] == "ready"
+    assert checks(response) == {"settings": True, "graphToken": True, "graphPermissions": True}
+    assert body["roles"] == ["User.ReadBasic.All", "User.RevokeSessions.All"]
+    assert (body["missingRoles"], body["warnings"]) == ([], [])
+
+
+def test_a_missing_role_is_named_and_not_ready(app: GraphSimulator) -> None:
+    app.app_roles = ["User.ReadBasic.All"]
+
+    response = health()
+
+    assert response.status_code == 503
+    assert body_of(response)["missingRoles"] == ["User.RevokeSessions.All"]
+    assert checks(response)["graphPermissions"] is False
+
+
+@pytest.mark.parametrize("settings", [{"REVOKE_ACTIONS": "revokeSignInSessions,disableAccount,confirmCompromised"}])
+def test_each_enabled_action_needs_its_own_roles(app: GraphSimulator) -> None:
+    response = health()
+
+    assert response.status_code == 503
+    body = body_of(response)
+    assert body["actions"] == ["revokeSignInSessions", "disableAccount", "confirmCompromised"]
+    assert body["missingRoles"] == ["IdentityRiskyUser.ReadWrite.All", "User.EnableDisableAccount.All", "User.Read.All"]
+
+
+def test_a_broader_role_than_needed_is_a_warning(app: GraphSimulator) -> None:
+    app.app_roles = [*app.app_roles, "Directory.ReadWrite.All", "User.ReadWrite.All"]
+
+    response = health()
+
+    assert response.status_code == 200
+    assert [w.split()[0] for w in body_of(response)["warnings"]] == ["Directory.ReadWrite.All", "User.ReadWrite.All"]
+
+
+def test_no_token_is_not_ready(app: GraphSimulator) -> None:
+    app.inject(Fault(status=500, identity=True, times=None))
+
+    response = health()
+
+    assert response.status_code == 503
+    assert checks(response) == {"settings": True, "graphToken": False}
+
+
+@pytest.mark.parametrize("settings", [{"REVOKE_PROTECTED_USERS": "breakglass@contoso.com,not a user"}])
+def test_invalid_settings_are_not_ready_and_the_value_is_not_shown(app: GraphSimulator) -> None:
+    response = health()
+
+    assert response.status_code == 503
+    assert checks(response) == {"settings": False}
+    assert "breakglass" not in response.get_body().decode()
+
+
+def test_comments_on_need_an_arm_token(app: GraphSimulator) -> None:
+    from graphsim.harness import app_settings
+
+    with app_settings({"REVOKE_SENTINEL_WORKSPACE": WORKSPACE, "REVOKE_ARM_ENDPOINT": app.arm_url}):
+        response = health()
+
+    assert response.status_code == 200
+    assert checks(response)["armToken"] is True
+
+
+def test_the_answer_holds_no_token_and_no_claim_but_the_roles(app: GraphSimulator) -> None:
+    text = health().get_body().decode()
+
+    assert app.issued_tokens
+    assert all(token not in text for token in app.issued_tokens)
+    assert app.identity_object_id not in text
+    assert set(json.loads(text)) == {"status", "checks", "actions", "roles", "missingRoles", "warnings"}
+
+
+def test_roles_are_read_from_the_roles_claim_or_a_delegated_tokens_scopes() -> None:
+    def jwt(claims: object) -> str:
+        import base64
+
+        encoded = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+        return f"eyJhbGciOiJub25lIn0.{encoded}.sig"
+
+    assert permissions_in(jwt({"roles": ["A", 1, "B"]})) == {"A", "B"}
+    assert permissions_in(jwt({"scp": "User.Read User.RevokeSessions.All"})) == {"User.Read", "User.RevokeSessions.All"}
+    assert permissions_in("not-a-jwt") == frozenset()
+    assert permissions_in(jwt(["roles"])) == frozenset()
+
+
+def test_the_cli_check_exits_0_when_ready_and_1_when_not(
+    app: GraphSimulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check"]) == EXIT_OK
+    assert json.loads(capsys.readouterr().out)["status"] == "ready"
+
+    app.app_roles = []
+    assert main(["check"]) == EXIT_NOT_ALL_CONTAINED
