@@ -26,12 +26,12 @@ from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
 import revoke
 import revoke.triggers
-from graphsim import GraphSimulator
-from graphsim.harness import http_request
+from graphsim import Fault, GraphSimulator
+from graphsim.harness import app_settings, http_request
 from revoke.errors import RequestRejected
 from revoke.replies import HttpReply
 from revoke.triggers import revoke_http
-from tests.conftest import ADELE
+from tests.conftest import ADELE, body_of
 from tests.openapi_contract import API, DESCRIPTION, HOST_URL, ROOT, ResponseLog, ResponseMismatch, http_functions
 
 REVOKE = DESCRIPTION["paths"]["/revoke"]["post"]
@@ -152,6 +152,33 @@ def test_every_registered_http_function_answers_through_the_checked_builder(
         registered.get_user_function()(request)
 
         assert [name for name, _ in responses_match_the_openapi_description.validated[before:]] == [function.name]
+
+
+# --- answers no other test asks for ----------------------------------------------------
+WORKSPACE = "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/soc-rg/providers/Microsoft.OperationalInsights/workspaces/soc-workspace"
+
+
+@pytest.mark.parametrize(
+    ("workspace", "arm_fault", "comment"),
+    [
+        (WORKSPACE, None, "commented"),
+        (WORKSPACE, Fault(status=403, times=None), "failed"),
+        (WORKSPACE.replace("soc-workspace", "other-workspace"), None, "skipped"),
+    ],
+    ids=["commented", "failed", "another workspace"],
+)
+def test_an_answer_with_an_incident_comment_is_described(
+    app: GraphSimulator, workspace: str, arm_fault: Fault | None, comment: str
+) -> None:
+    if arm_fault is not None:
+        app.inject_arm(arm_fault)
+    incident = json.loads((ROOT / "samples" / "sentinel-incident.json").read_text())
+
+    with app_settings({"REVOKE_SENTINEL_WORKSPACE": workspace, "REVOKE_ARM_ENDPOINT": app.arm_url}):
+        response = revoke_http(http_request(incident))
+
+    assert response.status_code == 207  # the sample names a guest, whom revocation alone does not contain
+    assert body_of(response)["incidentComment"]["status"] == comment
 
 
 # --- the examples ----------------------------------------------------------------------
