@@ -1,4 +1,4 @@
-"""The HTTP API's description (openapi/revoke.openapi.yaml), and a check of the responses the functions build against it.
+"""The HTTP API's description (openapi/revoke.openapi.yaml), and a check of responses against it.
 
 `checked` wraps `revoke.triggers._http_response`, where the registered HTTP functions build
 their answers. It finds the registered function that asked for the response on the call
