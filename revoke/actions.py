@@ -7,7 +7,11 @@ a subset.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
+
+from revoke.errors import ActionNotAllowed, InvalidField
+from revoke.untrusted import quoted
 
 
 class ContainmentAction(StrEnum):
@@ -36,5 +40,32 @@ _APP_ROLES = {
 }
 
 
-def in_order(actions: set[ContainmentAction] | frozenset[ContainmentAction]) -> tuple[ContainmentAction, ...]:
-    return tuple(action for action in ORDER if action in actions)
+def in_order(actions: Iterable[ContainmentAction]) -> tuple[ContainmentAction, ...]:
+    chosen = set(actions)
+    return tuple(action for action in ORDER if action in chosen)
+
+
+def parse_actions(names: Iterable[str]) -> tuple[ContainmentAction, ...]:
+    """The actions `names` asks for, in order; InvalidField naming the first unknown one."""
+    actions = []
+    for name in names:
+        action = ContainmentAction.parse(name)
+        if action is None:
+            known = ", ".join(known.value for known in ContainmentAction)
+            raise InvalidField(f"unknown action {quoted(name)}; known: {known}")
+        actions.append(action)
+    return in_order(actions)
+
+
+def allowed_subset(
+    requested: Iterable[ContainmentAction], allowed: tuple[ContainmentAction, ...]
+) -> tuple[ContainmentAction, ...]:
+    """`requested` if the deployment allows all of it; else ActionNotAllowed naming what it does not."""
+    chosen = in_order(requested)
+    refused = [action.value for action in chosen if action not in allowed]
+    if refused:
+        raise ActionNotAllowed(
+            f"this deployment does not allow {', '.join(refused)} (REVOKE_ACTIONS allows "
+            f"{', '.join(action.value for action in allowed)})"
+        )
+    return chosen

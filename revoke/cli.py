@@ -18,8 +18,8 @@ import json
 import sys
 from typing import Any
 
-from revoke.actions import ContainmentAction, in_order
-from revoke.errors import ActionNotAllowed, InvalidField, RequestRejected, SettingsError
+from revoke.actions import allowed_subset, parse_actions
+from revoke.errors import RequestRejected, SettingsError
 from revoke.payloads import load_document, parse_request
 from revoke.replies import http_reply
 from revoke.settings import Settings
@@ -67,7 +67,7 @@ def revoke(args: argparse.Namespace) -> int:
     if args.action:
         # Narrowing the settings, not the payload: only a direct request carries "actions",
         # and an alert or incident would otherwise get every action REVOKE_ACTIONS allows.
-        settings = dataclasses.replace(settings, actions=_chosen_actions(args.action, settings.actions))
+        settings = dataclasses.replace(settings, actions=allowed_subset(parse_actions(args.action), settings.actions))
     if args.payload:
         body = _read(args.payload)
     else:
@@ -92,23 +92,6 @@ def check(args: argparse.Namespace) -> int:
     readiness = check_readiness(None, developer_credential)
     _print(readiness.as_json())
     return EXIT_OK if readiness.ready else EXIT_NOT_ALL_CONTAINED
-
-
-def _chosen_actions(names: list[str], allowed: tuple[ContainmentAction, ...]) -> tuple[ContainmentAction, ...]:
-    chosen = set()
-    for name in names:
-        action = ContainmentAction.parse(name)
-        if action is None:
-            known = ", ".join(known.value for known in ContainmentAction)
-            raise InvalidField(f"unknown action {name!r}; known: {known}")
-        chosen.add(action)
-    refused = [action.value for action in in_order(chosen) if action not in allowed]
-    if refused:
-        raise ActionNotAllowed(
-            f"this deployment does not allow {', '.join(refused)} (REVOKE_ACTIONS allows "
-            f"{', '.join(action.value for action in allowed)})"
-        )
-    return in_order(chosen)
 
 
 def demo(args: argparse.Namespace) -> int:

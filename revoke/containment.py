@@ -12,10 +12,10 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from revoke.action_run import ActionRun, Graph, revocation_alone
-from revoke.actions import ContainmentAction
+from revoke.actions import ContainmentAction, allowed_subset
 from revoke.audit import RequestContext, audit_event, emit
 from revoke.budget import Deadline
-from revoke.errors import ActionNotAllowed, RequestRejected
+from revoke.errors import RequestRejected
 from revoke.incident_comment import CommentResult
 from revoke.ledger import Ledger
 from revoke.outcomes import ActionResult, Outcome, UserLookup
@@ -136,13 +136,6 @@ class Containment:
         )
 
     def _actions_for(self, request: RevocationRequest) -> tuple[ContainmentAction, ...]:
-        allowed = self._settings.actions
         if not request.actions:
-            return allowed
-        refused = [action.value for action in request.actions if action not in allowed]
-        if refused:
-            raise ActionNotAllowed(
-                f"this deployment does not allow {', '.join(refused)} (REVOKE_ACTIONS allows "
-                f"{', '.join(action.value for action in allowed)})"
-            )
-        return tuple(action for action in allowed if action in request.actions)
+            return self._settings.actions
+        return allowed_subset(request.actions, self._settings.actions)

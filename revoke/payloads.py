@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Any
 
-from revoke.actions import ContainmentAction
+from revoke.actions import ContainmentAction, parse_actions
 from revoke.errors import (
     InvalidField,
     InvalidIdentifier,
@@ -245,14 +245,7 @@ def _actions(value: Any) -> tuple[ContainmentAction, ...]:
         return ()
     if not isinstance(value, list) or not value or not all(isinstance(name, str) for name in value):
         raise InvalidField("actions must be a non-empty list of action names")
-    actions = []
-    for name in value:
-        action = ContainmentAction.parse(name)
-        if action is None:
-            known = ", ".join(known.value for known in ContainmentAction)
-            raise InvalidField(f"unknown action {quoted(name)}; known: {known}")
-        actions.append(action)
-    return tuple(dict.fromkeys(actions))
+    return parse_actions(value)
 
 
 def _sentinel_alert(document: Mapping[str, Any]) -> RevocationRequest:
