@@ -9,14 +9,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from revoke.action_run import ActionRun, Graph, revocation_alone
 from revoke.actions import ContainmentAction, allowed_subset
 from revoke.audit import RequestContext, audit_event, emit
 from revoke.budget import Deadline
 from revoke.errors import RequestRejected
-from revoke.incident_comment import CommentResult
 from revoke.ledger import Ledger
 from revoke.outcomes import ActionResult, Outcome, UserLookup
 from revoke.payloads import (
@@ -30,6 +29,9 @@ from revoke.payloads import (
 from revoke.protection import ProtectedUsers
 from revoke.settings import Settings
 from revoke.verdict import TargetOutcome, TargetResult, is_external
+
+if TYPE_CHECKING:  # imported when comments are on (revoke.runtime), not on every cold start
+    from revoke.incident_comment import CommentResult
 
 
 class IncidentComments(Protocol):
