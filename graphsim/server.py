@@ -649,7 +649,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send_raw(self, status: int, payload: bytes, headers: dict[str, str]) -> None:
         self.send_response(status)
-        self.send_header("request-id", str(uuid.uuid4()))
+        # Graph names its request id `request-id`; Azure Resource Manager, `x-ms-request-id`.
+        self.send_header("x-ms-request-id" if self.serves_arm else "request-id", str(uuid.uuid4()))
         self.send_header("Content-Length", str(len(payload)))
         for name, value in headers.items():
             self.send_header(name, value)

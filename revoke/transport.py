@@ -98,7 +98,9 @@ class GraphTransport:
             response = self._request(call.method, url, token, deadline, call.body)
         except GraphError as error:
             return GraphReply(None, error=error, retry_after=error.retry_after)
-        return _reply(response.status_code, _body_of(response), response.headers.get("request-id"), response.headers)
+        # Graph names its request id `request-id`; Azure Resource Manager, `x-ms-request-id`.
+        request_id = response.headers.get("request-id") or response.headers.get("x-ms-request-id")
+        return _reply(response.status_code, _body_of(response), request_id, response.headers)
 
     def send_batch(
         self, calls: Sequence[tuple[int, GraphCall]], token: str, deadline: Deadline
