@@ -51,11 +51,12 @@ class Ledger:
         assert self.is_open(index, action), "actions are recorded once each, in order"
         records = self._records[index]
         records.append(ActionRecord(self._names[action], result))
-        verdict = None
+        verdict, why = None, None
         if len(records) == len(self._actions):
-            self._results[index] = judge(self._targets[index].value, records, external=self._external[index])
-            verdict = self._results[index].contained
-        self._audit(index, records[-1], verdict)
+            judged = judge(self._targets[index].value, records, external=self._external[index])
+            self._results[index] = judged
+            verdict, why = judged.contained, None if judged.contained else judged.detail
+        self._audit(index, records[-1], verdict, why)
 
     def settle(self, index: int, result: ActionResult) -> None:
         """`result` for every action on target `index` that has none yet (refused, not found, ...)."""
@@ -65,7 +66,8 @@ class Ledger:
     def results(self) -> tuple[TargetResult, ...]:
         return tuple(self._results[i] for i in range(len(self._targets)))
 
-    def _audit(self, index: int, record: ActionRecord, contained: bool | None) -> None:
+    def _audit(self, index: int, record: ActionRecord, contained: bool | None, why: str | None) -> None:
+        """`why` says, on the target's last event, why it is not contained when its action's detail does not."""
         result = record.result
         emit(
             audit_event(
@@ -77,7 +79,7 @@ class Ledger:
                 graph_request_id=result.request_id,
                 attempts=result.attempts,
                 duration_ms=result.duration_ms,
-                detail=result.detail,
+                detail=result.detail or why,
                 contained=contained,
             )
         )

@@ -462,6 +462,8 @@ def test_revoking_a_guests_sessions_alone_does_not_contain_them(
     segment = user.replace("#", "%23")
     assert sent(app) == ([lookup_call(segment)] if named_by == "object id" else []) + [revoke_call(segment)]
     assert trail(logs) == [(user, REVOKE, "revoked", False)]
+    [event] = logs.audit_events()
+    assert "external (guest) user" in event["detail"]  # the trail says why, not only the answer
     if trigger == "http":
         [result] = run.body["results"]
         assert (result["outcome"], result["contained"]) == ("not_contained", False)
