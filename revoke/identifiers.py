@@ -16,7 +16,7 @@ MAX_IDENTIFIER_LENGTH = 256
 NIL_OBJECT_ID = "00000000-0000-0000-0000-000000000000"
 # Entra ID allows these in the part before "@"; guests look like bob_fabrikam.com#EXT#.
 UPN_LOCAL_CHARACTERS = frozenset(string.ascii_letters + string.digits + "'.-_!#^~+")
-_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _DNS_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 
 
@@ -65,7 +65,7 @@ def parse_user_identifier(raw: object) -> UserIdentifier:
 
 
 def is_object_id(text: str) -> bool:
-    return _GUID.fullmatch(text) is not None
+    return GUID.fullmatch(text) is not None
 
 
 def _is_dns_name(domain: str) -> bool:

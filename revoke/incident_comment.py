@@ -28,6 +28,7 @@ from revoke.audit import RequestContext, audit_event
 from revoke.budget import Deadline
 from revoke.comment_text import MAX_COMMENT_CHARACTERS
 from revoke.errors import GraphError, GraphUnreachable, TransientGraphError, Unconfirmed
+from revoke.identifiers import is_object_id
 from revoke.incidents import is_incident_id
 from revoke.sending import CallSender
 from revoke.tokens import TokenSource
@@ -35,7 +36,6 @@ from revoke.transport import GraphCall, GraphReply, GraphTransport
 
 logger = logging.getLogger(__name__)
 
-ARM_ENDPOINT = "https://management.azure.com"
 # The SecurityInsights stable version the comment is written with (IncidentComments_CreateOrUpdate).
 DEFAULT_API_VERSION = "2024-09-01"
 COMMENT_ACTION = "incidentComment"  # the audit event's "action"
@@ -43,7 +43,6 @@ MAX_DETAIL_LENGTH = 1024  # the audit schema's limit for "detail"
 
 CommentStatus = Literal["commented", "deferred", "failed", "skipped"]
 _STABLE_API_VERSION = re.compile(r"\d{4}-\d{2}-\d{2}")
-_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 @dataclass(frozen=True)
@@ -90,7 +89,7 @@ class IncidentCommenter:
         `comment_id` a lower-case GUID (`revoke.incidents.comment_id`); anything else is
         refused before a request is made.
         """
-        if not is_incident_id(incident_id) or not _GUID.fullmatch(comment_id):
+        if not is_incident_id(incident_id) or not (is_object_id(comment_id) and comment_id == comment_id.lower()):
             return skipped("not a normalised Sentinel incident id and comment id")
         if len(message) > MAX_COMMENT_CHARACTERS:
             return CommentResult("failed", detail=f"message over {MAX_COMMENT_CHARACTERS} characters; not sent")

@@ -18,9 +18,10 @@ import json
 import re
 import uuid
 
+from revoke.identifiers import GUID
+
 MAX_INCIDENT_ID_LENGTH = 512  # the audit event's limit for incidentId; real ids are under 300
 _ALLOWED = re.compile(r"[A-Za-z0-9._()/-]+")
-_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 # Resource group: 1-90 of letters, digits, '_', '-', '.', '(', ')', not ending in '.'
 # (ARM also allows Unicode letters; a workspace in such a group gets no comments).
 _RESOURCE_GROUP = re.compile(r"[A-Za-z0-9_.()-]{0,89}[A-Za-z0-9_()-]")
@@ -31,7 +32,7 @@ _INCIDENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 
 _WORKSPACE_SHAPE = (
     "subscriptions",
-    _GUID,
+    GUID,
     "resourceGroups",
     _RESOURCE_GROUP,
     "providers",

@@ -18,6 +18,7 @@ from typing import Any
 
 from azure.core.credentials import TokenCredential
 
+from revoke.action_run import revocation_alone
 from revoke.actions import ContainmentAction
 from revoke.budget import Deadline
 from revoke.errors import GraphError, SettingsError
@@ -124,9 +125,9 @@ def needed_roles(settings: Settings) -> frozenset[str]:
 
 
 def needs_lookup(settings: Settings) -> bool:
-    actions = settings.actions
-    guests_by_id = ContainmentAction.DISABLE_ACCOUNT not in actions and ContainmentAction.REVOKE_SESSIONS in actions
-    return bool(settings.protected_users) or guests_by_id or ContainmentAction.CONFIRM_COMPROMISED in actions
+    # Guests named by object id are looked up when revocation is the only containing action.
+    guests_by_id = revocation_alone(settings.actions)
+    return bool(settings.protected_users) or guests_by_id or ContainmentAction.CONFIRM_COMPROMISED in settings.actions
 
 
 def _missing(settings: Settings, held: frozenset[str]) -> tuple[str, ...]:

@@ -8,7 +8,6 @@ event; no failure of the credential becomes a 500 or a crash.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -19,7 +18,7 @@ from graphsim import Fault, GraphSimulator
 from graphsim.harness import CapturedOut, LogCapture, http_request, queue_message
 from revoke.errors import RetryLater
 from revoke.triggers import revoke_http, revoke_queue
-from tests.conftest import ADELE, MEGAN, body_of
+from tests.conftest import ADELE, MEGAN, body_of, logged_text
 
 
 def on_action(path: str) -> bool:
@@ -258,13 +257,9 @@ def test_a_malformed_token_answer_leaves_no_token_in_any_log(app: GraphSimulator
     revoke_http(http_request({"users": [ADELE[0]]}))
 
     assert app.issued_tokens, "the simulator handed out a token in its answer"
-    logged = "\n".join(logging_text(record) for record in logs.records)
+    logged = logged_text(logs.records)
     assert all(token not in logged for token in app.issued_tokens)
     assert any(record.name.startswith("azure.identity") for record in logs.records)
-
-
-def logging_text(record: logging.LogRecord) -> str:
-    return logging.Formatter("%(name)s %(message)s").format(record)
 
 
 # --- 8. protected users fail closed ------------------------------------------------------------
