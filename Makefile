@@ -11,7 +11,7 @@ $(BIN)/activate: requirements.txt requirements-dev.txt
 	touch $(BIN)/activate
 
 demo: $(BIN)/activate
-	$(BIN)/python -m revoke demo
+	$(BIN)/python -m graphsim.demo
 
 test: lint typecheck unit infra-check
 

@@ -2,7 +2,7 @@
 
 import azure.functions as func
 
-from revoke.triggers import blueprint
+from revoke.app.triggers import blueprint
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(blueprint)

@@ -128,10 +128,10 @@ def measure_one(case: str, size: int) -> dict[str, Any]:
     import azure.functions as func
 
     import function_app  # noqa: F401 - what the host imports first
-    from revoke import runtime
-    from revoke.containment import Containment
+    from revoke.app import runtime
+    from revoke.app.triggers import revoke_http
+    from revoke.containment.core import Containment
     from revoke.settings import Settings
-    from revoke.triggers import revoke_http
 
     # Audit events and warnings are formatted and written, as the worker does, to nowhere.
     handler = logging.StreamHandler(open(os.devnull, "w"))  # noqa: SIM115 - lives as long as the process

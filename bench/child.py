@@ -27,7 +27,7 @@ def _call_http_trigger(document: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     import azure.functions as func
 
     import function_app  # noqa: F401 - what the host imports first
-    from revoke.triggers import revoke_http
+    from revoke.app.triggers import revoke_http
 
     request = func.HttpRequest(
         "POST", "/api/revoke", body=json.dumps(document).encode(), headers={"Content-Type": "application/json"}

@@ -263,9 +263,33 @@ def measure_peak_rss(config: Config, sim: SimulatorProcess) -> list[Row]:
     ]
 
 
+# The two costliest bodies of bench.body_ceiling; reading either at the largest
+# REVOKE_MAX_BODY_BYTES must take well under the 2 s the trigger can spare for it.
+COSTLIEST_BODIES = ("arrays nested 62 deep, repeated", "objects with a Type field nested 31 deep around one array")
+COSTLIEST_BODY_TARGET_S = 2.0
+
+
+def measure_costliest_bodies() -> list[Row]:
+    """CPU seconds to read and refuse each costliest body at the 2 MiB ceiling, median of three fresh processes."""
+    from bench.body_ceiling import MIB, run_child
+
+    rows = []
+    for case in COSTLIEST_BODIES:
+        cpu = statistics.median(run_child(case, 2 * MIB)["cpu_s"] for _ in range(3))
+        rows.append(
+            Row(
+                f"CPU to refuse a 2 MiB body: {case}",
+                f"{cpu:.2f} s",
+                f"< {COSTLIEST_BODY_TARGET_S:g} s",
+                _verdict(cpu < COSTLIEST_BODY_TARGET_S),
+            )
+        )
+    return rows
+
+
 # --- helpers ----------------------------------------------------------------------------
 def _revoke_http(document: dict[str, Any]) -> Any:
-    from revoke.triggers import revoke_http
+    from revoke.app.triggers import revoke_http
 
     response = revoke_http(http_request(document))
     if response.status_code != 200:
@@ -464,6 +488,8 @@ def main(argv: list[str] | None = None) -> int:
         rows += measure_imports(config)
         _progress("peak RSS")
         rows += measure_peak_rss(config, sim)
+        _progress("the costliest bodies at the 2 MiB ceiling")
+        rows += measure_costliest_bodies()
     print(_table(config, rows))
     return 0
 

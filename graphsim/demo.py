@@ -1,4 +1,4 @@
-"""`python -m revoke demo`: the whole flow on this machine, against the loopback simulator.
+"""`python -m graphsim.demo` (`make demo`): the whole flow on this machine, against the loopback simulator.
 
 A Sentinel incident goes through the queue trigger with the default action, revoking
 sessions, which does not contain its guest; then, with disableAccount allowed, a SOAR
@@ -46,7 +46,7 @@ def run_demo() -> int:
             "REVOKE_SENTINEL_WORKSPACE": workspace,
             "REVOKE_ARM_ENDPOINT": graph.arm_url,
         }
-        from revoke.triggers import revoke_http, revoke_queue
+        from revoke.app.triggers import revoke_http, revoke_queue
 
         print("== 1. A Microsoft Sentinel incident lands on the queue (samples/sentinel-incident.json)")
         print("   REVOKE_ACTIONS=revokeSignInSessions (the default)")
@@ -182,3 +182,7 @@ def not_contained(message: str, user: str) -> bool:
 def sent_for(graph: GraphSimulator, user: Any) -> bool:
     names = {BREAKGLASS} if user is None else {user.user_principal_name, user.object_id}
     return any(request.user_segment in names for request in graph.requests)
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_demo())

@@ -16,8 +16,8 @@ from typing import Any
 import azure.functions as func
 from azure.functions.queue import QueueMessage as HostQueueMessage
 
-from revoke import runtime
-from revoke.audit import AUDIT_LOGGER_NAME
+from revoke.app import runtime
+from revoke.audit.events import AUDIT_LOGGER_NAME
 
 
 class CapturedOut(func.Out[str]):

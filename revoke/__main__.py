@@ -1,3 +1,3 @@
-from revoke.cli import main
+from revoke.app.cli import main
 
 raise SystemExit(main())

@@ -1,9 +1,10 @@
-"""The outcome of acting on one target, and what Graph said about it."""
+"""The outcome of acting on one target, what Graph said about it, and what became of an incident comment."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Literal
 
 from revoke.errors import GraphError
 
@@ -54,3 +55,18 @@ class UserLookup:
     @property
     def keys(self) -> set[str]:
         return {name.lower() for name in (self.object_id, self.user_principal_name) if name}
+
+
+CommentStatus = Literal["commented", "deferred", "failed", "skipped"]
+
+
+@dataclass(frozen=True)
+class CommentResult:
+    """What became of one comment: `commented`, `deferred` (worth trying again), `failed`, or `skipped`."""
+
+    status: CommentStatus
+    http_status: int | None = None
+    detail: str | None = None
+    attempts: int = 0  # requests that reached Azure Resource Manager
+    request_id: str | None = None
+    duration_ms: float | None = None

@@ -17,7 +17,10 @@ from revoke.actions import ContainmentAction, in_order
 from revoke.errors import SettingsError
 from revoke.identifiers import parse_user_identifier
 from revoke.incidents import is_workspace_id
-from revoke.payloads import MAX_ACCOUNTS
+
+# More accounts than this in one payload is not an incident to contain in one call: the
+# request is rejected before the rest is validated (REVOKE_MAX_USERS can be at most this).
+MAX_ACCOUNTS = 1000
 
 
 class SettingNames:

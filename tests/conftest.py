@@ -12,10 +12,10 @@ from typing import Any
 import jsonschema
 import pytest
 
-import revoke.triggers
+import revoke.app.triggers
 from graphsim import GraphSimulator
 from graphsim.harness import LogCapture, app_settings, capture_logs
-from revoke.audit import SCHEMA_PATH
+from revoke.audit.events import SCHEMA_PATH
 from tests import openapi_contract
 
 ADELE = ("adele.vance@contoso.com", "3f1d7c2a-9b8e-4d6f-a5c4-1e2d3c4b5a69")
@@ -86,7 +86,7 @@ def responses_match_the_openapi_description(monkeypatch: pytest.MonkeyPatch) -> 
     """Each response a registered HTTP function builds is validated (status, headers, body) as it is built."""
     log = openapi_contract.ResponseLog()
     monkeypatch.setattr(
-        revoke.triggers, "_http_response", openapi_contract.checked(revoke.triggers._http_response, log)
+        revoke.app.triggers, "_http_response", openapi_contract.checked(revoke.app.triggers._http_response, log)
     )
     yield log
     assert log.mismatches == [], "responses the API description does not describe"

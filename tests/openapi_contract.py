@@ -1,6 +1,6 @@
 """The HTTP API's description (openapi/revoke.openapi.yaml), and a check of responses against it.
 
-`checked` wraps `revoke.triggers._http_response`, where the registered HTTP functions build
+`checked` wraps `revoke.app.triggers._http_response`, where the registered HTTP functions build
 their answers. It finds the registered function that asked for the response on the call
 stack, takes the operation from that function's route and its request's method, and
 validates status code, headers and JSON body with openapi-core.
@@ -22,7 +22,7 @@ import yaml
 from openapi_core import OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 
-import revoke.triggers
+import revoke.app.triggers
 
 ROOT = Path(__file__).resolve().parent.parent
 DESCRIPTION_PATH = ROOT / "openapi" / "revoke.openapi.yaml"
@@ -61,11 +61,11 @@ class HttpFunction:
 def http_functions() -> dict[tuple[str, str], HttpFunction]:
     """Each registered HTTP function, by the (module, qualified name) of its Python function.
 
-    Read from the blueprint as it is now: a test may reload revoke.triggers, which makes
+    Read from the blueprint as it is now: a test may reload revoke.app.triggers, which makes
     new function objects with the same names.
     """
     app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
-    app.register_functions(revoke.triggers.blueprint)
+    app.register_functions(revoke.app.triggers.blueprint)
     found = {}
     for function in app.get_functions():
         trigger = next(

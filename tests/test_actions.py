@@ -19,9 +19,9 @@ import pytest
 
 from graphsim import Fault, GraphSimulator
 from graphsim.harness import CapturedOut, LogCapture, http_request, queue_message
-from revoke.cli import EXIT_NOT_ALL_CONTAINED, EXIT_OK, EXIT_TRANSIENT, EXIT_USAGE, main
+from revoke.app.cli import EXIT_NOT_ALL_CONTAINED, EXIT_OK, EXIT_TRANSIENT, EXIT_USAGE, main
+from revoke.app.triggers import revoke_http, revoke_queue
 from revoke.errors import RetryLater
-from revoke.triggers import revoke_http, revoke_queue
 from tests.conftest import ADELE, GUEST, MEGAN, body_of
 
 REVOKE, DISABLE, CONFIRM = "revokeSignInSessions", "disableAccount", "confirmCompromised"

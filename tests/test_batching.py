@@ -8,7 +8,7 @@ import pytest
 
 from graphsim import Fault, GraphSimulator
 from graphsim.harness import LogCapture, http_request
-from revoke.triggers import revoke_http
+from revoke.app.triggers import revoke_http
 from tests.conftest import body_of
 
 MANY = {"REVOKE_MAX_USERS": "100"}

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from graphsim import Fault, GraphSimulator
-from revoke.cli import EXIT_NOT_ALL_CONTAINED, EXIT_OK, EXIT_TRANSIENT, EXIT_USAGE, main
+from revoke.app.cli import EXIT_NOT_ALL_CONTAINED, EXIT_OK, EXIT_TRANSIENT, EXIT_USAGE, main
 from tests.conftest import ADELE, MEGAN
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,9 +64,15 @@ def test_revoke_exits_2_on_usage_errors(app: GraphSimulator) -> None:
 
 def test_demo_runs_end_to_end_in_a_fresh_process() -> None:
     finished = subprocess.run(
-        [sys.executable, "-m", "revoke", "demo"], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "-m", "graphsim.demo"], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
     )
 
     assert finished.returncode == 0, finished.stdout + finished.stderr
     assert "Demo passed" in finished.stdout
     assert "POST /v1.0/users/bob_fabrikam.com%23EXT%23@contoso.onmicrosoft.com/revokeSignInSessions" in finished.stdout
+
+
+def test_the_product_cli_says_where_the_demo_is(capsys: pytest.CaptureFixture[str]) -> None:
+    """The simulator is not deployed, so `python -m revoke demo` only points at it."""
+    assert main(["demo"]) == EXIT_USAGE
+    assert "python -m graphsim.demo" in capsys.readouterr().out

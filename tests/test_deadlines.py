@@ -15,7 +15,7 @@ import pytest
 
 from graphsim import Fault, GraphSimulator
 from graphsim.harness import http_request
-from revoke.triggers import revoke_http
+from revoke.app.triggers import revoke_http
 from tests.conftest import ADELE, MEGAN, body_of
 
 BUDGET = 4.0

@@ -12,9 +12,9 @@ import azure.functions as func
 import pytest
 
 from graphsim import Fault, GraphSimulator
-from revoke.cli import EXIT_NOT_ALL_CONTAINED, EXIT_OK, main
-from revoke.readiness import permissions_in
-from revoke.triggers import health_http
+from revoke.app.cli import EXIT_NOT_ALL_CONTAINED, EXIT_OK, main
+from revoke.app.readiness import permissions_in
+from revoke.app.triggers import health_http
 from tests.conftest import body_of
 
 WORKSPACE = "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/soc-rg/providers/Microsoft.OperationalInsights/workspaces/soc-workspace"

@@ -36,8 +36,8 @@ from hypothesis import strategies as st
 from graphsim import GraphSimulator
 from graphsim.harness import CapturedOut, LogCapture, app_settings, capture_logs, http_request, queue_message
 from graphsim.server import RecordedRequest
-from revoke.audit import AUDIT_LOGGER_NAME
-from revoke.triggers import revoke_http, revoke_queue
+from revoke.app.triggers import revoke_http, revoke_queue
+from revoke.audit.events import AUDIT_LOGGER_NAME
 from tests.conftest import AUDIT_VALIDATOR
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
@@ -587,33 +587,27 @@ def filled(head: bytes, unit: bytes, tail: bytes, size: int) -> bytes:
     return head + (unit + b",") * (count - 1) + unit + tail
 
 
-# The costliest bodies bench/body_ceiling.py found, as large as REVOKE_MAX_BODY_BYTES may be, and
-# how long each may take here (docs/RELIABILITY.md has the CPU times). A kind field holding a
-# large value once cost its size at every level (2.3 s for this one); now it costs nothing.
-COSTLIEST: dict[str, tuple[Callable[[int], bytes], float]] = {
-    "arrays nested 62 deep, repeated": (
-        lambda size: filled(b'{"Entities":[', b"[" * 62 + b"]" * 62, b"]}", size),
-        2.0,
-    ),
-    "objects with a Type field nested 31 deep around one array": (
-        lambda size: filled(b'{"Entities":[' + b'{"Type":[' * 31, b"0", b"]}" * 31 + b"]}", size),
-        0.5,
+# The costliest bodies bench/body_ceiling.py found, as large as REVOKE_MAX_BODY_BYTES may be.
+# How long they take is a figure of `make bench` (docs/PERFORMANCE.md), not of a test: a busy
+# machine makes any wall-clock bound here fail by chance.
+COSTLIEST: dict[str, Callable[[int], bytes]] = {
+    "arrays nested 62 deep, repeated": lambda size: filled(b'{"Entities":[', b"[" * 62 + b"]" * 62, b"]}", size),
+    "objects with a Type field nested 31 deep around one array": lambda size: filled(
+        b'{"Entities":[' + b'{"Type":[' * 31, b"0", b"]}" * 31 + b"]}", size
     ),
 }
 
 
 @pytest.mark.parametrize("trigger", TRIGGERS)
 @pytest.mark.parametrize("name", COSTLIEST)
-def test_the_costliest_bodies_at_the_largest_limit_are_answered_quickly(
+def test_the_costliest_bodies_at_the_largest_limit_are_refused_without_reaching_graph(
     graph_sim: GraphSimulator, trigger: str, name: str
 ) -> None:
-    build, seconds = COSTLIEST[name]
-    raw = build(MAX_BODY_BYTES_CEILING)
+    raw = COSTLIEST[name](MAX_BODY_BYTES_CEILING)
     assert len(raw) <= MAX_BODY_BYTES_CEILING
     with app_settings({"REVOKE_MAX_BODY_BYTES": str(MAX_BODY_BYTES_CEILING)}):
         delivery = deliver(graph_sim, trigger, raw, "extremes")
 
-    assert delivery.seconds < seconds
     assert delivery.rejected
     assert graph_sim.requests == []
 

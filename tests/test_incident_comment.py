@@ -28,18 +28,18 @@ from hypothesis import strategies as st
 from graphsim import Fault, GraphSimulator
 from graphsim.harness import LogCapture, app_settings
 from graphsim.server import GRAPH_RESOURCE
-from revoke.audit import AUDIT_LOGGER_NAME, SCHEMA_PATH, RequestContext, audit_event, emit
-from revoke.budget import Deadline
-from revoke.comment_text import MAX_COMMENT_CHARACTERS, CommentSummary, CommentTarget, render_comment
-from revoke.incident_comment import (
+from revoke.audit.events import AUDIT_LOGGER_NAME, SCHEMA_PATH, RequestContext, audit_event, emit
+from revoke.deadline import Deadline
+from revoke.graph.transport import pooled_session
+from revoke.incidents import comment_id, incident_in_workspace, is_incident_id
+from revoke.outcomes import Outcome
+from revoke.sentinel.comment_text import MAX_COMMENT_CHARACTERS, CommentSummary, CommentTarget, render_comment
+from revoke.sentinel.incident_comment import (
     CommentResult,
     IncidentCommenter,
     comment_audit_event,
     skipped,
 )
-from revoke.incidents import comment_id, incident_in_workspace, is_incident_id
-from revoke.outcomes import Outcome
-from revoke.transport import pooled_session
 from revoke.untrusted import printable
 
 SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"

@@ -16,9 +16,9 @@ import pytest
 
 from graphsim import Fault, GraphSimulator
 from graphsim.harness import CapturedOut, LogCapture, app_settings, http_request, queue_message
+from revoke.app.triggers import revoke_http, revoke_queue
 from revoke.errors import RetryLater
 from revoke.incidents import comment_id
-from revoke.triggers import revoke_http, revoke_queue
 from tests.conftest import ADELE, GUEST, MEGAN, body_of
 
 SAMPLE_DIRECTORY = Path(__file__).resolve().parent.parent / "samples"

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from graphsim.harness import LogCapture
-from revoke.audit import SCHEMA_PATH, RequestContext, audit_event, emit
-from revoke.incident_comment import CommentResult, comment_audit_event
-from revoke.outcomes import Outcome
+from revoke.audit.events import SCHEMA_PATH, RequestContext, audit_event, emit
+from revoke.outcomes import CommentResult, Outcome
+from revoke.sentinel.incident_comment import comment_audit_event
 
 KQL = Path(__file__).resolve().parent.parent / "docs" / "kql"
 AUDIT_FILTER = """message startswith '{"schema":"revoke.audit/'"""

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-import revoke.budget
+import revoke.deadline
 from graphsim import Fault, GraphSimulator
 from graphsim.harness import CapturedOut, LogCapture, queue_message
+from revoke.app.triggers import revoke_queue
 from revoke.errors import RetryLater
-from revoke.triggers import revoke_queue
 
 HOST = json.loads((Path(__file__).resolve().parent.parent / "host.json").read_text())
 MAX_DEQUEUE_COUNT = HOST["extensions"]["queues"]["maxDequeueCount"]
@@ -45,7 +45,7 @@ def test_every_target_is_revoked_or_poisoned_with_an_audit_trail(
     app: GraphSimulator, logs: LogCapture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Millisecond backoff keeps 2,000 messages inside CI time; the retry logic is unchanged.
-    monkeypatch.setattr(revoke.budget, "BACKOFF_BASE_SECONDS", 0.002)
+    monkeypatch.setattr(revoke.deadline, "BACKOFF_BASE_SECONDS", 0.002)
     rng = random.Random(SEED)
     people = [app.add_user(f"user{n:04}@contoso.com") for n in range(3000)]
     messages = [[p.user_principal_name for p in rng.sample(people, rng.randint(1, 3))] for _ in range(MESSAGES)]

@@ -25,12 +25,12 @@ from openapi_spec_validator.validation import OpenAPIV2SpecValidator, OpenAPIV31
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
 import revoke
-import revoke.triggers
+import revoke.app.triggers
 from graphsim import Fault, GraphSimulator
 from graphsim.harness import app_settings, http_request
+from revoke.app.replies import HttpReply
+from revoke.app.triggers import revoke_http
 from revoke.errors import RequestRejected
-from revoke.replies import HttpReply
-from revoke.triggers import revoke_http
 from tests.conftest import ADELE, body_of
 from tests.openapi_contract import API, DESCRIPTION, HOST_URL, ROOT, ResponseLog, ResponseMismatch, http_functions
 
@@ -107,7 +107,7 @@ WRONG_REPLIES = {
 
 def test_a_correct_reply_passes_the_check(app: GraphSimulator, monkeypatch: pytest.MonkeyPatch) -> None:
     """The baseline the wrong replies below depart from."""
-    monkeypatch.setattr(revoke.triggers, "http_reply", lambda report: HttpReply(200, contained_adele()))
+    monkeypatch.setattr(revoke.app.triggers, "http_reply", lambda report: HttpReply(200, contained_adele()))
 
     assert revoke_http(http_request({"users": [ADELE[0]]})).status_code == 200
 
@@ -120,7 +120,7 @@ def test_a_response_the_description_does_not_describe_fails_the_test(
     reply: HttpReply,
     complaint: str,
 ) -> None:
-    monkeypatch.setattr(revoke.triggers, "http_reply", lambda report: reply)
+    monkeypatch.setattr(revoke.app.triggers, "http_reply", lambda report: reply)
 
     with pytest.raises(ResponseMismatch, match=re.escape(complaint)):
         revoke_http(http_request({"users": [ADELE[0]]}))
@@ -132,7 +132,7 @@ def test_a_response_the_description_does_not_describe_fails_the_test(
 
 def test_the_same_response_built_outside_a_registered_function_is_not_checked() -> None:
     """Only answers to requests are checked: the builder called on its own returns what it built."""
-    response = revoke.triggers._http_response(WRONG_REPLIES["an undocumented status"][0])
+    response = revoke.app.triggers._http_response(WRONG_REPLIES["an undocumented status"][0])
 
     assert response.status_code == 418
 
@@ -142,7 +142,7 @@ def test_every_registered_http_function_answers_through_the_checked_builder(
 ) -> None:
     """A function that built its response some other way would escape the check: this call would record nothing."""
     application = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
-    application.register_functions(revoke.triggers.blueprint)
+    application.register_functions(revoke.app.triggers.blueprint)
     registered_functions = {f.get_function_name(): f for f in application.get_functions()}
     for function in http_functions().values():
         registered = registered_functions[function.name]
@@ -258,7 +258,7 @@ def request_rejections() -> Iterator[type[RequestRejected]]:
 def built_replies() -> set[tuple[int, str | None]]:
     """(status, error code or None) of every HttpReply and error_reply the revoke package writes with a literal status."""
     found: set[tuple[int, str | None]] = set()
-    for module in Path(revoke.__file__).parent.glob("*.py"):
+    for module in Path(revoke.__file__).parent.rglob("*.py"):
         for node in ast.walk(ast.parse(module.read_text())):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.args):
                 continue

@@ -17,7 +17,7 @@ from revoke.errors import (
     PayloadTooLarge,
     TooManyAccounts,
 )
-from revoke.payloads import MAX_ACCOUNTS, SkippedEntity, decode_queue_body, load_document, parse_request
+from revoke.intake.payloads import MAX_ACCOUNTS, SkippedEntity, decode_queue_body, load_document, parse_request
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 INCIDENT_ARM_ID = (

@@ -10,8 +10,8 @@ import pytest
 
 from graphsim import Fault, GraphSimulator
 from graphsim.harness import CapturedOut, LogCapture, queue_message
+from revoke.app.triggers import revoke_queue
 from revoke.errors import RetryLater, SettingsError
-from revoke.triggers import revoke_queue
 from tests.conftest import ADELE, GUEST, MEGAN
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"

@@ -12,7 +12,7 @@ import azure.functions as func
 import pytest
 
 import function_app
-import revoke.triggers
+import revoke.app.triggers
 
 
 def bindings_of(app: func.FunctionApp) -> dict[str, list[dict[str, object]]]:
@@ -58,7 +58,7 @@ def test_queue_function_reads_the_request_queue_and_writes_the_poison_queue() ->
 def test_queue_name_comes_from_the_app_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REVOKE_QUEUE_NAME", "contain-users")
     try:
-        triggers = importlib.reload(revoke.triggers)
+        triggers = importlib.reload(revoke.app.triggers)
         app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
         app.register_functions(triggers.blueprint)
         bindings = {b["type"]: b for b in bindings_of(app)["revoke_queue"]}
@@ -66,7 +66,7 @@ def test_queue_name_comes_from_the_app_setting(monkeypatch: pytest.MonkeyPatch) 
         assert bindings["queue"]["queueName"] == "contain-users-poison"
     finally:
         monkeypatch.delenv("REVOKE_QUEUE_NAME")
-        importlib.reload(revoke.triggers)
+        importlib.reload(revoke.app.triggers)
 
 
 def test_importing_the_app_opens_no_connection() -> None:

@@ -19,11 +19,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import revoke.triggers
+import revoke.app.triggers
 from graphsim import Fault, GraphSimulator
 from graphsim.harness import CapturedOut, LogCapture, app_settings, capture_logs, http_request, queue_message
+from revoke.app.triggers import revoke_http, revoke_queue
 from revoke.errors import RetryLater
-from revoke.triggers import revoke_http, revoke_queue
 from tests.conftest import ADELE, LEE, MEGAN, NESTOR, logged_text, sample_tenant, secrets_logged
 
 FUNCTION_APP = Path(__file__).resolve().parent.parent / "function_app.py"
@@ -48,7 +48,7 @@ def test_the_deployed_app_has_no_http_function_without_a_function_key() -> None:
 
 def test_the_http_trigger_needs_a_key_even_in_an_app_whose_default_is_anonymous() -> None:
     app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
-    app.register_functions(revoke.triggers.blueprint)
+    app.register_functions(revoke.app.triggers.blueprint)
 
     assert http_auth_levels(app) == {"revoke_http": "FUNCTION", "health": "FUNCTION"}
 

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from revoke.errors import NoResolvableAccount
-from revoke.payloads import RevocationRequest, decode_queue_body, load_document, parse_request
+from revoke.intake.payloads import RevocationRequest, decode_queue_body, load_document, parse_request
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW = ROOT / "infra" / "app" / "sentinel-bridge.workflow.json"

@@ -13,7 +13,7 @@ import pytest
 
 from graphsim import GraphSimulator
 from graphsim.harness import CapturedOut, LogCapture, http_request, queue_message
-from revoke.triggers import revoke_http, revoke_queue
+from revoke.app.triggers import revoke_http, revoke_queue
 from tests.conftest import ADELE, MEGAN, body_of
 
 NIL_GUID = "00000000-0000-0000-0000-000000000000"

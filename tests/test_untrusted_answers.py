@@ -16,8 +16,8 @@ import pytest
 
 from graphsim import Fault, GraphSimulator
 from graphsim.harness import CapturedOut, LogCapture, http_request, queue_message
+from revoke.app.triggers import revoke_http, revoke_queue
 from revoke.errors import RetryLater
-from revoke.triggers import revoke_http, revoke_queue
 from tests.conftest import ADELE, MEGAN, body_of, logged_text
 
 

@@ -4,7 +4,7 @@
     revoke --user U ... | --payload F   contain with the signed-in credential (az login);
          [--action A ...]               the actions (default: all of REVOKE_ACTIONS)
     check                               settings, a Graph token and its permissions (exit 0: ready)
-    demo                                the whole flow against the loopback simulator
+    demo                                says how to run the demo (make demo)
 
 Exit codes: 0 every target contained (or dry run), 1 otherwise, 2 usage or invalid
 payload, 3 a transient failure (run it again).
@@ -19,11 +19,11 @@ import sys
 from typing import Any
 
 from revoke.actions import allowed_subset, parse_actions
+from revoke.app.replies import http_reply
+from revoke.containment.verdict import TargetOutcome
 from revoke.errors import RequestRejected, SettingsError
-from revoke.payloads import load_document, parse_request
-from revoke.replies import http_reply
+from revoke.intake.payloads import load_document, parse_request
 from revoke.settings import Settings
-from revoke.verdict import TargetOutcome
 
 EXIT_OK, EXIT_NOT_ALL_CONTAINED, EXIT_USAGE, EXIT_TRANSIENT = 0, 1, 2, 3
 
@@ -56,7 +56,7 @@ def show_targets(args: argparse.Namespace) -> int:
 
 
 def revoke(args: argparse.Namespace) -> int:
-    from revoke.runtime import containment_for_cli
+    from revoke.app.runtime import containment_for_cli
 
     if args.payload and args.reason:
         print("error: --reason goes with --user; a payload carries its own reason", file=sys.stderr)
@@ -84,9 +84,9 @@ def revoke(args: argparse.Namespace) -> int:
 
 
 def check(args: argparse.Namespace) -> int:
-    from revoke.readiness import check_readiness
-    from revoke.redaction import protect_logs
-    from revoke.runtime import developer_credential
+    from revoke.app.readiness import check_readiness
+    from revoke.app.runtime import developer_credential
+    from revoke.audit.redaction import protect_logs
 
     protect_logs()
     readiness = check_readiness(None, developer_credential)
@@ -95,9 +95,8 @@ def check(args: argparse.Namespace) -> int:
 
 
 def demo(args: argparse.Namespace) -> int:
-    from graphsim.demo import run_demo
-
-    return run_demo()
+    print("The demo runs from the simulator, which is not part of the product: make demo (or python -m graphsim.demo).")
+    return EXIT_USAGE
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -126,7 +125,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     ready.set_defaults(command=check)
 
-    show = commands.add_parser("demo", help="run the whole flow against the loopback Graph simulator")
+    show = commands.add_parser("demo", help="say how to run the demo (make demo)")
     show.set_defaults(command=demo)
     return parser
 

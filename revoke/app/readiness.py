@@ -18,12 +18,12 @@ from typing import Any
 
 from azure.core.credentials import TokenCredential
 
-from revoke.action_run import revocation_alone
 from revoke.actions import ContainmentAction
-from revoke.budget import Deadline
+from revoke.containment.action_run import revocation_alone
+from revoke.deadline import Deadline
 from revoke.errors import GraphError, SettingsError
+from revoke.graph.tokens import TokenSource
 from revoke.settings import Settings
-from revoke.tokens import TokenSource
 
 READINESS_SECONDS = 10.0
 # Either serves the look-ups: protected users named the other way, guests named by object id,

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from revoke.containment import ContainmentReport
-from revoke.verdict import TargetOutcome
+from revoke.containment.core import ContainmentReport
+from revoke.containment.verdict import TargetOutcome
 
 RETRY_AFTER_FLOOR_SECONDS = 5
 

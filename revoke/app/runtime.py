@@ -11,15 +11,15 @@ from typing import TYPE_CHECKING
 
 from azure.core.credentials import TokenCredential
 
-from revoke.containment import Containment
-from revoke.graph import GraphClient
-from revoke.redaction import protect_logs
+from revoke.audit.redaction import protect_logs
+from revoke.containment.core import Containment
+from revoke.graph.client import GraphClient
+from revoke.graph.transport import pooled_session
 from revoke.settings import Settings
-from revoke.transport import pooled_session
 
 if TYPE_CHECKING:  # imported where used: a cold start needs neither
-    from revoke.incident_report import IncidentReporter
-    from revoke.readiness import Readiness
+    from revoke.app.readiness import Readiness
+    from revoke.sentinel.incident_report import IncidentReporter
 
 COMMENT_CONNECTIONS = 4
 
@@ -65,8 +65,8 @@ def incident_reporter(settings: Settings, credential: TokenCredential) -> Incide
     """Comments on Sentinel incidents, when they are on and a workspace is set."""
     if not settings.comments_on or settings.sentinel_workspace is None:
         return None
-    from revoke.incident_comment import IncidentCommenter
-    from revoke.incident_report import IncidentReporter
+    from revoke.sentinel.incident_comment import IncidentCommenter
+    from revoke.sentinel.incident_report import IncidentReporter
 
     commenter = IncidentCommenter(settings.arm_endpoint, credential, pooled_session(COMMENT_CONNECTIONS))
     return IncidentReporter(commenter, settings.sentinel_workspace)
@@ -74,7 +74,7 @@ def incident_reporter(settings: Settings, credential: TokenCredential) -> Incide
 
 def readiness() -> Readiness:
     """The health check, with the credential an invocation uses."""
-    from revoke.readiness import check_readiness
+    from revoke.app.readiness import check_readiness
 
     protect_logs()
     return check_readiness(None, managed_identity_credential)

@@ -11,10 +11,10 @@ import uuid
 
 import azure.functions as func
 
-from revoke import runtime
+from revoke.app import runtime
+from revoke.app.replies import HttpReply, QueueDisposition, error_reply, http_reply, queue_disposition
 from revoke.errors import RetryLater, SettingsError
-from revoke.payloads import decode_queue_body
-from revoke.replies import HttpReply, QueueDisposition, error_reply, http_reply, queue_disposition
+from revoke.intake.payloads import decode_queue_body
 from revoke.settings import poison_queue_of, queue_name_from
 
 logger = logging.getLogger(__name__)

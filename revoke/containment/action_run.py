@@ -13,11 +13,11 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from revoke.actions import ContainmentAction
-from revoke.budget import Deadline
+from revoke.containment.ledger import Ledger
+from revoke.containment.protection import look_up, lookup_failure
+from revoke.deadline import Deadline
 from revoke.identifiers import UserIdentifier
-from revoke.ledger import Ledger
 from revoke.outcomes import ActionResult, Outcome, UserLookup
-from revoke.protection import look_up, lookup_failure
 
 logger = logging.getLogger(__name__)
 

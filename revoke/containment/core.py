@@ -9,16 +9,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-from revoke.action_run import ActionRun, Graph, revocation_alone
 from revoke.actions import ContainmentAction, allowed_subset
-from revoke.audit import RequestContext, audit_event, emit
-from revoke.budget import Deadline
+from revoke.audit.events import RequestContext, audit_event, emit
+from revoke.containment.action_run import ActionRun, Graph, revocation_alone
+from revoke.containment.ledger import Ledger
+from revoke.containment.protection import ProtectedUsers
+from revoke.containment.verdict import TargetOutcome, TargetResult, is_external
+from revoke.deadline import Deadline
 from revoke.errors import RequestRejected
-from revoke.ledger import Ledger
-from revoke.outcomes import ActionResult, Outcome, UserLookup
-from revoke.payloads import (
+from revoke.intake.payloads import (
     RevocationRequest,
     SkippedEntity,
     correlation_id_in,
@@ -26,12 +27,8 @@ from revoke.payloads import (
     read_request,
     require_targets,
 )
-from revoke.protection import ProtectedUsers
+from revoke.outcomes import ActionResult, CommentResult, Outcome, UserLookup
 from revoke.settings import Settings
-from revoke.verdict import TargetOutcome, TargetResult, is_external
-
-if TYPE_CHECKING:  # imported when comments are on (revoke.runtime), not on every cold start
-    from revoke.incident_comment import CommentResult
 
 
 class IncidentComments(Protocol):

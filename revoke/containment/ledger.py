@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from revoke.actions import ContainmentAction
-from revoke.audit import RequestContext, audit_event, emit
+from revoke.audit.events import RequestContext, audit_event, emit
+from revoke.containment.verdict import ActionRecord, TargetResult, judge
 from revoke.identifiers import UserIdentifier
 from revoke.outcomes import ActionResult
-from revoke.verdict import ActionRecord, TargetResult, judge
 
 
 class Ledger:

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Sequence
 from typing import Protocol
 
-from revoke.budget import Deadline
+from revoke.deadline import Deadline
 from revoke.errors import TransientGraphError
 from revoke.identifiers import UserIdentifier, is_object_id
 from revoke.outcomes import ActionResult, Outcome, UserLookup

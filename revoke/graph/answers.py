@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from revoke.errors import GraphError, PermanentGraphError, TransientGraphError, Unconfirmed
+from revoke.graph.transport import GraphReply
 from revoke.identifiers import is_object_id
 from revoke.outcomes import ActionResult, Outcome, UserLookup
-from revoke.transport import GraphReply
 
 
 def revocation_confirmed(reply: GraphReply) -> GraphError | None:

@@ -1,8 +1,8 @@
 """Microsoft Graph for the containment core: take a containment action on users, look users up.
 
 Built from three parts that can each be read and tested alone: the token
-(`revoke.tokens`), the wire (`revoke.transport`) and the retry loop (`revoke.sending`);
-what each Graph answer means is in `revoke.answers`.
+(`revoke.graph.tokens`), the wire (`revoke.graph.transport`) and the retry loop (`revoke.graph.sending`);
+what each Graph answer means is in `revoke.graph.answers`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import requests
 from azure.core.credentials import TokenCredential
 
 from revoke.actions import ContainmentAction
-from revoke.answers import (
+from revoke.deadline import Deadline
+from revoke.graph.answers import (
     action_result,
     compromise_confirmed,
     disable_confirmed,
@@ -22,13 +23,12 @@ from revoke.answers import (
     revocation_confirmed,
     user_lookup,
 )
-from revoke.budget import Deadline
+from revoke.graph.sending import CallSender
+from revoke.graph.tokens import TokenSource
+from revoke.graph.transport import GraphCall, GraphReply, GraphTransport, pooled_session
 from revoke.identifiers import UserIdentifier
 from revoke.outcomes import ActionResult, Outcome, UserLookup
-from revoke.sending import CallSender
 from revoke.settings import Settings
-from revoke.tokens import TokenSource
-from revoke.transport import GraphCall, GraphReply, GraphTransport, pooled_session
 
 ResultCallback = Callable[[int, ActionResult], None]
 # Batch senders shared by the process: room for two invocations at their full REVOKE_MAX_PARALLEL.

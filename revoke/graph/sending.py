@@ -19,10 +19,10 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
-from revoke.budget import MAX_ATTEMPTS, Deadline, backoff_seconds
+from revoke.deadline import MAX_ATTEMPTS, Deadline, backoff_seconds
 from revoke.errors import GraphError, OutOfTime, Unconfirmed
-from revoke.tokens import TokenSource
-from revoke.transport import BATCH_LIMIT, GraphCall, GraphReply, GraphTransport
+from revoke.graph.tokens import TokenSource
+from revoke.graph.transport import BATCH_LIMIT, GraphCall, GraphReply, GraphTransport
 
 logger = logging.getLogger(__name__)
 

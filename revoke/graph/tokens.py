@@ -16,9 +16,9 @@ from concurrent.futures import TimeoutError as FutureTimeout
 
 from azure.core.credentials import AccessToken, TokenCredential
 
-from revoke.budget import Deadline
+from revoke.audit.redaction import remember
+from revoke.deadline import Deadline
 from revoke.errors import IdentityUnavailable, OutOfTime
-from revoke.redaction import remember
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The wire to Microsoft Graph: one call, or one JSON batch, sent once, and what came back.
 
-Nothing here retries or waits (see `revoke.sending`). Whatever Graph, a proxy or the
+Nothing here retries or waits (see `revoke.graph.sending`). Whatever Graph, a proxy or the
 network answers, each call gets exactly one `GraphReply`; a redirect is never followed,
 because following it could send the call, and the token, somewhere else.
 """
@@ -17,7 +17,7 @@ import requests
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 from urllib3.util.retry import Retry
 
-from revoke.budget import Deadline, parse_retry_after
+from revoke.deadline import Deadline, parse_retry_after
 from revoke.errors import GraphError, GraphUnreachable, Redirected, TransientGraphError, Unconfirmed
 
 logger = logging.getLogger(__name__)
@@ -202,7 +202,7 @@ def pooled_session(pool_size: int) -> requests.Session:
 
     urllib3's Retry on the adapter handles what it can see whole: a connection that could
     not be opened, so the request never reached Graph (nothing to audit as an attempt).
-    Everything Graph answered, or may have received, goes through `revoke.sending`.
+    Everything Graph answered, or may have received, goes through `revoke.graph.sending`.
     """
     session = requests.Session()
     # Only the configured Graph endpoint is ever called: no per-request search of the

@@ -33,12 +33,10 @@ from revoke.errors import (
     TooManyAccounts,
 )
 from revoke.identifiers import NIL_OBJECT_ID, UserIdentifier, is_object_id, parse_user_identifier
+from revoke.settings import MAX_ACCOUNTS
 from revoke.untrusted import bounded, printable, quoted
 
 MAX_NESTING_DEPTH = 64
-# More accounts than this in one payload is not an incident to contain in one call: the
-# request is rejected before the rest is validated (REVOKE_MAX_USERS can be at most this).
-MAX_ACCOUNTS = 1000
 MAX_TEXT_LENGTH = 512
 # A skipped account's label and reason come from the payload: printable, and short enough
 # for the audit event's `user` (256) and for five of them in one error message.

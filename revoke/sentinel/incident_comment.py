@@ -18,21 +18,21 @@ from __future__ import annotations
 import logging
 import re
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import requests
 from azure.core.credentials import TokenCredential
 
-from revoke.audit import RequestContext, audit_event
-from revoke.budget import Deadline
-from revoke.comment_text import MAX_COMMENT_CHARACTERS
+from revoke.audit.events import RequestContext, audit_event
+from revoke.deadline import Deadline
 from revoke.errors import GraphError, GraphUnreachable, TransientGraphError, Unconfirmed
+from revoke.graph.sending import CallSender
+from revoke.graph.tokens import TokenSource
+from revoke.graph.transport import GraphCall, GraphReply, GraphTransport
 from revoke.identifiers import is_object_id
 from revoke.incidents import is_incident_id
-from revoke.sending import CallSender
-from revoke.tokens import TokenSource
-from revoke.transport import GraphCall, GraphReply, GraphTransport
+from revoke.outcomes import CommentResult, CommentStatus
+from revoke.sentinel.comment_text import MAX_COMMENT_CHARACTERS
 
 logger = logging.getLogger(__name__)
 
@@ -41,20 +41,7 @@ DEFAULT_API_VERSION = "2024-09-01"
 COMMENT_ACTION = "incidentComment"  # the audit event's "action"
 MAX_DETAIL_LENGTH = 1024  # the audit schema's limit for "detail"
 
-CommentStatus = Literal["commented", "deferred", "failed", "skipped"]
 _STABLE_API_VERSION = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-@dataclass(frozen=True)
-class CommentResult:
-    """What became of one comment: `commented`, `deferred` (worth trying again), `failed`, or `skipped`."""
-
-    status: CommentStatus
-    http_status: int | None = None
-    detail: str | None = None
-    attempts: int = 0  # requests that reached Azure Resource Manager
-    request_id: str | None = None
-    duration_ms: float | None = None
 
 
 def skipped(detail: str) -> CommentResult:

@@ -9,12 +9,13 @@ id that is the same on every delivery of the request, so a redelivery updates it
 
 from __future__ import annotations
 
-from revoke.audit import RequestContext, emit
-from revoke.budget import Deadline
-from revoke.comment_text import CommentSummary, CommentTarget, render_comment
-from revoke.containment import ContainmentReport
-from revoke.incident_comment import CommentResult, IncidentCommenter, comment_audit_event, skipped
+from revoke.audit.events import RequestContext, emit
+from revoke.containment.core import ContainmentReport
+from revoke.deadline import Deadline
 from revoke.incidents import comment_id, incident_in_workspace
+from revoke.outcomes import CommentResult
+from revoke.sentinel.comment_text import CommentSummary, CommentTarget, render_comment
+from revoke.sentinel.incident_comment import IncidentCommenter, comment_audit_event, skipped
 
 # A comment after a containment that used its whole budget still gets this long.
 COMMENT_FLOOR_SECONDS = 5.0

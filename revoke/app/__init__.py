@@ -1,0 +1,1 @@
+"""The entry points, which only translate: the Functions triggers, their replies, health, and the CLI."""

@@ -1,0 +1,1 @@
+"""Microsoft Sentinel: the comment that tells an incident what became of its users."""
