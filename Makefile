@@ -10,12 +10,19 @@ $(BIN)/activate: requirements.txt requirements-dev.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(BIN)/activate
 
-demo: $(BIN)/activate
+# Azurite, the Storage emulator the tests, the demo and the benchmark start (pinned in package-lock.json).
+AZURITE := node_modules/.bin/azurite
+
+$(AZURITE): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(AZURITE)
+
+demo: $(BIN)/activate $(AZURITE)
 	$(BIN)/python -m graphsim.demo
 
 test: lint typecheck unit infra-check
 
-bench: $(BIN)/activate
+bench: $(BIN)/activate $(AZURITE)
 	$(BIN)/python -m bench.run
 
 lint: $(BIN)/activate
@@ -25,7 +32,7 @@ lint: $(BIN)/activate
 typecheck: $(BIN)/activate
 	$(BIN)/mypy
 
-unit: $(BIN)/activate
+unit: $(BIN)/activate $(AZURITE)
 	$(BIN)/pytest -q
 
 # infra-check: the infrastructure checks (see infra/README.md), in their own environment
@@ -46,4 +53,4 @@ infra-check: $(INFRA_BIN)/activate
 	$(INFRA_BIN)/python -m pytest -q -o addopts="-p no:cacheprovider" --confcutdir=tests/infra tests/infra
 
 clean:
-	rm -rf $(VENV) .venv-* .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-* .pytest_cache .mypy_cache .ruff_cache node_modules

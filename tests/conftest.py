@@ -14,6 +14,7 @@ import pytest
 
 import revoke.app.triggers
 from graphsim import GraphSimulator
+from graphsim.azurite import Azurite
 from graphsim.harness import LogCapture, app_settings, capture_logs
 from revoke.audit.events import SCHEMA_PATH
 from tests import openapi_contract
@@ -35,6 +36,13 @@ def sample_tenant() -> Iterator[GraphSimulator]:
         for upn, object_id in ALL_USERS:
             simulator.add_user(upn, object_id)
         yield simulator
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[Azurite]:
+    """Azurite, the real Storage emulator, for the whole session; each test uses tables and queues of its own."""
+    with Azurite() as emulator:
+        yield emulator
 
 
 @pytest.fixture
