@@ -19,12 +19,14 @@ from revoke.settings import Settings
 
 if TYPE_CHECKING:  # imported where used: a cold start needs neither
     from revoke.app.readiness import Readiness
+    from revoke.containment.release import Release
     from revoke.sentinel.incident_report import IncidentReporter
 
 COMMENT_CONNECTIONS = 4
 
 _lock = threading.Lock()
 _service: Containment | None = None
+_release: Release | None = None
 
 
 def managed_identity_credential(settings: Settings) -> TokenCredential:
@@ -95,8 +97,33 @@ def service() -> Containment:
     return _service
 
 
+def release_service() -> Release:
+    """The shared Release for the release route, created on first use from the app settings."""
+    global _release
+    if _release is None:
+        with _lock:
+            if _release is None:
+                protect_logs()
+                settings = Settings.from_environment()
+                _release = release_with(settings, managed_identity_credential(settings))
+    return _release
+
+
+def release_for_cli(settings: Settings) -> Release:
+    protect_logs()
+    return release_with(settings, developer_credential(settings))
+
+
+def release_with(settings: Settings, credential: TokenCredential) -> Release:
+    from revoke.containment.release import Release
+    from revoke.graph.release_calls import ReleaseGraph
+
+    return Release(settings, ReleaseGraph(settings, credential), incident_reporter(settings, credential))
+
+
 def reset() -> None:
-    """Forget the shared service so the next invocation reads the settings again."""
-    global _service
+    """Forget the shared services so the next invocation reads the settings again."""
+    global _service, _release
     with _lock:
         _service = None
+        _release = None

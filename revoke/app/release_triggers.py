@@ -1,0 +1,36 @@
+"""`POST /api/release`: undo a containment after a false positive (revoke.containment.release).
+
+Only translation happens here. The callers' check for the `Containment.Release` app role
+belongs at the top of `release_http`, before the body is read: one call that returns a
+refusal reply or None.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import azure.functions as func
+
+from revoke.app import runtime, triggers
+from revoke.app.replies import error_reply, http_reply
+from revoke.errors import SettingsError
+
+logger = logging.getLogger(__name__)
+
+blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
+
+
+@blueprint.function_name("release_http")
+@blueprint.route(route="release", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+def release_http(req: func.HttpRequest) -> func.HttpResponse:
+    try:
+        reply = http_reply(runtime.release_service().handle(req.get_body(), trigger="http"))
+    except SettingsError as problem:
+        logger.error("Refusing release requests: %s", problem)
+        reply = error_reply(500, "configuration_error", problem.public_message, str(uuid.uuid4()))
+    except Exception:
+        logger.exception("Unexpected failure in the release trigger")
+        reply = error_reply(500, "internal_error", "the request failed unexpectedly; see the logs", str(uuid.uuid4()))
+    # The same response builder as every other route (the tests check its answers against the OpenAPI file).
+    return triggers._http_response(reply)
