@@ -17,6 +17,7 @@ import pytest
 from graphsim import Fault, GraphSimulator
 from graphsim.harness import CapturedOut, LogCapture, app_settings, http_request, queue_message
 from revoke.app.triggers import revoke_http, revoke_queue
+from revoke.containment.verdict import EXTERNAL_NOT_CONTAINED, REVOCATION_ALONE
 from revoke.errors import RetryLater
 from revoke.incidents import comment_id
 from tests.conftest import ADELE, GUEST, MEGAN, body_of
@@ -237,13 +238,13 @@ def test_the_comment_names_each_user_their_actions_and_whether_they_are_containe
     assert lines_of(first) == [
         "Account containment: 2 of 4 account(s) contained, 0 skipped.",
         "Correlation id: soc-4711",
-        f"{ADELE[0]}: contained (outcome: contained)",
+        f"{ADELE[0]}: contained (outcome: contained): {REVOCATION_ALONE}",
         "revokeSignInSessions: revoked",
-        f"{GUEST[0]}: not contained (outcome: not_contained)",
+        f"{GUEST[0]}: not contained (outcome: not_contained): {EXTERNAL_NOT_CONTAINED}",
         "revokeSignInSessions: revoked",
-        "pradeep.gupta@contoso.com: contained (outcome: contained)",
+        f"pradeep.gupta@contoso.com: contained (outcome: contained): {REVOCATION_ALONE}",
         "revokeSignInSessions: revoked",
-        "ghost@contoso.com: not contained (outcome: not_found)",
+        "ghost@contoso.com: not contained (outcome: not_found): revokeSignInSessions: Request_ResourceNotFound",
         "revokeSignInSessions: not_found (Request_ResourceNotFound)",
     ]
     assert [line for line in lines_of(second) if not line.startswith("Correlation id")] == [
@@ -251,7 +252,9 @@ def test_the_comment_names_each_user_their_actions_and_whether_they_are_containe
         f"{GUEST[0]}: contained (outcome: contained)",
         "revokeSignInSessions: revoked",
         "disableAccount: disabled",
-        "pradeep.gupta@contoso.com: not contained (outcome: failed)",
+        "pradeep.gupta@contoso.com: not contained (outcome: failed): disableAccount: Graph cannot disable an account "
+        "synced from on-premises Active Directory: disable it in Active Directory; it stays enabled in Entra ID "
+        "until the next sync",
         "revokeSignInSessions: revoked",
         "disableAccount: failed (Graph cannot disable an account synced from on-premises Active Directory: "
         "disable it in Active Directory; it stays enabled in Entra ID until the next sync)",

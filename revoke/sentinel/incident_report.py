@@ -42,15 +42,17 @@ class IncidentReporter:
         return result
 
 
-def summary_of(report: ContainmentReport) -> CommentSummary:
+def summary_of(report: ContainmentReport, caller_app: str | None = None) -> CommentSummary:
+    """What the comment says; `caller_app` names the calling app when the request was authenticated."""
     targets = tuple(
         CommentTarget(
             result.user,
             result.contained,
             result.outcome.value,
             tuple((r.action, r.result.outcome.value, r.result.detail) for r in result.actions),
+            result.detail,
         )
         for result in report.results
     )
     skipped_accounts = tuple((entity.entity, entity.reason) for entity in report.skipped)
-    return CommentSummary(report.correlation_id, report.dry_run, targets, skipped_accounts)
+    return CommentSummary(report.correlation_id, report.dry_run, targets, skipped_accounts, report.release, caller_app)
