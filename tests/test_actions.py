@@ -659,11 +659,11 @@ def test_the_cli_exit_code_follows_the_verdict_not_graphs_answer(
     app: GraphSimulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Graph revokes the guest's sessions both times; only the disable makes the exit code 0."""
-    assert main(["revoke", "--user", GUEST[0], "--action", REVOKE]) == EXIT_NOT_ALL_CONTAINED
+    assert main(["revoke", "--user", GUEST[0], "--action", REVOKE, "--json"]) == EXIT_NOT_ALL_CONTAINED
     assert json.loads(capsys.readouterr().out)["results"][0]["outcome"] == "not_contained"
     assert app.revocations == {GUEST[1]: 1} and app.disabled == set()
 
-    assert main(["revoke", "--user", GUEST[0], "--action", REVOKE, "--action", DISABLE]) == EXIT_OK
+    assert main(["revoke", "--user", GUEST[0], "--action", REVOKE, "--action", DISABLE, "--json"]) == EXIT_OK
     assert json.loads(capsys.readouterr().out)["results"][0]["outcome"] == "contained"
     assert app.disabled == {GUEST[1]}
 

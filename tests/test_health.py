@@ -121,7 +121,7 @@ def test_roles_are_read_from_the_roles_claim_or_a_delegated_tokens_scopes() -> N
 def test_the_cli_check_exits_0_when_ready_and_1_when_not(
     app: GraphSimulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["check"]) == EXIT_OK
+    assert main(["check", "--json"]) == EXIT_OK
     assert json.loads(capsys.readouterr().out)["status"] == "ready"
 
     app.app_roles = []

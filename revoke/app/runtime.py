@@ -50,16 +50,8 @@ def identity_timeout_seconds(settings: Settings) -> float:
     return max(0.5, min(5.0, settings.retry_budget_seconds / 4))
 
 
-def developer_credential(settings: Settings) -> TokenCredential:
-    """For the CLI: whatever the responder is signed in with (az login), or a managed identity."""
-    from azure.identity import DefaultAzureCredential
-
-    return DefaultAzureCredential(managed_identity_client_id=settings.client_id)
-
-
-def containment_for_cli(settings: Settings) -> Containment:
+def containment_for_cli(settings: Settings, credential: TokenCredential) -> Containment:
     protect_logs()
-    credential = developer_credential(settings)
     return Containment(settings, GraphClient(settings, credential), incident_reporter(settings, credential))
 
 
@@ -109,9 +101,9 @@ def release_service() -> Release:
     return _release
 
 
-def release_for_cli(settings: Settings) -> Release:
+def release_for_cli(settings: Settings, credential: TokenCredential) -> Release:
     protect_logs()
-    return release_with(settings, developer_credential(settings))
+    return release_with(settings, credential)
 
 
 def release_with(settings: Settings, credential: TokenCredential) -> Release:
