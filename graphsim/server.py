@@ -160,6 +160,8 @@ class GraphSimulator:
         self.issued_tokens: list[str] = []
         self.identity_object_id = str(uuid.uuid4())
         self.app_roles: list[str] = ["User.RevokeSessions.All", "User.ReadBasic.All"]  # in the tokens it issues
+        # More claims for the tokens it issues, e.g. a signed-in user's upn, scp and wids.
+        self.token_claims: dict[str, Any] = {}
         self._users: dict[str, SimulatedUser] = {}
         self._faults: list[Fault] = []
         self._random_faults: tuple[float, random.Random, list[Fault]] | None = None
@@ -288,6 +290,7 @@ class GraphSimulator:
             "oid": self.identity_object_id,
             "roles": list(self.app_roles),
             "uti": secrets.token_urlsafe(12),
+            **self.token_claims,
         }
         token = ".".join(
             _base64url(part) for part in (_JWT_HEADER, json.dumps(claims).encode(), secrets.token_bytes(32))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -56,11 +57,17 @@ def developer_credential(settings: Settings) -> TokenCredential:
 
 def sign_in(credential: TokenCredential, scope: str) -> tuple[str, Responder]:
     """A token for `scope` and who it names; NoCredential when no credential gives one."""
+    # azure-identity logs every credential it tried, at WARNING, before it raises: the one
+    # line below says what to do instead (the library's text can also quote an endpoint's answer).
+    library = logging.getLogger("azure.identity")
+    level = library.level
+    library.setLevel(logging.CRITICAL)
     try:
         token = credential.get_token(scope).token
-    except Exception as problem:
-        # Only the type is kept: a library's message can quote an endpoint's answer.
-        raise NoCredential(f"{NO_CREDENTIAL} [{type(problem).__name__}]") from None
+    except Exception:
+        raise NoCredential(NO_CREDENTIAL) from None
+    finally:
+        library.setLevel(level)
     return token, responder_in(claims_in(token))
 
 
