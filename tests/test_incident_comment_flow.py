@@ -154,19 +154,24 @@ def test_a_deferred_containment_is_commented_and_the_redelivery_brings_the_comme
 
 # --- only the served workspace --------------------------------------------------------------
 @pytest.mark.parametrize(
-    "incident_id",
-    [OTHER_WORKSPACE, "4711", INCIDENT + "/../x"],
-    ids=["another workspace", "an incident number", "a path out of the incident"],
+    ("incident_id", "says"),
+    [
+        (OTHER_WORKSPACE, "not one of REVOKE_SENTINEL_WORKSPACE's"),
+        ("4711", "incidentId 4711 is an incident number, not the incident's ARM id"),
+        ("incident-4711", "is not a Sentinel incident's ARM id"),
+        (INCIDENT + "/../x", "not one of REVOKE_SENTINEL_WORKSPACE's"),
+    ],
+    ids=["another workspace", "an incident number", "not an id", "a path out of the incident"],
 )
 def test_an_incident_outside_the_workspace_gets_no_comment(
-    app: GraphSimulator, logs: LogCapture, incident_id: str
+    app: GraphSimulator, logs: LogCapture, incident_id: str, says: str
 ) -> None:
     response = revoke_http(http_request({"users": [ADELE[0]], "incidentId": incident_id}))
 
     assert response.status_code == 200  # the containment is unaffected
     assert app.arm_requests == [] and app.comments == {}
     comment = body_of(response)["incidentComment"]
-    assert comment["status"] == "skipped" and "REVOKE_SENTINEL_WORKSPACE" in comment["detail"]
+    assert comment["status"] == "skipped" and says in comment["detail"]
     [event] = comment_events(logs)
     assert (event["outcome"], event["attempts"], event["graphStatus"]) == ("skipped", 0, None)
 

@@ -14,6 +14,7 @@ from azure.core.credentials import TokenCredential
 from revoke.audit.redaction import protect_logs
 from revoke.containment.core import Containment
 from revoke.graph.client import GraphClient
+from revoke.graph.tokens import IDENTITY_ANSWERS
 from revoke.graph.transport import pooled_session
 from revoke.settings import Settings
 
@@ -43,6 +44,7 @@ def managed_identity_credential(settings: Settings) -> TokenCredential:
         retry_backoff_max=1,
         connection_timeout=timeout,
         read_timeout=timeout,
+        raw_response_hook=IDENTITY_ANSWERS.record,  # so a refusal can name the status, and only that
     )
 
 
