@@ -168,13 +168,16 @@ def permissions_in(token: str) -> frozenset[str]:
 
 
 def needed_roles(settings: Settings) -> frozenset[str]:
-    return frozenset(role for action in settings.actions for role in action.app_roles)
+    containing = {role for action in settings.actions for role in action.app_roles}
+    return frozenset(containing | {role for action in settings.release_actions for role in action.app_roles})
 
 
 def needs_lookup(settings: Settings) -> bool:
     # Guests named by object id are looked up when revocation is the only containing action.
     guests_by_id = revocation_alone(settings.actions)
-    return bool(settings.protected_users) or guests_by_id or ContainmentAction.CONFIRM_COMPROMISED in settings.actions
+    confirming = ContainmentAction.CONFIRM_COMPROMISED in settings.actions
+    # A release looks every user up first.
+    return bool(settings.protected_users) or guests_by_id or confirming or bool(settings.release_actions)
 
 
 def _missing(settings: Settings, held: frozenset[str]) -> tuple[str, ...]:
