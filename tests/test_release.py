@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from graphsim import Fault, GraphSimulator
 from graphsim.harness import LogCapture, app_settings, http_request
 from revoke.app.release_triggers import release_http
 from revoke.graph.pacing import RISKY_USERS_INTERVAL_SECONDS
+from revoke.sentinel.comment_text import CommentSummary, CommentTarget, render_comment
 from tests.conftest import ADELE, GUEST, MEGAN, body_of
 from tests.test_incident_comment_flow import INCIDENT, WORKSPACE, lines_of
 
@@ -215,3 +217,24 @@ def test_the_release_comments_on_the_incident(app: GraphSimulator, disabled: Gra
         "enableAccount: enabled",
         "dismissRisk: dismissed",
     ]
+
+
+def test_the_comment_names_the_calling_app_when_one_is_known() -> None:
+    summary = CommentSummary(
+        "fp-3",
+        False,
+        (CommentTarget(ADELE[0], False, "released", (("enableAccount", "enabled", None),)),),
+        (),
+        True,
+        "<xsoar-prod>",
+    )
+
+    text = lines_of(render_comment(summary))
+
+    assert text[:3] == [
+        "Account release: 1 of 1 account(s) released, 0 skipped.",
+        "Correlation id: fp-3",
+        "Requested by app: <xsoar-prod>",
+    ]
+    assert "&lt;xsoar-prod&gt;" in render_comment(summary)
+    assert "Requested by" not in render_comment(replace(summary, caller_app=None))

@@ -18,9 +18,15 @@ RISKY_USERS_INTERVAL_SECONDS = 1.0
 
 
 class Pacer:
-    def __init__(self, interval: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        interval: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._interval = interval
         self._clock = clock
+        self._sleep = sleep
         self._lock = threading.Lock()
         self._next = 0.0  # the earliest time the next turn may start
 
@@ -33,7 +39,7 @@ class Pacer:
                 return False
             self._next = max(now, self._next) + self._interval
         if wait > 0:
-            time.sleep(wait)
+            self._sleep(wait)
         return True
 
 
