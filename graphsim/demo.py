@@ -2,7 +2,8 @@
 
 A Sentinel incident goes through the queue trigger with the default action, revoking
 sessions, which does not contain its guest; then, with disableAccount allowed, a SOAR
-playbook's direct request through the HTTP trigger disables the guest. Each request leaves
+playbook's direct request through the HTTP trigger disables the guest; then an analyst
+releases Megan, a false positive, through `POST /api/release`. Each request leaves
 a comment on the incident through the simulated Azure Resource Manager. The real
 azure-identity fetches tokens from the simulated managed-identity endpoint and the real
 requests session calls the simulated Graph and ARM. The demo checks what it shows and
@@ -12,6 +13,7 @@ exits 1 if anything is not as expected.
 from __future__ import annotations
 
 import json
+import sys
 from collections import Counter
 from html.parser import HTMLParser
 from pathlib import Path
@@ -30,7 +32,27 @@ BREAKGLASS = "breakglass@contoso.com"
 MESSAGE_ID = "0b6f3c52-4a7e-4d1b-9f0a-2c8e5d7b1a34"  # the storage queue's id for the message
 
 
-def run_demo() -> int:
+NAMES = {
+    ADELE[0]: "Adele Vance",
+    ADELE[1]: "Adele Vance",
+    GUEST[0]: "Bob (guest from Fabrikam)",
+    GUEST[1]: "Bob (guest from Fabrikam)",
+    MEGAN[0]: "Megan Bowen",
+    MEGAN[1]: "Megan Bowen",
+    BREAKGLASS: "the break-glass account",
+    "gone@contoso.com": "gone@contoso.com (left the company)",
+}
+REASON_WIDTH = 110
+
+
+def name(user: str | None) -> str:
+    """A person's name, for every line the demo prints; the identifier when it names nobody we know."""
+    if user is None:
+        return "-"
+    return NAMES.get(user, NAMES.get(user.lower(), user))
+
+
+def run_demo(verbose: bool = False) -> int:
     incident = json.loads(INCIDENT_SAMPLE.read_bytes())["object"]["id"]
     workspace = incident.split("/providers/Microsoft.SecurityInsights/")[0]
     checks: list[tuple[str, bool]] = []
@@ -46,23 +68,27 @@ def run_demo() -> int:
             "REVOKE_SENTINEL_WORKSPACE": workspace,
             "REVOKE_ARM_ENDPOINT": graph.arm_url,
         }
+        from revoke.app.release_triggers import release_http
         from revoke.app.triggers import revoke_http, revoke_queue
 
         print("== 1. A Microsoft Sentinel incident lands on the queue (samples/sentinel-incident.json)")
-        print("   REVOKE_ACTIONS=revokeSignInSessions (the default)")
+        print(
+            "   It names Adele Vance and Bob, a guest from Fabrikam. REVOKE_ACTIONS=revokeSignInSessions (the default)"
+        )
         with app_settings({**deployment, "REVOKE_ACTIONS": "revokeSignInSessions"}):
             disposition = deliver(revoke_queue, INCIDENT_SAMPLE.read_bytes())
         print(f"   message {disposition}")
         first = verdicts(logs.audit_events())
-        for user, contained in first.items():
-            print(f"   {user}: {'contained' if contained else 'NOT contained'} (the verdict on its last audit event)")
+        for user, (contained, why) in first.items():
+            print_verdict(user, "contained" if contained else "NOT contained", why)
         checks += [
             ("the message completed", disposition == "completed"),
-            ("Adele contained by revocation", first.get(ADELE[1]) is True),
-            ("the guest NOT contained by revocation alone", first.get(GUEST[0]) is False),
+            ("Adele contained by revocation", first.get(ADELE[1], (None, None))[0] is True),
+            ("the guest NOT contained by revocation alone", first.get(GUEST[0], (None, None))[0] is False),
         ]
 
         print("\n== 2. With disableAccount allowed, a SOAR playbook calls POST /api/revoke for the incident")
+        print("   for Bob, Megan Bowen, the break-glass account and someone who has left.")
         print("   REVOKE_ACTIONS=revokeSignInSessions,disableAccount")
         request = {
             "users": [GUEST[0], MEGAN[0], BREAKGLASS, "gone@contoso.com"],
@@ -71,12 +97,15 @@ def run_demo() -> int:
             "incidentId": incident,
             "correlationId": "soc-4711",
         }
-        print("   request:", json.dumps(request))
         with app_settings({**deployment, "REVOKE_ACTIONS": "revokeSignInSessions,disableAccount"}):
             response = revoke_http(http_request(request))
         answer = json.loads(response.get_body())
         print(f"   HTTP {response.status_code}")
-        print("   " + json.dumps(answer, indent=2).replace("\n", "\n   "))
+        if verbose:
+            print("   request:", json.dumps(request))
+            print("   " + json.dumps(answer, indent=2).replace("\n", "\n   "))
+        for result in answer.get("results", []):
+            print_verdict(result["user"], result["outcome"], result["detail"])
         outcomes = {result["user"]: result["outcome"] for result in answer.get("results", [])}
         checks += [
             ("HTTP 207: not every target contained", response.status_code == 207),
@@ -87,23 +116,51 @@ def run_demo() -> int:
             ("the answer reports the comment", answer.get("incidentComment", {}).get("status") == "commented"),
         ]
 
-        print("\n== Comments on the Sentinel incident (what Azure Resource Manager received)")
-        for (incident_key, comment), messages in graph.comments.items():
-            print(f"   {incident_key}/comments/{comment}")
-            for message in messages:
-                print(f"   HTML: {message}")
-                print("   as shown:\n     " + "\n     ".join(shown(message)))
-        texts = [messages[-1] for messages in graph.comments.values()]
+        print("\n== 3. Megan was a false positive: the analyst calls POST /api/release")
+        print("   REVOKE_RELEASE_ACTIONS=enableAccount (none by default)")
+        undo = {
+            "users": [MEGAN[0]],
+            "actions": ["enableAccount"],
+            "reason": "False positive: Megan confirmed the sign-ins, SOC-4711",
+            "incidentId": incident,
+            "correlationId": "soc-4711-release",
+        }
+        with app_settings({**deployment, "REVOKE_RELEASE_ACTIONS": "enableAccount"}):
+            release_response = release_http(http_request(undo))
+        release_answer = json.loads(release_response.get_body())
+        print(f"   HTTP {release_response.status_code}")
+        if verbose:
+            print("   request:", json.dumps(undo))
+            print("   " + json.dumps(release_answer, indent=2).replace("\n", "\n   "))
+        for result in release_answer.get("results", []):
+            print_verdict(result["user"], result["outcome"], result["detail"])
         checks += [
-            ("one comment per request on the incident", [len(m) for m in graph.comments.values()] == [1, 1]),
-            ("the comments are on the sample incident", {key for key, _ in graph.comments} == {incident.lower()}),
-            ("the first comment says the guest is not contained", any(not_contained(t, GUEST[0]) for t in texts)),
+            ("HTTP 200: Megan released", release_response.status_code == 200),
+            ("Graph enabled Megan's account again", graph.enabled == {MEGAN[1]: 1} and MEGAN[1] not in graph.disabled),
         ]
 
+        print("\n== Comments on the Sentinel incident, as Sentinel shows them")
+        for (_, comment), messages in graph.comments.items():
+            print(f"   comment {comment}")
+            for message in messages:
+                if verbose:
+                    print(f"   HTML: {message}")
+                print("     " + "\n     ".join(shown(message)))
+        texts = [messages[-1] for messages in graph.comments.values()]
+        checks += [
+            ("one comment per request on the incident", [len(m) for m in graph.comments.values()] == [1, 1, 1]),
+            ("the comments are on the sample incident", {key for key, _ in graph.comments} == {incident.lower()}),
+            ("the first comment says the guest is not contained, and why", any(not_contained(t, GUEST[0]) for t in texts)),
+            ("the last comment says Megan is released", any(released(t, MEGAN[0]) for t in texts)),
+        ]  # fmt: skip
+
         events = logs.audit_events()
-        print("\n== Audit events (logger revoke.audit)")
-        for event in events:
-            print("  ", json.dumps(event, separators=(",", ":")))
+        print("\n== Audit events (logger revoke.audit; --verbose shows the JSON)")
+        if verbose:
+            for event in events:
+                print("  ", json.dumps(event, separators=(",", ":")))
+        else:
+            print_audit_table(events)
 
         print("\n== What Microsoft Graph received")
         for received in graph.requests:
@@ -111,26 +168,42 @@ def run_demo() -> int:
         print("\n== What Azure Resource Manager received")
         for received in graph.arm_requests:
             print(f"   {received.method} {received.path.split('?')[0]}")
-        print(
-            f"\n   token requests to the managed-identity endpoint: {graph.token_requests}"
-            " (one for Graph and one for ARM with each of the two configurations)"
-        )
-        print(f"   sessions Graph revoked: {dict(graph.revocations)}")
-        print(f"   accounts Graph disabled: {sorted(graph.disabled)}")
+        print(f"\n   token requests to the managed-identity endpoint: {graph.token_requests}")
+        print(f"   sessions Graph revoked: {', '.join(f'{name(k)} {v}x' for k, v in graph.revocations.items())}")
+        print(f"   accounts left disabled: {', '.join(name(k) for k in sorted(graph.disabled))}")
         breakglass = graph.find_user(BREAKGLASS)
         checks += [
             ("Graph revoked Adele once, the guest twice, Megan once", graph.revocations == {ADELE[1]: 1, GUEST[1]: 2, MEGAN[1]: 1}),
-            ("Graph disabled the guest and Megan only", graph.disabled == {GUEST[1], MEGAN[1]}),
+            ("the guest stays disabled; Megan is enabled again", graph.disabled == {GUEST[1]}),
             ("nothing was sent for the break-glass account", not sent_for(graph, breakglass)),
         ]  # fmt: skip
         seen = Counter(event["outcome"] for event in events)
 
     print("\n== Checks")
-    for name, passed in checks:
-        print(f"   {'ok  ' if passed else 'FAIL'} {name}")
+    for check, passed in checks:
+        print(f"   {'ok  ' if passed else 'FAIL'} {check}")
     ok = all(passed for _, passed in checks)
     print("\nDemo", "passed:" if ok else "FAILED:", dict(sorted(seen.items())))
     return 0 if ok else 1
+
+
+def print_verdict(user: str, verdict: str, why: str | None) -> None:
+    print(f"   {name(user)}: {verdict}" + (f" - {why}" if why else ""))
+
+
+def print_audit_table(events: list[dict[str, Any]]) -> None:
+    rows = [("TIME", "USER", "ACTION", "OUTCOME", "VERDICT", "DETAIL")]
+    for event in events:
+        verdict = {True: "contained", False: "not contained", None: ""}[event["contained"]]
+        detail = event["detail"] or ""
+        if len(detail) > 60:
+            detail = detail[:57] + "..."
+        rows.append(
+            (event["time"][11:23], name(event["user"]), event["action"] or "-", event["outcome"], verdict, detail)
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("   " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
 
 
 def deliver(revoke_queue: Any, body: bytes) -> str:
@@ -143,9 +216,9 @@ def deliver(revoke_queue: Any, body: bytes) -> str:
     return "completed" if poison.value is None else "sent to the poison queue"
 
 
-def verdicts(events: list[dict[str, Any]]) -> dict[str, bool]:
-    """Each target's verdict, from the one audit event of its that carries it (its last)."""
-    return {event["user"]: event["contained"] for event in events if event["contained"] is not None}
+def verdicts(events: list[dict[str, Any]]) -> dict[str, tuple[bool, str | None]]:
+    """Each target's verdict and why, from the one audit event of its that carries it (its last)."""
+    return {event["user"]: (event["contained"], event["detail"]) for event in events if event["contained"] is not None}
 
 
 class _Text(HTMLParser):
@@ -176,7 +249,14 @@ def shown(message: str) -> list[str]:
 
 
 def not_contained(message: str, user: str) -> bool:
-    return any(line.strip() == f"- {user}: not contained (outcome: not_contained)" for line in shown(message))
+    prefix = (
+        f"- {user}: not contained (outcome: not_contained): external (guest) user: revocation does not reach a guest"
+    )
+    return any(line.strip().startswith(prefix) for line in shown(message))
+
+
+def released(message: str, user: str) -> bool:
+    return any(line.strip() == f"- {user}: released (outcome: released)" for line in shown(message))
 
 
 def sent_for(graph: GraphSimulator, user: Any) -> bool:
@@ -185,4 +265,4 @@ def sent_for(graph: GraphSimulator, user: Any) -> bool:
 
 
 if __name__ == "__main__":
-    raise SystemExit(run_demo())
+    raise SystemExit(run_demo(verbose="--verbose" in sys.argv[1:]))

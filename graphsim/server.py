@@ -21,6 +21,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import requests
 
+from graphsim.release import dismiss_risk, enable_account
+
 IDENTITY_PATH = "/msi/token"
 GRAPH_RESOURCE = "https://graph.microsoft.com"
 _JWT_HEADER = b'{"typ":"JWT","alg":"RS256","kid":"graphsim"}'
@@ -31,6 +33,7 @@ _ACTION_PATH = re.compile(r"^/(v1\.0|beta)/users/([^/]+)/(revokeSignInSessions|i
 _USER_PATH = re.compile(r"^/(v1\.0|beta)/users/([^/]+)$")
 _BATCH_PATH = re.compile(r"^/(v1\.0|beta)/\$batch$")
 _CONFIRM_PATH = re.compile(r"^/(v1\.0|beta)/identityProtection/riskyUsers/confirmCompromised$")
+_DISMISS_PATH = re.compile(r"^/(v1\.0|beta)/identityProtection/riskyUsers/dismiss$")
 
 # --- Azure Resource Manager: Microsoft Sentinel incident comments ---------------------
 # ARM is served on a port of its own, so its origin (`arm_url`), which the app takes as
@@ -148,12 +151,17 @@ class GraphSimulator:
         self.revocations: Counter[str] = Counter()  # object id -> revocations performed
         self.disabled: set[str] = set()  # object ids of accounts Graph disabled
         self.confirmed_compromised: Counter[str] = Counter()  # object id -> confirmations recorded
+        self.enabled: Counter[str] = Counter()  # object id -> times Graph enabled the account again
+        self.risk_dismissed: Counter[str] = Counter()  # object id -> dismissals recorded
+        self.dismiss_calls: list[float] = []  # monotonic time of each riskyUsers/dismiss call performed
         self.licensed_for_risk = True  # Entra ID P2: without it confirmCompromised is refused
         self.token_requests = 0
         self.batch_requests = 0  # $batch POSTs received
         self.issued_tokens: list[str] = []
         self.identity_object_id = str(uuid.uuid4())
         self.app_roles: list[str] = ["User.RevokeSessions.All", "User.ReadBasic.All"]  # in the tokens it issues
+        # More claims for the tokens it issues, e.g. a signed-in user's upn, scp and wids.
+        self.token_claims: dict[str, Any] = {}
         self._users: dict[str, SimulatedUser] = {}
         self._faults: list[Fault] = []
         self._random_faults: tuple[float, random.Random, list[Fault]] | None = None
@@ -282,6 +290,7 @@ class GraphSimulator:
             "oid": self.identity_object_id,
             "roles": list(self.app_roles),
             "uti": secrets.token_urlsafe(12),
+            **self.token_claims,
         }
         token = ".".join(
             _base64url(part) for part in (_JWT_HEADER, json.dumps(claims).encode(), secrets.token_bytes(32))
@@ -403,11 +412,15 @@ class GraphSimulator:
             return self._update_user(update.group(2), body)
         if method == "POST" and _CONFIRM_PATH.match(path):
             return self._confirm_compromised(body)
+        if method == "POST" and _DISMISS_PATH.match(path):
+            return dismiss_risk(self, body)
         return Answer(400, {"error": {"code": "BadRequest", "message": f"unsupported: {method} {path}"}})
 
     def _update_user(self, segment: str, body: Any) -> Answer:
+        if isinstance(body, dict) and body.get("accountEnabled") is True and len(body) == 1:
+            return enable_account(self, segment)
         if not isinstance(body, dict) or body.get("accountEnabled") is not False or len(body) != 1:
-            return Answer(400, {"error": {"code": "BadRequest", "message": "only accountEnabled=false is simulated"}})
+            return Answer(400, {"error": {"code": "BadRequest", "message": "only accountEnabled is simulated"}})
         user = self.find_user(unquote(segment))
         if user is None:
             return Answer(404, _not_found(segment))

@@ -50,6 +50,9 @@ param revokeAction string = 'revokeSignInSessions'
 @minLength(1)
 param revokeActions string = 'revokeSignInSessions'
 
+@description('REVOKE_RELEASE_ACTIONS: comma-separated release actions (undoing a containment) this deployment may take: enableAccount, dismissRisk. Empty (the default): none. Their Graph app roles are granted only when listed.')
+param revokeReleaseActions string = ''
+
 @description('REVOKE_INCIDENT_COMMENTS: comment on the Sentinel incident a request names, in the workspace named below; with a workspace, the identity gets Microsoft Sentinel Responder there.')
 param revokeIncidentComments bool = true
 
@@ -118,6 +121,7 @@ var deployAutomationRule = deploySentinelBridge && !empty(sentinelWorkspaceName)
 
 // The action names as the code compares them: trimmed, in any case, empty items ignored.
 var enabledActions = map(filter(split(revokeActions, ','), name => !empty(trim(name))), name => toLower(trim(name)))
+var enabledReleaseActions = map(filter(split(revokeReleaseActions, ','), name => !empty(trim(name))), name => toLower(trim(name)))
 
 // The Sentinel workspace, when one is named: where comments go and the automation rule lives.
 var sentinelWorkspaceSubscription = empty(sentinelWorkspaceSubscriptionId) ? subscription().subscriptionId : sentinelWorkspaceSubscriptionId
@@ -130,6 +134,7 @@ var revokeAppSettings = {
   REVOKE_GRAPH_ENDPOINT: revokeGraphEndpoint
   REVOKE_ACTION: revokeAction
   REVOKE_ACTIONS: revokeActions
+  REVOKE_RELEASE_ACTIONS: revokeReleaseActions
   REVOKE_INCIDENT_COMMENTS: revokeIncidentComments ? 'true' : 'false'
   REVOKE_SENTINEL_WORKSPACE: sentinelWorkspaceId
   // This cloud's Resource Manager ('https://management.azure.com/' in Azure's public cloud; the
@@ -243,6 +248,7 @@ module graphPermissions 'app/graph-permissions.bicep' = {
   params: {
     principalId: identity.outputs.principalId
     actions: enabledActions
+    releaseActions: enabledReleaseActions
     grantActionPermissions: grantGraphRevokePermission
     grantReadPermission: grantGraphReadPermission
   }

@@ -69,3 +69,60 @@ def allowed_subset(
             f"{', '.join(action.value for action in allowed)})"
         )
     return chosen
+
+
+class ReleaseAction(StrEnum):
+    """The actions that undo a containment (a false positive): allowed by REVOKE_RELEASE_ACTIONS."""
+
+    ENABLE_ACCOUNT = "enableAccount"
+    DISMISS_RISK = "dismissRisk"
+
+    @property
+    def app_roles(self) -> tuple[str, ...]:
+        return _RELEASE_APP_ROLES[self]
+
+    @classmethod
+    def parse(cls, name: str) -> ReleaseAction | None:
+        return next((action for action in cls if action.value.lower() == name.strip().lower()), None)
+
+
+RELEASE_ORDER = (ReleaseAction.ENABLE_ACCOUNT, ReleaseAction.DISMISS_RISK)
+
+_RELEASE_APP_ROLES = {
+    # The same pair that disables an account enables it again.
+    ReleaseAction.ENABLE_ACCOUNT: ("User.EnableDisableAccount.All", "User.Read.All"),
+    ReleaseAction.DISMISS_RISK: ("IdentityRiskyUser.ReadWrite.All",),
+}
+
+
+def release_in_order(actions: Iterable[ReleaseAction]) -> tuple[ReleaseAction, ...]:
+    chosen = set(actions)
+    return tuple(action for action in RELEASE_ORDER if action in chosen)
+
+
+def parse_release_actions(names: Iterable[str]) -> tuple[ReleaseAction, ...]:
+    """The release actions `names` asks for, in order; InvalidField naming the first unknown one."""
+    actions = []
+    for name in names:
+        action = ReleaseAction.parse(name)
+        if action is None:
+            known = ", ".join(known.value for known in ReleaseAction)
+            raise InvalidField(f"unknown release action {quoted(name)}; known: {known}")
+        actions.append(action)
+    return release_in_order(actions)
+
+
+def allowed_release_subset(
+    requested: Iterable[ReleaseAction], allowed: tuple[ReleaseAction, ...]
+) -> tuple[ReleaseAction, ...]:
+    """`requested` (all allowed when empty) if the deployment allows it; else ActionNotAllowed."""
+    if not allowed:
+        raise ActionNotAllowed("this deployment allows no release action (REVOKE_RELEASE_ACTIONS is empty)")
+    chosen = release_in_order(requested) or allowed
+    refused = [action.value for action in chosen if action not in allowed]
+    if refused:
+        raise ActionNotAllowed(
+            f"this deployment does not allow {', '.join(refused)} (REVOKE_RELEASE_ACTIONS allows "
+            f"{', '.join(action.value for action in allowed)})"
+        )
+    return chosen

@@ -13,6 +13,8 @@ class Outcome(StrEnum):
     REVOKED = "revoked"  # Graph confirmed the revocation
     DISABLED = "disabled"  # Graph confirmed the account is disabled
     CONFIRMED = "confirmed"  # Graph confirmed it recorded the user as compromised
+    ENABLED = "enabled"  # release: Graph confirmed the account is enabled again
+    DISMISSED = "dismissed"  # release: Graph confirmed it dismissed the user's risk
     DRY_RUN = "dry_run"  # would have been revoked; nothing was sent
     REFUSED = "refused"  # policy: a protected user, or the request is over the limit
     NOT_FOUND = "not_found"  # Graph has no such user
@@ -26,7 +28,14 @@ class Outcome(StrEnum):
 
     @property
     def is_success(self) -> bool:
-        return self in (Outcome.REVOKED, Outcome.DISABLED, Outcome.CONFIRMED, Outcome.DRY_RUN)
+        return self in (
+            Outcome.REVOKED,
+            Outcome.DISABLED,
+            Outcome.CONFIRMED,
+            Outcome.ENABLED,
+            Outcome.DISMISSED,
+            Outcome.DRY_RUN,
+        )
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from ipaddress import IPv4Address, IPv6Address, ip_address
 from urllib3.exceptions import LocationParseError
 from urllib3.util import Url, parse_url
 
-from revoke.actions import ContainmentAction, in_order
+from revoke.actions import ContainmentAction, ReleaseAction, in_order, release_in_order
 from revoke.errors import SettingsError
 from revoke.identifiers import parse_user_identifier
 from revoke.incidents import is_workspace_id
@@ -29,6 +29,7 @@ class SettingNames:
     GRAPH_ENDPOINT = "REVOKE_GRAPH_ENDPOINT"
     ACTION = "REVOKE_ACTION"
     ACTIONS = "REVOKE_ACTIONS"
+    RELEASE_ACTIONS = "REVOKE_RELEASE_ACTIONS"
     INCIDENT_COMMENTS = "REVOKE_INCIDENT_COMMENTS"
     SENTINEL_WORKSPACE = "REVOKE_SENTINEL_WORKSPACE"
     ARM_ENDPOINT = "REVOKE_ARM_ENDPOINT"
@@ -98,6 +99,7 @@ class Settings:
     incident_comments: bool = True
     sentinel_workspace: str | None = None
     arm_endpoint: str = DEFAULT_ARM_ENDPOINT
+    release_actions: tuple[ReleaseAction, ...] = ()  # none: nothing can be released
 
     @property
     def graph_scope(self) -> str:
@@ -142,6 +144,7 @@ class Settings:
             incident_comments=_boolean(names.INCIDENT_COMMENTS, value(names.INCIDENT_COMMENTS), default=True),
             sentinel_workspace=_workspace(value(names.SENTINEL_WORKSPACE)),
             arm_endpoint=_endpoint(names.ARM_ENDPOINT, value(names.ARM_ENDPOINT), DEFAULT_ARM_ENDPOINT),
+            release_actions=_release_actions(value(names.RELEASE_ACTIONS)),
         )
 
 
@@ -264,6 +267,26 @@ def _actions(raw: str | None) -> tuple[ContainmentAction, ...]:
     if not chosen:
         raise SettingsError(SettingNames.ACTIONS, "names no action", expected=f"a list of {choices}")
     return in_order(chosen)
+
+
+def _release_actions(raw: str | None) -> tuple[ReleaseAction, ...]:
+    """Empty (the default) or "none": no release action is allowed."""
+    if raw is None or raw.lower() == "none":
+        return ()
+    choices = ", ".join(action.value for action in ReleaseAction)
+    chosen = set()
+    for name in raw.split(","):
+        if not name.strip():
+            continue
+        action = ReleaseAction.parse(name)
+        if action is None:
+            raise SettingsError(
+                SettingNames.RELEASE_ACTIONS,
+                f"{name.strip()!r} is not one of {choices}",
+                expected=f"none, or a list of {choices}",
+            )
+        chosen.add(action)
+    return release_in_order(chosen)
 
 
 def _boolean(name: str, raw: str | None, *, default: bool) -> bool:

@@ -21,6 +21,7 @@ from graphsim import Fault, GraphSimulator
 from graphsim.harness import CapturedOut, LogCapture, http_request, queue_message
 from revoke.app.cli import EXIT_NOT_ALL_CONTAINED, EXIT_OK, EXIT_TRANSIENT, EXIT_USAGE, main
 from revoke.app.triggers import revoke_http, revoke_queue
+from revoke.containment.verdict import REVOCATION_ALONE
 from revoke.errors import RetryLater
 from tests.conftest import ADELE, GUEST, MEGAN, body_of
 
@@ -152,6 +153,8 @@ def test_revoking_a_members_sessions_contains_them(app: GraphSimulator, logs: Lo
     assert sent(app) == [lookup_call(ADELE[1]), revoke_call(ADELE[1])]
     assert state(app) == state_after(REVOKE, ADELE[1])
     assert trail(logs) == [(ADELE[1], REVOKE, "revoked", True)]
+    # Contained, and the verdict says what revocation alone leaves open: in the audit too.
+    assert logs.audit_events()[-1]["detail"] == REVOCATION_ALONE
     if trigger == "http":
         assert run.body["results"] == [
             {
@@ -159,7 +162,7 @@ def test_revoking_a_members_sessions_contains_them(app: GraphSimulator, logs: Lo
                 "outcome": "contained",
                 "contained": True,
                 "graphStatus": 200,
-                "detail": None,
+                "detail": REVOCATION_ALONE,
                 "actions": [{"action": REVOKE, "outcome": "revoked", "graphStatus": 200, "detail": None}],
             }
         ]
@@ -656,11 +659,11 @@ def test_the_cli_exit_code_follows_the_verdict_not_graphs_answer(
     app: GraphSimulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Graph revokes the guest's sessions both times; only the disable makes the exit code 0."""
-    assert main(["revoke", "--user", GUEST[0], "--action", REVOKE]) == EXIT_NOT_ALL_CONTAINED
+    assert main(["revoke", "--user", GUEST[0], "--action", REVOKE, "--json"]) == EXIT_NOT_ALL_CONTAINED
     assert json.loads(capsys.readouterr().out)["results"][0]["outcome"] == "not_contained"
     assert app.revocations == {GUEST[1]: 1} and app.disabled == set()
 
-    assert main(["revoke", "--user", GUEST[0], "--action", REVOKE, "--action", DISABLE]) == EXIT_OK
+    assert main(["revoke", "--user", GUEST[0], "--action", REVOKE, "--action", DISABLE, "--json"]) == EXIT_OK
     assert json.loads(capsys.readouterr().out)["results"][0]["outcome"] == "contained"
     assert app.disabled == {GUEST[1]}
 

@@ -9,6 +9,7 @@ import pytest
 from graphsim import Fault, GraphSimulator
 from graphsim.harness import LogCapture, http_request
 from revoke.app.triggers import revoke_http
+from revoke.containment.verdict import REVOCATION_ALONE
 from tests.conftest import body_of
 
 MANY = {"REVOKE_MAX_USERS": "100"}
@@ -45,9 +46,9 @@ def test_each_item_gets_its_own_outcome(app: GraphSimulator, logs: LogCapture) -
 
     assert response.status_code == 207
     assert [(r["outcome"], r["detail"]) for r in body_of(response)["results"]] == [
-        ("contained", None),
+        ("contained", REVOCATION_ALONE),
         ("failed", "revokeSignInSessions: Authorization_RequestDenied"),
-        ("contained", None),
+        ("contained", REVOCATION_ALONE),
         ("not_found", "revokeSignInSessions: Request_ResourceNotFound"),
     ]
     assert [e["outcome"] for e in logs.audit_events()] == ["revoked", "failed", "revoked", "not_found"]

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_targets_prints_what_a_payload_resolves_to(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["targets", str(ROOT / "samples" / "sentinel-incident.json")]) == EXIT_OK
+    assert main(["targets", "--json", str(ROOT / "samples" / "sentinel-incident.json")]) == EXIT_OK
 
     printed = json.loads(capsys.readouterr().out)
     assert printed["shape"] == "sentinel_incident"
@@ -34,7 +34,7 @@ def test_targets_exits_2_on_an_invalid_payload(tmp_path: Path, capsys: pytest.Ca
 
 
 def test_revoke_by_user_exits_0_when_all_revoked(app: GraphSimulator, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["revoke", "--user", ADELE[0], "--user", MEGAN[1], "--reason", "drill"]) == EXIT_OK
+    assert main(["revoke", "--user", ADELE[0], "--user", MEGAN[1], "--reason", "drill", "--json"]) == EXIT_OK
 
     results = json.loads(capsys.readouterr().out)["results"]
     assert [r["outcome"] for r in results] == ["contained", "contained"]
@@ -54,7 +54,7 @@ def test_revoke_exits_3_on_a_transient_failure(app: GraphSimulator) -> None:
 
 def test_revoke_dry_run_from_a_payload_sends_nothing(app: GraphSimulator) -> None:
     assert main(["revoke", "--payload", str(ROOT / "samples" / "sentinel-alert.json"), "--dry-run"]) == EXIT_OK
-    assert app.requests == []
+    assert app.graph_requests() == []  # only the sign-in, which names the responder in the audit
 
 
 def test_revoke_exits_2_on_usage_errors(app: GraphSimulator) -> None:

@@ -59,6 +59,18 @@ def test_each_enabled_action_needs_its_own_roles(app: GraphSimulator) -> None:
     assert body["missingRoles"] == ["IdentityRiskyUser.ReadWrite.All", "User.EnableDisableAccount.All", "User.Read.All"]
 
 
+@pytest.mark.parametrize("settings", [{"REVOKE_RELEASE_ACTIONS": "enableAccount,dismissRisk"}])
+def test_each_enabled_release_action_needs_its_own_roles(app: GraphSimulator) -> None:
+    response = health()
+
+    assert response.status_code == 503
+    assert body_of(response)["missingRoles"] == [
+        "IdentityRiskyUser.ReadWrite.All",
+        "User.EnableDisableAccount.All",
+        "User.Read.All",
+    ]
+
+
 def test_a_broader_role_than_needed_is_a_warning(app: GraphSimulator) -> None:
     app.app_roles = [*app.app_roles, "Directory.ReadWrite.All", "User.ReadWrite.All"]
 
@@ -121,7 +133,7 @@ def test_roles_are_read_from_the_roles_claim_or_a_delegated_tokens_scopes() -> N
 def test_the_cli_check_exits_0_when_ready_and_1_when_not(
     app: GraphSimulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["check"]) == EXIT_OK
+    assert main(["check", "--json"]) == EXIT_OK
     assert json.loads(capsys.readouterr().out)["status"] == "ready"
 
     app.app_roles = []

@@ -9,6 +9,7 @@ import pytest
 from graphsim import Fault, GraphSimulator
 from graphsim.harness import LogCapture, app_settings, http_request
 from revoke.app.triggers import revoke_http
+from revoke.containment.verdict import REVOCATION_ALONE
 from tests.conftest import ADELE, GUEST, MEGAN, body_of
 
 
@@ -159,7 +160,7 @@ def test_unknown_user_is_not_found_and_mixed_results_give_207(app: GraphSimulato
     body = body_of(response)
     assert body["status"] == "partial"
     assert [(r["outcome"], r["detail"]) for r in body["results"]] == [
-        ("contained", None),
+        ("contained", REVOCATION_ALONE),
         ("not_found", "revokeSignInSessions: Request_ResourceNotFound"),
     ]
 

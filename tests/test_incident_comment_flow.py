@@ -17,6 +17,7 @@ import pytest
 from graphsim import Fault, GraphSimulator
 from graphsim.harness import CapturedOut, LogCapture, app_settings, http_request, queue_message
 from revoke.app.triggers import revoke_http, revoke_queue
+from revoke.containment.verdict import EXTERNAL_NOT_CONTAINED, REVOCATION_ALONE
 from revoke.errors import RetryLater
 from revoke.incidents import comment_id
 from tests.conftest import ADELE, GUEST, MEGAN, body_of
@@ -153,19 +154,24 @@ def test_a_deferred_containment_is_commented_and_the_redelivery_brings_the_comme
 
 # --- only the served workspace --------------------------------------------------------------
 @pytest.mark.parametrize(
-    "incident_id",
-    [OTHER_WORKSPACE, "4711", INCIDENT + "/../x"],
-    ids=["another workspace", "an incident number", "a path out of the incident"],
+    ("incident_id", "says"),
+    [
+        (OTHER_WORKSPACE, "not one of REVOKE_SENTINEL_WORKSPACE's"),
+        ("4711", "incidentId 4711 is an incident number, not the incident's ARM id"),
+        ("incident-4711", "is not a Sentinel incident's ARM id"),
+        (INCIDENT + "/../x", "not one of REVOKE_SENTINEL_WORKSPACE's"),
+    ],
+    ids=["another workspace", "an incident number", "not an id", "a path out of the incident"],
 )
 def test_an_incident_outside_the_workspace_gets_no_comment(
-    app: GraphSimulator, logs: LogCapture, incident_id: str
+    app: GraphSimulator, logs: LogCapture, incident_id: str, says: str
 ) -> None:
     response = revoke_http(http_request({"users": [ADELE[0]], "incidentId": incident_id}))
 
     assert response.status_code == 200  # the containment is unaffected
     assert app.arm_requests == [] and app.comments == {}
     comment = body_of(response)["incidentComment"]
-    assert comment["status"] == "skipped" and "REVOKE_SENTINEL_WORKSPACE" in comment["detail"]
+    assert comment["status"] == "skipped" and says in comment["detail"]
     [event] = comment_events(logs)
     assert (event["outcome"], event["attempts"], event["graphStatus"]) == ("skipped", 0, None)
 
@@ -237,13 +243,13 @@ def test_the_comment_names_each_user_their_actions_and_whether_they_are_containe
     assert lines_of(first) == [
         "Account containment: 2 of 4 account(s) contained, 0 skipped.",
         "Correlation id: soc-4711",
-        f"{ADELE[0]}: contained (outcome: contained)",
+        f"{ADELE[0]}: contained (outcome: contained): {REVOCATION_ALONE}",
         "revokeSignInSessions: revoked",
-        f"{GUEST[0]}: not contained (outcome: not_contained)",
+        f"{GUEST[0]}: not contained (outcome: not_contained): {EXTERNAL_NOT_CONTAINED}",
         "revokeSignInSessions: revoked",
-        "pradeep.gupta@contoso.com: contained (outcome: contained)",
+        f"pradeep.gupta@contoso.com: contained (outcome: contained): {REVOCATION_ALONE}",
         "revokeSignInSessions: revoked",
-        "ghost@contoso.com: not contained (outcome: not_found)",
+        "ghost@contoso.com: not contained (outcome: not_found): revokeSignInSessions: Request_ResourceNotFound",
         "revokeSignInSessions: not_found (Request_ResourceNotFound)",
     ]
     assert [line for line in lines_of(second) if not line.startswith("Correlation id")] == [
@@ -251,7 +257,9 @@ def test_the_comment_names_each_user_their_actions_and_whether_they_are_containe
         f"{GUEST[0]}: contained (outcome: contained)",
         "revokeSignInSessions: revoked",
         "disableAccount: disabled",
-        "pradeep.gupta@contoso.com: not contained (outcome: failed)",
+        "pradeep.gupta@contoso.com: not contained (outcome: failed): disableAccount: Graph cannot disable an account "
+        "synced from on-premises Active Directory: disable it in Active Directory; it stays enabled in Entra ID "
+        "until the next sync",
         "revokeSignInSessions: revoked",
         "disableAccount: failed (Graph cannot disable an account synced from on-premises Active Directory: "
         "disable it in Active Directory; it stays enabled in Entra ID until the next sync)",

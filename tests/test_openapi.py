@@ -25,6 +25,7 @@ from openapi_spec_validator.validation import OpenAPIV2SpecValidator, OpenAPIV31
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
 import revoke
+import revoke.app.release_triggers
 import revoke.app.triggers
 from graphsim import Fault, GraphSimulator
 from graphsim.harness import app_settings, http_request
@@ -143,6 +144,7 @@ def test_every_registered_http_function_answers_through_the_checked_builder(
     """A function that built its response some other way would escape the check: this call would record nothing."""
     application = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
     application.register_functions(revoke.app.triggers.blueprint)
+    application.register_functions(revoke.app.release_triggers.blueprint)
     registered_functions = {f.get_function_name(): f for f in application.get_functions()}
     for function in http_functions().values():
         registered = registered_functions[function.name]

@@ -25,8 +25,13 @@ INDEXED = {f.get_function_name(): f for f in function_app.app.get_functions()}
 BINDINGS = {name: json.loads(f.get_function_json())["bindings"] for name, f in INDEXED.items()}
 
 
-def test_the_app_registers_exactly_the_http_queue_and_health_functions() -> None:
-    assert sorted(BINDINGS) == ["health", "revoke_http", "revoke_queue"]
+def test_the_app_registers_exactly_the_http_queue_health_and_release_functions() -> None:
+    assert sorted(BINDINGS) == ["health", "release_http", "revoke_http", "revoke_queue"]
+
+
+def test_release_is_post_api_release_and_needs_a_function_key() -> None:
+    trigger = next(b for b in BINDINGS["release_http"] if b["type"] == "httpTrigger")
+    assert (trigger["route"], trigger["methods"], trigger["authLevel"]) == ("release", ["POST"], "FUNCTION")
 
 
 def test_http_function_is_post_api_revoke_and_needs_a_function_key() -> None:
@@ -85,4 +90,4 @@ def test_importing_the_app_opens_no_connection() -> None:
     finished = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, check=False)
 
     assert finished.returncode == 0, finished.stderr
-    assert finished.stdout.strip() == "3"
+    assert finished.stdout.strip() == "4"

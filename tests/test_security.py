@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import revoke.app.release_triggers
 import revoke.app.triggers
 from graphsim import Fault, GraphSimulator
 from graphsim.harness import CapturedOut, LogCapture, app_settings, capture_logs, http_request, queue_message
@@ -43,14 +44,15 @@ def test_the_deployed_app_has_no_http_function_without_a_function_key() -> None:
     # A fresh run of the entry point: the host indexes its own app object once, as tests/test_registration does.
     app = runpy.run_path(str(FUNCTION_APP))["app"]
 
-    assert http_auth_levels(app) == {"revoke_http": "FUNCTION", "health": "FUNCTION"}
+    assert http_auth_levels(app) == {"revoke_http": "FUNCTION", "health": "FUNCTION", "release_http": "FUNCTION"}
 
 
 def test_the_http_trigger_needs_a_key_even_in_an_app_whose_default_is_anonymous() -> None:
     app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
     app.register_functions(revoke.app.triggers.blueprint)
+    app.register_functions(revoke.app.release_triggers.blueprint)
 
-    assert http_auth_levels(app) == {"revoke_http": "FUNCTION", "health": "FUNCTION"}
+    assert http_auth_levels(app) == {"revoke_http": "FUNCTION", "health": "FUNCTION", "release_http": "FUNCTION"}
 
 
 # --- no secret leaves, whatever the outcome ------------------------------------------------

@@ -1,6 +1,6 @@
 // Microsoft Graph application roles for the function's identity, granted as infrastructure: the
-// roles of the containment actions the deployment allows (REVOKE_ACTIONS), and the basic read for
-// the look-ups. Deploying this needs an Entra role that may grant Graph app roles (Privileged Role
+// roles of the containment actions the deployment allows (REVOKE_ACTIONS), of the release actions
+// it allows (REVOKE_RELEASE_ACTIONS, none by default), and the basic read for the look-ups. Deploying this needs an Entra role that may grant Graph app roles (Privileged Role
 // Administrator); without it, turn the grants off and use infra/scripts/grant-graph-permissions.sh.
 // Nothing else in the deployment depends on this module and it has no outputs: a grant that fails
 // (Entra may not yet know an identity created seconds earlier: "Not a valid reference update")
@@ -13,7 +13,10 @@ param principalId string
 @description('The containment actions the deployment allows (REVOKE_ACTIONS), trimmed and in lower case.')
 param actions array
 
-@description('Grant the app roles of the actions in `actions`.')
+@description('The release actions the deployment allows (REVOKE_RELEASE_ACTIONS), trimmed and in lower case; none by default.')
+param releaseActions array = []
+
+@description('Grant the app roles of the actions in `actions` and `releaseActions`.')
 param grantActionPermissions bool
 
 @description('Grant User.ReadBasic.All for the look-ups.')
@@ -41,18 +44,18 @@ var grants = [
   }
   {
     role: 'User.EnableDisableAccount.All'
-    wanted: grantActionPermissions && contains(actions, 'disableaccount')
-    why: 'disableAccount: PATCH /users/{id} with accountEnabled false; it may change no other property.'
+    wanted: grantActionPermissions && (contains(actions, 'disableaccount') || contains(releaseActions, 'enableaccount'))
+    why: 'disableAccount and the release enableAccount: PATCH /users/{id} with accountEnabled false or true; it may change no other property.'
   }
   {
     role: 'User.Read.All'
-    wanted: grantActionPermissions && contains(actions, 'disableaccount')
-    why: 'disableAccount: Update user documents User.EnableDisableAccount.All plus User.Read.All as the least privilege for accountEnabled.'
+    wanted: grantActionPermissions && (contains(actions, 'disableaccount') || contains(releaseActions, 'enableaccount'))
+    why: 'disableAccount, enableAccount: Update user documents User.EnableDisableAccount.All plus User.Read.All as the least privilege for accountEnabled.'
   }
   {
     role: 'IdentityRiskyUser.ReadWrite.All'
-    wanted: grantActionPermissions && contains(actions, 'confirmcompromised')
-    why: 'confirmCompromised: POST /identityProtection/riskyUsers/confirmCompromised (Microsoft Entra ID P2).'
+    wanted: grantActionPermissions && (contains(actions, 'confirmcompromised') || contains(releaseActions, 'dismissrisk'))
+    why: 'confirmCompromised and the release dismissRisk: POST /identityProtection/riskyUsers/confirmCompromised or /dismiss (Microsoft Entra ID P2).'
   }
   {
     role: 'User.ReadBasic.All'

@@ -30,11 +30,12 @@ USER_READ_BASIC_ALL=97235f07-e226-4f63-ace3-39588e11d3a1
 GRAPH=https://graph.microsoft.com/v1.0
 
 usage() {
-  echo "usage: $0 [--actions revokeSignInSessions,disableAccount,confirmCompromised] [--no-read] <principal-object-id of the function identity>" >&2
+  echo "usage: $0 [--actions revokeSignInSessions,disableAccount,confirmCompromised] [--release-actions enableAccount,dismissRisk] [--no-read] <principal-object-id of the function identity>" >&2
   exit 2
 }
 
 actions="${REVOKE_ACTIONS:-revokeSignInSessions}"
+release_actions="${REVOKE_RELEASE_ACTIONS:-}"
 read_role=yes
 principal=""
 while [[ $# -gt 0 ]]; do
@@ -42,6 +43,11 @@ while [[ $# -gt 0 ]]; do
     --actions)
       [[ $# -ge 2 ]] || usage
       actions="$2"
+      shift 2
+      ;;
+    --release-actions)
+      [[ $# -ge 2 ]] || usage
+      release_actions="$2"
       shift 2
       ;;
     --no-read)
@@ -102,6 +108,28 @@ if [[ $named -eq 0 ]]; then
   echo "no action named in '$actions'" >&2
   exit 2
 fi
+# The release actions (REVOKE_RELEASE_ACTIONS, none by default) need the same roles as their counterparts.
+IFS=',' read -r -a names <<<"$release_actions"
+for name in "${names[@]+"${names[@]}"}"; do
+  name="${name#"${name%%[![:space:]]*}"}"
+  name="${name%"${name##*[![:space:]]}"}"
+  [[ -n "$name" ]] || continue
+  case "$(tr '[:upper:]' '[:lower:]' <<<"$name")" in
+    none)
+      ;;
+    enableaccount)
+      add_role "$USER_ENABLE_DISABLE_ACCOUNT_ALL"
+      add_role "$USER_READ_ALL"
+      ;;
+    dismissrisk)
+      add_role "$IDENTITY_RISKY_USER_READ_WRITE_ALL"
+      ;;
+    *)
+      echo "unknown release action '$name': expected enableAccount or dismissRisk" >&2
+      exit 2
+      ;;
+  esac
+done
 if [[ "$read_role" == yes ]]; then
   add_role "$USER_READ_BASIC_ALL"
 fi

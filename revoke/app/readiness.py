@@ -19,6 +19,7 @@ from typing import Any
 from azure.core.credentials import TokenCredential
 
 from revoke.actions import ContainmentAction
+from revoke.app.responder import claims_in
 from revoke.containment.action_run import revocation_alone
 from revoke.deadline import Deadline
 from revoke.errors import GraphError, SettingsError
@@ -90,6 +91,9 @@ def check_readiness(
         checks.append(Check("graphToken", False, problem.detail))
         return Readiness(tuple(checks), actions)
     checks.append(Check("graphToken", True))
+    claims = claims_in(token)
+    if isinstance(claims.get("scp"), str) and not claims.get("roles"):
+        return _delegated(settings, claims, checks, actions)
     held = permissions_in(token)
     missing = _missing(settings, held)
     detail = f"missing {', '.join(missing)}" if missing else None
@@ -101,6 +105,49 @@ def check_readiness(
         except GraphError as problem:
             checks.append(Check("armToken", False, problem.detail))
     return Readiness(tuple(checks), actions, tuple(sorted(held)), missing, _warnings(settings, held))
+
+
+# Directory roles (their template ids, as a delegated token's `wids` claim lists them) that let
+# a signed-in user take each action; the first of each is the least privileged Microsoft documents.
+USER_ADMINISTRATOR = "fe930be7-5e62-47db-91af-98c3a49a38b1"
+SECURITY_ADMINISTRATOR = "194ae4cb-b126-40b2-bd5b-6091b380977d"
+PRIVILEGED_AUTHENTICATION_ADMINISTRATOR = "7be44c8a-adaf-4e2a-84d6-ab2649e08a13"
+GLOBAL_ADMINISTRATOR = "62e90394-69f5-4237-9190-012177145e10"
+DIRECTORY_ROLE_NAMES = {
+    USER_ADMINISTRATOR: "User Administrator",
+    SECURITY_ADMINISTRATOR: "Security Administrator",
+    PRIVILEGED_AUTHENTICATION_ADMINISTRATOR: "Privileged Authentication Administrator",
+    GLOBAL_ADMINISTRATOR: "Global Administrator",
+}
+_USER_ROLES = (USER_ADMINISTRATOR, PRIVILEGED_AUTHENTICATION_ADMINISTRATOR, GLOBAL_ADMINISTRATOR)
+_RISK_ROLES = (SECURITY_ADMINISTRATOR, GLOBAL_ADMINISTRATOR)
+DELEGATED_ROLES = {
+    "revokeSignInSessions": _USER_ROLES,
+    "disableAccount": _USER_ROLES,
+    "confirmCompromised": _RISK_ROLES,
+    "enableAccount": _USER_ROLES,
+    "dismissRisk": _RISK_ROLES,
+}
+
+
+def _delegated(settings: Settings, claims: dict[str, Any], checks: list[Check], actions: tuple[str, ...]) -> Readiness:
+    """A signed-in user's token: what it may do is the user's directory roles (`wids`).
+
+    Its scopes are the signing-in app's (the Azure CLI's are broad and fixed), so none is
+    flagged as too broad: the user cannot change them, and the directory role is what limits them.
+    """
+    wids = claims.get("wids")
+    held = {w.lower() for w in wids if isinstance(w, str)} if isinstance(wids, list) else set()
+    wanted = [*actions, *(action.value for action in settings.release_actions)]
+    needed: dict[str, list[str]] = {}
+    for action in wanted:
+        roles = DELEGATED_ROLES.get(action, _USER_ROLES)
+        if not held & set(roles):
+            needed.setdefault(DIRECTORY_ROLE_NAMES[roles[0]], []).append(action)
+    detail = "; ".join(f"the signed-in user needs {role} (for {', '.join(a)})" for role, a in needed.items())
+    checks.append(Check("directoryRoles", not needed, detail or None))
+    names = tuple(sorted(DIRECTORY_ROLE_NAMES.get(w, w) for w in held))
+    return Readiness(tuple(checks), actions, names, tuple(sorted(needed)))
 
 
 def permissions_in(token: str) -> frozenset[str]:
@@ -121,13 +168,16 @@ def permissions_in(token: str) -> frozenset[str]:
 
 
 def needed_roles(settings: Settings) -> frozenset[str]:
-    return frozenset(role for action in settings.actions for role in action.app_roles)
+    containing = {role for action in settings.actions for role in action.app_roles}
+    return frozenset(containing | {role for action in settings.release_actions for role in action.app_roles})
 
 
 def needs_lookup(settings: Settings) -> bool:
     # Guests named by object id are looked up when revocation is the only containing action.
     guests_by_id = revocation_alone(settings.actions)
-    return bool(settings.protected_users) or guests_by_id or ContainmentAction.CONFIRM_COMPROMISED in settings.actions
+    confirming = ContainmentAction.CONFIRM_COMPROMISED in settings.actions
+    # A release looks every user up first.
+    return bool(settings.protected_users) or guests_by_id or confirming or bool(settings.release_actions)
 
 
 def _missing(settings: Settings, held: frozenset[str]) -> tuple[str, ...]:

@@ -12,6 +12,8 @@ from revoke.containment.core import ContainmentReport
 from revoke.containment.verdict import TargetOutcome
 
 RETRY_AFTER_FLOOR_SECONDS = 5
+# A target that ended as asked: contained, or released by a release request (or a dry run of either).
+DONE = frozenset({TargetOutcome.CONTAINED, TargetOutcome.RELEASED, TargetOutcome.DRY_RUN})
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ def http_reply(report: ContainmentReport) -> HttpReply:
         return error_reply(422, "refused_by_policy", f"nothing was done: {message}", report.correlation_id)
     if TargetOutcome.DEFERRED in outcomes:
         return HttpReply(503, _results_body(report, "failed"), {"Retry-After": str(retry_after_seconds(report))})
-    if outcomes <= {TargetOutcome.CONTAINED, TargetOutcome.DRY_RUN}:
+    if outcomes <= DONE:
         return HttpReply(200, _results_body(report, "succeeded"))
     if outcomes == {TargetOutcome.FAILED}:
         codes = sorted({r.detail or "unknown" for r in report.results})

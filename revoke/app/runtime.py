@@ -14,17 +14,20 @@ from azure.core.credentials import TokenCredential
 from revoke.audit.redaction import protect_logs
 from revoke.containment.core import Containment
 from revoke.graph.client import GraphClient
+from revoke.graph.tokens import IDENTITY_ANSWERS
 from revoke.graph.transport import pooled_session
 from revoke.settings import Settings
 
 if TYPE_CHECKING:  # imported where used: a cold start needs neither
     from revoke.app.readiness import Readiness
+    from revoke.containment.release import Release
     from revoke.sentinel.incident_report import IncidentReporter
 
 COMMENT_CONNECTIONS = 4
 
 _lock = threading.Lock()
 _service: Containment | None = None
+_release: Release | None = None
 
 
 def managed_identity_credential(settings: Settings) -> TokenCredential:
@@ -41,6 +44,7 @@ def managed_identity_credential(settings: Settings) -> TokenCredential:
         retry_backoff_max=1,
         connection_timeout=timeout,
         read_timeout=timeout,
+        raw_response_hook=IDENTITY_ANSWERS.record,  # so a refusal can name the status, and only that
     )
 
 
@@ -48,16 +52,8 @@ def identity_timeout_seconds(settings: Settings) -> float:
     return max(0.5, min(5.0, settings.retry_budget_seconds / 4))
 
 
-def developer_credential(settings: Settings) -> TokenCredential:
-    """For the CLI: whatever the responder is signed in with (az login), or a managed identity."""
-    from azure.identity import DefaultAzureCredential
-
-    return DefaultAzureCredential(managed_identity_client_id=settings.client_id)
-
-
-def containment_for_cli(settings: Settings) -> Containment:
+def containment_for_cli(settings: Settings, credential: TokenCredential) -> Containment:
     protect_logs()
-    credential = developer_credential(settings)
     return Containment(settings, GraphClient(settings, credential), incident_reporter(settings, credential))
 
 
@@ -95,8 +91,33 @@ def service() -> Containment:
     return _service
 
 
+def release_service() -> Release:
+    """The shared Release for the release route, created on first use from the app settings."""
+    global _release
+    if _release is None:
+        with _lock:
+            if _release is None:
+                protect_logs()
+                settings = Settings.from_environment()
+                _release = release_with(settings, managed_identity_credential(settings))
+    return _release
+
+
+def release_for_cli(settings: Settings, credential: TokenCredential) -> Release:
+    protect_logs()
+    return release_with(settings, credential)
+
+
+def release_with(settings: Settings, credential: TokenCredential) -> Release:
+    from revoke.containment.release import Release
+    from revoke.graph.release_calls import ReleaseGraph
+
+    return Release(settings, ReleaseGraph(settings, credential), incident_reporter(settings, credential))
+
+
 def reset() -> None:
-    """Forget the shared service so the next invocation reads the settings again."""
-    global _service
+    """Forget the shared services so the next invocation reads the settings again."""
+    global _service, _release
     with _lock:
         _service = None
+        _release = None

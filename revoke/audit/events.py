@@ -16,7 +16,7 @@ SCHEMA_ID = "revoke.audit/2"
 SCHEMA_PATH = Path(__file__).with_name("audit_event.schema.json")
 
 audit_logger = logging.getLogger(AUDIT_LOGGER_NAME)
-_ROUTINE = frozenset({"revoked", "disabled", "confirmed", "dry_run", "not_found", "commented"})
+_ROUTINE = frozenset({"revoked", "disabled", "confirmed", "enabled", "dismissed", "dry_run", "not_found", "commented"})
 _COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)
 
 

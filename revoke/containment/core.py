@@ -49,6 +49,7 @@ class ContainmentReport:
     over_limit: bool = False
     incident_id: str | None = None
     comment: CommentResult | None = None  # the comment on the Sentinel incident, when one was due
+    release: bool = False  # a release (revoke.containment.release) rather than a containment
 
     def outcomes(self) -> set[TargetOutcome]:
         return {result.outcome for result in self.results}

@@ -55,7 +55,8 @@ class Ledger:
         if len(records) == len(self._actions):
             judged = judge(self._targets[index].value, records, external=self._external[index])
             self._results[index] = judged
-            verdict, why = judged.contained, None if judged.contained else judged.detail
+            # Not contained: why. Contained by revocation alone: what that leaves open.
+            verdict, why = judged.contained, judged.detail
         self._audit(index, records[-1], verdict, why)
 
     def settle(self, index: int, result: ActionResult) -> None:

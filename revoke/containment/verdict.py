@@ -18,8 +18,15 @@ from revoke.outcomes import ActionResult, Outcome
 
 EXTERNAL_MARKER = "#ext#"
 EXTERNAL_NOT_CONTAINED = (
-    "external (guest) user: revoking sessions in this tenant does not end their sessions; "
-    "disable the account in this tenant (disableAccount) to contain them"
+    "external (guest) user: revocation does not reach a guest; disable the account in this tenant "
+    "(disableAccount) to contain them"
+)
+# What "contained" means for a member whose sessions were revoked and account left enabled
+# (docs/CONTAINED.md has Microsoft's sources).
+REVOCATION_ALONE = (
+    "sessions revoked: refresh tokens and session cookies no longer work, but access tokens already issued "
+    "stay valid until they expire (60-90 minutes; services using continuous access evaluation react within "
+    "minutes); revocation does not change a stolen password, so disable the account too (disableAccount)"
 )
 KIND_UNKNOWN = "could not tell whether the user is external, and revoking sessions does not contain an external user"
 NOTHING_CONTAINING = "no action that contains the user was asked for (confirmCompromised alone does not)"
@@ -35,6 +42,7 @@ class TargetOutcome(StrEnum):
     NOT_FOUND = "not_found"
     DEFERRED = "deferred"
     FAILED = "failed"
+    RELEASED = "released"  # a release: Graph confirmed every release action asked for
 
 
 @dataclass(frozen=True)
@@ -110,7 +118,8 @@ def judge(user: str, records: Sequence[ActionRecord], *, external: bool | None) 
             return TargetResult(user, TargetOutcome(pressing.value), tuple(records), detail)
     containing = {Outcome.REVOKED, Outcome.DISABLED} if external is False else {Outcome.DISABLED}
     if containing & set(outcomes):
-        return TargetResult(user, TargetOutcome.CONTAINED, tuple(records))
+        alone = Outcome.DISABLED not in outcomes
+        return TargetResult(user, TargetOutcome.CONTAINED, tuple(records), REVOCATION_ALONE if alone else None)
     if Outcome.REVOKED in outcomes:
         detail = EXTERNAL_NOT_CONTAINED if external else KIND_UNKNOWN
     else:

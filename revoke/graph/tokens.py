@@ -15,6 +15,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
 from azure.core.credentials import AccessToken, TokenCredential
+from azure.core.exceptions import ServiceRequestError, ServiceResponseError, ServiceResponseTimeoutError
+from azure.core.pipeline import PipelineResponse
 
 from revoke.audit.redaction import remember
 from revoke.deadline import Deadline
@@ -24,6 +26,37 @@ logger = logging.getLogger(__name__)
 
 # Renew a cached token this long before it expires, so no call goes out with a dying one.
 REFRESH_MARGIN_SECONDS = 300
+
+
+class IdentityAnswers:
+    """The HTTP status of the identity endpoint's last answer in this process.
+
+    azure-identity's error for a refused token request carries no status, and its message
+    can quote the endpoint's answer. Given to the credential as azure-core's
+    `raw_response_hook`, this keeps only the status, so a failure can say what the endpoint
+    answered and nothing more. (After a refusal azure-identity may fail the next requests
+    without asking the endpoint again, so the last status stands for them.)
+    """
+
+    def __init__(self) -> None:
+        self.status: int | None = None
+
+    def record(self, response: PipelineResponse) -> None:  # type: ignore[type-arg]
+        self.status = response.http_response.status_code
+
+
+IDENTITY_ANSWERS = IdentityAnswers()
+
+
+def what_it_answered(problem: Exception, status: int | None) -> str:
+    """What the identity endpoint answered, from the kind of failure or the status it sent; never its text."""
+    if isinstance(problem, ServiceResponseTimeoutError) or "timeout" in type(problem).__name__.lower():
+        return "the identity endpoint gave no answer in time"
+    if isinstance(problem, (ServiceRequestError, ServiceResponseError)):
+        return "the identity endpoint gave no answer (the connection failed)"
+    if status is not None and status >= 400:
+        return f"the identity endpoint answered HTTP {status}"
+    return type(problem).__name__
 
 
 class TokenSource:
@@ -57,7 +90,9 @@ class TokenSource:
         try:
             return fetch.result(timeout=deadline.remaining()).token
         except FutureTimeout:
-            raise IdentityUnavailable("the managed identity did not answer within the time budget") from None
+            raise IdentityUnavailable(
+                "no token from the managed identity: the identity endpoint gave no answer in time"
+            ) from None
 
     def renew(self) -> None:
         """Graph said 401: forget the token; the next fetch skips the credential's own cache."""
@@ -83,8 +118,9 @@ class TokenSource:
             # azure-identity and MSAL raise AzureError, ValueError, KeyError and more for a bad
             # answer; every one means "no token". Only the type is kept: a message can quote
             # the endpoint's answer, and that answer can hold a token.
-            logger.warning("No token from the managed identity: %s", type(problem).__name__)
-            raise IdentityUnavailable(f"no token from the managed identity: {type(problem).__name__}") from None
+            answered = what_it_answered(problem, IDENTITY_ANSWERS.status)
+            logger.warning("No token from the managed identity: %s (%s)", type(problem).__name__, answered)
+            raise IdentityUnavailable(f"no token from the managed identity: {answered}") from None
         if not isinstance(token.token, str) or not token.token or _seconds_left(token) <= 0:
             raise IdentityUnavailable("the managed identity returned an empty or expired token")
         return token

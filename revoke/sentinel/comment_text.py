@@ -30,6 +30,7 @@ class CommentTarget:
     contained: bool
     outcome: str
     actions: tuple[Action, ...]
+    reason: str | None = None  # why the verdict is what it is (the target's detail), when there is one
 
 
 @dataclass(frozen=True)
@@ -40,12 +41,14 @@ class CommentSummary:
     dry_run: bool
     targets: tuple[CommentTarget, ...]
     skipped: tuple[tuple[str, str], ...]
+    release: bool = False  # undoing a containment: each target is released or not
+    caller_app: str | None = None  # the calling app's name or id, when the request was authenticated
 
 
 def render_comment(summary: CommentSummary, limit: int = MAX_COMMENT_CHARACTERS) -> str:
     """The comment's HTML, at most `limit` characters, every summary text escaped."""
     header = _header(summary)
-    targets = [_target_item(target) for target in summary.targets]
+    targets = [_target_item(target, summary.release) for target in summary.targets]
     skipped = [_skipped_item(account, reason) for account, reason in summary.skipped]
     whole = _assemble(header, targets, skipped, "")
     if len(whole) <= limit:
@@ -69,21 +72,35 @@ def render_comment(summary: CommentSummary, limit: int = MAX_COMMENT_CHARACTERS)
 
 
 def _header(summary: CommentSummary) -> str:
-    contained = sum(1 for target in summary.targets if target.contained)
     mode = " (dry run: nothing was changed)" if summary.dry_run else ""
+    if summary.release:
+        done = sum(1 for target in summary.targets if target.outcome == "released")
+        title, verb = "Account release", "released"
+    else:
+        done = sum(1 for target in summary.targets if target.contained)
+        title, verb = "Account containment", "contained"
+    caller = (
+        f"<br>Requested by app: <code>{_text(summary.caller_app, MAX_NAME_CHARACTERS)}</code>"
+        if summary.caller_app
+        else ""
+    )
     return (
-        f"<p><b>Account containment</b>{mode}: {contained} of {len(summary.targets)} "
-        f"account(s) contained, {len(summary.skipped)} skipped.<br>"
-        f"Correlation id: <code>{_text(summary.correlation_id, MAX_CORRELATION_CHARACTERS)}</code></p>"
+        f"<p><b>{title}</b>{mode}: {done} of {len(summary.targets)} "
+        f"account(s) {verb}, {len(summary.skipped)} skipped.<br>"
+        f"Correlation id: <code>{_text(summary.correlation_id, MAX_CORRELATION_CHARACTERS)}</code>{caller}</p>"
     )
 
 
-def _target_item(target: CommentTarget) -> str:
-    state = "contained" if target.contained else "<b>not contained</b>"
+def _target_item(target: CommentTarget, release: bool = False) -> str:
+    if release:
+        state = "released" if target.outcome == "released" else "<b>not released</b>"
+    else:
+        state = "contained" if target.contained else "<b>not contained</b>"
+    reason = f": {_text(target.reason, MAX_DETAIL_CHARACTERS)}" if target.reason else ""
     actions = "".join(_action_item(action) for action in target.actions)
     return (
         f"<li><b>{_text(target.user, MAX_NAME_CHARACTERS)}</b>: {state} "
-        f"(outcome: {_text(target.outcome, MAX_NAME_CHARACTERS)})"
+        f"(outcome: {_text(target.outcome, MAX_NAME_CHARACTERS)}){reason}"
         + (f"<ul>{actions}</ul>" if actions else "")
         + "</li>"
     )

@@ -20,6 +20,12 @@ from revoke.sentinel.incident_comment import IncidentCommenter, comment_audit_ev
 # A comment after a containment that used its whole budget still gets this long.
 COMMENT_FLOOR_SECONDS = 5.0
 OUTSIDE_WORKSPACE = "the incident is not one of REVOKE_SENTINEL_WORKSPACE's: no comment written"
+INCIDENT_NUMBER = (
+    "incidentId {number} is an incident number, not the incident's ARM id "
+    "(/subscriptions/.../providers/Microsoft.SecurityInsights/incidents/{{name}}, the incident trigger's object.id): "
+    "no comment written"
+)
+NOT_AN_INCIDENT_ID = "incidentId is not a Sentinel incident's ARM id: no comment written"
 
 
 class IncidentReporter:
@@ -33,7 +39,7 @@ class IncidentReporter:
             return None
         incident = incident_in_workspace(report.incident_id, self._workspace_id)
         if incident is None:
-            result = skipped(OUTSIDE_WORKSPACE)
+            result = skipped(why_not_commented(report.incident_id))
         else:
             message = render_comment(summary_of(report))
             time_left = Deadline(max(deadline.remaining(), COMMENT_FLOOR_SECONDS))
@@ -42,15 +48,26 @@ class IncidentReporter:
         return result
 
 
-def summary_of(report: ContainmentReport) -> CommentSummary:
+def why_not_commented(incident_id: str) -> str:
+    """Why an incident id gets no comment: a number where the ARM id belongs, not an id, or another workspace."""
+    if incident_id.strip().isdigit() and len(incident_id.strip()) <= 20:
+        return INCIDENT_NUMBER.format(number=incident_id.strip())
+    if "/providers/microsoft.securityinsights/incidents/" not in incident_id.lower():
+        return NOT_AN_INCIDENT_ID
+    return OUTSIDE_WORKSPACE
+
+
+def summary_of(report: ContainmentReport, caller_app: str | None = None) -> CommentSummary:
+    """What the comment says; `caller_app` names the calling app when the request was authenticated."""
     targets = tuple(
         CommentTarget(
             result.user,
             result.contained,
             result.outcome.value,
             tuple((r.action, r.result.outcome.value, r.result.detail) for r in result.actions),
+            result.detail,
         )
         for result in report.results
     )
     skipped_accounts = tuple((entity.entity, entity.reason) for entity in report.skipped)
-    return CommentSummary(report.correlation_id, report.dry_run, targets, skipped_accounts)
+    return CommentSummary(report.correlation_id, report.dry_run, targets, skipped_accounts, report.release, caller_app)

@@ -134,3 +134,25 @@ def test_refuses_an_action_the_function_would_refuse(fake_az: dict[str, str], ac
     completed, calls = _run(fake_az, "--actions", actions, PRINCIPAL)
     assert completed.returncode == 2
     assert calls == []
+
+
+@pytest.mark.parametrize(
+    ("release", "roles"),
+    [
+        ("enableAccount", {"User.EnableDisableAccount.All", "User.Read.All"}),
+        ("dismissRisk", {"IdentityRiskyUser.ReadWrite.All"}),
+        ("none", set()),
+    ],
+)
+def test_grants_the_roles_of_the_listed_release_actions(fake_az: dict[str, str], release: str, roles: set[str]) -> None:
+    completed, calls = _run(
+        fake_az, "--no-read", "--actions", "revokeSignInSessions", "--release-actions", release, PRINCIPAL
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert set(_posted_roles(calls)) == {GRAPH_APP_ROLES[r] for r in roles | {"User.RevokeSessions.All"}}
+
+
+def test_refuses_an_unknown_release_action(fake_az: dict[str, str]) -> None:
+    completed, calls = _run(fake_az, "--release-actions", "deleteUser", PRINCIPAL)
+    assert completed.returncode == 2
+    assert calls == []

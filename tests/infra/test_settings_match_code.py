@@ -17,6 +17,7 @@ CODE_DEFAULTS = {
     SettingNames.GRAPH_ENDPOINT: code.DEFAULT_GRAPH_ENDPOINT,
     SettingNames.ACTION: RevocationAction.REVOKE_SIGN_IN_SESSIONS.value,
     SettingNames.ACTIONS: ",".join(action.value for action in code.DEFAULT_ACTIONS),
+    SettingNames.RELEASE_ACTIONS: "",  # none
     SettingNames.INCIDENT_COMMENTS: "true",
     SettingNames.SENTINEL_WORKSPACE: "",
     # Not a parameter: environment().resourceManager, this cloud's Resource Manager, which in

@@ -1,0 +1,213 @@
+"""Undoing a containment after a false positive: enable the account again, dismiss the user's risk.
+
+A release is asked for by a person, by name (`POST /api/release`, `python -m revoke
+release`), never by an alert, and only for the release actions REVOKE_RELEASE_ACTIONS
+allows (none by default). Every target is looked up first: that finds a user Graph does
+not know (`not_found`, nothing sent), gives riskyUsers/dismiss the object id it needs,
+and lets a protected user be recognised by either name. Protected users are refused a
+release as they are refused a containment: this deployment never changes them, so a
+leaked key cannot re-enable a break-glass account an administrator disabled on purpose.
+
+Each target gets one result and one audit event per action, as a containment does; its
+verdict is `released` when Graph confirmed every action asked for.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Protocol
+
+from revoke.actions import ReleaseAction, allowed_release_subset
+from revoke.audit.events import RequestContext, audit_event, emit
+from revoke.containment.core import DRY_RUN, ContainmentReport, IncidentComments
+from revoke.containment.protection import PROTECTED, look_up, lookup_failure
+from revoke.containment.verdict import ActionRecord, TargetOutcome, TargetResult
+from revoke.deadline import Deadline
+from revoke.errors import RequestRejected
+from revoke.identifiers import UserIdentifier
+from revoke.intake.payloads import correlation_id_in, load_document
+from revoke.intake.release_request import ReleaseRequest, read_release_request
+from revoke.outcomes import ActionResult, Outcome, UserLookup
+from revoke.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+ResultCallback = Callable[[int, ActionResult], None]
+UNEXPECTED = ActionResult(Outcome.DEFERRED, detail="unexpected internal error; not confirmed by Graph")
+_PRESSING = (Outcome.DEFERRED, Outcome.FAILED, Outcome.REFUSED, Outcome.NOT_FOUND)
+
+
+class ReleaseDirectory(Protocol):
+    def lookup_all(self, users: Sequence[UserIdentifier], deadline: Deadline) -> list[UserLookup]: ...
+
+    def enable(self, users: Sequence[UserIdentifier], deadline: Deadline, on_result: ResultCallback) -> None: ...
+
+    def dismiss(self, object_ids: Sequence[str], deadline: Deadline, on_result: ResultCallback) -> None: ...
+
+
+def judge_release(user: str, records: Sequence[ActionRecord]) -> TargetResult:
+    outcomes = [record.result.outcome for record in records]
+    if outcomes and all(outcome is Outcome.DRY_RUN for outcome in outcomes):
+        return TargetResult(user, TargetOutcome.DRY_RUN, tuple(records), "dry run: nothing sent to Graph")
+    for pressing in _PRESSING:
+        deciding = next((record for record in records if record.result.outcome is pressing), None)
+        if deciding is not None:
+            detail = f"{deciding.action}: {deciding.result.detail}" if deciding.result.detail else deciding.action
+            return TargetResult(user, TargetOutcome(pressing.value), tuple(records), detail)
+    return TargetResult(user, TargetOutcome.RELEASED, tuple(records))
+
+
+class ReleaseLedger:
+    """Each target's result for each release action, audited as it lands, in action order."""
+
+    def __init__(
+        self, context: RequestContext, targets: Sequence[UserIdentifier], actions: Sequence[ReleaseAction]
+    ) -> None:
+        self._context = context
+        self._targets = targets
+        self._actions = tuple(actions)
+        self._records: list[list[ActionRecord]] = [[] for _ in targets]
+
+    def is_open(self, index: int, action: ReleaseAction) -> bool:
+        return self._actions.index(action) == len(self._records[index])
+
+    def open_targets(self, action: ReleaseAction) -> list[int]:
+        return [i for i in range(len(self._targets)) if self.is_open(i, action)]
+
+    def add(self, index: int, action: ReleaseAction, result: ActionResult) -> None:
+        assert self.is_open(index, action), "actions are recorded once each, in order"
+        self._records[index].append(ActionRecord(action.value, result))
+        emit(
+            audit_event(
+                self._context,
+                result.outcome,
+                action=action.value,
+                user=self._targets[index].value,
+                graph_status=result.status,
+                graph_request_id=result.request_id,
+                attempts=result.attempts,
+                duration_ms=result.duration_ms,
+                detail=result.detail,
+            )
+        )
+
+    def last_outcome(self, index: int) -> Outcome | None:
+        records = self._records[index]
+        return records[-1].result.outcome if records else None
+
+    def settle(self, index: int, result: ActionResult) -> None:
+        for action in self._actions[len(self._records[index]) :]:
+            self.add(index, action, result)
+
+    def results(self) -> tuple[TargetResult, ...]:
+        return tuple(
+            judge_release(user.value, records) for user, records in zip(self._targets, self._records, strict=True)
+        )
+
+
+class Release:
+    """Applies policy (allowed actions, protected users, the limit, dry run) and releases the rest."""
+
+    def __init__(self, settings: Settings, graph: ReleaseDirectory, incidents: IncidentComments | None = None) -> None:
+        self._settings = settings
+        self._graph = graph
+        self._incidents = incidents
+
+    def handle(self, body: bytes, *, trigger: str, correlation_id: str | None = None) -> ContainmentReport:
+        context = RequestContext(trigger, correlation_id or str(uuid.uuid4()))
+        try:
+            document = load_document(body, self._settings.max_body_bytes)
+            context = RequestContext(trigger, correlation_id_in(document) or context.correlation_id)
+            request = read_release_request(document)
+            context = RequestContext(trigger, context.correlation_id, None, request.incident_id, request.reason)
+            actions = allowed_release_subset(request.actions, self._settings.release_actions)
+        except RequestRejected as rejection:
+            detail = f"{rejection.code}: {rejection.message}"
+            emit(audit_event(context, Outcome.REJECTED, action=None, user=None, detail=detail))
+            return ContainmentReport(context.correlation_id, self._settings.dry_run, rejection=rejection, release=True)
+        deadline = Deadline(self._settings.retry_budget_seconds)
+        report = self.release(request, actions, context, deadline)
+        if self._incidents is not None:
+            report = replace(report, comment=self._incidents.comment(report, context, deadline))
+        return report
+
+    def release(
+        self, request: ReleaseRequest, actions: Sequence[ReleaseAction], context: RequestContext, deadline: Deadline
+    ) -> ContainmentReport:
+        targets = request.targets
+        ledger = ReleaseLedger(context, targets, actions)
+        over_limit = len(targets) > self._settings.max_users
+        object_ids: dict[int, str] = {}
+        if over_limit:
+            limit = f"the request names more than {self._settings.max_users} users (REVOKE_MAX_USERS); none acted on"
+            for i in range(len(targets)):
+                ledger.settle(i, ActionResult(Outcome.REFUSED, detail=limit))
+        else:
+            object_ids = self._checked(targets, ledger, deadline)
+        for action in actions:
+            open_targets = [i for i in ledger.open_targets(action) if i in object_ids]
+            if self._settings.dry_run:
+                for i in open_targets:
+                    ledger.add(i, action, DRY_RUN)
+            elif open_targets:
+                self._take(action, open_targets, object_ids, ledger, deadline)
+        return ContainmentReport(
+            context.correlation_id,
+            self._settings.dry_run,
+            ledger.results(),
+            over_limit=over_limit,
+            incident_id=request.incident_id,
+            release=True,
+        )
+
+    def _checked(self, targets: Sequence[UserIdentifier], ledger: ReleaseLedger, deadline: Deadline) -> dict[int, str]:
+        """Each target's object id once it is known and not protected; the others are settled."""
+        protected = self._settings.protected_users
+        object_ids: dict[int, str] = {}
+        unchecked = []
+        for i, user in enumerate(targets):
+            if user.key in protected:
+                ledger.settle(i, PROTECTED)
+            else:
+                unchecked.append(i)
+        found = look_up(self._graph, [targets[i] for i in unchecked], deadline) if unchecked else []
+        for i, lookup in zip(unchecked, found, strict=True):
+            failure = lookup_failure(lookup, "could not look the user up")
+            if failure is not None:
+                ledger.settle(i, failure)  # fail closed: a user we cannot check is never released
+            elif lookup.keys & protected:
+                ledger.settle(i, PROTECTED)
+            else:
+                object_ids[i] = str(lookup.object_id)
+        return object_ids
+
+    def _take(
+        self,
+        action: ReleaseAction,
+        indexes: list[int],
+        object_ids: dict[int, str],
+        ledger: ReleaseLedger,
+        deadline: Deadline,
+    ) -> None:
+        def record(position: int, result: ActionResult) -> None:
+            ledger.add(indexes[position], action, result)
+
+        try:
+            if action is ReleaseAction.ENABLE_ACCOUNT:
+                # By object id: the user the look-up checked, even if a UPN changed hands since.
+                users = [UserIdentifier(object_ids[i], "object_id") for i in indexes]
+                self._graph.enable(users, deadline, record)
+            else:
+                self._graph.dismiss([object_ids[i] for i in indexes], deadline, record)
+        except Exception:
+            logger.exception("Unexpected failure while calling Graph for %s", action.value)
+            for i in indexes:
+                if ledger.is_open(i, action):
+                    ledger.add(i, action, UNEXPECTED)
+        unknown = ActionResult(Outcome.NOT_FOUND, detail=f"Graph has no such user ({action.value})")
+        for i in indexes:
+            if ledger.last_outcome(i) is Outcome.NOT_FOUND:
+                ledger.settle(i, unknown)

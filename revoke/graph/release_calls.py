@@ -1,0 +1,92 @@
+"""Microsoft Graph for a release: enable accounts again, dismiss users' risk, look users up.
+
+`PATCH /users/{id}` `{"accountEnabled": true}` goes per user, batched like every other
+call. `POST /identityProtection/riskyUsers/dismiss` takes up to 60 object ids in one call
+and Identity Protection allows about one such call per second, so ids are sent in groups,
+one group per turn of the shared `Pacer`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+from azure.core.credentials import TokenCredential
+
+from revoke.deadline import Deadline
+from revoke.errors import GraphError, Unconfirmed
+from revoke.graph.answers import action_result, lookup_complete, user_lookup
+from revoke.graph.pacing import RISKY_USERS, Pacer
+from revoke.graph.sending import CallSender
+from revoke.graph.tokens import TokenSource
+from revoke.graph.transport import GraphCall, GraphReply, GraphTransport, pooled_session
+from revoke.identifiers import UserIdentifier
+from revoke.outcomes import ActionResult, Outcome, UserLookup
+from revoke.settings import Settings
+
+ResultCallback = Callable[[int, ActionResult], None]
+DISMISS_LIMIT = 60  # Graph: "The maximum count of users to dismiss in one call is 60."
+DISMISS_PATH = "/identityProtection/riskyUsers/dismiss"
+
+
+def enable_confirmed(reply: GraphReply) -> GraphError | None:
+    """`PATCH /users/{id}` answers 204; a 200 counts only if it shows the account enabled."""
+    if reply.status == 204:
+        return None
+    if reply.status == 200 and isinstance(reply.body, dict) and reply.body.get("accountEnabled") is True:
+        return None
+    return Unconfirmed(f"HTTP {reply.status} does not confirm the account was enabled", status=reply.status)
+
+
+def dismissal_confirmed(reply: GraphReply) -> GraphError | None:
+    """`riskyUsers/dismiss` answers 204 No Content."""
+    if reply.status == 204 or (reply.status == 200 and reply.body is None):
+        return None
+    return Unconfirmed(f"HTTP {reply.status} does not confirm the risk was dismissed", status=reply.status)
+
+
+class ReleaseGraph:
+    """One per process, beside the containment's GraphClient: its own pool, the same token rules."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        credential: TokenCredential,
+        session: requests.Session | None = None,
+        pacer: Pacer = RISKY_USERS,
+    ) -> None:
+        workers = settings.max_parallel
+        transport = GraphTransport(settings.graph_endpoint, session or pooled_session(workers))
+        senders = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="graph-release")
+        self._sender = CallSender(transport, TokenSource(credential, settings.graph_scope), senders, workers)
+        self._pacer = pacer
+
+    def lookup_all(self, users: Sequence[UserIdentifier], deadline: Deadline) -> list[UserLookup]:
+        select = "?$select=id,userPrincipalName"
+        calls = [GraphCall("GET", f"/users/{user.path_segment}{select}", check=lookup_complete) for user in users]
+        return [user_lookup(reply) for reply in self._sender.send_all(calls, deadline)]
+
+    def enable(self, users: Sequence[UserIdentifier], deadline: Deadline, on_result: ResultCallback) -> None:
+        """Enable each account; `on_result(i, result)` as each is final. Never raises for Graph failures."""
+        enable = {"accountEnabled": True}
+        calls = [GraphCall("PATCH", f"/users/{user.path_segment}", enable, enable_confirmed) for user in users]
+        self._sender.send_all(calls, deadline, lambda i, reply: on_result(i, action_result(reply, Outcome.ENABLED)))
+
+    def dismiss(self, object_ids: Sequence[str], deadline: Deadline, on_result: ResultCallback) -> None:
+        """Dismiss each user's risk, up to DISMISS_LIMIT ids per call, one call per pacer turn."""
+        for start in range(0, len(object_ids), DISMISS_LIMIT):
+            group = list(object_ids[start : start + DISMISS_LIMIT])
+            if not self._pacer.wait_turn(deadline):
+                late = ActionResult(
+                    Outcome.DEFERRED,
+                    detail="the time budget ran out before Graph allowed another dismissal (one call per second)",
+                )
+                for offset in range(len(group)):
+                    on_result(start + offset, late)
+                continue
+            call = GraphCall("POST", DISMISS_PATH, {"userIds": group}, dismissal_confirmed)
+            (reply,) = self._sender.send_all([call], deadline)
+            result = action_result(reply, Outcome.DISMISSED)
+            for offset in range(len(group)):
+                on_result(start + offset, result)
