@@ -114,7 +114,9 @@ def readiness(headers: Mapping[str, str]) -> Readiness:
         # entra without a tenant or an audience is reported by the check below.
         with suppress(SettingsError):
             admit_to_route(headers, settings, Deadline(HEALTH_AUTH_SECONDS))
-    return check_readiness(None, managed_identity_credential)
+    return check_readiness(
+        None, managed_identity_credential, partial(action_budget, credential_for=managed_identity_credential)
+    )
 
 
 def authenticator(headers: Mapping[str, str]) -> Authenticate:

@@ -40,6 +40,7 @@ class CommentSummary:
     dry_run: bool
     targets: tuple[CommentTarget, ...]
     skipped: tuple[tuple[str, str], ...]
+    caller_app_id: str | None = None  # the app that asked (its Entra ID token's azp); None: the queue
 
 
 def render_comment(summary: CommentSummary, limit: int = MAX_COMMENT_CHARACTERS) -> str:
@@ -74,7 +75,12 @@ def _header(summary: CommentSummary) -> str:
     return (
         f"<p><b>Account containment</b>{mode}: {contained} of {len(summary.targets)} "
         f"account(s) contained, {len(summary.skipped)} skipped.<br>"
-        f"Correlation id: <code>{_text(summary.correlation_id, MAX_CORRELATION_CHARACTERS)}</code></p>"
+        + (
+            f"Requested by app <code>{_text(summary.caller_app_id, MAX_NAME_CHARACTERS)}</code>.<br>"
+            if summary.caller_app_id
+            else ""
+        )
+        + f"Correlation id: <code>{_text(summary.correlation_id, MAX_CORRELATION_CHARACTERS)}</code></p>"
     )
 
 

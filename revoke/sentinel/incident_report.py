@@ -35,14 +35,14 @@ class IncidentReporter:
         if incident is None:
             result = skipped(OUTSIDE_WORKSPACE)
         else:
-            message = render_comment(summary_of(report))
+            message = render_comment(summary_of(report, context.caller_app_id))
             time_left = Deadline(max(deadline.remaining(), COMMENT_FLOOR_SECONDS))
             result = self._commenter.post(incident, comment_id(report.correlation_id, incident), message, time_left)
         emit(comment_audit_event(context, result))
         return result
 
 
-def summary_of(report: ContainmentReport) -> CommentSummary:
+def summary_of(report: ContainmentReport, caller_app_id: str | None = None) -> CommentSummary:
     targets = tuple(
         CommentTarget(
             result.user,
@@ -53,4 +53,4 @@ def summary_of(report: ContainmentReport) -> CommentSummary:
         for result in report.results
     )
     skipped_accounts = tuple((entity.entity, entity.reason) for entity in report.skipped)
-    return CommentSummary(report.correlation_id, report.dry_run, targets, skipped_accounts)
+    return CommentSummary(report.correlation_id, report.dry_run, targets, skipped_accounts, caller_app_id)
