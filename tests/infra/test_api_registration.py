@@ -38,13 +38,17 @@ def registration(templates: dict[str, dict[str, Any]]) -> dict[str, Any]:
 def test_the_app_roles_are_the_roles_the_code_checks(templates: dict[str, dict[str, Any]]) -> None:
     roles = registration(templates)["variables"]["appRoles"]["value"]
 
-    assert {role["value"] for role in roles} == code_roles() == {
-        "Containment.Revoke",
-        "Containment.Disable",
-        "Containment.ConfirmCompromised",
-        "Containment.Release",
-        "Containment.Campaign",
-    }
+    assert (
+        {role["value"] for role in roles}
+        == code_roles()
+        == {
+            "Containment.Revoke",
+            "Containment.Disable",
+            "Containment.ConfirmCompromised",
+            "Containment.Release",
+            "Containment.Campaign",
+        }
+    )
     ids = [role["id"] for role in roles]
     assert len(set(ids)) == len(ids) and all(str(uuid.UUID(i)) == i for i in ids)
 
