@@ -14,7 +14,7 @@ import binascii
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from azure.core.credentials import TokenCredential
 
@@ -23,8 +23,10 @@ from revoke.containment.action_run import revocation_alone
 from revoke.deadline import Deadline
 from revoke.errors import BudgetUnavailable, GraphError, SettingsError
 from revoke.graph.tokens import TokenSource
-from revoke.policy.budget import ActionBudget
 from revoke.settings import CallerAuth, SettingNames, Settings
+
+if TYPE_CHECKING:
+    from revoke.policy.budget import ActionBudget
 
 READINESS_SECONDS = 10.0
 # Either serves the look-ups: protected users named the other way, guests named by object id,

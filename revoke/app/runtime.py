@@ -21,15 +21,13 @@ from revoke.deadline import Deadline
 from revoke.errors import SettingsError
 from revoke.graph.client import GraphClient
 from revoke.graph.transport import pooled_session
-from revoke.policy.budget import ActionBudget, budget_table
-from revoke.policy.callers import admit_to_route, identify_caller
-from revoke.policy.keys import forget_signing_keys
 from revoke.settings import Settings
 
 if TYPE_CHECKING:  # imported where used: a cold start needs neither
     from azure.data.tables import TableClient
 
     from revoke.app.readiness import Readiness
+    from revoke.policy.budget import ActionBudget
     from revoke.sentinel.incident_report import IncidentReporter
 
 COMMENT_CONNECTIONS = 4
@@ -89,11 +87,14 @@ def action_budget(settings: Settings, credential_for: Callable[[Settings], Token
     """The tenant-wide budget in the host storage account, or None when REVOKE_ACTION_BUDGET=off."""
     if settings.action_budget is None:
         return None
+    from revoke.policy.budget import ActionBudget  # Table Storage's client, only when a budget is kept
+
     return ActionBudget(settings, partial(budget_store_table, settings, credential_for))
 
 
 def budget_store_table(settings: Settings, credential_for: Callable[[Settings], TokenCredential]) -> TableClient:
     """The budget's table, reached with the host's connection string or its identity."""
+    from revoke.policy.budget import budget_table
 
     def storage_credential(client_id: str | None) -> TokenCredential:
         return credential_for(replace(settings, client_id=client_id or settings.client_id))
@@ -104,6 +105,7 @@ def budget_store_table(settings: Settings, credential_for: Callable[[Settings], 
 def readiness(headers: Mapping[str, str]) -> Readiness:
     """The health check, with the credential an invocation uses, for a caller the settings let in."""
     from revoke.app.readiness import check_readiness
+    from revoke.policy.callers import admit_to_route
 
     protect_logs()
     try:
@@ -121,6 +123,8 @@ def readiness(headers: Mapping[str, str]) -> Readiness:
 
 def authenticator(headers: Mapping[str, str]) -> Authenticate:
     """Names the caller of one HTTP request, within the invocation's deadline (revoke.policy.callers)."""
+    from revoke.policy.callers import identify_caller  # PyJWT: imported with the first HTTP request
+
     return partial(identify_caller, dict(headers), service().settings)
 
 
@@ -147,4 +151,6 @@ def reset() -> None:
     global _service
     with _lock:
         _service = None
+        from revoke.policy.keys import forget_signing_keys
+
         forget_signing_keys()

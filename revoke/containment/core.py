@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from revoke.actions import ContainmentAction, allowed_subset
 from revoke.audit.events import RequestContext, audit_event, emit
@@ -28,9 +28,11 @@ from revoke.intake.payloads import (
     require_targets,
 )
 from revoke.outcomes import ActionResult, CommentResult, Outcome, UserLookup
-from revoke.policy.budget import ActionBudget
-from revoke.policy.callers import ROLE_DISABLE, Caller, roles_for
+from revoke.policy.roles import ROLE_DISABLE, Caller, roles_for
 from revoke.settings import Settings
+
+if TYPE_CHECKING:  # the budget's Table Storage client is imported only by a deployment that has one
+    from revoke.policy.budget import ActionBudget
 
 # Who is calling, asked once the invocation's deadline runs (HTTP); raises CallerRefused.
 Authenticate = Callable[[Deadline], Caller]

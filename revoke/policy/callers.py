@@ -17,35 +17,47 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 import jwt
 
-from revoke.actions import ContainmentAction
 from revoke.audit.events import RequestContext, audit_event, emit
 from revoke.deadline import Deadline
 from revoke.errors import CallerNotPermitted, CallerRefused, InvalidCallerToken, SettingsError
 from revoke.outcomes import Outcome
 from revoke.policy.keys import KeysUnavailable, UnknownKey, signing_keys
+from revoke.policy.roles import (
+    ACTION_ROLES,
+    ALL_ROLES,
+    FUNCTION_KEY_HOLDER,
+    ROLE_CAMPAIGN,
+    ROLE_CONFIRM_COMPROMISED,
+    ROLE_DISABLE,
+    ROLE_RELEASE,
+    ROLE_REVOKE,
+    Caller,
+    roles_for,
+)
 from revoke.settings import CallerAuth, SettingNames, Settings
 
 logger = logging.getLogger(__name__)
 
-ROLE_REVOKE = "Containment.Revoke"
-ROLE_DISABLE = "Containment.Disable"
-ROLE_CONFIRM_COMPROMISED = "Containment.ConfirmCompromised"
-ROLE_RELEASE = "Containment.Release"
-ROLE_CAMPAIGN = "Containment.Campaign"
-ALL_ROLES = (ROLE_REVOKE, ROLE_DISABLE, ROLE_CONFIRM_COMPROMISED, ROLE_RELEASE, ROLE_CAMPAIGN)
-
-# The app role each containment action needs (the legacy invalidateAllRefreshTokens is revocation).
-ACTION_ROLES = {
-    ContainmentAction.REVOKE_SESSIONS: ROLE_REVOKE,
-    ContainmentAction.DISABLE_ACCOUNT: ROLE_DISABLE,
-    ContainmentAction.CONFIRM_COMPROMISED: ROLE_CONFIRM_COMPROMISED,
-}
+__all__ = [
+    "ACTION_ROLES",
+    "ALL_ROLES",
+    "FUNCTION_KEY_HOLDER",
+    "ROLE_CAMPAIGN",
+    "ROLE_CONFIRM_COMPROMISED",
+    "ROLE_DISABLE",
+    "ROLE_RELEASE",
+    "ROLE_REVOKE",
+    "Caller",
+    "admit_to_route",
+    "audit_refusal",
+    "identify_caller",
+    "roles_for",
+]
 
 ALGORITHMS = ["RS256"]
 LEEWAY_SECONDS = 60
@@ -54,35 +66,6 @@ REQUIRED_CLAIMS = ["exp", "nbf", "iss", "aud", "tid", "oid"]
 _JWT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")  # alg none: no signature
 _BEARER = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] +(\S+)")
 _CLAIM_TEXT = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who sent a request, and the app roles it holds; `identified` is False for function-key callers."""
-
-    app_id: str | None
-    object_id: str | None
-    roles: frozenset[str]
-    identified: bool = True
-
-    def holds(self, role: str) -> bool:
-        return role in self.roles
-
-    def require(self, *roles: str) -> None:
-        """CallerNotPermitted naming every role in `roles` the caller lacks."""
-        missing = tuple(role for role in roles if role not in self.roles)
-        if missing:
-            raise CallerNotPermitted(missing, f"the caller lacks the app role {', '.join(missing)}")
-
-    def may(self, action: ContainmentAction) -> bool:
-        return self.holds(ACTION_ROLES[action])
-
-    def permitted(self, actions: Iterable[ContainmentAction]) -> tuple[ContainmentAction, ...]:
-        return tuple(action for action in actions if self.may(action))
-
-
-# Whoever holds the function key, when REVOKE_CALLER_AUTH=key: today's behaviour, every action.
-FUNCTION_KEY_HOLDER = Caller(None, None, frozenset(ALL_ROLES), identified=False)
 
 
 def admit_to_route(headers: Mapping[str, str], settings: Settings, deadline: Deadline, *roles: str) -> Caller:
@@ -104,10 +87,6 @@ def audit_refusal(trigger: str, refusal: CallerRefused, correlation_id: str | No
     context = RequestContext(trigger, correlation_id or str(uuid.uuid4()))
     emit(audit_event(context, Outcome.REJECTED, action=None, user=None, detail=f"{refusal.code}: {refusal.message}"))
     return context.correlation_id
-
-
-def roles_for(actions: Iterable[ContainmentAction]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(ACTION_ROLES[action] for action in actions))
 
 
 def identify_caller(headers: Mapping[str, str], settings: Settings, deadline: Deadline) -> Caller:
