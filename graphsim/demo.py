@@ -2,8 +2,11 @@
 
 A Sentinel incident goes through the queue trigger with the default action, revoking
 sessions, which does not contain its guest; then, with disableAccount allowed, a SOAR
-playbook's direct request through the HTTP trigger disables the guest. Each request leaves
-a comment on the incident through the simulated Azure Resource Manager. The real
+playbook's direct request through the HTTP trigger, with an Entra ID token whose app roles
+allow revoking and disabling, disables the guest; and an automation whose token holds only
+Containment.Revoke is refused the disable (403), audited with its identity. The action budget
+is kept in Azurite, the real Storage emulator. Each request leaves a comment on the incident
+through the simulated Azure Resource Manager. The real
 azure-identity fetches tokens from the simulated managed-identity endpoint and the real
 requests session calls the simulated Graph and ARM. The demo checks what it shows and
 exits 1 if anything is not as expected.
@@ -17,9 +20,12 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+from graphsim.authority import EntraAuthority
+from graphsim.azurite import Azurite
 from graphsim.harness import CapturedOut, app_settings, capture_logs, http_request, queue_message
 from graphsim.server import GraphSimulator
 from revoke.errors import RetryLater
+from revoke.policy.roles import ROLE_DISABLE, ROLE_REVOKE
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 INCIDENT_SAMPLE = SAMPLES / "sentinel-incident.json"
@@ -28,6 +34,8 @@ GUEST = ("bob_fabrikam.com#EXT#@contoso.onmicrosoft.com", "5e4d3c2b-1a0f-4e9d-8c
 MEGAN = ("megan.bowen@contoso.com", "7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d")
 BREAKGLASS = "breakglass@contoso.com"
 MESSAGE_ID = "0b6f3c52-4a7e-4d1b-9f0a-2c8e5d7b1a34"  # the storage queue's id for the message
+SOAR_APP = ("9d2e4f60-1a3b-4c5d-8e7f-0a1b2c3d4e5f", "2c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f")  # (client id, object id)
+AUTOMATION_APP = ("4b5c6d7e-8f90-4a1b-b2c3-d4e5f6a7b8c9", "6e7f8091-a2b3-4c4d-8e5f-60718293a4b5")
 
 
 def run_demo() -> int:
@@ -35,7 +43,12 @@ def run_demo() -> int:
     workspace = incident.split("/providers/Microsoft.SecurityInsights/")[0]
     checks: list[tuple[str, bool]] = []
 
-    with GraphSimulator(latency=0.02) as graph, capture_logs() as logs:
+    with (
+        GraphSimulator(latency=0.02) as graph,
+        EntraAuthority() as authority,
+        Azurite() as azurite,
+        capture_logs() as logs,
+    ):
         graph.add_user(*ADELE)
         graph.add_user(*GUEST)
         graph.add_user(*MEGAN)
@@ -45,6 +58,10 @@ def run_demo() -> int:
             "REVOKE_PROTECTED_USERS": BREAKGLASS,
             "REVOKE_SENTINEL_WORKSPACE": workspace,
             "REVOKE_ARM_ENDPOINT": graph.arm_url,
+            # Callers are identified by their Entra ID token (the default), and the action budget
+            # (the default limits) is kept in the host's storage: here Azurite.
+            **authority.environment(),
+            "AzureWebJobsStorage": azurite.connection_string,
         }
         from revoke.app.triggers import revoke_http, revoke_queue
 
@@ -64,6 +81,8 @@ def run_demo() -> int:
 
         print("\n== 2. With disableAccount allowed, a SOAR playbook calls POST /api/revoke for the incident")
         print("   REVOKE_ACTIONS=revokeSignInSessions,disableAccount")
+        print(f"   its token (app {SOAR_APP[0]}) holds the app roles {ROLE_REVOKE} and {ROLE_DISABLE}")
+        soar_token = authority.mint([ROLE_REVOKE, ROLE_DISABLE], app_id=SOAR_APP[0], object_id=SOAR_APP[1])
         request = {
             "users": [GUEST[0], MEGAN[0], BREAKGLASS, "gone@contoso.com"],
             "actions": ["revokeSignInSessions", "disableAccount"],
@@ -73,7 +92,7 @@ def run_demo() -> int:
         }
         print("   request:", json.dumps(request))
         with app_settings({**deployment, "REVOKE_ACTIONS": "revokeSignInSessions,disableAccount"}):
-            response = revoke_http(http_request(request))
+            response = revoke_http(http_request(request, token=soar_token))
         answer = json.loads(response.get_body())
         print(f"   HTTP {response.status_code}")
         print("   " + json.dumps(answer, indent=2).replace("\n", "\n   "))
@@ -87,6 +106,27 @@ def run_demo() -> int:
             ("the answer reports the comment", answer.get("incidentComment", {}).get("status") == "commented"),
         ]
 
+        print(f"\n== 3. An automation whose token holds only {ROLE_REVOKE} asks to disable Adele")
+        print(f"   its token (app {AUTOMATION_APP[0]}) holds the app role {ROLE_REVOKE} only")
+        automation_token = authority.mint([ROLE_REVOKE], app_id=AUTOMATION_APP[0], object_id=AUTOMATION_APP[1])
+        sent_before = len(graph.requests)
+        narrow = {"users": [ADELE[0]], "actions": ["disableAccount"], "correlationId": "soc-4712"}
+        print("   request:", json.dumps(narrow))
+        with app_settings({**deployment, "REVOKE_ACTIONS": "revokeSignInSessions,disableAccount"}):
+            refused = revoke_http(http_request(narrow, token=automation_token))
+        refusal = json.loads(refused.get_body())
+        print(f"   HTTP {refused.status_code}")
+        print("   " + json.dumps(refusal, indent=2).replace("\n", "\n   "))
+        rejected = [e for e in logs.audit_events() if e["correlationId"] == "soc-4712"]
+        checks += [
+            ("HTTP 403 caller_not_permitted", (refused.status_code, refusal["error"]["code"]) == (403, "caller_not_permitted")),
+            (f"the refusal names {ROLE_DISABLE}", ROLE_DISABLE in refusal["error"]["message"]),
+            ("nothing reached Graph for it", len(graph.requests) == sent_before and ADELE[1] not in graph.disabled),
+            ("its audit event is rejected and names the caller", [(e["outcome"], e["callerAppId"], e["callerObjectId"]) for e in rejected] == [("rejected", *AUTOMATION_APP)]),
+            ("the SOAR's audit events name the SOAR", {e["callerAppId"] for e in logs.audit_events() if e["correlationId"] == "soc-4711" and e["action"] != "incidentComment"} == {SOAR_APP[0]}),
+            ("no token appears in any log", not any(token in logs.text() for token in authority.issued_tokens)),
+        ]  # fmt: skip
+
         print("\n== Comments on the Sentinel incident (what Azure Resource Manager received)")
         for (incident_key, comment), messages in graph.comments.items():
             print(f"   {incident_key}/comments/{comment}")
@@ -98,6 +138,10 @@ def run_demo() -> int:
             ("one comment per request on the incident", [len(m) for m in graph.comments.values()] == [1, 1]),
             ("the comments are on the sample incident", {key for key, _ in graph.comments} == {incident.lower()}),
             ("the first comment says the guest is not contained", any(not_contained(t, GUEST[0]) for t in texts)),
+            (
+                "the SOAR's comment names the calling app",
+                any(f"Requested by app {SOAR_APP[0]}." in shown(t) for t in texts),
+            ),
         ]
 
         events = logs.audit_events()
