@@ -62,6 +62,7 @@ def run_demo() -> int:
             # (the default limits) is kept in the host's storage: here Azurite.
             **authority.environment(),
             "AzureWebJobsStorage": azurite.connection_string,
+            "REVOKE_ACTION_BUDGET": "revokeSignInSessions=200,disableAccount=50,confirmCompromised=100",
         }
         from revoke.app.triggers import revoke_http, revoke_queue
 
