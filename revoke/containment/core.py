@@ -161,8 +161,8 @@ class Containment:
                 for i in open_targets:
                     ledger.add(i, action, DRY_RUN)
             elif open_targets:
-                granted = self._within_budget(action, open_targets, ledger, deadline)
-                over_budget = over_budget or len(granted) < len(open_targets)
+                granted, refused = self._within_budget(action, open_targets, ledger, deadline)
+                over_budget = over_budget or refused
                 if granted:
                     run.take(action, granted)
         return ContainmentReport(
@@ -177,25 +177,23 @@ class Containment:
 
     def _within_budget(
         self, action: ContainmentAction, indexes: list[int], ledger: Ledger, deadline: Deadline
-    ) -> list[int]:
-        """The targets `action` may be sent for now: one unit of its budget each, reserved before sending.
-
-        The rest are refused (over the budget, saying when it frees up), or deferred when the
-        store cannot be reached (`deferred` targets are not counted as over the budget).
-        """
+    ) -> tuple[list[int], bool]:
+        """The targets `action` may be sent for now (one unit of its budget each, reserved before
+        sending), and whether the budget refused any. The rest are refused, saying when the budget
+        frees up, or deferred when its store cannot be reached (fail closed)."""
         if self._budget is None or self._settings.budget_for(action) is None:
-            return indexes
+            return indexes, False
         try:
             reservation = self._budget.reserve(action, len(indexes), deadline)
         except BudgetUnavailable as problem:
             unavailable = ActionResult(Outcome.DEFERRED, detail=f"{problem}; nothing sent (the budget fails closed)")
             for i in indexes:
                 ledger.add(i, action, unavailable)
-            return []
+            return [], False
         refused = ActionResult(Outcome.REFUSED, detail=reservation.refusal)
         for i in indexes[reservation.granted :]:
             ledger.add(i, action, refused)
-        return indexes[: reservation.granted]
+        return indexes[: reservation.granted], reservation.granted < len(indexes)
 
     def _actions_for(self, request: RevocationRequest, caller: Caller | None) -> tuple[ContainmentAction, ...]:
         """Named actions: the deployment must allow each and the caller hold its role. None named: every
