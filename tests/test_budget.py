@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import socket
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -249,3 +252,67 @@ def test_the_budget_keeps_to_one_table_of_its_own_in_the_host_account(store: str
 
     assert list(service.get_table_client(other).list_entities()) == []
     assert [e["RowKey"] for e in service.get_table_client(TABLE_NAME).list_entities()] == [REVOKE.value]
+
+
+class _Stall:
+    """A loopback port that accepts connections and never answers: a storage front end that hangs."""
+
+    def __init__(self) -> None:
+        self._server = socket.socket()
+        self._server.bind(("127.0.0.1", 0))
+        self._server.listen(16)
+        self.port = self._server.getsockname()[1]
+        self._held: list[socket.socket] = []
+        self._stop = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        self._server.settimeout(0.1)
+        while not self._stop.is_set():
+            try:
+                connection, _ = self._server.accept()
+            except OSError:
+                continue
+            self._held.append(connection)
+
+    def close(self) -> None:
+        self._stop.set()
+        for connection in self._held:
+            connection.close()
+        self._server.close()
+
+
+@pytest.fixture
+def stalled_store() -> Iterator[str]:
+    stall = _Stall()
+    try:
+        yield (
+            "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=aGVsbG8=;"
+            f"TableEndpoint=http://127.0.0.1:{stall.port}/devstoreaccount1;"
+        )
+    finally:
+        stall.close()
+
+
+def test_a_store_that_stalls_defers_within_the_invocations_deadline(
+    stalled_store: str, graph: GraphSimulator, logs: LogCapture
+) -> None:
+    environment = {
+        **graph.environment(),
+        "REVOKE_ACTION_BUDGET": "revokeSignInSessions=5",
+        "AzureWebJobsStorage": stalled_store,
+        "REVOKE_RETRY_BUDGET_SECONDS": "3",
+    }
+    with app_settings(environment):
+        started = time.monotonic()
+        response = revoke_http(http_request({"users": [ADELE[0]]}))
+        elapsed = time.monotonic() - started
+
+    assert response.status_code == 503
+    assert outcomes(response) == ["deferred"]
+    assert app_revocations_none(graph)
+    assert elapsed < 15  # the stall would hold it forever; the budget is 3 s (generous margin for a busy CI)
+
+
+def app_revocations_none(graph: GraphSimulator) -> bool:
+    return graph.revocations == {} and not [r for r in graph.graph_requests() if "revoke" in r.path.lower()]

@@ -415,3 +415,25 @@ def test_health_needs_a_token_with_a_containment_role(app: GraphSimulator, autho
     checks = {check["name"]: check["ok"] for check in body_of(allowed)["checks"]}
     assert checks["callerAuth"] is True
     assert not any("REVOKE_CALLER_AUTH" in warning for warning in body_of(allowed)["warnings"])
+
+
+@pytest.mark.parametrize("settings", [{"REVOKE_CALLER_AUTH": "entra", "REVOKE_AUTH_TENANT_ID": ""}])
+def test_health_names_the_missing_caller_setting(app: GraphSimulator) -> None:
+    response = health_http(health_request())
+
+    assert response.status_code == 503
+    [check] = [c for c in body_of(response)["checks"] if c["name"] == "callerAuth"]
+    assert check["ok"] is False and "REVOKE_AUTH_TENANT_ID" in check["detail"]
+
+
+def test_concurrent_requests_with_a_new_kid_share_one_fetch(
+    app: GraphSimulator, authority: EntraAuthority, clock: list[float]
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    tokens = [authority.mint([ROLE_REVOKE], kid=uuid.uuid4().hex) for _ in range(16)]
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(lambda token: call({"users": [ADELE[0]]}, token).status_code, tokens))
+
+    assert statuses == [401] * 16
+    assert authority.key_fetches == 1
