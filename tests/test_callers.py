@@ -437,3 +437,26 @@ def test_concurrent_requests_with_a_new_kid_share_one_fetch(
 
     assert statuses == [401] * 16
     assert authority.key_fetches == 1
+
+
+INCIDENT = (
+    "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/soc-rg/providers/"
+    "Microsoft.OperationalInsights/workspaces/soc-workspace/providers/Microsoft.SecurityInsights/"
+    "incidents/9f1c2d3e-4b5a-4c6d-8e7f-a1b2c3d4e5f6"
+)
+
+
+def test_the_incident_comment_names_the_calling_app(graph: GraphSimulator, authority: EntraAuthority) -> None:
+    workspace = INCIDENT.split("/providers/Microsoft.SecurityInsights/")[0]
+    environment = {
+        **graph.environment(),
+        **authority.environment(),
+        "REVOKE_SENTINEL_WORKSPACE": workspace,
+        "REVOKE_ARM_ENDPOINT": graph.arm_url,
+    }
+    with app_settings(environment):
+        response = call({"users": [ADELE[0]], "incidentId": INCIDENT}, authority.mint([ROLE_REVOKE], app_id=APP_ID))
+
+    assert body_of(response)["incidentComment"]["status"] == "commented"
+    [messages] = graph.comments.values()
+    assert f"Requested by app <code>{APP_ID}</code>." in messages[-1]
