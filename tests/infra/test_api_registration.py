@@ -20,8 +20,8 @@ REGISTRATION = "app/api-registration.bicep"
 
 
 def code_roles() -> set[str]:
-    """The ROLE_* constants of revoke/policy/callers.py (read as source: PyJWT is not in this environment)."""
-    tree = ast.parse((ROOT / "revoke" / "policy" / "callers.py").read_text())
+    """The ROLE_* constants of revoke/policy/roles.py (read as source, as the other layers are not needed here)."""
+    tree = ast.parse((ROOT / "revoke" / "policy" / "roles.py").read_text())
     return {
         node.value.value
         for node in tree.body
