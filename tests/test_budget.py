@@ -25,7 +25,7 @@ from graphsim.harness import CapturedOut, LogCapture, app_settings, health_reque
 from revoke.actions import ContainmentAction
 from revoke.app.triggers import health_http, revoke_http, revoke_queue
 from revoke.deadline import Deadline
-from revoke.errors import BudgetUnavailable
+from revoke.errors import BudgetUnavailable, RetryLater
 from revoke.policy.budget import TABLE_NAME, ActionBudget
 from revoke.settings import Settings
 from tests import budget_worker
@@ -316,3 +316,16 @@ def test_a_store_that_stalls_defers_within_the_invocations_deadline(
 
 def app_revocations_none(graph: GraphSimulator) -> bool:
     return graph.revocations == {} and not [r for r in graph.graph_requests() if "revoke" in r.path.lower()]
+
+
+@pytest.mark.parametrize(
+    "settings", [{"REVOKE_ACTION_BUDGET": "revokeSignInSessions=5", "AzureWebJobsStorage": UNREACHABLE}]
+)
+def test_a_queue_message_whose_budget_cannot_be_reached_is_delivered_again(app: GraphSimulator) -> None:
+    poison = CapturedOut()
+
+    with pytest.raises(RetryLater):
+        revoke_queue(queue_message({"users": [ADELE[0]]}), poison)
+
+    assert poison.value is None
+    assert app.revocations == {}
