@@ -36,6 +36,8 @@ from revoke.settings import SettingNames, Settings
 ROOT = Path(__file__).resolve().parent.parent
 BATCH_LIMIT = 20  # Graph's limit on requests in one JSON batch
 LOOPBACK_ONLY = {"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+# The containment path alone: the caller check and the budget are measured by bench.policy_cost.
+CORE_PATH_ONLY = {SettingNames.CALLER_AUTH: "key", SettingNames.ACTION_BUDGET: "off"}
 DEPENDENCIES = ("azure.functions", "azure.identity", "requests")
 
 # The targets this machine (2 cores, 20 ms RTT) should meet; printed next to the numbers, never asserted.
@@ -327,7 +329,7 @@ def _app_token_requests(sim: SimulatorProcess) -> int:
 
 def _child_environment(sim: SimulatorProcess, extra: dict[str, str]) -> dict[str, str]:
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    return {**os.environ, **sim.environment(), **LOOPBACK_ONLY, "PYTHONPATH": path, **extra}
+    return {**os.environ, **sim.environment(), **LOOPBACK_ONLY, **CORE_PATH_ONLY, "PYTHONPATH": path, **extra}
 
 
 def _run_child(program: str, env: dict[str, str]) -> dict[str, Any]:
@@ -468,7 +470,7 @@ def parse_config(argv: list[str] | None = None) -> Config:
 def main(argv: list[str] | None = None) -> int:
     config = parse_config(argv)
     rows: list[Row] = []
-    settings = {SettingNames.MAX_USERS: str(config.targets), **LOOPBACK_ONLY}
+    settings = {SettingNames.MAX_USERS: str(config.targets), **LOOPBACK_ONLY, **CORE_PATH_ONLY}
     with (
         SimulatorProcess(latency=config.rtt) as sim,
         app_settings({**sim.environment(), **settings}),

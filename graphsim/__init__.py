@@ -1,9 +1,11 @@
-"""A loopback simulator of Microsoft Graph, the App Service managed-identity endpoint, and the
-Azure Resource Manager call that comments on a Microsoft Sentinel incident.
+"""A loopback simulator of Microsoft Graph, the App Service managed-identity endpoint, the
+Azure Resource Manager call that comments on a Microsoft Sentinel incident, and (graphsim.authority)
+the Entra ID authority whose tokens callers present.
 
 For tests, the demo and the benchmark only; `.funcignore` keeps it out of the deployed app.
 """
 
+from graphsim.authority import EntraAuthority
 from graphsim.server import Fault, GraphSimulator, RecordedRequest
 
-__all__ = ["Fault", "GraphSimulator", "RecordedRequest"]
+__all__ = ["EntraAuthority", "Fault", "GraphSimulator", "RecordedRequest"]

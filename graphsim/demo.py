@@ -2,9 +2,12 @@
 
 A Sentinel incident goes through the queue trigger with the default action, revoking
 sessions, which does not contain its guest; then, with disableAccount allowed, a SOAR
-playbook's direct request through the HTTP trigger disables the guest; then an analyst
-releases Megan, a false positive, through `POST /api/release`. Each request leaves
-a comment on the incident through the simulated Azure Resource Manager. The real
+playbook's direct request through the HTTP trigger, with an Entra ID token whose app roles
+allow revoking and disabling, disables the guest; an automation whose token holds only
+Containment.Revoke is refused the disable (403), audited with its identity; then an analyst
+releases Megan, a false positive, through `POST /api/release`. The action budget is kept in
+Azurite, the real Storage emulator. Each request leaves a comment on the incident through
+the simulated Azure Resource Manager. The real
 azure-identity fetches tokens from the simulated managed-identity endpoint and the real
 requests session calls the simulated Graph and ARM. The demo checks what it shows and
 exits 1 if anything is not as expected.
@@ -19,9 +22,12 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+from graphsim.authority import EntraAuthority
+from graphsim.azurite import Azurite
 from graphsim.harness import CapturedOut, app_settings, capture_logs, http_request, queue_message
 from graphsim.server import GraphSimulator
 from revoke.errors import RetryLater
+from revoke.policy.roles import ROLE_DISABLE, ROLE_RELEASE, ROLE_REVOKE
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 INCIDENT_SAMPLE = SAMPLES / "sentinel-incident.json"
@@ -30,6 +36,9 @@ GUEST = ("bob_fabrikam.com#EXT#@contoso.onmicrosoft.com", "5e4d3c2b-1a0f-4e9d-8c
 MEGAN = ("megan.bowen@contoso.com", "7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d")
 BREAKGLASS = "breakglass@contoso.com"
 MESSAGE_ID = "0b6f3c52-4a7e-4d1b-9f0a-2c8e5d7b1a34"  # the storage queue's id for the message
+SOAR_APP = ("9d2e4f60-1a3b-4c5d-8e7f-0a1b2c3d4e5f", "2c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f")  # (client id, object id)
+ANALYST_APP = ("1f2e3d4c-5b6a-4798-8a9b-0c1d2e3f4a5b", "8a9b0c1d-2e3f-4a5b-9c6d-7e8f9a0b1c2d")
+AUTOMATION_APP = ("4b5c6d7e-8f90-4a1b-b2c3-d4e5f6a7b8c9", "6e7f8091-a2b3-4c4d-8e5f-60718293a4b5")
 
 
 NAMES = {
@@ -57,7 +66,12 @@ def run_demo(verbose: bool = False) -> int:
     workspace = incident.split("/providers/Microsoft.SecurityInsights/")[0]
     checks: list[tuple[str, bool]] = []
 
-    with GraphSimulator(latency=0.02) as graph, capture_logs() as logs:
+    with (
+        GraphSimulator(latency=0.02) as graph,
+        EntraAuthority() as authority,
+        Azurite() as azurite,
+        capture_logs() as logs,
+    ):
         graph.add_user(*ADELE)
         graph.add_user(*GUEST)
         graph.add_user(*MEGAN)
@@ -67,6 +81,11 @@ def run_demo(verbose: bool = False) -> int:
             "REVOKE_PROTECTED_USERS": BREAKGLASS,
             "REVOKE_SENTINEL_WORKSPACE": workspace,
             "REVOKE_ARM_ENDPOINT": graph.arm_url,
+            # Callers are identified by their Entra ID token (the default), and the action budget
+            # (the default limits) is kept in the host's storage: here Azurite.
+            **authority.environment(),
+            "AzureWebJobsStorage": azurite.connection_string,
+            "REVOKE_ACTION_BUDGET": "revokeSignInSessions=200,disableAccount=50,confirmCompromised=100",
         }
         from revoke.app.release_triggers import release_http
         from revoke.app.triggers import revoke_http, revoke_queue
@@ -90,6 +109,8 @@ def run_demo(verbose: bool = False) -> int:
         print("\n== 2. With disableAccount allowed, a SOAR playbook calls POST /api/revoke for the incident")
         print("   for Bob, Megan Bowen, the break-glass account and someone who has left.")
         print("   REVOKE_ACTIONS=revokeSignInSessions,disableAccount")
+        print(f"   its token (app {SOAR_APP[0]}) holds the app roles {ROLE_REVOKE} and {ROLE_DISABLE}")
+        soar_token = authority.mint([ROLE_REVOKE, ROLE_DISABLE], app_id=SOAR_APP[0], object_id=SOAR_APP[1])
         request = {
             "users": [GUEST[0], MEGAN[0], BREAKGLASS, "gone@contoso.com"],
             "actions": ["revokeSignInSessions", "disableAccount"],
@@ -98,7 +119,7 @@ def run_demo(verbose: bool = False) -> int:
             "correlationId": "soc-4711",
         }
         with app_settings({**deployment, "REVOKE_ACTIONS": "revokeSignInSessions,disableAccount"}):
-            response = revoke_http(http_request(request))
+            response = revoke_http(http_request(request, token=soar_token))
         answer = json.loads(response.get_body())
         print(f"   HTTP {response.status_code}")
         if verbose:
@@ -116,8 +137,31 @@ def run_demo(verbose: bool = False) -> int:
             ("the answer reports the comment", answer.get("incidentComment", {}).get("status") == "commented"),
         ]
 
-        print("\n== 3. Megan was a false positive: the analyst calls POST /api/release")
+        print(f"\n== 3. An automation whose token holds only {ROLE_REVOKE} asks to disable Adele")
+        print(f"   its token (app {AUTOMATION_APP[0]}) holds the app role {ROLE_REVOKE} only")
+        automation_token = authority.mint([ROLE_REVOKE], app_id=AUTOMATION_APP[0], object_id=AUTOMATION_APP[1])
+        sent_before = len(graph.requests)
+        narrow = {"users": [ADELE[0]], "actions": ["disableAccount"], "correlationId": "soc-4712"}
+        print("   request:", json.dumps(narrow))
+        with app_settings({**deployment, "REVOKE_ACTIONS": "revokeSignInSessions,disableAccount"}):
+            refused = revoke_http(http_request(narrow, token=automation_token))
+        refusal = json.loads(refused.get_body())
+        print(f"   HTTP {refused.status_code}")
+        print("   " + json.dumps(refusal, indent=2).replace("\n", "\n   "))
+        rejected = [e for e in logs.audit_events() if e["correlationId"] == "soc-4712"]
+        checks += [
+            ("HTTP 403 caller_not_permitted", (refused.status_code, refusal["error"]["code"]) == (403, "caller_not_permitted")),
+            (f"the refusal names {ROLE_DISABLE}", ROLE_DISABLE in refusal["error"]["message"]),
+            ("nothing reached Graph for it", len(graph.requests) == sent_before and ADELE[1] not in graph.disabled),
+            ("its audit event is rejected and names the caller", [(e["outcome"], e["callerAppId"], e["callerObjectId"]) for e in rejected] == [("rejected", *AUTOMATION_APP)]),
+            ("the SOAR's audit events name the SOAR", {e["callerAppId"] for e in logs.audit_events() if e["correlationId"] == "soc-4711" and e["action"] != "incidentComment"} == {SOAR_APP[0]}),
+            ("no token appears in any log", not any(token in logs.text() for token in authority.issued_tokens)),
+        ]  # fmt: skip
+
+        print("\n== 4. Megan was a false positive: the analyst calls POST /api/release")
         print("   REVOKE_RELEASE_ACTIONS=enableAccount (none by default)")
+        print(f"   the analyst's tool (app {ANALYST_APP[0]}) holds the app role {ROLE_RELEASE}")
+        analyst_token = authority.mint([ROLE_RELEASE], app_id=ANALYST_APP[0], object_id=ANALYST_APP[1])
         undo = {
             "users": [MEGAN[0]],
             "actions": ["enableAccount"],
@@ -126,7 +170,7 @@ def run_demo(verbose: bool = False) -> int:
             "correlationId": "soc-4711-release",
         }
         with app_settings({**deployment, "REVOKE_RELEASE_ACTIONS": "enableAccount"}):
-            release_response = release_http(http_request(undo))
+            release_response = release_http(http_request(undo, token=analyst_token))
         release_answer = json.loads(release_response.get_body())
         print(f"   HTTP {release_response.status_code}")
         if verbose:
@@ -152,6 +196,7 @@ def run_demo(verbose: bool = False) -> int:
             ("the comments are on the sample incident", {key for key, _ in graph.comments} == {incident.lower()}),
             ("the first comment says the guest is not contained, and why", any(not_contained(t, GUEST[0]) for t in texts)),
             ("the last comment says Megan is released", any(released(t, MEGAN[0]) for t in texts)),
+            ("the SOAR's comment names the calling app", any(f"Requested by app {SOAR_APP[0]}." in shown(t) for t in texts)),
         ]  # fmt: skip
 
         events = logs.audit_events()

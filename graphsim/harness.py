@@ -82,11 +82,22 @@ def app_settings(settings: dict[str, str]) -> Iterator[None]:
         runtime.reset()
 
 
-def http_request(body: bytes | str | dict[str, Any], *, params: dict[str, str] | None = None) -> func.HttpRequest:
+def http_request(
+    body: bytes | str | dict[str, Any],
+    *,
+    params: dict[str, str] | None = None,
+    token: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> func.HttpRequest:
+    """A POST to /api/revoke; `token` is sent as `Authorization: Bearer`, `headers` as they are."""
     raw = json.dumps(body).encode() if isinstance(body, dict) else body if isinstance(body, bytes) else body.encode()
-    return func.HttpRequest(
-        "POST", "/api/revoke", body=raw, params=params or {}, headers={"Content-Type": "application/json"}
-    )
+    sent = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
+    return func.HttpRequest("POST", "/api/revoke", body=raw, params=params or {}, headers={**sent, **(headers or {})})
+
+
+def health_request(*, token: str | None = None, headers: dict[str, str] | None = None) -> func.HttpRequest:
+    sent = {"Authorization": f"Bearer {token}"} if token else {}
+    return func.HttpRequest("GET", "/api/health", body=b"", headers={**sent, **(headers or {})})
 
 
 def queue_message(

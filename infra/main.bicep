@@ -88,6 +88,22 @@ param revokeRetryBudgetSeconds int = 60
 param revokeMaxParallel int = 8
 
 // ---------------------------------------------------------------------------
+// Who may call, and how much the whole deployment may do per hour (docs/DEPLOY.md, "Callers").
+// ---------------------------------------------------------------------------
+@description('REVOKE_CALLER_AUTH: entra (every HTTP caller also needs an Entra ID token for the API, with an app role per action) or key (the function key alone; health warns).')
+@allowed([
+  'entra'
+  'key'
+])
+param revokeCallerAuth string = 'entra'
+
+@description('REVOKE_ACTION_BUDGET: targets each action may be sent for per rolling hour across every instance (action=N pairs), or off.')
+param revokeActionBudget string = 'revokeSignInSessions=200,disableAccount=50,confirmCompromised=100'
+
+@description('The callers of the API and their app roles, assigned as code: [{ principalId: <service principal object id of a SOAR app or a managed identity>, roles: [Containment.Revoke, Containment.Disable, Containment.ConfirmCompromised, Containment.Release, Containment.Campaign] }].')
+param revokeCallers array = []
+
+// ---------------------------------------------------------------------------
 // Sentinel bridge (Logic App: incident trigger -> request queue).
 // ---------------------------------------------------------------------------
 @description('Deploy the Logic App that puts Sentinel incidents on the request queue.')
@@ -147,6 +163,13 @@ var revokeAppSettings = {
   REVOKE_QUEUE_NAME: revokeQueueName
   REVOKE_RETRY_BUDGET_SECONDS: string(revokeRetryBudgetSeconds)
   REVOKE_MAX_PARALLEL: string(revokeMaxParallel)
+  REVOKE_CALLER_AUTH: revokeCallerAuth
+  // This cloud's Entra ID sign-in endpoint ('https://login.microsoftonline.com/' in Azure's public
+  // cloud; the code drops the trailing slash), this tenant, and the API registration's two names.
+  REVOKE_AUTH_AUTHORITY: environment().authentication.loginEndpoint
+  REVOKE_AUTH_TENANT_ID: tenant().tenantId
+  REVOKE_AUTH_AUDIENCE: '${apiRegistration.outputs.appId},${apiRegistration.outputs.identifierUri}'
+  REVOKE_ACTION_BUDGET: revokeActionBudget
 }
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
@@ -203,6 +226,18 @@ module storage 'app/storage.bicep' = {
     tags: tags
     requestQueueName: revokeQueueName
     deploymentContainerName: 'app-package-${resourceToken}'
+  }
+}
+
+// The API's Entra app registration: app roles, api:// identifier URI, v2.0 tokens, its service
+// principal, and the callers' role assignments from revokeCallers.
+module apiRegistration 'app/api-registration.bicep' = {
+  name: 'apiRegistration'
+  scope: rg
+  params: {
+    uniqueName: 'revoke-api-${resourceToken}'
+    displayName: 'Revoke API (${environmentName})'
+    callers: revokeCallers
   }
 }
 
@@ -314,5 +349,8 @@ output REVOKE_QUEUE_NAME string = storage.outputs.requestQueueName
 output REVOKE_POISON_QUEUE_NAME string = storage.outputs.poisonQueueName
 output FUNCTION_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output FUNCTION_IDENTITY_CLIENT_ID string = identity.outputs.clientId
+// What a caller asks a token for: client credentials with scope '<this>/.default'.
+output REVOKE_API_IDENTIFIER_URI string = apiRegistration.outputs.identifierUri
+output REVOKE_API_CLIENT_ID string = apiRegistration.outputs.appId
 output SENTINEL_BRIDGE_NAME string = deploySentinelBridge ? bridge.outputs.name : ''
 output SENTINEL_AUTOMATION_RULE_CREATED bool = deployAutomationRule

@@ -5,12 +5,18 @@
     ├── RequestRejected (ValueError)        the request cannot be acted on at all
     │   ├── MalformedPayload                   not JSON, or not a JSON object        -> 400
     │   ├── InvalidField                       a field has the wrong type or value   -> 400
+    │   │   └── UnknownField                   a direct request has a field it does not -> 400
+    │   │                                      define (a typo such as dry_run is refused,
+    │   │                                      never ignored)
     │   ├── InvalidIdentifier                  a direct request names a user that is  -> 400
     │   │                                      neither a GUID nor a UPN (in an alert
     │   │                                      such an account is skipped instead)
     │   ├── PayloadTooLarge                    over the body size limit               -> 413
     │   │   └── TooManyAccounts                more accounts than one request may name -> 413
-    │   └── NoResolvableAccount                no account with an Entra identifier    -> 422
+    │   ├── NoResolvableAccount                no account with an Entra identifier    -> 422
+    │   └── CallerRefused                      the caller may not do what it asks:
+    │       ├── InvalidCallerToken                no valid Entra ID token for this API   -> 401
+    │       └── CallerNotPermitted                the token lacks an app role it needs   -> 403
     ├── GraphError                          a call to Microsoft Graph did not succeed
     │   ├── TransientGraphError                throttled, 5xx, timeout, dropped connection:
     │   │   │                                  retry later ("deferred")
@@ -20,6 +26,8 @@
     │   │   └── Unconfirmed                    Graph's answer does not confirm the call succeeded
     │   └── PermanentGraphError                Graph refused: retrying will not help ("failed")
     │       └── Redirected                     Graph (or a proxy) answered 3xx; never followed
+    ├── BudgetUnavailable                   the action budget's store cannot be reached:
+    │                                       the targets are deferred (fail closed)
     └── RetryLater                          raised by the queue trigger so the host redelivers
 
 Whether a Graph failure is worth retrying (`GraphError.transient`), and whether the
@@ -75,6 +83,10 @@ class ActionNotAllowed(RequestRejected):
     code = "action_not_allowed"
 
 
+class UnknownField(InvalidField):
+    code = "unknown_field"
+
+
 class PayloadTooLarge(RequestRejected):
     code = "payload_too_large"
     http_status = 413
@@ -87,6 +99,40 @@ class TooManyAccounts(PayloadTooLarge):
 class NoResolvableAccount(RequestRejected):
     code = "no_resolvable_account"
     http_status = 422
+
+
+class CallerRefused(RequestRejected):
+    """The request is refused for who sent it; nothing in the body is read or acted on."""
+
+    code = "invalid_token"
+    http_status = 401
+
+
+class InvalidCallerToken(CallerRefused):
+    """No usable Entra ID access token: missing, malformed, expired, wrongly signed, for another
+    tenant or audience, or the signing keys could not be fetched (retry later).
+
+    `reason` is a short code for the answer, the log and the audit event; the token itself is
+    never kept.
+    """
+
+    code = "invalid_token"
+    http_status = 401
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(f"{reason}: {message}")
+        self.reason = reason
+
+
+class CallerNotPermitted(CallerRefused):
+    """A valid token without the app role an action (or route) needs."""
+
+    code = "caller_not_permitted"
+    http_status = 403
+
+    def __init__(self, missing_roles: tuple[str, ...], message: str) -> None:
+        super().__init__(message)
+        self.missing_roles = missing_roles
 
 
 class GraphError(RevokeError):
@@ -143,6 +189,10 @@ class PermanentGraphError(GraphError):
 
 class Redirected(PermanentGraphError):
     """A 3xx answer. Following it could send the call, and the token, somewhere else."""
+
+
+class BudgetUnavailable(RevokeError):
+    """The tenant-wide action budget could not be read or reserved in time: nothing is sent."""
 
 
 class RetryLater(RevokeError):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 from ipaddress import IPv4Address, IPv6Address, ip_address
 
@@ -40,11 +40,41 @@ class SettingNames:
     QUEUE_NAME = "REVOKE_QUEUE_NAME"
     RETRY_BUDGET_SECONDS = "REVOKE_RETRY_BUDGET_SECONDS"
     MAX_PARALLEL = "REVOKE_MAX_PARALLEL"
+    CALLER_AUTH = "REVOKE_CALLER_AUTH"
+    AUTH_AUTHORITY = "REVOKE_AUTH_AUTHORITY"
+    AUTH_TENANT_ID = "REVOKE_AUTH_TENANT_ID"
+    AUTH_AUDIENCE = "REVOKE_AUTH_AUDIENCE"
+    ACTION_BUDGET = "REVOKE_ACTION_BUDGET"
     CLIENT_ID = "AZURE_CLIENT_ID"
 
     @classmethod
     def all(cls) -> tuple[str, ...]:
         return tuple(value for key, value in vars(cls).items() if key.isupper())
+
+
+class HostStorageNames:
+    """The Functions host's own storage connection, which the action budget shares (not REVOKE_* settings)."""
+
+    CONNECTION = "AzureWebJobsStorage"
+    TABLE_SERVICE_URI = "AzureWebJobsStorage__tableServiceUri"
+    ACCOUNT_NAME = "AzureWebJobsStorage__accountName"
+    CLIENT_ID = "AzureWebJobsStorage__clientId"
+
+
+class CallerAuth(StrEnum):
+    """How an HTTP caller is told apart: an Entra ID token for this API, or only the function key."""
+
+    ENTRA = "entra"
+    KEY = "key"
+
+
+@dataclass(frozen=True)
+class TableStore:
+    """Where the action budget is kept: the host storage account, by connection string or by identity."""
+
+    connection_string: str | None = field(default=None, repr=False)  # holds the account key
+    endpoint: str | None = None  # https://{account}.table.core.windows.net, used with the managed identity
+    client_id: str | None = None
 
 
 class RevocationAction(StrEnum):
@@ -80,6 +110,18 @@ MAX_RETRY_BUDGET_SECONDS = HTTP_FRONT_END_LIMIT_SECONDS - RETRY_BUDGET_SLACK_SEC
 DEFAULT_MAX_PARALLEL = 8
 DEFAULT_ACTIONS = (ContainmentAction.REVOKE_SESSIONS,)
 DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
+DEFAULT_AUTH_AUTHORITY = "https://login.microsoftonline.com"
+# Targets each action may be sent for in any rolling hour, across every instance and both
+# triggers (docs/DEPLOY.md, "The action budget"). Revoking sessions is cheap to undo (users
+# sign in again); disabling stops people working; a confirmation raises their risk for good.
+DEFAULT_ACTION_BUDGET = (
+    (ContainmentAction.REVOKE_SESSIONS, 200),
+    (ContainmentAction.DISABLE_ACCOUNT, 50),
+    (ContainmentAction.CONFIRM_COMPROMISED, 100),
+)
+MAX_ACTION_BUDGET = 100_000
+BUDGET_OFF = "off"
+_TABLE_ACCOUNT = re.compile(r"[a-z0-9]{3,24}")
 _HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 
 
@@ -100,6 +142,24 @@ class Settings:
     sentinel_workspace: str | None = None
     arm_endpoint: str = DEFAULT_ARM_ENDPOINT
     release_actions: tuple[ReleaseAction, ...] = ()  # none: nothing can be released
+    caller_auth: CallerAuth = CallerAuth.ENTRA
+    auth_authority: str = DEFAULT_AUTH_AUTHORITY
+    auth_tenant_id: str | None = None
+    auth_audiences: tuple[str, ...] = ()
+    # Targets per action per rolling hour; None: REVOKE_ACTION_BUDGET=off.
+    action_budget: tuple[tuple[ContainmentAction, int], ...] | None = DEFAULT_ACTION_BUDGET
+    budget_store: TableStore = TableStore()
+
+    @property
+    def auth_issuer(self) -> str:
+        """The `iss` of a v2.0 access token the tenant issues."""
+        return f"{self.auth_authority}/{self.auth_tenant_id}/v2.0"
+
+    def budget_for(self, action: ContainmentAction) -> int | None:
+        """How many targets `action` may be sent for per rolling hour; None: no budget."""
+        if self.action_budget is None:
+            return None
+        return dict(self.action_budget)[action]
 
     @property
     def graph_scope(self) -> str:
@@ -145,6 +205,12 @@ class Settings:
             sentinel_workspace=_workspace(value(names.SENTINEL_WORKSPACE)),
             arm_endpoint=_endpoint(names.ARM_ENDPOINT, value(names.ARM_ENDPOINT), DEFAULT_ARM_ENDPOINT),
             release_actions=_release_actions(value(names.RELEASE_ACTIONS)),
+            caller_auth=_caller_auth(value(names.CALLER_AUTH)),
+            auth_authority=_endpoint(names.AUTH_AUTHORITY, value(names.AUTH_AUTHORITY), DEFAULT_AUTH_AUTHORITY),
+            auth_tenant_id=_tenant_id(value(names.AUTH_TENANT_ID)),
+            auth_audiences=_audiences(value(names.AUTH_AUDIENCE)),
+            action_budget=_action_budget(value(names.ACTION_BUDGET)),
+            budget_store=_table_store(value),
         )
 
 
@@ -352,3 +418,75 @@ def _client_id(raw: str | None) -> str | None:
         raise SettingsError(
             SettingNames.CLIENT_ID, f"{raw!r} is not a client id (GUID)", expected="a client id (GUID)"
         ) from None
+
+
+def _caller_auth(raw: str | None) -> CallerAuth:
+    if raw is None:
+        return CallerAuth.ENTRA
+    for mode in CallerAuth:
+        if mode.value == raw.lower():
+            return mode
+    raise SettingsError(SettingNames.CALLER_AUTH, f"{raw!r} is not entra or key", expected="entra or key")
+
+
+def _tenant_id(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    try:
+        return str(uuid.UUID(raw))
+    except ValueError:
+        expected = "the Entra tenant id (a GUID)"
+        raise SettingsError(SettingNames.AUTH_TENANT_ID, f"{raw!r} is not {expected}", expected=expected) from None
+
+
+_AUDIENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.:/_-]{0,254}")
+
+
+def _audiences(raw: str | None) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    audiences = tuple(dict.fromkeys(item.strip() for item in raw.split(",") if item.strip()))
+    expected = "a comma-separated list of the API's client id and/or its api:// identifier URI"
+    for audience in audiences:
+        if not _AUDIENCE.fullmatch(audience):
+            raise SettingsError(SettingNames.AUTH_AUDIENCE, f"{audience!r} is not an audience", expected=expected)
+    return audiences
+
+
+def _action_budget(raw: str | None) -> tuple[tuple[ContainmentAction, int], ...] | None:
+    """`off`, or `action=N` pairs; an action not named keeps its default."""
+    if raw is None:
+        return DEFAULT_ACTION_BUDGET
+    if raw.lower() == BUDGET_OFF:
+        return None
+    name = SettingNames.ACTION_BUDGET
+    expected = f"off, or action=N pairs such as disableAccount=50 (N from 0 to {MAX_ACTION_BUDGET})"
+    limits = dict(DEFAULT_ACTION_BUDGET)
+    for pair in raw.split(","):
+        if not pair.strip():
+            continue
+        action_name, equals, count = pair.partition("=")
+        action = ContainmentAction.parse(action_name)
+        if action is None or not equals:
+            raise SettingsError(name, f"{pair.strip()!r} is not action=N", expected=expected)
+        limits[action] = _integer(name, count.strip(), 0, 0, MAX_ACTION_BUDGET)
+    return tuple((action, limits[action]) for action in in_order(limits))
+
+
+def _table_store(value: Callable[[str], str | None]) -> TableStore:
+    """The host's storage connection as the Functions host reads it, for the Table service."""
+    names = HostStorageNames
+    client_id = value(names.CLIENT_ID)
+    uri = value(names.TABLE_SERVICE_URI)
+    if uri is not None:
+        return TableStore(
+            endpoint=_endpoint(names.TABLE_SERVICE_URI, uri, "https://ACCOUNT.table.core.windows.net"),
+            client_id=client_id,
+        )
+    account = value(names.ACCOUNT_NAME)
+    if account is not None:
+        if not _TABLE_ACCOUNT.fullmatch(account):
+            expected = "a storage account name (3-24 lowercase letters and digits)"
+            raise SettingsError(names.ACCOUNT_NAME, f"{account!r} is not {expected}", expected=expected)
+        return TableStore(endpoint=f"https://{account}.table.core.windows.net", client_id=client_id)
+    return TableStore(connection_string=value(names.CONNECTION), client_id=client_id)

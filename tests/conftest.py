@@ -38,6 +38,20 @@ def sample_tenant() -> Iterator[GraphSimulator]:
         yield simulator
 
 
+# The product identifies callers by Entra ID token and keeps a tenant-wide action budget in
+# Table Storage. A test about something else runs as a function-key caller without a budget;
+# the tests of either feature set these themselves (tests/test_callers.py, tests/test_budget.py).
+SUITE_DEFAULTS = {"REVOKE_CALLER_AUTH": "key", "REVOKE_ACTION_BUDGET": "off"}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def suite_defaults() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in SUITE_DEFAULTS.items():
+            patch.setenv(name, value)
+        yield
+
+
 @pytest.fixture(scope="session")
 def azurite() -> Iterator[Azurite]:
     """Azurite, the real Storage emulator, for the whole session; each test uses tables and queues of its own."""

@@ -235,6 +235,8 @@ def test_each_response_example_matches_its_status_schema(method: str, path: str,
     headers = {"X-Correlation-Id": body["correlationId"]} if "correlationId" in body else {}
     if status == 503:
         headers["Retry-After"] = "30"
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer error="invalid_token", error_description="expired"'
     answer = MockResponse(json.dumps(body).encode(), status_code=status, headers=headers)
 
     API.validate_response(MockRequest(HOST_URL, method, "/api" + path), answer)

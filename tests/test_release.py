@@ -14,9 +14,11 @@ from typing import Any
 import pytest
 
 from graphsim import Fault, GraphSimulator
+from graphsim.authority import EntraAuthority
 from graphsim.harness import LogCapture, app_settings, http_request
 from revoke.app.release_triggers import release_http
 from revoke.graph.pacing import RISKY_USERS_INTERVAL_SECONDS
+from revoke.policy.roles import ROLE_DISABLE, ROLE_RELEASE, ROLE_REVOKE
 from revoke.sentinel.comment_text import CommentSummary, CommentTarget, render_comment
 from tests.conftest import ADELE, GUEST, MEGAN, body_of
 from tests.test_incident_comment_flow import INCIDENT, WORKSPACE, lines_of
@@ -233,8 +235,60 @@ def test_the_comment_names_the_calling_app_when_one_is_known() -> None:
 
     assert text[:3] == [
         "Account release: 1 of 1 account(s) released, 0 skipped.",
+        "Requested by app <xsoar-prod>.",
         "Correlation id: fp-3",
-        "Requested by app: <xsoar-prod>",
     ]
     assert "&lt;xsoar-prod&gt;" in render_comment(summary)
-    assert "Requested by" not in render_comment(replace(summary, caller_app=None))
+    assert "Requested by" not in render_comment(replace(summary, caller_app_id=None))
+
+
+# --- who may release: the caller's Entra ID token and its Containment.Release role ------------
+RELEASER = ("3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f", "9e8d7c6b-5a4f-4e3d-9c2b-1a0f9e8d7c6b")  # (app, object)
+
+
+@pytest.fixture
+def authority() -> Iterator[EntraAuthority]:
+    with EntraAuthority() as running:
+        yield running
+
+
+@pytest.mark.parametrize("settings", [BOTH])
+def test_an_identified_caller_with_the_release_role_releases_and_is_named_in_the_trail(
+    authority: EntraAuthority, disabled: GraphSimulator, logs: LogCapture, settings: dict[str, str]
+) -> None:
+    token = authority.mint([ROLE_RELEASE], app_id=RELEASER[0], object_id=RELEASER[1])
+    with app_settings({**disabled.environment(), **settings, **authority.environment()}):
+        response = release_http(http_request({"users": [ADELE[0]], "actions": ["enableAccount"]}, token=token))
+
+    assert response.status_code == 200, response.get_body()
+    assert ADELE[1] not in disabled.disabled
+    assert {(e["callerAppId"], e["callerObjectId"]) for e in logs.audit_events()} == {RELEASER}
+    assert token not in logs.text()
+
+
+@pytest.mark.parametrize("settings", [BOTH])
+@pytest.mark.parametrize("roles", [[ROLE_REVOKE, ROLE_DISABLE], []])
+def test_a_caller_without_the_release_role_is_refused_before_anything_is_read_or_sent(
+    authority: EntraAuthority, disabled: GraphSimulator, logs: LogCapture, settings: dict[str, str], roles: list[str]
+) -> None:
+    token = authority.mint(roles, app_id=RELEASER[0], object_id=RELEASER[1])
+    with app_settings({**disabled.environment(), **settings, **authority.environment()}):
+        response = release_http(http_request({"users": [ADELE[0]], "actions": ["enableAccount"]}, token=token))
+
+    assert response.status_code == 403
+    assert body_of(response)["error"]["code"] == "caller_not_permitted"
+    assert ROLE_RELEASE in body_of(response)["error"]["message"]
+    assert disabled.graph_requests() == []
+    assert [(e["outcome"], e["callerAppId"]) for e in logs.audit_events()] == [("rejected", RELEASER[0])]
+
+
+@pytest.mark.parametrize("settings", [BOTH])
+def test_a_release_without_a_token_is_401_when_callers_are_identified(
+    authority: EntraAuthority, disabled: GraphSimulator, settings: dict[str, str]
+) -> None:
+    with app_settings({**disabled.environment(), **settings, **authority.environment()}):
+        response = release_http(http_request({"users": [ADELE[0]], "actions": ["enableAccount"]}))
+
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
+    assert disabled.graph_requests() == []

@@ -65,7 +65,7 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 }
 
 resource site 'Microsoft.Web/sites@2024-04-01' = {
-  // checkov:skip=CKV_AZURE_222: The HTTP endpoint is called by SOC tooling outside Azure; it stays reachable over HTTPS only, behind a function key.
+  // checkov:skip=CKV_AZURE_222: The HTTP endpoint is called by SOC tooling outside Azure; it stays reachable over HTTPS only, behind a function key and an Entra ID token the function validates itself.
   // checkov:skip=CKV_AZURE_17: Callers authenticate with the function key; requiring client certificates would force every caller to hold one.
   // checkov:skip=CKV_AZURE_212: Flex Consumption scales from zero on HTTP and queue load; always-ready instances are a cost choice left to the deployer.
   // checkov:skip=CKV_AZURE_213: GET /api/health exists but needs the function key, which the platform health check does not send (it would read 401 as unhealthy); an anonymous health route would be another public route.
@@ -121,7 +121,7 @@ resource siteAppSettings 'Microsoft.Web/sites/config@2024-04-01' = {
   // checkov:skip=CKV_AZURE_63: HTTP logging is a property of the web config, not of app settings; the function logs to Application Insights.
   // checkov:skip=CKV_AZURE_65: Detailed error pages are a property of the web config, not of app settings; the app serves JSON errors only.
   // checkov:skip=CKV_AZURE_66: Failed request tracing is a property of the web config, not of app settings; requests are traced in Application Insights.
-  // checkov:skip=CKV_AZURE_13: App Service Authentication lives in the authsettingsV2 config; callers authenticate with the function key (see the site).
+  // checkov:skip=CKV_AZURE_13: App Service Authentication is not offered on Flex Consumption; the function validates each caller's Entra ID token itself (REVOKE_CALLER_AUTH, docs/DEPLOY.md).
   // checkov:skip=CKV_AZURE_80: .NET Framework version does not apply: a Python 3.11 app whose runtime is set in functionAppConfig.runtime.
   // checkov:skip=CKV_AZURE_88: Flex Consumption has no Azure Files content share; the package comes from the blob deployment container.
   // checkov:skip=CKV_AZURE_222: Public network access is a site property, skipped on the site with its reason; app settings cannot change it.

@@ -43,7 +43,7 @@ var grants = [
     principal: 'function'
     role: 'storageTableDataContributor'
     scope: 'storage'
-    why: 'The host records diagnostic events in monthly tables it creates, queries and deletes.'
+    why: 'The host records diagnostic events in monthly tables it creates, queries and deletes; the function keeps the tenant-wide action budget (REVOKE_ACTION_BUDGET) in its own table, read and written with ETag conditions.'
   }
   {
     principal: 'function'

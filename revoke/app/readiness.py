@@ -14,7 +14,7 @@ import binascii
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from azure.core.credentials import TokenCredential
 
@@ -22,9 +22,12 @@ from revoke.actions import ContainmentAction
 from revoke.app.responder import claims_in
 from revoke.containment.action_run import revocation_alone
 from revoke.deadline import Deadline
-from revoke.errors import GraphError, SettingsError
+from revoke.errors import BudgetUnavailable, GraphError, SettingsError
 from revoke.graph.tokens import TokenSource
-from revoke.settings import Settings
+from revoke.settings import CallerAuth, SettingNames, Settings
+
+if TYPE_CHECKING:
+    from revoke.policy.budget import ActionBudget
 
 READINESS_SECONDS = 10.0
 # Either serves the look-ups: protected users named the other way, guests named by object id,
@@ -74,22 +77,34 @@ class Readiness:
         }
 
 
+KEY_AUTH_WARNING = (
+    f"{SettingNames.CALLER_AUTH} is key: callers are not identified; whoever holds the function key may "
+    "take every allowed action, and the audit cannot say who asked"
+)
+BUDGET_OFF_WARNING = f"{SettingNames.ACTION_BUDGET} is off: nothing caps how many accounts may be acted on per hour"
+
+
 def check_readiness(
-    environ: Mapping[str, str] | None, credential_for: Callable[[Settings], TokenCredential]
+    environ: Mapping[str, str] | None,
+    credential_for: Callable[[Settings], TokenCredential],
+    budget_for: Callable[[Settings], ActionBudget | None] | None = None,
 ) -> Readiness:
+    """`budget_for` builds the action budget whose store is reached (the function); None skips it (the CLI)."""
     deadline = Deadline(READINESS_SECONDS)
     try:
         settings = Settings.from_environment(environ)
     except SettingsError as problem:
         return Readiness((Check("settings", False, problem.public_message),))
     checks = [Check("settings", True)]
+    policy_warnings = _policy_warnings(settings)
+    checks += _policy_checks(settings, budget_for, deadline)
     actions = tuple(action.value for action in settings.actions)
     credential = credential_for(settings)
     try:
         token = TokenSource(credential, settings.graph_scope).token(deadline)
     except GraphError as problem:
         checks.append(Check("graphToken", False, problem.detail))
-        return Readiness(tuple(checks), actions)
+        return Readiness(tuple(checks), actions, warnings=policy_warnings)
     checks.append(Check("graphToken", True))
     claims = claims_in(token)
     if isinstance(claims.get("scp"), str) and not claims.get("roles"):
@@ -104,7 +119,43 @@ def check_readiness(
             checks.append(Check("armToken", True))
         except GraphError as problem:
             checks.append(Check("armToken", False, problem.detail))
-    return Readiness(tuple(checks), actions, tuple(sorted(held)), missing, _warnings(settings, held))
+    warnings = policy_warnings + _warnings(settings, held)
+    return Readiness(tuple(checks), actions, tuple(sorted(held)), missing, warnings)
+
+
+def _policy_checks(
+    settings: Settings, budget_for: Callable[[Settings], ActionBudget | None] | None, deadline: Deadline
+) -> list[Check]:
+    """Callers can be identified (entra), and the action budget's store answers (fail closed otherwise)."""
+    checks = []
+    if settings.caller_auth is CallerAuth.ENTRA:
+        unset = [
+            name
+            for name, value in (
+                (SettingNames.AUTH_TENANT_ID, settings.auth_tenant_id),
+                (SettingNames.AUTH_AUDIENCE, settings.auth_audiences),
+            )
+            if not value
+        ]
+        detail = f"{', '.join(unset)} not set: every HTTP caller is refused" if unset else None
+        checks.append(Check("callerAuth", not unset, detail))
+    budget = budget_for(settings) if budget_for is not None else None
+    if budget is not None:
+        try:
+            budget.check(deadline)
+            checks.append(Check("actionBudget", True))
+        except BudgetUnavailable as problem:
+            checks.append(Check("actionBudget", False, f"{problem}: every target is deferred until it answers"))
+    return checks
+
+
+def _policy_warnings(settings: Settings) -> tuple[str, ...]:
+    warnings = []
+    if settings.caller_auth is CallerAuth.KEY:
+        warnings.append(KEY_AUTH_WARNING)
+    if settings.action_budget is None:
+        warnings.append(BUDGET_OFF_WARNING)
+    return tuple(warnings)
 
 
 # Directory roles (their template ids, as a delegated token's `wids` claim lists them) that let

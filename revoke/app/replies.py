@@ -10,6 +10,7 @@ from typing import Any
 
 from revoke.containment.core import ContainmentReport
 from revoke.containment.verdict import TargetOutcome
+from revoke.errors import InvalidCallerToken, RequestRejected
 
 RETRY_AFTER_FLOOR_SECONDS = 5
 # A target that ended as asked: contained, or released by a release request (or a dry run of either).
@@ -36,11 +37,20 @@ def error_reply(status: int, code: str, message: str, correlation_id: str) -> Ht
     return HttpReply(status, {"error": {"code": code, "message": message}, "correlationId": correlation_id})
 
 
+def rejection_reply(rejection: RequestRejected, correlation_id: str) -> HttpReply:
+    """A refused request; a 401 says, as RFC 6750 asks, that a bearer token is what is missing."""
+    reply = error_reply(rejection.http_status, rejection.code, rejection.message, correlation_id)
+    if isinstance(rejection, InvalidCallerToken):
+        # The reason is one of the fixed codes in revoke.policy.callers, never text from the token.
+        challenge = f'Bearer error="invalid_token", error_description="{rejection.reason}"'
+        reply.headers["WWW-Authenticate"] = challenge
+    return reply
+
+
 def http_reply(report: ContainmentReport) -> HttpReply:
     """The HTTP status and body; the first rule that applies wins."""
     if report.rejection is not None:
-        rejection = report.rejection
-        return error_reply(rejection.http_status, rejection.code, rejection.message, report.correlation_id)
+        return rejection_reply(report.rejection, report.correlation_id)
     outcomes = report.outcomes()
     if outcomes == {TargetOutcome.REFUSED}:
         message = "; ".join(sorted({_refusal(r.detail) for r in report.results}))
@@ -61,8 +71,10 @@ def queue_disposition(report: ContainmentReport) -> QueueDisposition:
     outcomes = report.outcomes()
     if TargetOutcome.DEFERRED in outcomes:
         return QueueDisposition.RETRY
-    # An over-limit request is kept for a person to split or replay, not dropped.
-    if report.rejection is not None or report.over_limit or TargetOutcome.FAILED in outcomes:
+    # An over-limit request is kept for a person to split or replay, not dropped; so is one whose
+    # targets the action budget refused: a burst past the budget is for a person to judge, and a
+    # redelivery every minute would only refuse again (docs/DEPLOY.md, "The action budget").
+    if report.rejection is not None or report.over_limit or report.over_budget or TargetOutcome.FAILED in outcomes:
         return QueueDisposition.POISON
     return QueueDisposition.COMPLETE
 

@@ -7,23 +7,34 @@ after that the objects are only read.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Mapping
+from contextlib import suppress
+from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING
 
 from azure.core.credentials import TokenCredential
 
 from revoke.audit.redaction import protect_logs
-from revoke.containment.core import Containment
+from revoke.containment.core import Authenticate, Containment
+from revoke.deadline import Deadline
+from revoke.errors import SettingsError
 from revoke.graph.client import GraphClient
 from revoke.graph.tokens import IDENTITY_ANSWERS
 from revoke.graph.transport import pooled_session
 from revoke.settings import Settings
 
 if TYPE_CHECKING:  # imported where used: a cold start needs neither
+    from azure.data.tables import TableClient
+
     from revoke.app.readiness import Readiness
     from revoke.containment.release import Release
+    from revoke.policy.budget import ActionBudget
     from revoke.sentinel.incident_report import IncidentReporter
 
 COMMENT_CONNECTIONS = 4
+# A health check's caller is identified within this (the keys may have to be fetched).
+HEALTH_AUTH_SECONDS = 10.0
 
 _lock = threading.Lock()
 _service: Containment | None = None
@@ -68,12 +79,49 @@ def incident_reporter(settings: Settings, credential: TokenCredential) -> Incide
     return IncidentReporter(commenter, settings.sentinel_workspace)
 
 
-def readiness() -> Readiness:
-    """The health check, with the credential an invocation uses."""
+def action_budget(settings: Settings, credential_for: Callable[[Settings], TokenCredential]) -> ActionBudget | None:
+    """The tenant-wide budget in the host storage account, or None when REVOKE_ACTION_BUDGET=off."""
+    if settings.action_budget is None:
+        return None
+    from revoke.policy.budget import ActionBudget  # Table Storage's client, only when a budget is kept
+
+    return ActionBudget(settings, partial(budget_store_table, settings, credential_for))
+
+
+def budget_store_table(settings: Settings, credential_for: Callable[[Settings], TokenCredential]) -> TableClient:
+    """The budget's table, reached with the host's connection string or its identity."""
+    from revoke.policy.budget import budget_table
+
+    def storage_credential(client_id: str | None) -> TokenCredential:
+        return credential_for(replace(settings, client_id=client_id or settings.client_id))
+
+    return budget_table(settings.budget_store, storage_credential)
+
+
+def readiness(headers: Mapping[str, str]) -> Readiness:
+    """The health check, with the credential an invocation uses, for a caller the settings let in."""
     from revoke.app.readiness import check_readiness
+    from revoke.policy.callers import admit_to_route
 
     protect_logs()
-    return check_readiness(None, managed_identity_credential)
+    try:
+        settings = Settings.from_environment()
+    except SettingsError:
+        settings = None  # the check below names the setting to fix
+    if settings is not None:
+        # entra without a tenant or an audience is reported by the check below.
+        with suppress(SettingsError):
+            admit_to_route(headers, settings, Deadline(HEALTH_AUTH_SECONDS))
+    return check_readiness(
+        None, managed_identity_credential, partial(action_budget, credential_for=managed_identity_credential)
+    )
+
+
+def authenticator(headers: Mapping[str, str]) -> Authenticate:
+    """Names the caller of one HTTP request, within the invocation's deadline (revoke.policy.callers)."""
+    from revoke.policy.callers import identify_caller  # PyJWT: imported with the first HTTP request
+
+    return partial(identify_caller, dict(headers), service().settings)
 
 
 def service() -> Containment:
@@ -86,7 +134,10 @@ def service() -> Containment:
                 settings = Settings.from_environment()
                 credential = managed_identity_credential(settings)
                 _service = Containment(
-                    settings, GraphClient(settings, credential), incident_reporter(settings, credential)
+                    settings,
+                    GraphClient(settings, credential),
+                    incident_reporter(settings, credential),
+                    action_budget(settings, managed_identity_credential),
                 )
     return _service
 
@@ -121,3 +172,6 @@ def reset() -> None:
     with _lock:
         _service = None
         _release = None
+        from revoke.policy.keys import forget_signing_keys
+
+        forget_signing_keys()

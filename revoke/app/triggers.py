@@ -12,8 +12,15 @@ import uuid
 import azure.functions as func
 
 from revoke.app import runtime
-from revoke.app.replies import HttpReply, QueueDisposition, error_reply, http_reply, queue_disposition
-from revoke.errors import RetryLater, SettingsError
+from revoke.app.replies import (
+    HttpReply,
+    QueueDisposition,
+    error_reply,
+    http_reply,
+    queue_disposition,
+    rejection_reply,
+)
+from revoke.errors import CallerRefused, RetryLater, SettingsError
 from revoke.intake.payloads import decode_queue_body
 from revoke.settings import poison_queue_of, queue_name_from
 
@@ -31,7 +38,10 @@ blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
 @blueprint.route(route="revoke", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 def revoke_http(req: func.HttpRequest) -> func.HttpResponse:
     try:
-        reply = http_reply(runtime.service().handle(req.get_body(), trigger="http"))
+        service = runtime.service()
+        reply = http_reply(
+            service.handle(req.get_body(), trigger="http", authenticate=runtime.authenticator(req.headers))
+        )
     except SettingsError as problem:
         # The value stays in the log: the caller learns which setting to fix, not what it holds.
         logger.error("Refusing requests: %s", problem)
@@ -47,8 +57,10 @@ def revoke_http(req: func.HttpRequest) -> func.HttpResponse:
 def health_http(req: func.HttpRequest) -> func.HttpResponse:
     """200 when the deployment can contain (settings, token, permissions), 503 when it cannot."""
     try:
-        readiness = runtime.readiness()
+        readiness = runtime.readiness(req.headers)
         reply = HttpReply(200 if readiness.ready else 503, readiness.as_json())
+    except CallerRefused as refusal:
+        reply = rejection_reply(refusal, str(uuid.uuid4()))
     except Exception:
         logger.exception("Unexpected failure in the health check")
         reply = error_reply(

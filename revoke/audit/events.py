@@ -12,7 +12,7 @@ from typing import Any
 from revoke.outcomes import Outcome
 
 AUDIT_LOGGER_NAME = "revoke.audit"
-SCHEMA_ID = "revoke.audit/2"
+SCHEMA_ID = "revoke.audit/3"
 SCHEMA_PATH = Path(__file__).with_name("audit_event.schema.json")
 
 audit_logger = logging.getLogger(AUDIT_LOGGER_NAME)
@@ -29,6 +29,10 @@ class RequestContext:
     alert_id: str | None = None
     incident_id: str | None = None
     reason: str | None = None
+    # Who asked, from the caller's Entra ID token (azp/appid and oid); None on the queue path,
+    # which Storage RBAC guards, for the CLI, and for a function-key caller (REVOKE_CALLER_AUTH=key).
+    caller_app_id: str | None = None
+    caller_object_id: str | None = None
 
 
 def audit_event(
@@ -56,6 +60,8 @@ def audit_event(
         "alertId": context.alert_id,
         "incidentId": context.incident_id,
         "reason": context.reason,
+        "callerAppId": context.caller_app_id,
+        "callerObjectId": context.caller_object_id,
         "graphStatus": graph_status,
         "graphRequestId": graph_request_id,
         "attempts": attempts,

@@ -7,9 +7,9 @@ or a Graph failure, it reports them.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from revoke.actions import ContainmentAction, allowed_subset
 from revoke.audit.events import RequestContext, audit_event, emit
@@ -18,7 +18,7 @@ from revoke.containment.ledger import Ledger
 from revoke.containment.protection import ProtectedUsers
 from revoke.containment.verdict import TargetOutcome, TargetResult, is_external
 from revoke.deadline import Deadline
-from revoke.errors import RequestRejected
+from revoke.errors import BudgetUnavailable, CallerNotPermitted, RequestRejected
 from revoke.intake.payloads import (
     RevocationRequest,
     SkippedEntity,
@@ -28,7 +28,15 @@ from revoke.intake.payloads import (
     require_targets,
 )
 from revoke.outcomes import ActionResult, CommentResult, Outcome, UserLookup
+from revoke.policy.roles import ROLE_DISABLE, Caller, roles_for
 from revoke.settings import Settings
+
+if TYPE_CHECKING:  # the budget's Table Storage client is imported only by a deployment that has one
+    from revoke.policy.budget import ActionBudget
+
+# Who is calling, asked once the invocation's deadline runs (HTTP); raises CallerRefused.
+Authenticate = Callable[[Deadline], Caller]
+WITHHELD_DISABLE = f"the caller may not disable accounts: it lacks the app role {ROLE_DISABLE}"
 
 
 class IncidentComments(Protocol):
@@ -47,6 +55,7 @@ class ContainmentReport:
     skipped: tuple[SkippedEntity, ...] = ()
     rejection: RequestRejected | None = None
     over_limit: bool = False
+    over_budget: bool = False  # some target was refused by the tenant-wide action budget
     incident_id: str | None = None
     comment: CommentResult | None = None  # the comment on the Sentinel incident, when one was due
     release: bool = False  # a release (revoke.containment.release) rather than a containment
@@ -61,35 +70,60 @@ DRY_RUN = ActionResult(Outcome.DRY_RUN, detail="dry run: nothing sent to Graph")
 class Containment:
     """Applies policy (protected users, the limit, dry-run) and takes each action for the rest."""
 
-    def __init__(self, settings: Settings, graph: Graph, incidents: IncidentComments | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        graph: Graph,
+        incidents: IncidentComments | None = None,
+        budget: ActionBudget | None = None,
+    ) -> None:
         self._settings = settings
         self._graph = graph
         self._incidents = incidents
+        self._budget = budget
         self._protected = ProtectedUsers(settings.protected_users)
         self._names = {action: action.value for action in ContainmentAction}
         # The legacy beta action still serves revocation when REVOKE_ACTION selects it.
         self._names[ContainmentAction.REVOKE_SESSIONS] = settings.action.value
 
-    def handle(self, body: bytes, *, trigger: str, correlation_id: str | None = None) -> ContainmentReport:
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    def handle(
+        self,
+        body: bytes,
+        *,
+        trigger: str,
+        correlation_id: str | None = None,
+        authenticate: Authenticate | None = None,
+    ) -> ContainmentReport:
+        """`authenticate` (HTTP) names the caller before the body is read; None: the queue or the CLI."""
+        deadline = Deadline(self._settings.retry_budget_seconds)
         context = RequestContext(trigger, correlation_id or str(uuid.uuid4()))
+        caller: Caller | None = None
+        withheld: str | None = None
         try:
+            if authenticate is not None:
+                caller = authenticate(deadline)
+                context = replace(context, caller_app_id=caller.app_id, caller_object_id=caller.object_id)
             document = load_document(body, self._settings.max_body_bytes)
-            context = RequestContext(trigger, correlation_id_in(document) or context.correlation_id)
+            context = replace(context, correlation_id=correlation_id_in(document) or context.correlation_id)
             request = read_request(document)
-            context = RequestContext(
-                trigger, context.correlation_id, request.alert_id, request.incident_id, request.reason
+            context = replace(
+                context, alert_id=request.alert_id, incident_id=request.incident_id, reason=request.reason
             )
             # The trail shows every account the payload named, those it cannot act on too.
             for entity in request.skipped:
                 emit(audit_event(context, Outcome.SKIPPED, action=None, user=entity.entity, detail=entity.reason))
             require_targets(request)
-            actions = self._actions_for(request)
+            actions = self._actions_for(request, caller)
+            withheld = self._withheld(request, caller)
         except RequestRejected as rejection:
             detail = f"{rejection.code}: {rejection.message}"
             emit(audit_event(context, Outcome.REJECTED, action=None, user=None, detail=detail))
             return ContainmentReport(context.correlation_id, self._settings.dry_run, rejection=rejection)
-        deadline = Deadline(self._settings.retry_budget_seconds)
-        report = self.contain(request, actions, context, deadline)
+        report = self.contain(request, actions, context, deadline, withheld=withheld)
         if self._incidents is not None:
             report = replace(report, comment=self._incidents.comment(report, context, deadline))
         return report
@@ -100,10 +134,13 @@ class Containment:
         actions: Sequence[ContainmentAction],
         context: RequestContext,
         deadline: Deadline,
+        *,
+        withheld: str | None = None,
     ) -> ContainmentReport:
         dry_run = self._settings.dry_run or request.dry_run
         targets = request.targets
-        ledger = Ledger(context, targets, actions, self._names)
+        ledger = Ledger(context, targets, actions, self._names, withheld)
+        over_budget = False
         lookups: dict[int, UserLookup] = {}
         over_limit = len(targets) > self._settings.max_users
         if over_limit:
@@ -125,17 +162,61 @@ class Containment:
                 for i in open_targets:
                     ledger.add(i, action, DRY_RUN)
             elif open_targets:
-                run.take(action, open_targets)
+                granted, refused = self._within_budget(action, open_targets, ledger, deadline)
+                over_budget = over_budget or refused
+                if granted:
+                    run.take(action, granted)
         return ContainmentReport(
             context.correlation_id,
             dry_run,
             ledger.results(),
             request.skipped,
             over_limit=over_limit,
+            over_budget=over_budget,
             incident_id=request.incident_id,
         )
 
-    def _actions_for(self, request: RevocationRequest) -> tuple[ContainmentAction, ...]:
-        if not request.actions:
+    def _within_budget(
+        self, action: ContainmentAction, indexes: list[int], ledger: Ledger, deadline: Deadline
+    ) -> tuple[list[int], bool]:
+        """The targets `action` may be sent for now (one unit of its budget each, reserved before
+        sending), and whether the budget refused any. The rest are refused, saying when the budget
+        frees up, or deferred when its store cannot be reached (fail closed)."""
+        if self._budget is None or self._settings.budget_for(action) is None:
+            return indexes, False
+        try:
+            reservation = self._budget.reserve(action, len(indexes), deadline)
+        except BudgetUnavailable as problem:
+            unavailable = ActionResult(Outcome.DEFERRED, detail=f"{problem}; nothing sent (the budget fails closed)")
+            for i in indexes:
+                ledger.add(i, action, unavailable)
+            return [], False
+        refused = ActionResult(Outcome.REFUSED, detail=reservation.refusal)
+        for i in indexes[reservation.granted :]:
+            ledger.add(i, action, refused)
+        return indexes[: reservation.granted], reservation.granted < len(indexes)
+
+    def _actions_for(self, request: RevocationRequest, caller: Caller | None) -> tuple[ContainmentAction, ...]:
+        """Named actions: the deployment must allow each and the caller hold its role. None named: every
+        action the deployment allows that the caller holds a role for, and 403 if that is none."""
+        if request.actions:
+            chosen = allowed_subset(request.actions, self._settings.actions)
+            if caller is not None:
+                caller.require(*roles_for(chosen))
+            return chosen
+        if caller is None:
             return self._settings.actions
-        return allowed_subset(request.actions, self._settings.actions)
+        permitted = caller.permitted(self._settings.actions)
+        if not permitted:
+            needed = roles_for(self._settings.actions)
+            raise CallerNotPermitted(
+                needed, f"the caller holds no app role for an action this deployment allows ({', '.join(needed)})"
+            )
+        return permitted
+
+    def _withheld(self, request: RevocationRequest, caller: Caller | None) -> str | None:
+        """Why disableAccount is not taken although the deployment allows it: the caller may not."""
+        disable = ContainmentAction.DISABLE_ACCOUNT
+        if request.actions or caller is None or disable not in self._settings.actions or caller.may(disable):
+            return None
+        return WITHHELD_DISABLE

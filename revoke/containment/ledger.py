@@ -22,6 +22,7 @@ class Ledger:
         targets: Sequence[UserIdentifier],
         actions: Sequence[ContainmentAction],
         names: dict[ContainmentAction, str],
+        withheld: str | None = None,
     ) -> None:
         self._context = context
         self._targets = targets
@@ -30,6 +31,7 @@ class Ledger:
         self._records: list[list[ActionRecord]] = [[] for _ in targets]
         self._external: list[bool | None] = [False] * len(targets)
         self._results: dict[int, TargetResult] = {}
+        self._withheld = withheld  # why disableAccount was not asked for, when the caller may not
 
     def mark_external(self, index: int, external: bool | None = True) -> None:
         """Whether the target is an external (guest) user; None: it could not be told."""
@@ -53,7 +55,7 @@ class Ledger:
         records.append(ActionRecord(self._names[action], result))
         verdict, why = None, None
         if len(records) == len(self._actions):
-            judged = judge(self._targets[index].value, records, external=self._external[index])
+            judged = judge(self._targets[index].value, records, external=self._external[index], withheld=self._withheld)
             self._results[index] = judged
             # Not contained: why. Contained by revocation alone: what that leaves open.
             verdict, why = judged.contained, judged.detail

@@ -22,7 +22,7 @@ from typing import Protocol
 
 from revoke.actions import ReleaseAction, allowed_release_subset
 from revoke.audit.events import RequestContext, audit_event, emit
-from revoke.containment.core import DRY_RUN, ContainmentReport, IncidentComments
+from revoke.containment.core import DRY_RUN, Authenticate, ContainmentReport, IncidentComments
 from revoke.containment.protection import PROTECTED, look_up, lookup_failure
 from revoke.containment.verdict import ActionRecord, TargetOutcome, TargetResult
 from revoke.deadline import Deadline
@@ -31,6 +31,7 @@ from revoke.identifiers import UserIdentifier
 from revoke.intake.payloads import correlation_id_in, load_document
 from revoke.intake.release_request import ReleaseRequest, read_release_request
 from revoke.outcomes import ActionResult, Outcome, UserLookup
+from revoke.policy.roles import ROLE_RELEASE
 from revoke.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -116,19 +117,31 @@ class Release:
         self._graph = graph
         self._incidents = incidents
 
-    def handle(self, body: bytes, *, trigger: str, correlation_id: str | None = None) -> ContainmentReport:
+    def handle(
+        self,
+        body: bytes,
+        *,
+        trigger: str,
+        correlation_id: str | None = None,
+        authenticate: Authenticate | None = None,
+    ) -> ContainmentReport:
+        """`authenticate` (HTTP) names the caller, who must hold Containment.Release, before the body is read."""
+        deadline = Deadline(self._settings.retry_budget_seconds)
         context = RequestContext(trigger, correlation_id or str(uuid.uuid4()))
         try:
+            if authenticate is not None:
+                caller = authenticate(deadline)
+                context = replace(context, caller_app_id=caller.app_id, caller_object_id=caller.object_id)
+                caller.require(ROLE_RELEASE)
             document = load_document(body, self._settings.max_body_bytes)
-            context = RequestContext(trigger, correlation_id_in(document) or context.correlation_id)
+            context = replace(context, correlation_id=correlation_id_in(document) or context.correlation_id)
             request = read_release_request(document)
-            context = RequestContext(trigger, context.correlation_id, None, request.incident_id, request.reason)
+            context = replace(context, incident_id=request.incident_id, reason=request.reason)
             actions = allowed_release_subset(request.actions, self._settings.release_actions)
         except RequestRejected as rejection:
             detail = f"{rejection.code}: {rejection.message}"
             emit(audit_event(context, Outcome.REJECTED, action=None, user=None, detail=detail))
             return ContainmentReport(context.correlation_id, self._settings.dry_run, rejection=rejection, release=True)
-        deadline = Deadline(self._settings.retry_budget_seconds)
         report = self.release(request, actions, context, deadline)
         if self._incidents is not None:
             report = replace(report, comment=self._incidents.comment(report, context, deadline))

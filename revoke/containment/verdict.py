@@ -106,8 +106,14 @@ def is_external(*names: str | None) -> bool:
     return any(name is not None and EXTERNAL_MARKER in name.lower() for name in names)
 
 
-def judge(user: str, records: Sequence[ActionRecord], *, external: bool | None) -> TargetResult:
-    """The target's result once every action asked for has its own; `external` None: unknown."""
+def judge(
+    user: str, records: Sequence[ActionRecord], *, external: bool | None, withheld: str | None = None
+) -> TargetResult:
+    """The target's result once every action asked for has its own; `external` None: unknown.
+
+    `withheld` says why an action that would contain a guest was not asked for (the caller
+    may not take it); a guest left not contained carries it in its detail.
+    """
     outcomes = [record.result.outcome for record in records]
     if outcomes and all(outcome is Outcome.DRY_RUN for outcome in outcomes):
         return TargetResult(user, TargetOutcome.DRY_RUN, tuple(records), "dry run: nothing sent to Graph")
@@ -122,6 +128,7 @@ def judge(user: str, records: Sequence[ActionRecord], *, external: bool | None) 
         return TargetResult(user, TargetOutcome.CONTAINED, tuple(records), REVOCATION_ALONE if alone else None)
     if Outcome.REVOKED in outcomes:
         detail = EXTERNAL_NOT_CONTAINED if external else KIND_UNKNOWN
+        detail = f"{detail} ({withheld})" if withheld else detail
     else:
         detail = NOTHING_CONTAINING
     return TargetResult(user, TargetOutcome.NOT_CONTAINED, tuple(records), detail)

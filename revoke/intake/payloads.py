@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import difflib
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -31,6 +32,7 @@ from revoke.errors import (
     NoResolvableAccount,
     PayloadTooLarge,
     TooManyAccounts,
+    UnknownField,
 )
 from revoke.identifiers import NIL_OBJECT_ID, UserIdentifier, is_object_id, parse_user_identifier
 from revoke.settings import MAX_ACCOUNTS
@@ -57,6 +59,10 @@ _LINE_BREAK = re.compile(rb"\r?\n")
 _BASE64 = re.compile(rb"[A-Za-z0-9+/]+={0,2}")
 _BASE64_URL_SAFE = re.compile(rb"[A-Za-z0-9_-]+={0,2}")
 _UTF8_BOM = b"\xef\xbb\xbf"
+# Every field a direct request may hold: it is written by a person or a playbook, so a field
+# outside this list is a mistake (dry_run for dryRun) and is refused, never ignored.
+DIRECT_FIELDS = ("users", "user", "actions", "dryRun", "reason", "incidentId", "alertId", "correlationId")
+_DIRECT_FIELDS = {name.lower(): name for name in DIRECT_FIELDS}
 
 
 @dataclass(frozen=True)
@@ -211,6 +217,7 @@ def require_targets(request: RevocationRequest) -> None:
 
 
 def _direct_request(document: Mapping[str, Any]) -> RevocationRequest:
+    _refuse_unknown_fields(document)
     users = _field(document, "users")
     single = _field(document, "user")
     listed: list[Any] = []
@@ -236,6 +243,28 @@ def _direct_request(document: Mapping[str, Any]) -> RevocationRequest:
         shape="direct",
         actions=_actions(_field(document, "actions")),
     )
+
+
+def _refuse_unknown_fields(document: Mapping[str, Any]) -> None:
+    """UnknownField naming the first field a direct request does not define, with the one it was likely meant as."""
+    for key in document:
+        if isinstance(key, str) and key.lower() in _DIRECT_FIELDS:
+            continue
+        name = str(key)
+        hint = _near_miss(name)
+        suggestion = f" (did you mean {hint!r}?)" if hint else ""
+        known = ", ".join(DIRECT_FIELDS)
+        raise UnknownField(f"unknown field {quoted(name)}{suggestion}; a direct request takes only {known}")
+
+
+def _near_miss(name: str) -> str | None:
+    """The defined field `name` most likely meant: the same letters in another spelling (dry_run,
+    DRY-RUN), or a close misspelling (action)."""
+    squeezed = "".join(c for c in name.lower() if c.isalnum())
+    if squeezed in _DIRECT_FIELDS:
+        return _DIRECT_FIELDS[squeezed]
+    close = difflib.get_close_matches(squeezed[:64], list(_DIRECT_FIELDS), n=1, cutoff=0.75)
+    return _DIRECT_FIELDS[close[0]] if close else None
 
 
 def _actions(value: Any) -> tuple[ContainmentAction, ...]:

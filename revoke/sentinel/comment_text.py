@@ -42,7 +42,7 @@ class CommentSummary:
     targets: tuple[CommentTarget, ...]
     skipped: tuple[tuple[str, str], ...]
     release: bool = False  # undoing a containment: each target is released or not
-    caller_app: str | None = None  # the calling app's name or id, when the request was authenticated
+    caller_app_id: str | None = None  # the app that asked (its Entra ID token's azp); None: the queue
 
 
 def render_comment(summary: CommentSummary, limit: int = MAX_COMMENT_CHARACTERS) -> str:
@@ -80,14 +80,14 @@ def _header(summary: CommentSummary) -> str:
         done = sum(1 for target in summary.targets if target.contained)
         title, verb = "Account containment", "contained"
     caller = (
-        f"<br>Requested by app: <code>{_text(summary.caller_app, MAX_NAME_CHARACTERS)}</code>"
-        if summary.caller_app
+        f"Requested by app <code>{_text(summary.caller_app_id, MAX_NAME_CHARACTERS)}</code>.<br>"
+        if summary.caller_app_id
         else ""
     )
     return (
         f"<p><b>{title}</b>{mode}: {done} of {len(summary.targets)} "
-        f"account(s) {verb}, {len(summary.skipped)} skipped.<br>"
-        f"Correlation id: <code>{_text(summary.correlation_id, MAX_CORRELATION_CHARACTERS)}</code>{caller}</p>"
+        f"account(s) {verb}, {len(summary.skipped)} skipped.<br>{caller}"
+        f"Correlation id: <code>{_text(summary.correlation_id, MAX_CORRELATION_CHARACTERS)}</code></p>"
     )
 
 

@@ -41,7 +41,7 @@ class IncidentReporter:
         if incident is None:
             result = skipped(why_not_commented(report.incident_id))
         else:
-            message = render_comment(summary_of(report))
+            message = render_comment(summary_of(report, context.caller_app_id))
             time_left = Deadline(max(deadline.remaining(), COMMENT_FLOOR_SECONDS))
             result = self._commenter.post(incident, comment_id(report.correlation_id, incident), message, time_left)
         emit(comment_audit_event(context, result))
@@ -57,8 +57,8 @@ def why_not_commented(incident_id: str) -> str:
     return OUTSIDE_WORKSPACE
 
 
-def summary_of(report: ContainmentReport, caller_app: str | None = None) -> CommentSummary:
-    """What the comment says; `caller_app` names the calling app when the request was authenticated."""
+def summary_of(report: ContainmentReport, caller_app_id: str | None = None) -> CommentSummary:
+    """What the comment says; `caller_app_id` names the calling app when the request was authenticated."""
     targets = tuple(
         CommentTarget(
             result.user,
@@ -70,4 +70,6 @@ def summary_of(report: ContainmentReport, caller_app: str | None = None) -> Comm
         for result in report.results
     )
     skipped_accounts = tuple((entity.entity, entity.reason) for entity in report.skipped)
-    return CommentSummary(report.correlation_id, report.dry_run, targets, skipped_accounts, report.release, caller_app)
+    return CommentSummary(
+        report.correlation_id, report.dry_run, targets, skipped_accounts, report.release, caller_app_id
+    )

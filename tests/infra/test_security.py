@@ -159,7 +159,7 @@ def test_graph_resources_come_from_the_pinned_graph_extension(templates: dict[st
         "br:mcr.microsoft.com/bicep/extensions/microsoftgraph/v1.0:"
     )
     users = [name for name, t in templates.items() if "microsoftGraphV1" in t.get("extensions", {})]
-    assert users == ["app/graph-permissions.bicep", "app/sentinel-principal.bicep"]
+    assert users == ["app/api-registration.bicep", "app/graph-permissions.bicep", "app/sentinel-principal.bicep"]
     # The Sentinel look-up only reads Entra: every Graph resource in it is `existing`.
     assert all(r["existing"] for r in templates["app/sentinel-principal.bicep"]["resources"].values())
 

@@ -30,11 +30,23 @@ CODE_DEFAULTS = {
     SettingNames.QUEUE_NAME: code.DEFAULT_QUEUE_NAME,
     SettingNames.RETRY_BUDGET_SECONDS: str(code.DEFAULT_RETRY_BUDGET_SECONDS),
     SettingNames.MAX_PARALLEL: str(code.DEFAULT_MAX_PARALLEL),
+    SettingNames.CALLER_AUTH: code.CallerAuth.ENTRA.value,
+    SettingNames.ACTION_BUDGET: ",".join(f"{action.value}={limit}" for action, limit in code.DEFAULT_ACTION_BUDGET),
+    # Derived, each tested below: this cloud's sign-in endpoint, this tenant, the API registration.
+    SettingNames.AUTH_AUTHORITY: code.DEFAULT_AUTH_AUTHORITY,
+    SettingNames.AUTH_TENANT_ID: "",
+    SettingNames.AUTH_AUDIENCE: "",
 }
 
 
 # The settings made from other values than a parameter of their own, each tested on its own below.
-DERIVED = {SettingNames.SENTINEL_WORKSPACE, SettingNames.ARM_ENDPOINT}
+DERIVED = {
+    SettingNames.SENTINEL_WORKSPACE,
+    SettingNames.ARM_ENDPOINT,
+    SettingNames.AUTH_AUTHORITY,
+    SettingNames.AUTH_TENANT_ID,
+    SettingNames.AUTH_AUDIENCE,
+}
 FROM_PARAMETERS = sorted(set(CODE_DEFAULTS) - DERIVED)
 
 
