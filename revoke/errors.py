@@ -10,7 +10,11 @@
     │   │                                      such an account is skipped instead)
     │   ├── PayloadTooLarge                    over the body size limit               -> 413
     │   │   └── TooManyAccounts                more accounts than one request may name -> 413
-    │   └── NoResolvableAccount                no account with an Entra identifier    -> 422
+    │   ├── NoResolvableAccount                no account with an Entra identifier    -> 422
+    │   ├── CampaignsOff                       REVOKE_CAMPAIGNS is not true             -> 404
+    │   ├── CampaignNotFound                   no campaign has that id                 -> 404
+    │   ├── CampaignStateConflict              the campaign cannot do that now         -> 409
+    │   └── CampaignOverLimit                  more targets than REVOKE_MAX_CAMPAIGN_USERS -> 422
     ├── GraphError                          a call to Microsoft Graph did not succeed
     │   ├── TransientGraphError                throttled, 5xx, timeout, dropped connection:
     │   │   │                                  retry later ("deferred")
@@ -86,6 +90,26 @@ class TooManyAccounts(PayloadTooLarge):
 
 class NoResolvableAccount(RequestRejected):
     code = "no_resolvable_account"
+    http_status = 422
+
+
+class CampaignsOff(RequestRejected):
+    code = "campaigns_off"
+    http_status = 404
+
+
+class CampaignNotFound(RequestRejected):
+    code = "campaign_not_found"
+    http_status = 404
+
+
+class CampaignStateConflict(RequestRejected):
+    code = "campaign_state_conflict"
+    http_status = 409
+
+
+class CampaignOverLimit(RequestRejected):
+    code = "campaign_over_limit"
     http_status = 422
 
 

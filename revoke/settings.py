@@ -39,6 +39,11 @@ class SettingNames:
     QUEUE_NAME = "REVOKE_QUEUE_NAME"
     RETRY_BUDGET_SECONDS = "REVOKE_RETRY_BUDGET_SECONDS"
     MAX_PARALLEL = "REVOKE_MAX_PARALLEL"
+    CAMPAIGNS = "REVOKE_CAMPAIGNS"
+    CAMPAIGN_QUEUE_NAME = "REVOKE_CAMPAIGN_QUEUE_NAME"
+    MAX_CAMPAIGN_USERS = "REVOKE_MAX_CAMPAIGN_USERS"
+    GRAPH_WRITE_QUOTA = "REVOKE_GRAPH_WRITE_QUOTA"
+    CAMPAIGN_QUOTA_SHARE = "REVOKE_CAMPAIGN_QUOTA_SHARE"
     CLIENT_ID = "AZURE_CLIENT_ID"
 
     @classmethod
@@ -79,6 +84,15 @@ MAX_RETRY_BUDGET_SECONDS = HTTP_FRONT_END_LIMIT_SECONDS - RETRY_BUDGET_SLACK_SEC
 DEFAULT_MAX_PARALLEL = 8
 DEFAULT_ACTIONS = (ContainmentAction.REVOKE_SESSIONS,)
 DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
+# Campaigns (revoke.campaigns): off unless enabled, since they act on a whole group, role or tenant.
+DEFAULT_CAMPAIGN_QUEUE_NAME = "revoke-campaigns"
+# A campaign of more users than this is refused at start; 10,000 users take about 10 minutes
+# per action at the default pace. A tenant-wide campaign needs the setting raised on purpose.
+DEFAULT_MAX_CAMPAIGN_USERS = 10_000
+MAX_CAMPAIGN_USERS_CEILING = 1_000_000
+# Graph's documented identity write quota per app and tenant: 3,000 writes per 2 min 30 s.
+DEFAULT_GRAPH_WRITE_QUOTA = (3000, 150.0)
+DEFAULT_CAMPAIGN_QUOTA_SHARE = 0.8
 _HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 
 
@@ -98,6 +112,17 @@ class Settings:
     incident_comments: bool = True
     sentinel_workspace: str | None = None
     arm_endpoint: str = DEFAULT_ARM_ENDPOINT
+    campaigns: bool = False
+    campaign_queue_name: str = DEFAULT_CAMPAIGN_QUEUE_NAME
+    max_campaign_users: int = DEFAULT_MAX_CAMPAIGN_USERS
+    graph_write_quota: tuple[int, float] = DEFAULT_GRAPH_WRITE_QUOTA  # (writes, seconds)
+    campaign_quota_share: float = DEFAULT_CAMPAIGN_QUOTA_SHARE
+
+    @property
+    def campaign_writes_per_second(self) -> float:
+        """The pace a campaign aims for: its share of Graph's write quota."""
+        writes, seconds = self.graph_write_quota
+        return writes / seconds * self.campaign_quota_share
 
     @property
     def graph_scope(self) -> str:
@@ -142,6 +167,25 @@ class Settings:
             incident_comments=_boolean(names.INCIDENT_COMMENTS, value(names.INCIDENT_COMMENTS), default=True),
             sentinel_workspace=_workspace(value(names.SENTINEL_WORKSPACE)),
             arm_endpoint=_endpoint(names.ARM_ENDPOINT, value(names.ARM_ENDPOINT), DEFAULT_ARM_ENDPOINT),
+            campaigns=_boolean(names.CAMPAIGNS, value(names.CAMPAIGNS), default=False),
+            campaign_queue_name=campaign_queue_name_from(env),
+            max_campaign_users=_integer(
+                names.MAX_CAMPAIGN_USERS,
+                value(names.MAX_CAMPAIGN_USERS),
+                DEFAULT_MAX_CAMPAIGN_USERS,
+                1,
+                MAX_CAMPAIGN_USERS_CEILING,
+            ),
+            graph_write_quota=_write_quota(value(names.GRAPH_WRITE_QUOTA)),
+            campaign_quota_share=_number(
+                names.CAMPAIGN_QUOTA_SHARE,
+                value(names.CAMPAIGN_QUOTA_SHARE),
+                DEFAULT_CAMPAIGN_QUOTA_SHARE,
+                0.05,
+                1.0,
+                float,
+                "a share of the write quota",
+            ),
         )
 
 
@@ -152,7 +196,16 @@ def poison_queue_of(queue_name: str) -> str:
 
 def queue_name_from(environ: Mapping[str, str]) -> str:
     """The request queue's name; the trigger binding needs it at import time."""
-    name = environ.get(SettingNames.QUEUE_NAME, "").strip() or DEFAULT_QUEUE_NAME
+    return _queue_name(SettingNames.QUEUE_NAME, environ, DEFAULT_QUEUE_NAME)
+
+
+def campaign_queue_name_from(environ: Mapping[str, str]) -> str:
+    """The campaign queue's name; its trigger binding needs it at import time too."""
+    return _queue_name(SettingNames.CAMPAIGN_QUEUE_NAME, environ, DEFAULT_CAMPAIGN_QUEUE_NAME)
+
+
+def _queue_name(setting: str, environ: Mapping[str, str], default: str) -> str:
+    name = environ.get(setting, "").strip() or default
     # Azure Storage queue names: 3-63 chars, lowercase letters, digits and single hyphens.
     # The poison queue adds "-poison", so the name itself may use at most 56.
     valid = (
@@ -164,11 +217,26 @@ def queue_name_from(environ: Mapping[str, str]) -> str:
     )
     if not valid:
         raise SettingsError(
-            SettingNames.QUEUE_NAME,
+            setting,
             f"{name!r} is not a storage queue name (3-56 lowercase letters, digits, single hyphens)",
             expected="a storage queue name of 3-56 lowercase letters, digits and single hyphens",
         )
     return name
+
+
+def _write_quota(raw: str | None) -> tuple[int, float]:
+    """`writes/seconds`, as Graph documents its limit (3000/150)."""
+    if raw is None:
+        return DEFAULT_GRAPH_WRITE_QUOTA
+    expected = "writes/seconds, such as 3000/150"
+    writes, _, seconds = raw.partition("/")
+    try:
+        quota = (int(writes), float(seconds))
+    except ValueError:
+        raise SettingsError(SettingNames.GRAPH_WRITE_QUOTA, f"{raw!r} is not {expected}", expected=expected) from None
+    if not (1 <= quota[0] <= 1_000_000 and 0.1 <= quota[1] <= 86_400):
+        raise SettingsError(SettingNames.GRAPH_WRITE_QUOTA, f"{raw!r} is out of range", expected=expected)
+    return quota
 
 
 def _endpoint(name: str, raw: str | None, default: str) -> str:

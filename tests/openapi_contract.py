@@ -22,6 +22,7 @@ import yaml
 from openapi_core import OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 
+import revoke.app.campaign_triggers
 import revoke.app.triggers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,6 +67,7 @@ def http_functions() -> dict[tuple[str, str], HttpFunction]:
     """
     app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
     app.register_functions(revoke.app.triggers.blueprint)
+    app.register_functions(revoke.app.campaign_triggers.blueprint)
     found = {}
     for function in app.get_functions():
         trigger = next(
