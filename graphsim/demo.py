@@ -185,4 +185,6 @@ def sent_for(graph: GraphSimulator, user: Any) -> bool:
 
 
 if __name__ == "__main__":
-    raise SystemExit(run_demo())
+    from graphsim.campaign_demo import run_campaign_demo
+
+    raise SystemExit(max(run_demo(), run_campaign_demo()))
