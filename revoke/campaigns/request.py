@@ -23,6 +23,13 @@ from revoke.untrusted import bounded, printable, quoted
 # scale of a group or a tenant says nothing true about any one of them.
 CAMPAIGN_ACTIONS = (ContainmentAction.REVOKE_SESSIONS, ContainmentAction.DISABLE_ACCOUNT)
 SCOPE_KINDS = ("group", "directoryRole", "allUsers")
+# The Graph application roles each scope's listing needs (infra/app/graph-permissions.bicep
+# grants them all when campaigns are on): the members, and each one's accountEnabled and userType.
+SCOPE_APP_ROLES = {
+    "group": ("GroupMember.Read.All", "User.Read.All"),
+    "directoryRole": ("RoleManagement.Read.Directory", "User.Read.All"),
+    "allUsers": ("User.Read.All",),
+}
 MAX_REASON_LENGTH = 512
 MAX_INCIDENT_ID_LENGTH = 512
 MAX_CAMPAIGN_BODY_BYTES = 16 * 1024

@@ -24,7 +24,8 @@ from azure.core.credentials import TokenCredential
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 
-TABLE_NAME = "revokecampaigns"
+from revoke.campaigns.names import TABLE_NAME
+
 CAMPAIGN_ROW = "campaign"
 TRANSACTION_LIMIT = 100  # Table Storage: operations in one entity group transaction
 

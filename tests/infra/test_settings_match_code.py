@@ -29,6 +29,11 @@ CODE_DEFAULTS = {
     SettingNames.QUEUE_NAME: code.DEFAULT_QUEUE_NAME,
     SettingNames.RETRY_BUDGET_SECONDS: str(code.DEFAULT_RETRY_BUDGET_SECONDS),
     SettingNames.MAX_PARALLEL: str(code.DEFAULT_MAX_PARALLEL),
+    SettingNames.CAMPAIGNS: "false",
+    SettingNames.CAMPAIGN_QUEUE_NAME: code.DEFAULT_CAMPAIGN_QUEUE_NAME,
+    SettingNames.MAX_CAMPAIGN_USERS: str(code.DEFAULT_MAX_CAMPAIGN_USERS),
+    SettingNames.GRAPH_WRITE_QUOTA: "/".join(f"{n:g}" for n in code.DEFAULT_GRAPH_WRITE_QUOTA),
+    SettingNames.CAMPAIGN_QUOTA_SHARE: str(code.DEFAULT_CAMPAIGN_QUOTA_SHARE),
 }
 
 
