@@ -13,6 +13,7 @@ from revoke.campaigns.engine import CampaignEngine
 from revoke.campaigns.graph_io import BATCHES_IN_FLIGHT, CampaignGraph
 from revoke.campaigns.queue import StorageDelayQueue
 from revoke.campaigns.store import CampaignStore
+from revoke.errors import CampaignsOff
 from revoke.graph.tokens import TokenSource
 from revoke.graph.transport import GraphTransport, pooled_session
 from revoke.settings import Settings
@@ -26,12 +27,16 @@ _engine: CampaignEngine | None = None
 
 
 def engine() -> CampaignEngine:
+    """The shared engine; CampaignsOff before any storage client is built when campaigns are off."""
     global _engine
     if _engine is None:
         with _lock:
             if _engine is None:
                 protect_logs()
-                _engine = build_engine(Settings.from_environment(), os.environ)
+                settings = Settings.from_environment()
+                if not settings.campaigns:
+                    raise CampaignsOff("campaigns are not enabled in this deployment (REVOKE_CAMPAIGNS)")
+                _engine = build_engine(settings, os.environ)
     return _engine
 
 

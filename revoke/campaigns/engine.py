@@ -334,8 +334,8 @@ class CampaignEngine:
             self._push_back(campaign, message, outcome, rounds)
         else:
             self._close_chunk(campaign, number, "done")
-            if outcome.throttled == 0:
-                self._change(campaign, lambda d: _with_pace(d, _pace(d).recovered(write + outcome.writes)))
+            if outcome.throttled == 0 and row.data["rate"] < row.data["targetRate"]:
+                self._change(campaign, lambda d: _recovered(d, write + outcome.writes))
 
     def _act(
         self,
@@ -631,6 +631,13 @@ def _pace(data: dict[str, Any]) -> Pace:
 
 def _with_pace(data: dict[str, Any], pace: Pace) -> dict[str, Any]:
     return {**data, "anchorTime": pace.anchor_time, "anchorWrite": pace.anchor_write, "rate": pace.rate}
+
+
+def _recovered(data: dict[str, Any], write: int) -> dict[str, Any] | None:
+    """A little faster after a chunk without a 429; None (no write) when already at the target."""
+    pace = _pace(data)
+    faster = pace.recovered(write)
+    return None if faster == pace else _with_pace(data, faster)
 
 
 def _cancelled(data: dict[str, Any]) -> dict[str, Any] | None:

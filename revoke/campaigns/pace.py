@@ -13,7 +13,7 @@ change by optimistic concurrency (ETag), never by holding anything.
 
 When Graph answers 429 the rate is halved (multiplicative decrease, never below a floor)
 and the anchor moves past the Retry-After, so every later chunk slides back; each chunk
-that goes through without a 429 adds back a twentieth of the target rate (additive
+that goes through without a 429 adds back a tenth of the target rate (additive
 increase), up to the campaign's share of the quota.
 """
 
@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 DECREASE_FACTOR = 0.5
-INCREASE_SHARE = 0.05  # of the target rate, per chunk sent without a 429
+INCREASE_SHARE = 0.1  # of the target rate, per chunk sent without a 429
 FLOOR_SHARE = 0.05  # the rate never falls below this share of the target
 EARLY_TOLERANCE_SECONDS = 0.5  # a chunk this close to its slot is sent now
 
