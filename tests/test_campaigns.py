@@ -16,12 +16,13 @@ from typing import Any
 
 import azure.functions as func
 import pytest
+from azure.functions.queue import QueueMessage as HostQueueMessage
 
 from graphsim.azurite import Azurite
 from graphsim.campaign_tenant import GLOBAL_ADMINISTRATOR, CampaignTenant, build_tenant
 from graphsim.harness import LogCapture, app_settings
 from graphsim.queue_host import QueueHost
-from graphsim.server import GraphSimulator
+from graphsim.server import Fault, GraphSimulator
 from revoke.app.campaign_triggers import (
     campaign_cancel,
     campaign_poison,
@@ -354,3 +355,40 @@ def test_a_worker_killed_mid_campaign_loses_nothing_and_doubles_nothing(
     assert all(tenant.graph.revocations[oid] == 2 for oid in doubled)
     assert doubled <= set(revoked_at_kill)
     assert len(doubled) <= 8 * 2
+
+
+def test_a_next_link_to_another_host_is_never_followed(tenant: CampaignTenant, deployed: dict[str, str]) -> None:
+    """The token goes wherever the link points: only the configured Graph endpoint is ever read."""
+    assert tenant.group is not None
+    page = {"value": [], "@odata.nextLink": "https://graph.example.net/v1.0/users?$skiptoken=x"}
+    tenant.graph.inject(Fault(status=200, body=page, match=lambda path: "transitiveMembers" in path))
+    answer = preview({"group": tenant.group.object_id})
+    assert answer.status_code == 502
+    assert json.loads(answer.get_body())["error"]["code"] == "graph_refused"
+    assert tenant.graph.directory.list_requests == 0  # the fault answered the one listing request
+
+
+def test_entries_that_are_not_users_are_counted_unreadable_and_skipped(
+    tenant: CampaignTenant, deployed: dict[str, str]
+) -> None:
+    hostile = {"value": [{"id": "not-a-guid", "userPrincipalName": "x@contoso.com"}, "text", {"id": None}, None]}
+    tenant.graph.inject(Fault(status=200, body=hostile, match=lambda path: path.endswith("/users")))
+    body = json.loads(preview({"allUsers": True}).get_body())
+    assert (body["preview"]["listed"], body["preview"]["unreadable"], body["preview"]["targets"]) == (0, 4, 0)
+
+
+def test_a_page_message_cannot_point_the_listing_elsewhere(tenant: CampaignTenant, deployed: dict[str, str]) -> None:
+    """Whoever can put a message on the campaign queue cannot make the app read another Graph path."""
+    campaign = started(tenant)
+    forged = {
+        "kind": "page",
+        "campaign": campaign,
+        "page": 0,
+        "path": "/users/someone/messages",
+        "chunk": 0,
+        "write": 0,
+        "targets": 0,
+    }
+    with pytest.raises(ValueError, match="not this campaign's member listing"):
+        campaign_queue(HostQueueMessage(id="forged", body=json.dumps(forged).encode(), dequeue_count=1))  # type: ignore[no-untyped-call]
+    assert not [r for r in tenant.graph.graph_requests() if "messages" in r.path]

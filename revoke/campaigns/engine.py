@@ -52,6 +52,9 @@ TRIGGER = "campaign"
 CAMPAIGN_ACTION = "campaign"
 MAX_CHUNK_TARGETS = 50  # a chunk's row and targets fit one Table transaction (100 operations)
 CHUNK_SHARE_OF_QUOTA = 20  # a chunk holds at most a twentieth of one quota window's writes, so no burst overruns it
+# Reading a 50,000-user tenant takes about 50 pages; the preview may use this long, inside the
+# 230 s Azure's front end allows an HTTP request (and the host's functionTimeout).
+PREVIEW_SECONDS = 180.0
 MAX_ROUNDS = 8  # deliveries that end with a transient answer before a target is reported deferred
 LEASE_SECONDS = 300  # a chunk's claim outlives the host's functionTimeout
 FINISH_CHECK_MAX_SECONDS = 60.0
@@ -123,7 +126,7 @@ class CampaignEngine:
         """Read the scope's members and count them; store the campaign; send nothing."""
         self._require_on()
         request = read_campaign_request(body, self._settings.actions)
-        deadline = Deadline(self._settings.retry_budget_seconds)
+        deadline = Deadline(max(self._settings.retry_budget_seconds, PREVIEW_SECONDS))
         counts, complete = Counts(), True
         path: str | None = first_page(request.scope)
         while path is not None:
@@ -264,8 +267,9 @@ class CampaignEngine:
         request = CampaignRequest.from_json(data["request"])
         page_no, chunk, write, so_far = message["page"], message["chunk"], message["write"], message["targets"]
         path = message["path"]
-        if not isinstance(path, str) or not path.startswith("/"):
-            raise ValueError("a page message without a Graph path")
+        # Only this campaign's own listing is ever read, whatever a message on the queue says.
+        if not isinstance(path, str) or path.split("?")[0] != first_page(request.scope).split("?")[0]:
+            raise ValueError("a page message that is not this campaign's member listing")
         try:
             page = self._graph.page(path, Deadline(self._settings.retry_budget_seconds))
         except GraphError as error:
