@@ -392,3 +392,17 @@ def test_a_page_message_cannot_point_the_listing_elsewhere(tenant: CampaignTenan
     with pytest.raises(ValueError, match="not this campaign's member listing"):
         campaign_queue(HostQueueMessage(id="forged", body=json.dumps(forged).encode(), dequeue_count=1))  # type: ignore[no-untyped-call]
     assert not [r for r in tenant.graph.graph_requests() if "messages" in r.path]
+
+
+def test_health_names_the_read_roles_campaigns_need_when_they_are_on(
+    tenant: CampaignTenant, campaign_settings: dict[str, str]
+) -> None:
+    from revoke.app.triggers import health_http
+
+    tenant.graph.app_roles = ["User.RevokeSessions.All", "User.EnableDisableAccount.All", "User.Read.All"]
+    with app_settings(campaign_settings):
+        on = json.loads(health_http(func.HttpRequest("GET", "/api/health", body=b"")).get_body())
+    with app_settings({**campaign_settings, "REVOKE_CAMPAIGNS": "false"}):
+        off = json.loads(health_http(func.HttpRequest("GET", "/api/health", body=b"")).get_body())
+    assert on["missingRoles"] == ["GroupMember.Read.All", "RoleManagement.Read.Directory"]
+    assert off["missingRoles"] == []

@@ -19,6 +19,7 @@ from typing import Any
 from azure.core.credentials import TokenCredential
 
 from revoke.actions import ContainmentAction
+from revoke.campaigns.request import SCOPE_APP_ROLES
 from revoke.containment.action_run import revocation_alone
 from revoke.deadline import Deadline
 from revoke.errors import GraphError, SettingsError
@@ -121,7 +122,10 @@ def permissions_in(token: str) -> frozenset[str]:
 
 
 def needed_roles(settings: Settings) -> frozenset[str]:
-    return frozenset(role for action in settings.actions for role in action.app_roles)
+    roles = {role for action in settings.actions for role in action.app_roles}
+    if settings.campaigns:  # every scope's listing (revoke/campaigns/request.py)
+        roles |= {role for scope_roles in SCOPE_APP_ROLES.values() for role in scope_roles}
+    return frozenset(roles)
 
 
 def needs_lookup(settings: Settings) -> bool:
