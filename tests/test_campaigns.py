@@ -406,3 +406,40 @@ def test_health_names_the_read_roles_campaigns_need_when_they_are_on(
         off = json.loads(health_http(func.HttpRequest("GET", "/api/health", body=b"")).get_body())
     assert on["missingRoles"] == ["GroupMember.Read.All", "RoleManagement.Read.Directory"]
     assert off["missingRoles"] == []
+
+
+def test_a_named_incident_gets_one_comment_at_the_start_and_one_at_the_end(
+    tenant: CampaignTenant, campaign_settings: dict[str, str], logs: LogCapture
+) -> None:
+    incident = json.loads((ROOT / "samples" / "sentinel-incident.json").read_bytes())["object"]["id"]
+    workspace = incident.split("/providers/Microsoft.SecurityInsights/")[0]
+    settings = {
+        **campaign_settings,
+        "REVOKE_SENTINEL_WORKSPACE": workspace,
+        "REVOKE_ARM_ENDPOINT": tenant.graph.arm_url,
+    }
+    assert tenant.group is not None
+    with app_settings(settings):
+        answer = preview({"group": tenant.group.object_id}, incidentId=incident)
+        campaign = json.loads(answer.get_body())["campaignId"]
+        assert campaign_start(request("POST", f"campaigns/{campaign}/start", campaign=campaign)).status_code == 202
+        host_for(settings).run_until(ended(campaign), RUN_SECONDS)
+        host_for(settings).poll_once()  # a finishing check delivered again finds the campaign ended
+    comments = {key: messages for key, messages in tenant.graph.comments.items() if key[0] == incident.lower()}
+    assert sorted(len(messages) for messages in comments.values()) == [1, 1]
+    texts = sorted(messages[0] for messages in comments.values())
+    assert any("started" in text for text in texts) and any("completed" in text for text in texts)
+    commented = [e for e in logs.audit_events() if e["action"] == "incidentComment"]
+    assert [e["outcome"] for e in commented] == ["commented", "commented"]
+
+
+def test_a_previewed_campaign_can_be_cancelled_and_then_never_starts(
+    tenant: CampaignTenant, deployed: dict[str, str]
+) -> None:
+    body = json.loads(preview({"allUsers": True}).get_body())
+    campaign = body["campaignId"]
+    assert campaign_cancel(request("POST", f"campaigns/{campaign}/cancel", campaign=campaign)).status_code == 202
+    assert campaign_start(request("POST", f"campaigns/{campaign}/start", campaign=campaign)).status_code == 409
+    assert campaign_cancel(request("POST", f"campaigns/{campaign}/cancel", campaign=campaign)).status_code == 409
+    assert status(campaign)["status"] == "cancelled"
+    assert writes(tenant.graph) == []

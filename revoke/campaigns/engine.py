@@ -202,7 +202,8 @@ class CampaignEngine:
         if data is None:
             status = self._row(campaign).data["status"]
             raise CampaignStateConflict(f"the campaign is {status}; only a previewed or running campaign is cancelled")
-        self._queue.send({"kind": "finish", "campaign": campaign}, 0)
+        if "startedAt" in data:  # a campaign that never started has nothing to settle and no end to report
+            self._queue.send({"kind": "finish", "campaign": campaign}, 0)
         return self.status(campaign)
 
     def status(self, campaign: str) -> dict[str, Any]:
