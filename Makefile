@@ -25,6 +25,7 @@ test: lint typecheck unit infra-check
 bench: $(BIN)/activate $(AZURITE)
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.policy_cost
+	$(BIN)/python -m bench.campaign
 
 lint: $(BIN)/activate
 	$(BIN)/ruff check .

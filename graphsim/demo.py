@@ -310,4 +310,6 @@ def sent_for(graph: GraphSimulator, user: Any) -> bool:
 
 
 if __name__ == "__main__":
-    raise SystemExit(run_demo(verbose="--verbose" in sys.argv[1:]))
+    from graphsim.campaign_demo import run_campaign_demo
+
+    raise SystemExit(max(run_demo(verbose="--verbose" in sys.argv[1:]), run_campaign_demo()))

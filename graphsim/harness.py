@@ -16,7 +16,7 @@ from typing import Any
 import azure.functions as func
 from azure.functions.queue import QueueMessage as HostQueueMessage
 
-from revoke.app import runtime
+from revoke.app import campaign_runtime, runtime
 from revoke.audit.events import AUDIT_LOGGER_NAME
 
 
@@ -71,6 +71,7 @@ def app_settings(settings: dict[str, str]) -> Iterator[None]:
     saved = {name: os.environ.get(name) for name in settings}
     os.environ.update(settings)
     runtime.reset()
+    campaign_runtime.reset()
     try:
         yield
     finally:
@@ -80,6 +81,7 @@ def app_settings(settings: dict[str, str]) -> Iterator[None]:
             else:
                 os.environ[name] = value
         runtime.reset()
+        campaign_runtime.reset()
 
 
 def http_request(

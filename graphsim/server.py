@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import requests
 
+from graphsim.directory import Directory
 from graphsim.release import dismiss_risk, enable_account
 
 IDENTITY_PATH = "/msi/token"
@@ -174,6 +175,7 @@ class GraphSimulator:
         self.arm_requests: list[RecordedRequest] = []
         self._arm_faults: list[Fault] = []
         self._token_audiences: dict[str, str] = {}
+        self.directory = Directory(self)  # groups, roles, paged listings, the write quota
 
     # --- lifecycle -------------------------------------------------------------------
     def __enter__(self) -> GraphSimulator:
@@ -228,6 +230,10 @@ class GraphSimulator:
 
     def add_users(self, names: Iterable[str]) -> list[SimulatedUser]:
         return [self.add_user(name) for name in names]
+
+    def user_ids(self) -> list[str]:
+        with self._lock:
+            return list(dict.fromkeys(user.object_id for user in self._users.values()))
 
     def find_user(self, key: str) -> SimulatedUser | None:
         with self._lock:
@@ -402,8 +408,10 @@ class GraphSimulator:
         return Answer(201 if created else 200, resource)
 
     # --- Graph's answers ----------------------------------------------------------------
-    def perform(self, method: str, path: str, body: Any = None) -> Answer:
+    def perform(self, method: str, path: str, body: Any = None, query: str = "") -> Answer:
         """Carry out one authorized Graph request (single or inside a batch) and say what Graph answers."""
+        if (listed_or_throttled := self.directory.answer(method, path, query)) is not None:
+            return listed_or_throttled
         if method == "POST" and (action := _ACTION_PATH.match(path)):
             return self._revoke(*action.groups())
         if method == "GET" and (lookup := _USER_PATH.match(path)):
@@ -550,7 +558,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif not authorized:
             self._answer(_UNAUTHORIZED)
         else:
-            self._answer(sim.perform(self.command, path, _json_body(body)))
+            self._answer(sim.perform(self.command, path, _json_body(body), urlsplit(self.path).query))
 
     # --- JSON batching: POST /{version}/$batch ---------------------------------------
     def _serve_batch(self, version: str, path: str, body: bytes) -> None:

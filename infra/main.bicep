@@ -104,6 +104,29 @@ param revokeActionBudget string = 'revokeSignInSessions=200,disableAccount=50,co
 param revokeCallers array = []
 
 // ---------------------------------------------------------------------------
+// Mass containment campaigns (docs/CAMPAIGNS.md): off unless enabled. Enabling them creates the
+// campaign queue and table and grants their data roles and the Graph read roles the scopes need.
+// ---------------------------------------------------------------------------
+@description('REVOKE_CAMPAIGNS: allow mass containment campaigns (a group, a directory role or every user).')
+param revokeCampaigns bool = false
+
+@description('REVOKE_CAMPAIGN_QUEUE_NAME: the campaign queue; its poison queue is <name>-poison.')
+@minLength(3)
+@maxLength(56)
+param revokeCampaignQueueName string = 'revoke-campaigns'
+
+@description('REVOKE_MAX_CAMPAIGN_USERS: most targets one campaign may have.')
+@minValue(1)
+@maxValue(1000000)
+param revokeMaxCampaignUsers int = 10000
+
+@description('REVOKE_GRAPH_WRITE_QUOTA: Graph\'s identity write quota for this app, writes/seconds.')
+param revokeGraphWriteQuota string = '3000/150'
+
+@description('REVOKE_CAMPAIGN_QUOTA_SHARE: the share of the write quota a campaign uses (0.05 to 1), leaving the rest to other apps.')
+param revokeCampaignQuotaShare string = '0.8'
+
+// ---------------------------------------------------------------------------
 // Sentinel bridge (Logic App: incident trigger -> request queue).
 // ---------------------------------------------------------------------------
 @description('Deploy the Logic App that puts Sentinel incidents on the request queue.')
@@ -170,6 +193,11 @@ var revokeAppSettings = {
   REVOKE_AUTH_TENANT_ID: tenant().tenantId
   REVOKE_AUTH_AUDIENCE: '${apiRegistration.outputs.appId},${apiRegistration.outputs.identifierUri}'
   REVOKE_ACTION_BUDGET: revokeActionBudget
+  REVOKE_CAMPAIGNS: revokeCampaigns ? 'true' : 'false'
+  REVOKE_CAMPAIGN_QUEUE_NAME: revokeCampaignQueueName
+  REVOKE_MAX_CAMPAIGN_USERS: string(revokeMaxCampaignUsers)
+  REVOKE_GRAPH_WRITE_QUOTA: revokeGraphWriteQuota
+  REVOKE_CAMPAIGN_QUOTA_SHARE: revokeCampaignQuotaShare
 }
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
@@ -286,10 +314,22 @@ module graphPermissions 'app/graph-permissions.bicep' = {
     releaseActions: enabledReleaseActions
     grantActionPermissions: grantGraphRevokePermission
     grantReadPermission: grantGraphReadPermission
+    grantCampaignPermissions: revokeCampaigns && grantGraphRevokePermission
   }
   dependsOn: [
     api
   ]
+}
+
+// The campaign queue, its poison queue and table, and the identity's data roles on them.
+module campaigns 'app/campaigns.bicep' = if (revokeCampaigns) {
+  name: 'campaigns'
+  scope: rg
+  params: {
+    storageAccountName: storage.outputs.name
+    campaignQueueName: revokeCampaignQueueName
+    functionPrincipalId: identity.outputs.principalId
+  }
 }
 
 // Only read from Entra, and only when Sentinel is to be let run the bridge.

@@ -11,7 +11,9 @@ silently loses a rule it could have kept. What 2.0 cannot say is dropped on purp
   inlined (2.0 ignores a reference's siblings); the test suite validates every response
   against the 3.1 description, which keeps every rule;
 * only the header key (`x-functions-key`) is kept: a custom connector uses the first
-  security definition only.
+  security definition only;
+* the campaign operations (`/campaigns...`) and their schemas are left out: a campaign is
+  started by a responder with the `Containment.Campaign` role, not by a connector's flow.
 
     python openapi/to_swagger2.py          # rewrite the copy
     python openapi/to_swagger2.py --check  # exit 1 if the copy is stale
@@ -28,6 +30,8 @@ from urllib.parse import urlsplit
 import yaml
 
 HERE = Path(__file__).resolve().parent
+CAMPAIGN_PATHS = "/campaigns"
+CAMPAIGN_SCHEMAS = "Campaign"
 SOURCE = HERE / "revoke.openapi.yaml"
 TARGET = HERE / "revoke.swagger2.json"
 
@@ -75,8 +79,13 @@ class _Converter:
             "paths": {
                 path: {method: self._operation(operation) for method, operation in item.items()}
                 for path, item in document["paths"].items()
+                if not path.startswith(CAMPAIGN_PATHS)
             },
-            "definitions": {name: self._schema(schema) for name, schema in document["components"]["schemas"].items()},
+            "definitions": {
+                name: self._schema(schema)
+                for name, schema in document["components"]["schemas"].items()
+                if not name.startswith(CAMPAIGN_SCHEMAS)
+            },
         }
 
     def _operation(self, operation: dict[str, Any]) -> dict[str, Any]:

@@ -14,9 +14,13 @@
     │   ├── PayloadTooLarge                    over the body size limit               -> 413
     │   │   └── TooManyAccounts                more accounts than one request may name -> 413
     │   ├── NoResolvableAccount                no account with an Entra identifier    -> 422
-    │   └── CallerRefused                      the caller may not do what it asks:
-    │       ├── InvalidCallerToken                no valid Entra ID token for this API   -> 401
-    │       └── CallerNotPermitted                the token lacks an app role it needs   -> 403
+    │   ├── CallerRefused                      the caller may not do what it asks:
+    │   │   ├── InvalidCallerToken                no valid Entra ID token for this API   -> 401
+    │   │   └── CallerNotPermitted                the token lacks an app role it needs   -> 403
+    │   ├── CampaignsOff                       REVOKE_CAMPAIGNS is not true             -> 404
+    │   ├── CampaignNotFound                   no campaign has that id                 -> 404
+    │   ├── CampaignStateConflict              the campaign cannot do that now         -> 409
+    │   └── CampaignOverLimit                  more targets than REVOKE_MAX_CAMPAIGN_USERS -> 422
     ├── GraphError                          a call to Microsoft Graph did not succeed
     │   ├── TransientGraphError                throttled, 5xx, timeout, dropped connection:
     │   │   │                                  retry later ("deferred")
@@ -133,6 +137,26 @@ class CallerNotPermitted(CallerRefused):
     def __init__(self, missing_roles: tuple[str, ...], message: str) -> None:
         super().__init__(message)
         self.missing_roles = missing_roles
+
+
+class CampaignsOff(RequestRejected):
+    code = "campaigns_off"
+    http_status = 404
+
+
+class CampaignNotFound(RequestRejected):
+    code = "campaign_not_found"
+    http_status = 404
+
+
+class CampaignStateConflict(RequestRejected):
+    code = "campaign_state_conflict"
+    http_status = 409
+
+
+class CampaignOverLimit(RequestRejected):
+    code = "campaign_over_limit"
+    http_status = 422
 
 
 class GraphError(RevokeError):

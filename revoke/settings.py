@@ -45,6 +45,11 @@ class SettingNames:
     AUTH_TENANT_ID = "REVOKE_AUTH_TENANT_ID"
     AUTH_AUDIENCE = "REVOKE_AUTH_AUDIENCE"
     ACTION_BUDGET = "REVOKE_ACTION_BUDGET"
+    CAMPAIGNS = "REVOKE_CAMPAIGNS"
+    CAMPAIGN_QUEUE_NAME = "REVOKE_CAMPAIGN_QUEUE_NAME"
+    MAX_CAMPAIGN_USERS = "REVOKE_MAX_CAMPAIGN_USERS"
+    GRAPH_WRITE_QUOTA = "REVOKE_GRAPH_WRITE_QUOTA"
+    CAMPAIGN_QUOTA_SHARE = "REVOKE_CAMPAIGN_QUOTA_SHARE"
     CLIENT_ID = "AZURE_CLIENT_ID"
 
     @classmethod
@@ -122,6 +127,15 @@ DEFAULT_ACTION_BUDGET = (
 MAX_ACTION_BUDGET = 100_000
 BUDGET_OFF = "off"
 _TABLE_ACCOUNT = re.compile(r"[a-z0-9]{3,24}")
+# Campaigns (revoke.campaigns): off unless enabled, since they act on a whole group, role or tenant.
+DEFAULT_CAMPAIGN_QUEUE_NAME = "revoke-campaigns"
+# A campaign of more users than this is refused at start; 10,000 users take about 10 minutes
+# per action at the default pace. A tenant-wide campaign needs the setting raised on purpose.
+DEFAULT_MAX_CAMPAIGN_USERS = 10_000
+MAX_CAMPAIGN_USERS_CEILING = 1_000_000
+# Graph's documented identity write quota per app and tenant: 3,000 writes per 2 min 30 s.
+DEFAULT_GRAPH_WRITE_QUOTA = (3000, 150.0)
+DEFAULT_CAMPAIGN_QUOTA_SHARE = 0.8
 _HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 
 
@@ -160,6 +174,18 @@ class Settings:
         if self.action_budget is None:
             return None
         return dict(self.action_budget)[action]
+
+    campaigns: bool = False
+    campaign_queue_name: str = DEFAULT_CAMPAIGN_QUEUE_NAME
+    max_campaign_users: int = DEFAULT_MAX_CAMPAIGN_USERS
+    graph_write_quota: tuple[int, float] = DEFAULT_GRAPH_WRITE_QUOTA  # (writes, seconds)
+    campaign_quota_share: float = DEFAULT_CAMPAIGN_QUOTA_SHARE
+
+    @property
+    def campaign_writes_per_second(self) -> float:
+        """The pace a campaign aims for: its share of Graph's write quota."""
+        writes, seconds = self.graph_write_quota
+        return writes / seconds * self.campaign_quota_share
 
     @property
     def graph_scope(self) -> str:
@@ -211,6 +237,25 @@ class Settings:
             auth_audiences=_audiences(value(names.AUTH_AUDIENCE)),
             action_budget=_action_budget(value(names.ACTION_BUDGET)),
             budget_store=_table_store(value),
+            campaigns=_boolean(names.CAMPAIGNS, value(names.CAMPAIGNS), default=False),
+            campaign_queue_name=campaign_queue_name_from(env),
+            max_campaign_users=_integer(
+                names.MAX_CAMPAIGN_USERS,
+                value(names.MAX_CAMPAIGN_USERS),
+                DEFAULT_MAX_CAMPAIGN_USERS,
+                1,
+                MAX_CAMPAIGN_USERS_CEILING,
+            ),
+            graph_write_quota=_write_quota(value(names.GRAPH_WRITE_QUOTA)),
+            campaign_quota_share=_number(
+                names.CAMPAIGN_QUOTA_SHARE,
+                value(names.CAMPAIGN_QUOTA_SHARE),
+                DEFAULT_CAMPAIGN_QUOTA_SHARE,
+                0.05,
+                1.0,
+                float,
+                "a share of the write quota",
+            ),
         )
 
 
@@ -221,7 +266,16 @@ def poison_queue_of(queue_name: str) -> str:
 
 def queue_name_from(environ: Mapping[str, str]) -> str:
     """The request queue's name; the trigger binding needs it at import time."""
-    name = environ.get(SettingNames.QUEUE_NAME, "").strip() or DEFAULT_QUEUE_NAME
+    return _queue_name(SettingNames.QUEUE_NAME, environ, DEFAULT_QUEUE_NAME)
+
+
+def campaign_queue_name_from(environ: Mapping[str, str]) -> str:
+    """The campaign queue's name; its trigger binding needs it at import time too."""
+    return _queue_name(SettingNames.CAMPAIGN_QUEUE_NAME, environ, DEFAULT_CAMPAIGN_QUEUE_NAME)
+
+
+def _queue_name(setting: str, environ: Mapping[str, str], default: str) -> str:
+    name = environ.get(setting, "").strip() or default
     # Azure Storage queue names: 3-63 chars, lowercase letters, digits and single hyphens.
     # The poison queue adds "-poison", so the name itself may use at most 56.
     valid = (
@@ -233,11 +287,26 @@ def queue_name_from(environ: Mapping[str, str]) -> str:
     )
     if not valid:
         raise SettingsError(
-            SettingNames.QUEUE_NAME,
+            setting,
             f"{name!r} is not a storage queue name (3-56 lowercase letters, digits, single hyphens)",
             expected="a storage queue name of 3-56 lowercase letters, digits and single hyphens",
         )
     return name
+
+
+def _write_quota(raw: str | None) -> tuple[int, float]:
+    """`writes/seconds`, as Graph documents its limit (3000/150)."""
+    if raw is None:
+        return DEFAULT_GRAPH_WRITE_QUOTA
+    expected = "writes/seconds, such as 3000/150"
+    writes, _, seconds = raw.partition("/")
+    try:
+        quota = (int(writes), float(seconds))
+    except ValueError:
+        raise SettingsError(SettingNames.GRAPH_WRITE_QUOTA, f"{raw!r} is not {expected}", expected=expected) from None
+    if not (1 <= quota[0] <= 1_000_000 and 0.1 <= quota[1] <= 86_400):
+        raise SettingsError(SettingNames.GRAPH_WRITE_QUOTA, f"{raw!r} is out of range", expected=expected)
+    return quota
 
 
 def _endpoint(name: str, raw: str | None, default: str) -> str:

@@ -22,6 +22,7 @@ import yaml
 from openapi_core import OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 
+import revoke.app.campaign_triggers
 import revoke.app.release_triggers
 import revoke.app.triggers
 
@@ -68,6 +69,7 @@ def http_functions() -> dict[tuple[str, str], HttpFunction]:
     app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
     app.register_functions(revoke.app.triggers.blueprint)
     app.register_functions(revoke.app.release_triggers.blueprint)
+    app.register_functions(revoke.app.campaign_triggers.blueprint)
     found = {}
     for function in app.get_functions():
         trigger = next(

@@ -25,8 +25,43 @@ INDEXED = {f.get_function_name(): f for f in function_app.app.get_functions()}
 BINDINGS = {name: json.loads(f.get_function_json())["bindings"] for name, f in INDEXED.items()}
 
 
-def test_the_app_registers_exactly_the_http_queue_health_and_release_functions() -> None:
-    assert sorted(BINDINGS) == ["health", "release_http", "revoke_http", "revoke_queue"]
+def test_the_app_registers_exactly_the_http_queue_health_release_and_campaign_functions() -> None:
+    assert sorted(BINDINGS) == [
+        "campaign_cancel",
+        "campaign_poison",
+        "campaign_preview",
+        "campaign_queue",
+        "campaign_start",
+        "campaign_status",
+        "health",
+        "release_http",
+        "revoke_http",
+        "revoke_queue",
+    ]
+
+
+def test_campaign_routes_need_a_function_key() -> None:
+    routes = {}
+    for name in ("campaign_preview", "campaign_start", "campaign_status", "campaign_cancel"):
+        trigger = next(b for b in BINDINGS[name] if b["type"] == "httpTrigger")
+        assert trigger["authLevel"] == "FUNCTION"
+        routes[name] = (trigger["route"], trigger["methods"])
+    assert routes == {
+        "campaign_preview": ("campaigns", ["POST"]),
+        "campaign_start": ("campaigns/{campaignId}/start", ["POST"]),
+        "campaign_status": ("campaigns/{campaignId}", ["GET"]),
+        "campaign_cancel": ("campaigns/{campaignId}/cancel", ["POST"]),
+    }
+
+
+def test_campaign_queue_functions_read_the_campaign_queue_and_its_poison_queue() -> None:
+    queues = {
+        name: next(b for b in BINDINGS[name] if b["type"] == "queueTrigger")
+        for name in ("campaign_queue", "campaign_poison")
+    }
+    assert queues["campaign_queue"]["queueName"] == "revoke-campaigns"
+    assert queues["campaign_poison"]["queueName"] == "revoke-campaigns-poison"
+    assert {q["connection"] for q in queues.values()} == {"AzureWebJobsStorage"}
 
 
 def test_release_is_post_api_release_and_needs_a_function_key() -> None:
@@ -90,4 +125,4 @@ def test_importing_the_app_opens_no_connection() -> None:
     finished = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, check=False)
 
     assert finished.returncode == 0, finished.stderr
-    assert finished.stdout.strip() == "4"
+    assert finished.stdout.strip() == "10"

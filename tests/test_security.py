@@ -44,7 +44,12 @@ def test_the_deployed_app_has_no_http_function_without_a_function_key() -> None:
     # A fresh run of the entry point: the host indexes its own app object once, as tests/test_registration does.
     app = runpy.run_path(str(FUNCTION_APP))["app"]
 
-    assert http_auth_levels(app) == {"revoke_http": "FUNCTION", "health": "FUNCTION", "release_http": "FUNCTION"}
+    campaign_routes = ("campaign_preview", "campaign_start", "campaign_status", "campaign_cancel")
+    assert http_auth_levels(app) == {
+        "revoke_http": "FUNCTION",
+        "health": "FUNCTION",
+        "release_http": "FUNCTION",
+    } | dict.fromkeys(campaign_routes, "FUNCTION")
 
 
 def test_the_http_trigger_needs_a_key_even_in_an_app_whose_default_is_anonymous() -> None:

@@ -22,6 +22,9 @@ param grantActionPermissions bool
 @description('Grant User.ReadBasic.All for the look-ups.')
 param grantReadPermission bool
 
+@description('Grant the read roles mass containment campaigns need to list a group, a directory role or every user (REVOKE_CAMPAIGNS).')
+param grantCampaignPermissions bool = false
+
 var microsoftGraphAppId = '00000003-0000-0000-c000-000000000000'
 
 // Application role ids of Microsoft Graph, as published in the Microsoft Graph permissions reference.
@@ -31,6 +34,8 @@ var graphAppRoles = {
   'User.Read.All': 'df021288-bdef-4463-88db-98f22de89214'
   'IdentityRiskyUser.ReadWrite.All': '656f6061-f9fe-4807-9708-6a2e0934df76'
   'User.ReadBasic.All': '97235f07-e226-4f63-ace3-39588e11d3a1'
+  'GroupMember.Read.All': '98830695-27a2-44f7-8c18-0c3ebc9698f6'
+  'RoleManagement.Read.Directory': '483bed4a-2ad3-4361-a73b-c83ccdbdc53c'
 }
 
 // Every app role this module may grant, when, and why. The action roles are the least privilege
@@ -49,13 +54,23 @@ var grants = [
   }
   {
     role: 'User.Read.All'
-    wanted: grantActionPermissions && (contains(actions, 'disableaccount') || contains(releaseActions, 'enableaccount'))
-    why: 'disableAccount, enableAccount: Update user documents User.EnableDisableAccount.All plus User.Read.All as the least privilege for accountEnabled.'
+    wanted: (grantActionPermissions && (contains(actions, 'disableaccount') || contains(releaseActions, 'enableaccount'))) || grantCampaignPermissions
+    why: 'disableAccount, enableAccount: Update user documents User.EnableDisableAccount.All plus User.Read.All as the least privilege for accountEnabled. Campaigns: the accountEnabled and userType of every listed user, and GET /users for allUsers.'
   }
   {
     role: 'IdentityRiskyUser.ReadWrite.All'
     wanted: grantActionPermissions && (contains(actions, 'confirmcompromised') || contains(releaseActions, 'dismissrisk'))
     why: 'confirmCompromised and the release dismissRisk: POST /identityProtection/riskyUsers/confirmCompromised or /dismiss (Microsoft Entra ID P2).'
+  }
+  {
+    role: 'GroupMember.Read.All'
+    wanted: grantCampaignPermissions
+    why: 'Campaigns, scope group: GET /groups/{id}/transitiveMembers/microsoft.graph.user (reads memberships, not group settings).'
+  }
+  {
+    role: 'RoleManagement.Read.Directory'
+    wanted: grantCampaignPermissions
+    why: 'Campaigns, scope directoryRole: GET /directoryRoles(roleTemplateId={id})/members (active assignments; PIM-eligible ones are not read).'
   }
   {
     role: 'User.ReadBasic.All'

@@ -4,7 +4,7 @@
 # GRANT_GRAPH_READ_PERMISSION=false. Run it as a Privileged Role Administrator (or Global
 # Administrator), after `az login`.
 #
-#   infra/scripts/grant-graph-permissions.sh [--actions LIST] [--no-read] <principal-object-id>
+#   infra/scripts/grant-graph-permissions.sh [--actions LIST] [--release-actions LIST] [--no-read] [--campaigns] <principal-object-id>
 #
 # <principal-object-id> is the FUNCTION_IDENTITY_PRINCIPAL_ID output of the deployment
 # (`azd env get-value FUNCTION_IDENTITY_PRINCIPAL_ID`). LIST is the deployment's REVOKE_ACTIONS,
@@ -16,7 +16,9 @@
 #   disableAccount        User.EnableDisableAccount.All and User.Read.All
 #   confirmCompromised    IdentityRiskyUser.ReadWrite.All
 #
-# and User.ReadBasic.All is granted for the look-ups unless --no-read is given. Grants that
+# and User.ReadBasic.All is granted for the look-ups unless --no-read is given. --campaigns (or
+# REVOKE_CAMPAIGNS=true) adds the read roles campaigns list members with: GroupMember.Read.All,
+# RoleManagement.Read.Directory and User.Read.All. Grants that
 # already exist are left alone, and none is ever removed.
 set -euo pipefail
 
@@ -27,16 +29,19 @@ USER_ENABLE_DISABLE_ACCOUNT_ALL=3011c876-62b7-4ada-afa2-506cbbecc68c
 USER_READ_ALL=df021288-bdef-4463-88db-98f22de89214
 IDENTITY_RISKY_USER_READ_WRITE_ALL=656f6061-f9fe-4807-9708-6a2e0934df76
 USER_READ_BASIC_ALL=97235f07-e226-4f63-ace3-39588e11d3a1
+GROUP_MEMBER_READ_ALL=98830695-27a2-44f7-8c18-0c3ebc9698f6
+ROLE_MANAGEMENT_READ_DIRECTORY=483bed4a-2ad3-4361-a73b-c83ccdbdc53c
 GRAPH=https://graph.microsoft.com/v1.0
 
 usage() {
-  echo "usage: $0 [--actions revokeSignInSessions,disableAccount,confirmCompromised] [--release-actions enableAccount,dismissRisk] [--no-read] <principal-object-id of the function identity>" >&2
+  echo "usage: $0 [--actions revokeSignInSessions,disableAccount,confirmCompromised] [--release-actions enableAccount,dismissRisk] [--no-read] [--campaigns] <principal-object-id of the function identity>" >&2
   exit 2
 }
 
 actions="${REVOKE_ACTIONS:-revokeSignInSessions}"
 release_actions="${REVOKE_RELEASE_ACTIONS:-}"
 read_role=yes
+campaigns=$(tr '[:upper:]' '[:lower:]' <<<"${REVOKE_CAMPAIGNS:-false}")
 principal=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -52,6 +57,10 @@ while [[ $# -gt 0 ]]; do
       ;;
     --no-read)
       read_role=no
+      shift
+      ;;
+    --campaigns)
+      campaigns=true
       shift
       ;;
     -*)
@@ -132,6 +141,11 @@ for name in "${names[@]+"${names[@]}"}"; do
 done
 if [[ "$read_role" == yes ]]; then
   add_role "$USER_READ_BASIC_ALL"
+fi
+if [[ "$campaigns" == true ]]; then
+  add_role "$GROUP_MEMBER_READ_ALL"
+  add_role "$ROLE_MANAGEMENT_READ_DIRECTORY"
+  add_role "$USER_READ_ALL"
 fi
 
 graph_sp=$(az rest --method GET \

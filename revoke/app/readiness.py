@@ -20,6 +20,7 @@ from azure.core.credentials import TokenCredential
 
 from revoke.actions import ContainmentAction
 from revoke.app.responder import claims_in
+from revoke.campaigns.request import SCOPE_APP_ROLES
 from revoke.containment.action_run import revocation_alone
 from revoke.deadline import Deadline
 from revoke.errors import BudgetUnavailable, GraphError, SettingsError
@@ -219,8 +220,11 @@ def permissions_in(token: str) -> frozenset[str]:
 
 
 def needed_roles(settings: Settings) -> frozenset[str]:
-    containing = {role for action in settings.actions for role in action.app_roles}
-    return frozenset(containing | {role for action in settings.release_actions for role in action.app_roles})
+    roles = {role for action in settings.actions for role in action.app_roles}
+    roles |= {role for action in settings.release_actions for role in action.app_roles}
+    if settings.campaigns:  # every scope's listing (revoke/campaigns/request.py)
+        roles |= {role for scope_roles in SCOPE_APP_ROLES.values() for role in scope_roles}
+    return frozenset(roles)
 
 
 def needs_lookup(settings: Settings) -> bool:

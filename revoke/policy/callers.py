@@ -82,9 +82,16 @@ def admit_to_route(headers: Mapping[str, str], settings: Settings, deadline: Dea
     return caller
 
 
-def audit_refusal(trigger: str, refusal: CallerRefused, correlation_id: str | None = None) -> str:
-    """The `rejected` audit event of a refused caller; returns the correlation id it was given."""
-    context = RequestContext(trigger, correlation_id or str(uuid.uuid4()))
+def audit_refusal(
+    trigger: str, refusal: CallerRefused, correlation_id: str | None = None, caller: Caller | None = None
+) -> str:
+    """The `rejected` audit event of a refused caller (named when its token was valid); returns the correlation id."""
+    context = RequestContext(
+        trigger,
+        correlation_id or str(uuid.uuid4()),
+        caller_app_id=caller.app_id if caller else None,
+        caller_object_id=caller.object_id if caller else None,
+    )
     emit(audit_event(context, Outcome.REJECTED, action=None, user=None, detail=f"{refusal.code}: {refusal.message}"))
     return context.correlation_id
 

@@ -14,6 +14,7 @@ from conftest import INFRA
 from test_security import GRAPH_APP_ROLES, USER_READ_BASIC_ALL, USER_REVOKE_SESSIONS_ALL
 
 from revoke.actions import ContainmentAction
+from revoke.campaigns.request import SCOPE_APP_ROLES
 
 SCRIPT = INFRA / "scripts" / "grant-graph-permissions.sh"
 PRINCIPAL = "11111111-2222-3333-4444-555555555555"
@@ -156,3 +157,17 @@ def test_refuses_an_unknown_release_action(fake_az: dict[str, str]) -> None:
     completed, calls = _run(fake_az, "--release-actions", "deleteUser", PRINCIPAL)
     assert completed.returncode == 2
     assert calls == []
+
+
+@pytest.mark.parametrize("how", ["flag", "environment"])
+def test_campaigns_add_the_listing_roles_once(fake_az: dict[str, str], how: str) -> None:
+    """The same read roles app/graph-permissions.bicep grants when campaigns are on; User.Read.All once."""
+    env = {**fake_az, "REVOKE_CAMPAIGNS": "true"} if how == "environment" else fake_az
+    flags = ["--campaigns"] if how == "flag" else []
+    completed, calls = _run(env, "--no-read", "--actions", "revokeSignInSessions,disableAccount", *flags, PRINCIPAL)
+    assert completed.returncode == 0, completed.stderr
+    posted = _posted_roles(calls)
+    assert len(posted) == len(set(posted))
+    expected = _role_ids(frozenset({ContainmentAction.REVOKE_SESSIONS, ContainmentAction.DISABLE_ACCOUNT}), False)
+    campaign_roles = {GRAPH_APP_ROLES[role] for roles in SCOPE_APP_ROLES.values() for role in roles}
+    assert set(posted) == expected | campaign_roles

@@ -9,6 +9,7 @@ from typing import Any
 from conftest import BICEP_FILES, ROOT, body, function_app_settings, resources_of_type, the_resource
 
 from revoke.actions import ContainmentAction
+from revoke.campaigns.request import SCOPE_APP_ROLES
 
 # Microsoft Graph application role ids, as published in the Microsoft Graph permissions reference.
 USER_REVOKE_SESSIONS_ALL = "77f3a031-c388-4f99-b373-dc68676a979e"
@@ -19,6 +20,8 @@ GRAPH_APP_ROLES = {
     "User.Read.All": "df021288-bdef-4463-88db-98f22de89214",
     "IdentityRiskyUser.ReadWrite.All": "656f6061-f9fe-4807-9708-6a2e0934df76",
     "User.ReadBasic.All": USER_READ_BASIC_ALL,
+    "GroupMember.Read.All": "98830695-27a2-44f7-8c18-0c3ebc9698f6",
+    "RoleManagement.Read.Directory": "483bed4a-2ad3-4361-a73b-c83ccdbdc53c",
 }
 
 # Azure built-in role definition ids (Azure built-in roles reference).
@@ -124,6 +127,7 @@ def test_graph_roles_are_exactly_those_the_actions_and_the_look_ups_need(templat
     role_ids = {name.strip("'"): role for name, role in graph["variables"]["graphAppRoles"]["value"].items()}
     assert role_ids == GRAPH_APP_ROLES
     needed = {role for action in ContainmentAction for role in action.app_roles} | {"User.ReadBasic.All"}
+    needed |= {role for roles in SCOPE_APP_ROLES.values() for role in roles}
     assert set(role_ids) == needed
     assert {row["role"] for row in graph["variables"]["grants"]["value"]} == needed
 
@@ -209,9 +213,15 @@ def test_role_assignments_come_from_the_table_and_are_named_with_guid(templates:
         for template in templates.values()
         for resource in resources_of_type(template, "Microsoft.Authorization/roleAssignments").values()
     ]
-    # One loop per kind of scope over the table in app/rbac.bicep, and the Sentinel workspace's one
-    # in app/sentinel-responder.bicep (another resource group, and nothing may wait for it).
-    assert len(assignments) == 5
+    # One loop per kind of scope over the table in app/rbac.bicep, the Sentinel workspace's one
+    # in app/sentinel-responder.bicep (another resource group, and nothing may wait for it), and
+    # the campaign queue's and table's loops in app/campaigns.bicep (only when campaigns are on).
+    assert len(assignments) == 7
+    campaigns = resources_of_type(templates["app/campaigns.bicep"], "Microsoft.Authorization/roleAssignments")
+    assert {a["config"]["loop_type"]["detail"]["array_name"] for a in campaigns.values()} == {
+        "queueGrants",
+        "tableGrants",
+    }
     rbac = resources_of_type(templates["app/rbac.bicep"], "Microsoft.Authorization/roleAssignments")
     assert len(rbac) == 4
     for assignment in rbac.values():

@@ -36,6 +36,11 @@ CODE_DEFAULTS = {
     SettingNames.AUTH_AUTHORITY: code.DEFAULT_AUTH_AUTHORITY,
     SettingNames.AUTH_TENANT_ID: "",
     SettingNames.AUTH_AUDIENCE: "",
+    SettingNames.CAMPAIGNS: "false",
+    SettingNames.CAMPAIGN_QUEUE_NAME: code.DEFAULT_CAMPAIGN_QUEUE_NAME,
+    SettingNames.MAX_CAMPAIGN_USERS: str(code.DEFAULT_MAX_CAMPAIGN_USERS),
+    SettingNames.GRAPH_WRITE_QUOTA: "/".join(f"{n:g}" for n in code.DEFAULT_GRAPH_WRITE_QUOTA),
+    SettingNames.CAMPAIGN_QUOTA_SHARE: str(code.DEFAULT_CAMPAIGN_QUOTA_SHARE),
 }
 
 

@@ -1,0 +1,182 @@
+"""The simulated directory behind a campaign: groups (nested), directory roles, paged listings, and Graph's write quota.
+
+Served by `GraphSimulator.perform` before its own routes:
+
+    GET /v1.0/users?$select=...&$top=N                                   every user
+    GET /v1.0/groups/{id}/transitiveMembers/microsoft.graph.user?...     users in the group, at any depth
+    GET /v1.0/directoryRoles(roleTemplateId='{id}')/members/microsoft.graph.user?...
+                                                                         users actively assigned the role
+
+Each listing answers at most `min($top, page_size)` users and an `@odata.nextLink` carrying
+an opaque `$skiptoken` while more remain. `userType` is `Guest` for a `#EXT#` UPN and
+`accountEnabled` is false once the account is disabled (by a test, or by a PATCH).
+
+The identity write quota: every write (revocation, disable, confirmCompromised), each
+request inside a `$batch` on its own, is admitted while fewer than `limit` writes were
+admitted in the last `window` seconds (a sliding window); past that it answers 429 with
+`Retry-After`, the seconds until the oldest admitted write leaves the window. Graph's
+documented per-app limit is 3,000 writes per 150 s; tests and the benchmark scale it down.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import re
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, unquote
+
+if TYPE_CHECKING:
+    from graphsim.server import Answer, GraphSimulator, SimulatedUser
+
+GRAPH_MAX_TOP = 999
+_GROUP_MEMBERS = re.compile(r"^/v1\.0/groups/([^/]+)/transitiveMembers/microsoft\.graph\.user$")
+_ROLE_MEMBERS = re.compile(r"^/v1\.0/directoryRoles\(roleTemplateId='([^']+)'\)/members/microsoft\.graph\.user$")
+_ALL_USERS = re.compile(r"^/v1\.0/users$")
+_WRITE = re.compile(
+    r"^/(v1\.0|beta)/(users/[^/]+/(revokeSignInSessions|invalidateAllRefreshTokens)"
+    r"|identityProtection/riskyUsers/confirmCompromised)$"
+)
+_USER = re.compile(r"^/(v1\.0|beta)/users/[^/]+$")
+
+
+@dataclass
+class SimulatedGroup:
+    object_id: str
+    members: list[str] = field(default_factory=list)  # user object ids
+    groups: list[str] = field(default_factory=list)  # nested group object ids
+
+
+class WriteQuota:
+    """At most `limit` writes admitted in any `window` seconds; the rest answered 429."""
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit = limit
+        self.window = window
+        self.admitted = 0
+        self.throttled = 0
+        self._times: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def admit(self) -> float | None:
+        """None if the write may go ahead; else the seconds to wait (Retry-After)."""
+        with self._lock:
+            now = time.monotonic()
+            while self._times and self._times[0] <= now - self.window:
+                self._times.popleft()
+            if len(self._times) < self.limit:
+                self._times.append(now)
+                self.admitted += 1
+                return None
+            self.throttled += 1
+            return self._times[0] + self.window - now
+
+
+class Directory:
+    """The groups and roles of one simulator, and its write quota (off until `set_write_quota`)."""
+
+    def __init__(self, simulator: GraphSimulator) -> None:
+        self._sim = simulator
+        self.groups: dict[str, SimulatedGroup] = {}
+        self.roles: dict[str, list[str]] = {}  # role template id -> user object ids actively assigned
+        self.eligible: dict[str, list[str]] = {}  # PIM-eligible: never listed as members
+        self.page_size = GRAPH_MAX_TOP
+        self.quota: WriteQuota | None = None
+        self.list_requests = 0
+
+    # --- building the tenant ----------------------------------------------------------
+    def add_group(self, members: Sequence[SimulatedUser] = (), groups: Sequence[SimulatedGroup] = ()) -> SimulatedGroup:
+        group = SimulatedGroup(str(uuid.uuid4()), [u.object_id for u in members], [g.object_id for g in groups])
+        self.groups[group.object_id] = group
+        return group
+
+    def assign_role(self, template_id: str, users: Sequence[SimulatedUser], *, eligible: bool = False) -> None:
+        target = self.eligible if eligible else self.roles
+        target.setdefault(template_id.lower(), []).extend(u.object_id for u in users)
+
+    def set_write_quota(self, limit: int, window: float) -> WriteQuota:
+        self.quota = WriteQuota(limit, window)
+        return self.quota
+
+    # --- answering ----------------------------------------------------------------------
+    def answer(self, method: str, path: str, query: str) -> Answer | None:
+        """The answer to a listing, or a 429 for a write over quota; None for anything else."""
+        from graphsim.server import Answer
+
+        if self.quota is not None and _is_write(method, path):
+            wait = self.quota.admit()
+            if wait is not None:
+                body = {"error": {"code": "TooManyRequests", "message": "Too many requests (graphsim write quota)"}}
+                return Answer(429, body, {"Retry-After": str(max(1, math.ceil(wait)))})
+            return None
+        if method != "GET":
+            return None
+        ids = self._listing(path)
+        if ids is None:
+            return None
+        return self._page(path, ids, parse_qs(query))
+
+    def _listing(self, path: str) -> list[str] | None:
+        if _ALL_USERS.match(path):
+            return self._sim.user_ids()
+        if group := _GROUP_MEMBERS.match(path):
+            return self._transitive(unquote(group.group(1)).lower())
+        if role := _ROLE_MEMBERS.match(path):
+            return list(dict.fromkeys(self.roles.get(unquote(role.group(1)).lower(), [])))
+        return None
+
+    def _transitive(self, group_id: str) -> list[str] | None:
+        if group_id not in self.groups:
+            return None
+        seen_groups: set[str] = set()
+        users: dict[str, None] = {}
+        pending = [group_id]
+        while pending:  # nested groups, cycles included, each visited once
+            current = pending.pop()
+            if current in seen_groups or current not in self.groups:
+                continue
+            seen_groups.add(current)
+            users.update(dict.fromkeys(self.groups[current].members))
+            pending.extend(self.groups[current].groups)
+        return list(users)
+
+    def _page(self, path: str, ids: list[str], query: dict[str, list[str]]) -> Answer:
+        from graphsim.server import Answer
+
+        self.list_requests += 1
+        top = int((query.get("$top") or [str(GRAPH_MAX_TOP)])[0])
+        if not 1 <= top <= GRAPH_MAX_TOP:
+            return Answer(400, {"error": {"code": "BadRequest", "message": "$top must be 1..999"}})
+        start = 0
+        if skiptoken := query.get("$skiptoken"):
+            start = json.loads(base64.urlsafe_b64decode(skiptoken[0].encode()))["start"]
+        size = min(top, self.page_size)
+        page = ids[start : start + size]
+        body: dict[str, Any] = {"value": [self._user_json(i) for i in page]}
+        if start + size < len(ids):
+            token = base64.urlsafe_b64encode(json.dumps({"start": start + size}).encode()).decode()
+            select = (query.get("$select") or [""])[0]
+            body["@odata.nextLink"] = f"{self._sim.url}{path}?$select={select}&$top={top}&$skiptoken={token}"
+        return Answer(200, body)
+
+    def _user_json(self, object_id: str) -> dict[str, Any]:
+        user = self._sim.find_user(object_id)
+        assert user is not None, "a listed member must be a user"
+        guest = "#ext#" in user.user_principal_name.lower()
+        return {
+            "id": user.object_id,
+            "userPrincipalName": user.user_principal_name,
+            "userType": "Guest" if guest else "Member",
+            "accountEnabled": user.object_id not in self._sim.disabled,
+        }
+
+
+def _is_write(method: str, path: str) -> bool:
+    return (method == "POST" and bool(_WRITE.match(path))) or (method == "PATCH" and bool(_USER.match(path)))
