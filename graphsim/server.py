@@ -85,6 +85,7 @@ class Fault:
     delay: float = 0.0
     match: Callable[[str], bool] = lambda path: True
     times: int | None = 1
+    drip: float = 0.0  # send the answer (performed as usual) one byte per `drip` seconds
     identity: bool = False  # applies to the managed-identity endpoint instead of Graph
     batch_envelope: bool = False  # applies to a $batch POST itself instead of its sub-requests
 
@@ -104,6 +105,30 @@ class SimulatedUser:
     object_id: str
     user_principal_name: str
     synced: bool = False  # mastered in on-premises Active Directory: Graph refuses to disable it
+    # Where the user signs in, as Graph's user resource says it (see graphsim.people).
+    user_type: str = "Member"
+    external_user_state: str | None = None
+    creation_type: str | None = None
+    identities: tuple[tuple[str, str], ...] = ()  # (signInType, issuer); empty: this tenant's own
+
+    def properties(self) -> dict[str, Any]:
+        """The user resource's properties this simulator knows, by their Graph names."""
+        identities = self.identities or (("userPrincipalName", "contoso.onmicrosoft.com"),)
+        return {
+            "id": self.object_id,
+            "userPrincipalName": self.user_principal_name,
+            "userType": self.user_type,
+            "externalUserState": self.external_user_state,
+            "creationType": self.creation_type,
+            "identities": [
+                {
+                    "signInType": kind,
+                    "issuer": issuer,
+                    "issuerAssignedId": None if kind == "federated" else self.user_principal_name,
+                }
+                for kind, issuer in identities
+            ],
+        }
 
 
 @dataclass(frozen=True)
@@ -149,6 +174,10 @@ class GraphSimulator:
         self.disabled: set[str] = set()  # object ids of accounts Graph disabled
         self.confirmed_compromised: Counter[str] = Counter()  # object id -> confirmations recorded
         self.licensed_for_risk = True  # Entra ID P2: without it confirmCompromised is refused
+        # Identity Protection: 1 request per second per tenant for all apps; its 429 has no Retry-After.
+        self.identity_protection_interval = 1.0
+        self.identity_protection_throttled = 0  # confirmCompromised requests answered 429
+        self._last_identity_protection = -1e9
         self.token_requests = 0
         self.batch_requests = 0  # $batch POSTs received
         self.issued_tokens: list[str] = []
@@ -210,9 +239,17 @@ class GraphSimulator:
 
     # --- the directory ---------------------------------------------------------------
     def add_user(
-        self, user_principal_name: str, object_id: str | None = None, *, synced: bool = False
+        self, user_principal_name: str, object_id: str | None = None, *, synced: bool = False, **kind: Any
     ) -> SimulatedUser:
-        user = SimulatedUser(object_id or str(uuid.uuid4()), user_principal_name, synced)
+        """A user; a UPN with #EXT# is a B2B guest, `kind` sets the sign-in properties (graphsim.people)."""
+        if "#ext#" in user_principal_name.lower() and not kind:
+            kind = {
+                "user_type": "Guest",
+                "external_user_state": "Accepted",
+                "creation_type": "Invitation",
+                "identities": (("federated", "ExternalAzureAD"),),
+            }
+        user = SimulatedUser(object_id or str(uuid.uuid4()), user_principal_name, synced, **kind)
         with self._lock:
             self._users[user.object_id.lower()] = user
             self._users[user_principal_name.lower()] = user
@@ -393,12 +430,12 @@ class GraphSimulator:
         return Answer(201 if created else 200, resource)
 
     # --- Graph's answers ----------------------------------------------------------------
-    def perform(self, method: str, path: str, body: Any = None) -> Answer:
+    def perform(self, method: str, path: str, body: Any = None, query: str = "") -> Answer:
         """Carry out one authorized Graph request (single or inside a batch) and say what Graph answers."""
         if method == "POST" and (action := _ACTION_PATH.match(path)):
             return self._revoke(*action.groups())
         if method == "GET" and (lookup := _USER_PATH.match(path)):
-            return self._get_user(lookup.group(2))
+            return self._get_user(lookup.group(2), query)
         if method == "PATCH" and (update := _USER_PATH.match(path)):
             return self._update_user(update.group(2), body)
         if method == "POST" and _CONFIRM_PATH.match(path):
@@ -428,6 +465,16 @@ class GraphSimulator:
         if not self.licensed_for_risk:
             message = "Your tenant is not licensed for this feature."
             return Answer(403, {"error": {"code": "Forbidden", "message": message}})
+        with self._lock:
+            now = time.monotonic()
+            too_soon = now - self._last_identity_protection < self.identity_protection_interval
+            if too_soon:
+                self.identity_protection_throttled += 1
+            else:
+                self._last_identity_protection = now
+        if too_soon:
+            message = "Too many requests: Identity Protection allows 1 request per second per tenant."
+            return Answer(429, {"error": {"code": "TooManyRequests", "message": message}})
         users = [self._users.get(i.lower()) for i in ids]
         if any(user is None or user.object_id.lower() != i.lower() for user, i in zip(users, ids, strict=True)):
             return Answer(404, {"error": {"code": "Request_ResourceNotFound", "message": "a user id does not exist"}})
@@ -448,17 +495,22 @@ class GraphSimulator:
             return Answer(204)
         return Answer(200, {"@odata.context": f"{self.url}/{version}/$metadata#Edm.Boolean", "value": True})
 
-    def _get_user(self, segment: str) -> Answer:
+    def _get_user(self, segment: str, query: str = "") -> Answer:
         user = self.find_user(unquote(segment))
         if user is None:
             return Answer(404, _not_found(segment))
-        return Answer(200, {"id": user.object_id, "userPrincipalName": user.user_principal_name})
+        properties = user.properties()
+        selected = parse_qs(query).get("$select")
+        # As Graph: the properties $select names (null where unset); without it, the default set.
+        names = selected[0].split(",") if selected else ["id", "userPrincipalName", "userType"]
+        return Answer(200, {name: properties.get(name) for name in names})
 
 
 class _Handler(BaseHTTPRequestHandler):
     simulator: GraphSimulator
     serves_arm: bool  # the ARM port: every request is an ARM request
     protocol_version = "HTTP/1.1"
+    _drip = 0.0  # seconds between the bytes of this request's answer (Fault.drip)
 
     def setup(self) -> None:
         super().setup()
@@ -508,6 +560,7 @@ class _Handler(BaseHTTPRequestHandler):
         sim.record_arm(RecordedRequest(self.command, self.path, None, issued and for_arm, body))
         fault = sim.take_arm_fault(path)
         self._pause([fault], identity=False)
+        self._drip = fault.drip if fault is not None else 0.0
         if fault is not None and fault.drop:
             self._drop()
         elif fault is not None and fault.status is not None:
@@ -528,6 +581,7 @@ class _Handler(BaseHTTPRequestHandler):
         sim.record(RecordedRequest(self.command, self.path, _user_segment(path), authorized, body))
         fault = sim.take_fault(path, identity=is_identity)
         self._pause([fault], identity=is_identity)
+        self._drip = fault.drip if fault is not None else 0.0
         if fault is not None and fault.drop:
             self._drop()
         elif fault is not None and fault.status is not None:
@@ -537,7 +591,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif not authorized:
             self._answer(_UNAUTHORIZED)
         else:
-            self._answer(sim.perform(self.command, path, _json_body(body)))
+            self._answer(sim.perform(self.command, path, _json_body(body), urlsplit(self.path).query))
 
     # --- JSON batching: POST /{version}/$batch ---------------------------------------
     def _serve_batch(self, version: str, path: str, body: bytes) -> None:
@@ -545,6 +599,7 @@ class _Handler(BaseHTTPRequestHandler):
         authorized = self._authorized()
         sim.record_batch(RecordedRequest(self.command, self.path, None, authorized, body))
         envelope_fault = sim.take_fault(path, identity=False, batch_envelope=True)
+        self._drip = envelope_fault.drip if envelope_fault is not None else 0.0
         if envelope_fault is not None and (envelope_fault.drop or envelope_fault.status is not None):
             self._pause([envelope_fault], identity=False)
             self._drop() if envelope_fault.drop else self._answer_fault(envelope_fault)
@@ -586,7 +641,8 @@ class _Handler(BaseHTTPRequestHandler):
             message = "Content-Type header is required when a request in a batch has a body."
             answer = Answer(400, {"error": {"code": "BadRequest", "message": message}})
         else:
-            answer = self.simulator.perform(item.method, urlsplit(item.full_path(version)).path, item.body)
+            sent = urlsplit(item.full_path(version))
+            answer = self.simulator.perform(item.method, sent.path, item.body, sent.query)
         headers = {"Content-Type": "application/json"} if answer.body is not None else {}
         response: dict[str, Any] = {"id": item.id, "status": answer.status, "headers": {**headers, **answer.headers}}
         if answer.body is not None:
@@ -655,7 +711,16 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(payload)
+        if not self._drip:
+            self.wfile.write(payload)
+            return
+        try:  # a proxy or a sick server trickling the answer out
+            for offset in range(len(payload)):
+                self.wfile.write(payload[offset : offset + 1])
+                self.wfile.flush()
+                time.sleep(self._drip)
+        except OSError:
+            self.close_connection = True  # the client stopped listening
 
 
 _UNAUTHORIZED = Answer(

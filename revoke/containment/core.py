@@ -13,10 +13,10 @@ from typing import Protocol
 
 from revoke.actions import ContainmentAction, allowed_subset
 from revoke.audit.events import RequestContext, audit_event, emit
-from revoke.containment.action_run import ActionRun, Graph, revocation_alone
+from revoke.containment.action_run import ActionRun, Graph
 from revoke.containment.ledger import Ledger
 from revoke.containment.protection import ProtectedUsers
-from revoke.containment.verdict import TargetOutcome, TargetResult, is_external
+from revoke.containment.verdict import TargetOutcome, TargetResult
 from revoke.deadline import Deadline
 from revoke.errors import RequestRejected
 from revoke.intake.payloads import (
@@ -110,12 +110,7 @@ class Containment:
             decided = {i: ActionResult(Outcome.REFUSED, detail=limit) for i in range(len(targets))}
         else:
             decided, lookups = self._protected.check(targets, self._graph, deadline)
-        run = ActionRun(self._graph, targets, ledger, lookups, deadline)
-        if not dry_run and revocation_alone(actions):
-            run.learn_kinds(decided)
-        for i, user in enumerate(targets):
-            if is_external(user.value, lookups[i].user_principal_name if i in lookups else None):
-                ledger.mark_external(i)
+        run = ActionRun(self._graph, targets, ledger, lookups, deadline, actions)
         for i, decision in decided.items():
             ledger.settle(i, decision)
         for action in actions:
