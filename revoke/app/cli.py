@@ -24,22 +24,27 @@ from revoke.containment.verdict import TargetOutcome
 from revoke.errors import RequestRejected, SettingsError
 from revoke.intake.payloads import load_document, parse_request
 from revoke.settings import Settings
+from revoke.untrusted import quoted
 
 EXIT_OK, EXIT_NOT_ALL_CONTAINED, EXIT_USAGE, EXIT_TRANSIENT = 0, 1, 2, 3
+
+
+class UnreadablePayload(Exception):
+    """The payload file could not be read: missing, a directory, or not readable by this user."""
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return int(args.command(args))
-    except (RequestRejected, SettingsError) as problem:
+    except (RequestRejected, SettingsError, UnreadablePayload) as problem:
         print(f"error: {problem}", file=sys.stderr)
         return EXIT_USAGE
 
 
 def show_targets(args: argparse.Namespace) -> int:
     settings = Settings.from_environment()
-    request = parse_request(load_document(_read(args.file), settings.max_body_bytes))
+    request = parse_request(load_document(_read(args.file, settings.max_body_bytes), settings.max_body_bytes))
     _print(
         {
             "shape": request.shape,
@@ -69,7 +74,7 @@ def revoke(args: argparse.Namespace) -> int:
         # and an alert or incident would otherwise get every action REVOKE_ACTIONS allows.
         settings = dataclasses.replace(settings, actions=allowed_subset(parse_actions(args.action), settings.actions))
     if args.payload:
-        body = _read(args.payload)
+        body = _read(args.payload, settings.max_body_bytes)
     else:
         body = json.dumps({"users": args.user, "reason": args.reason}).encode()
     report = containment_for_cli(settings).handle(body, trigger="cli")
@@ -85,11 +90,15 @@ def revoke(args: argparse.Namespace) -> int:
 
 def check(args: argparse.Namespace) -> int:
     from revoke.app.readiness import check_readiness
-    from revoke.app.runtime import developer_credential
+    from revoke.app.runtime import developer_tokens
     from revoke.audit.redaction import protect_logs
 
     protect_logs()
-    readiness = check_readiness(None, developer_credential)
+    try:
+        readiness = check_readiness(None, developer_tokens())
+    except Exception as problem:  # one line, never a traceback: it could quote a token
+        print(f"error: the check could not finish: {type(problem).__name__}", file=sys.stderr)
+        return EXIT_NOT_ALL_CONTAINED
     _print(readiness.as_json())
     return EXIT_OK if readiness.ready else EXIT_NOT_ALL_CONTAINED
 
@@ -130,11 +139,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _read(path: str | None) -> bytes:
+def _read(path: str | None, limit: int) -> bytes:
+    """At most `limit` + 1 bytes of the payload: enough to tell it is too large, never all of it."""
     if path is None or path == "-":
-        return sys.stdin.buffer.read()
-    with open(path, "rb") as handle:
-        return handle.read()
+        return sys.stdin.buffer.read(limit + 1)
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(limit + 1)
+    except OSError as problem:
+        reason = problem.strerror or type(problem).__name__
+        raise UnreadablePayload(f"cannot read the payload file {quoted(path)}: {reason}") from None
 
 
 def _print(document: dict[str, Any]) -> None:

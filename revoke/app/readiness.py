@@ -16,16 +16,24 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from azure.core.credentials import TokenCredential
-
 from revoke.actions import ContainmentAction
 from revoke.containment.action_run import revocation_alone
 from revoke.deadline import Deadline
 from revoke.errors import GraphError, SettingsError
 from revoke.graph.tokens import TokenSource
-from revoke.settings import Settings
+from revoke.settings import RevocationAction, SettingNames, Settings
 
 READINESS_SECONDS = 10.0
+# An access token longer than this is not read: Entra ID's are a few kilobytes.
+MAX_TOKEN_CHARACTERS = 64 * 1024
+CLAIMS_UNREADABLE = "the Graph token's claims could not be read, so its permissions are unknown"
+DELEGATED_ONLY = (
+    f"{SettingNames.ACTION}=invalidateAllRefreshTokens needs a delegated token (an scp claim), and this one is "
+    f"app-only: set {SettingNames.ACTION}=revokeSignInSessions"
+)
+DRY_RUN = f"{SettingNames.DRY_RUN} is on: requests are audited but nothing is sent to Graph, so no one is contained"
+# The process's token for a scope (the one its invocations use), given the settings.
+TokensFor = Callable[[Settings, str], TokenSource]
 # Either serves the look-ups: protected users named the other way, guests named by object id,
 # and UPNs that confirmCompromised needs as object ids.
 LOOKUP_ROLES = ("User.ReadBasic.All", "User.Read.All")
@@ -73,9 +81,9 @@ class Readiness:
         }
 
 
-def check_readiness(
-    environ: Mapping[str, str] | None, credential_for: Callable[[Settings], TokenCredential]
-) -> Readiness:
+def check_readiness(environ: Mapping[str, str] | None, tokens_for: TokensFor) -> Readiness:
+    """Whether the deployment can contain; `tokens_for` gives the process's own token sources, so
+    a health probe reuses the credential and cached tokens the invocations use."""
     deadline = Deadline(READINESS_SECONDS)
     try:
         settings = Settings.from_environment(environ)
@@ -83,20 +91,27 @@ def check_readiness(
         return Readiness((Check("settings", False, problem.public_message),))
     checks = [Check("settings", True)]
     actions = tuple(action.value for action in settings.actions)
-    credential = credential_for(settings)
+    if settings.dry_run:
+        checks.append(Check("dryRun", False, DRY_RUN))
     try:
-        token = TokenSource(credential, settings.graph_scope).token(deadline)
+        token = tokens_for(settings, settings.graph_scope).token(deadline)
     except GraphError as problem:
         checks.append(Check("graphToken", False, problem.detail))
         return Readiness(tuple(checks), actions)
     checks.append(Check("graphToken", True))
-    held = permissions_in(token)
+    claims = claims_in(token)
+    if claims is None:
+        checks.append(Check("graphPermissions", False, CLAIMS_UNREADABLE))
+        return Readiness(tuple(checks), actions)
+    held = permissions_of(claims)
     missing = _missing(settings, held)
     detail = f"missing {', '.join(missing)}" if missing else None
     checks.append(Check("graphPermissions", not missing, detail))
+    if settings.action is RevocationAction.INVALIDATE_ALL_REFRESH_TOKENS and "scp" not in claims:
+        checks.append(Check("revokeAction", False, DELEGATED_ONLY))
     if settings.comments_on:
         try:
-            TokenSource(credential, f"{settings.arm_endpoint}/.default").token(deadline)
+            tokens_for(settings, f"{settings.arm_endpoint.rstrip('/')}/.default").token(deadline)
             checks.append(Check("armToken", True))
         except GraphError as problem:
             checks.append(Check("armToken", False, problem.detail))
@@ -104,14 +119,28 @@ def check_readiness(
 
 
 def permissions_in(token: str) -> frozenset[str]:
-    """The app roles (or, for a delegated token, the scopes) a JWT access token carries."""
+    """The app roles (or, for a delegated token, the scopes) a JWT access token carries; none if unreadable."""
+    claims = claims_in(token)
+    return frozenset() if claims is None else permissions_of(claims)
+
+
+def claims_in(token: str) -> dict[str, Any] | None:
+    """A JWT's claims, or None for anything that is not a readable, reasonably sized JSON object.
+
+    Whoever answers as the identity endpoint chooses the token: a payload megabytes long, or
+    nested deeper than the parser's recursion limit, is unreadable, never a crash.
+    """
+    if len(token) > MAX_TOKEN_CHARACTERS:
+        return None
     try:
         payload = token.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (IndexError, ValueError, binascii.Error, UnicodeDecodeError):
-        return frozenset()
-    if not isinstance(claims, dict):
-        return frozenset()
+    except (IndexError, ValueError, binascii.Error, UnicodeDecodeError, RecursionError):
+        return None
+    return claims if isinstance(claims, dict) else None
+
+
+def permissions_of(claims: dict[str, Any]) -> frozenset[str]:
     roles = claims.get("roles")
     held = {role for role in roles if isinstance(role, str)} if isinstance(roles, list) else set()
     scopes = claims.get("scp")

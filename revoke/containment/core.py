@@ -18,7 +18,7 @@ from revoke.containment.ledger import Ledger
 from revoke.containment.protection import ProtectedUsers
 from revoke.containment.verdict import TargetOutcome, TargetResult
 from revoke.deadline import Deadline
-from revoke.errors import RequestRejected
+from revoke.errors import NoResolvableAccount, RequestRejected
 from revoke.intake.payloads import (
     RevocationRequest,
     SkippedEntity,
@@ -71,6 +71,7 @@ class Containment:
 
     def handle(self, body: bytes, *, trigger: str, correlation_id: str | None = None) -> ContainmentReport:
         context = RequestContext(trigger, correlation_id or str(uuid.uuid4()))
+        request: RevocationRequest | None = None
         try:
             document = load_document(body, self._settings.max_body_bytes)
             context = RequestContext(trigger, correlation_id_in(document) or context.correlation_id)
@@ -86,12 +87,24 @@ class Containment:
         except RequestRejected as rejection:
             detail = f"{rejection.code}: {rejection.message}"
             emit(audit_event(context, Outcome.REJECTED, action=None, user=None, detail=detail))
-            return ContainmentReport(context.correlation_id, self._settings.dry_run, rejection=rejection)
+            if request is None or not isinstance(rejection, NoResolvableAccount):
+                return ContainmentReport(context.correlation_id, self._settings.dry_run, rejection=rejection)
+            # Every account the incident names was skipped: its analyst still hears so, and why.
+            skipped_all = ContainmentReport(
+                context.correlation_id,
+                self._settings.dry_run or request.dry_run,
+                skipped=request.skipped,
+                rejection=rejection,
+                incident_id=request.incident_id,
+            )
+            return self._commented(skipped_all, context, Deadline(self._settings.retry_budget_seconds))
         deadline = Deadline(self._settings.retry_budget_seconds)
-        report = self.contain(request, actions, context, deadline)
-        if self._incidents is not None:
-            report = replace(report, comment=self._incidents.comment(report, context, deadline))
-        return report
+        return self._commented(self.contain(request, actions, context, deadline), context, deadline)
+
+    def _commented(self, report: ContainmentReport, context: RequestContext, deadline: Deadline) -> ContainmentReport:
+        if self._incidents is None:
+            return report
+        return replace(report, comment=self._incidents.comment(report, context, deadline))
 
     def contain(
         self,
