@@ -255,6 +255,11 @@ class GraphSimulator:
             self._users[user_principal_name.lower()] = user
         return user
 
+    def identity_protection_used_by_another_app(self) -> None:
+        """Another app of the tenant just used Identity Protection's turn: the next second is taken."""
+        with self._lock:
+            self._last_identity_protection = time.monotonic()
+
     def add_users(self, names: Iterable[str]) -> list[SimulatedUser]:
         return [self.add_user(name) for name in names]
 
@@ -502,7 +507,7 @@ class GraphSimulator:
         properties = user.properties()
         selected = parse_qs(query).get("$select")
         # As Graph: the properties $select names (null where unset); without it, the default set.
-        names = selected[0].split(",") if selected else ["id", "userPrincipalName", "userType"]
+        names = selected[0].split(",") if selected else ["id", "userPrincipalName"]
         return Answer(200, {name: properties.get(name) for name in names})
 
 

@@ -55,7 +55,7 @@ def test_each_enabled_action_needs_its_own_roles(app: GraphSimulator) -> None:
 
     assert response.status_code == 503
     body = body_of(response)
-    assert body["actions"] == ["revokeSignInSessions", "disableAccount", "confirmCompromised"]
+    assert body["actions"] == ["disableAccount", "revokeSignInSessions", "confirmCompromised"]
     assert body["missingRoles"] == ["IdentityRiskyUser.ReadWrite.All", "User.EnableDisableAccount.All", "User.Read.All"]
 
 
