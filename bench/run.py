@@ -476,6 +476,8 @@ def main(argv: list[str] | None = None) -> int:
     ):
         _progress(f"bulk: {config.targets} targets, then the naive loop")
         rows += measure_bulk(config, sim)
+        _progress(f"by object id: {config.targets} targets, then {config.calls} single-target calls")
+        rows += _object_id_rows(config, sim)
         _progress(f"single target: {config.calls} calls at the RTT and at RTT 0")
         rows += measure_single(config, sim)
         tokens = _app_token_requests(sim)  # the in-process measurements share one app instance, so one token
@@ -492,6 +494,15 @@ def main(argv: list[str] | None = None) -> int:
         rows += measure_costliest_bodies()
     print(_table(config, rows))
     return 0
+
+
+def _object_id_rows(config: Config, sim: SimulatorProcess) -> list[Row]:
+    from bench.object_ids import OBJECT_ID_PARALLEL, measure_object_ids
+
+    with app_settings({**sim.environment(), SettingNames.MAX_USERS: str(config.targets),
+                       SettingNames.MAX_PARALLEL: str(OBJECT_ID_PARALLEL)}):  # fmt: skip
+        measured = measure_object_ids(config.rtt, config.targets, config.repeat, config.calls, config.budget, sim)
+    return [Row(name, result, target, "" if met is None else _verdict(met)) for name, result, target, met in measured]
 
 
 def _progress(message: str) -> None:
