@@ -516,6 +516,8 @@ class _Handler(BaseHTTPRequestHandler):
     serves_arm: bool  # the ARM port: every request is an ARM request
     protocol_version = "HTTP/1.1"
     _drip = 0.0  # seconds between the bytes of this request's answer (Fault.drip)
+    _arrived = 0.0  # time.monotonic() when the request being served arrived
+    _latency_due = False  # the round trip's latency is still to be waited before answering
 
     def setup(self) -> None:
         super().setup()
@@ -538,6 +540,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch()
 
     def _dispatch(self) -> None:
+        self._arrived = time.monotonic()
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         path = urlsplit(self.path).path
@@ -678,12 +681,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- the wire ----------------------------------------------------------------------
     def _pause(self, faults: list[Fault | None], *, identity: bool) -> None:
-        """One round trip's latency (or the longest injected delay instead), once per HTTP request."""
+        """The longest injected delay now; else one round trip's latency, made up when the answer goes out.
+
+        The latency is the time from the request's arrival to its answer, the simulator's own
+        work included (as Graph's is in a real round trip): its threads share one interpreter,
+        so work added on top would grow with the requests in flight, which Graph's does not.
+        """
         delays = [fault.delay for fault in faults if fault is not None and fault.delay]
         if delays:
             time.sleep(max(delays))
         elif not identity and self.simulator.latency:
-            time.sleep(self.simulator.latency)
+            self._latency_due = True
 
     def _drop(self) -> None:
         self.close_connection = True
@@ -709,6 +717,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_raw(status, payload, {**content_type, **(headers or {})})
 
     def _send_raw(self, status: int, payload: bytes, headers: dict[str, str]) -> None:
+        if self._latency_due:
+            self._latency_due = False
+            time.sleep(max(0.0, self.simulator.latency - (time.monotonic() - self._arrived)))
         self.send_response(status)
         # Graph names its request id `request-id`; Azure Resource Manager, `x-ms-request-id`.
         self.send_header("x-ms-request-id" if self.serves_arm else "request-id", str(uuid.uuid4()))

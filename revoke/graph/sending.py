@@ -119,10 +119,12 @@ class CallSender:
             index, call = unpaced[0]
             yield index, self._transport.send(call, token, deadline)
             return
-        lanes = [
-            _Lane([(index, call) for index, call in unpaced if not call.reads]),
-            _Lane([(index, call) for index, call in unpaced if call.reads]),
-        ]
+        writes = _Lane([(index, call) for index, call in unpaced if not call.reads])
+        reads = _Lane([(index, call) for index, call in unpaced if call.reads])
+        # A lone write chunk (a few targets) goes from this thread while its look-ups go beside it,
+        # in requests of their own: a slow look-up never holds up the write's answer.
+        inline = writes.waiting.pop() if len(writes.waiting) == 1 else None
+        lanes = [writes, reads]
         in_flight: dict[Future[dict[int, GraphReply]], _Lane] = {}
 
         def fill(lane: _Lane) -> None:
@@ -135,6 +137,8 @@ class CallSender:
             fill(lane)
         for index, call in paced:
             yield index, self._send_paced(call, token, deadline)
+        if inline is not None:
+            yield from self._send_chunk(inline, token, deadline).items()
         while in_flight:
             done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
             for future in done:

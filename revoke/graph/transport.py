@@ -11,10 +11,8 @@ each read of it, must arrive in time: a body that trickles in is cut off at the 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import threading
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,6 +25,7 @@ from urllib3.util.retry import Retry
 from revoke.deadline import Deadline, parse_retry_after
 from revoke.errors import GraphError, GraphUnreachable, OutOfTime, Redirected, TransientGraphError, Unconfirmed
 from revoke.graph.pacing import Pacer
+from revoke.graph.watchdog import READS
 
 logger = logging.getLogger(__name__)
 
@@ -251,29 +250,20 @@ def _whole_body(response: requests.Response, deadline: Deadline) -> bytes:
     """The body, read before the deadline; a body still arriving then is cut off (TransientGraphError).
 
     requests' read timeout bounds each read, so a body that trickles in a byte at a time never
-    trips it. A timer shuts the socket at the deadline instead (urllib3's documented way to
-    end a read another thread is blocked in), and the connection is not reused.
+    trips it; the watchdog shuts the socket at the deadline instead, and the connection is not
+    reused.
     """
-    cut = threading.Event()
-
-    def cut_off() -> None:
-        cut.set()
-        with contextlib.suppress(Exception):  # already read, released or closed: nothing left to cut
-            response.raw.shutdown()
-
-    timer = threading.Timer(deadline.remaining(), cut_off)
-    timer.daemon = True
-    timer.start()
+    watch = READS.watch(deadline.remaining(), response.raw.shutdown)
     try:
         content = response.content
     except (requests.RequestException, OSError, ValueError):
         response.close()
-        if cut.is_set():
+        if watch.fired:
             raise TransientGraphError(CUT_OFF) from None
         raise
     finally:
-        timer.cancel()
-    if cut.is_set():
+        watch.cancel()
+    if watch.fired:
         response.close()
         raise TransientGraphError(CUT_OFF)
     return content
