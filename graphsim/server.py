@@ -182,7 +182,8 @@ class GraphSimulator:
         self.batch_requests = 0  # $batch POSTs received
         self.issued_tokens: list[str] = []
         self.identity_object_id = str(uuid.uuid4())
-        self.app_roles: list[str] = ["User.RevokeSessions.All", "User.ReadBasic.All"]  # in the tokens it issues
+        # In the tokens it issues: revocation, and User.Read.All to learn where each user signs in.
+        self.app_roles: list[str] = ["User.RevokeSessions.All", "User.Read.All"]
         self._users: dict[str, SimulatedUser] = {}
         self._faults: list[Fault] = []
         self._random_faults: tuple[float, random.Random, list[Fault]] | None = None

@@ -35,7 +35,7 @@ def test_ready_when_the_token_carries_every_role_the_actions_need(app: GraphSimu
     body = body_of(response)
     assert body["status"] == "ready"
     assert checks(response) == {"settings": True, "graphToken": True, "graphPermissions": True}
-    assert body["roles"] == ["User.ReadBasic.All", "User.RevokeSessions.All"]
+    assert body["roles"] == ["User.Read.All", "User.RevokeSessions.All"]
     assert (body["missingRoles"], body["warnings"]) == ([], [])
 
 
@@ -45,7 +45,8 @@ def test_a_missing_role_is_named_and_not_ready(app: GraphSimulator) -> None:
     response = health()
 
     assert response.status_code == 503
-    assert body_of(response)["missingRoles"] == ["User.RevokeSessions.All"]
+    # Revocation alone must learn who is external: userType and identities need User.Read.All.
+    assert body_of(response)["missingRoles"] == ["User.Read.All", "User.RevokeSessions.All"]
     assert checks(response)["graphPermissions"] is False
 
 
@@ -56,7 +57,7 @@ def test_each_enabled_action_needs_its_own_roles(app: GraphSimulator) -> None:
     assert response.status_code == 503
     body = body_of(response)
     assert body["actions"] == ["disableAccount", "revokeSignInSessions", "confirmCompromised"]
-    assert body["missingRoles"] == ["IdentityRiskyUser.ReadWrite.All", "User.EnableDisableAccount.All", "User.Read.All"]
+    assert body["missingRoles"] == ["IdentityRiskyUser.ReadWrite.All", "User.EnableDisableAccount.All"]
 
 
 def test_a_broader_role_than_needed_is_a_warning(app: GraphSimulator) -> None:

@@ -34,9 +34,12 @@ DELEGATED_ONLY = (
 DRY_RUN = f"{SettingNames.DRY_RUN} is on: requests are audited but nothing is sent to Graph, so no one is contained"
 # The process's token for a scope (the one its invocations use), given the settings.
 TokensFor = Callable[[Settings, str], TokenSource]
-# Either serves the look-ups: protected users named the other way, guests named by object id,
-# and UPNs that confirmCompromised needs as object ids.
+# Either serves the look-ups of names: protected users named the other way, and UPNs that
+# confirmCompromised needs as object ids.
 LOOKUP_ROLES = ("User.ReadBasic.All", "User.Read.All")
+# Where a user signs in (userType, externalUserState, creationType, identities) is no basic
+# profile property: when revocation alone must tell an external user, only this role reads it.
+KIND_ROLE = "User.Read.All"
 # Roles that let a compromised function do far more than contain: flagged, never needed.
 BROAD_ROLES = frozenset(
     {
@@ -161,7 +164,9 @@ def needs_lookup(settings: Settings) -> bool:
 
 def _missing(settings: Settings, held: frozenset[str]) -> tuple[str, ...]:
     missing = set(needed_roles(settings) - held)
-    if needs_lookup(settings) and not held & set(LOOKUP_ROLES):
+    if revocation_alone(settings.actions) and KIND_ROLE not in held:
+        missing.add(KIND_ROLE)  # without it no revocation alone is ever reported contained
+    elif needs_lookup(settings) and not held & set(LOOKUP_ROLES):
         missing.add(LOOKUP_ROLES[0])
     return tuple(sorted(missing))
 
