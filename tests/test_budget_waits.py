@@ -41,11 +41,11 @@ def outcomes(response: Any) -> list[str]:
     "settings", [{"REVOKE_ACTIONS": DISABLE, "REVOKE_RETRY_BUDGET_SECONDS": "6", "REVOKE_MAX_USERS": "40"}]
 )
 def test_a_slow_batch_after_a_throttled_one_does_not_stretch_the_wait_past_the_budget(app: GraphSimulator) -> None:
-    """Batch one answers at once, one item throttled for 4.5 s; batch two answers 4.5 s later.
-    By then the 4.5 s wait no longer fits: the throttled target is deferred, not slept for."""
+    """Batch one answers at once, one item throttled for 4 s; batch two answers 4.5 s later.
+    By then the 4 s wait no longer fits: the throttled target is deferred, not slept for."""
     people = [app.add_user(f"person{n:02}@contoso.com").object_id for n in range(40)]
     throttled, slow = people[0], people[39]
-    app.inject(Fault(status=429, headers={"Retry-After": "4.5"}, match=lambda path: path.endswith(throttled)))
+    app.inject(Fault(status=429, headers={"Retry-After": "4"}, match=lambda path: path.endswith(throttled)))
     app.inject(Fault(delay=4.5, match=lambda path: path.endswith(slow)))
 
     elapsed, response = timed({"users": people})
