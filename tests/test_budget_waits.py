@@ -133,3 +133,24 @@ def test_a_429_without_retry_after_backs_off_at_least_a_second(app: GraphSimulat
     assert app.identity_protection_throttled == 1  # one 429, then a wait long enough
     [event] = [e for e in logs.audit_events() if e["action"] == CONFIRM]
     assert event["attempts"] == 2
+
+
+@pytest.fixture
+def commenting(graph: GraphSimulator, settings: dict[str, str]) -> None:
+    from tests.test_incident_comment_flow import WORKSPACE
+
+    settings.update({"REVOKE_SENTINEL_WORKSPACE": WORKSPACE, "REVOKE_ARM_ENDPOINT": graph.arm_url})
+
+
+def test_an_arm_answer_that_drips_in_is_cut_off_and_the_comment_deferred(commenting: None, app: GraphSimulator) -> None:
+    """ARM writes the comment, then trickles its answer out; the comment has its 5 s floor, no more."""
+    from tests.test_incident_comment_flow import INCIDENT
+
+    app.inject_arm(Fault(drip=0.3, times=None))
+
+    elapsed, response = timed({"users": [ADELE[0]], "incidentId": INCIDENT})
+
+    print(f"\nbudget waits: dripping ARM answer, 3 s budget, 5 s comment floor: ended after {elapsed:.2f} s")
+    assert elapsed < 5 + MARGIN
+    assert response.status_code == 200  # the containment's outcome, whatever ARM does
+    assert body_of(response)["incidentComment"]["status"] == "deferred"
