@@ -482,6 +482,10 @@ def main(argv: list[str] | None = None) -> int:
         rows += measure_single(config, sim)
         tokens = _app_token_requests(sim)  # the in-process measurements share one app instance, so one token
         rows.append(Row("Token requests, all in-process calls above", str(tokens), "exactly 1", _verdict(tokens == 1)))
+        _progress(
+            f"by object id: {config.targets} targets, then {config.calls} single-target calls (a new app instance)"
+        )
+        rows += _object_id_rows(config, sim)
         _progress(f"bulk at REVOKE_MAX_PARALLEL {', '.join(map(str, PARALLEL_SWEEP))} (a new app instance each)")
         rows += measure_parallel_sweep(config, sim)
         _progress("cold start")
@@ -494,6 +498,15 @@ def main(argv: list[str] | None = None) -> int:
         rows += measure_costliest_bodies()
     print(_table(config, rows))
     return 0
+
+
+def _object_id_rows(config: Config, sim: SimulatorProcess) -> list[Row]:
+    from bench.object_ids import OBJECT_ID_PARALLEL, measure_object_ids
+
+    with app_settings({**sim.environment(), SettingNames.MAX_USERS: str(config.targets),
+                       SettingNames.MAX_PARALLEL: str(OBJECT_ID_PARALLEL)}):  # fmt: skip
+        measured = measure_object_ids(config.rtt, config.targets, config.repeat, config.calls, config.budget, sim)
+    return [Row(name, result, target, "" if met is None else _verdict(met)) for name, result, target, met in measured]
 
 
 def _progress(message: str) -> None:

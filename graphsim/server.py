@@ -89,6 +89,7 @@ class Fault:
     delay: float = 0.0
     match: Callable[[str], bool] = lambda path: True
     times: int | None = 1
+    drip: float = 0.0  # send the answer (performed as usual) one byte per `drip` seconds
     identity: bool = False  # applies to the managed-identity endpoint instead of Graph
     batch_envelope: bool = False  # applies to a $batch POST itself instead of its sub-requests
 
@@ -108,6 +109,30 @@ class SimulatedUser:
     object_id: str
     user_principal_name: str
     synced: bool = False  # mastered in on-premises Active Directory: Graph refuses to disable it
+    # Where the user signs in, as Graph's user resource says it (see graphsim.people).
+    user_type: str = "Member"
+    external_user_state: str | None = None
+    creation_type: str | None = None
+    identities: tuple[tuple[str, str], ...] = ()  # (signInType, issuer); empty: this tenant's own
+
+    def properties(self) -> dict[str, Any]:
+        """The user resource's properties this simulator knows, by their Graph names."""
+        identities = self.identities or (("userPrincipalName", "contoso.onmicrosoft.com"),)
+        return {
+            "id": self.object_id,
+            "userPrincipalName": self.user_principal_name,
+            "userType": self.user_type,
+            "externalUserState": self.external_user_state,
+            "creationType": self.creation_type,
+            "identities": [
+                {
+                    "signInType": kind,
+                    "issuer": issuer,
+                    "issuerAssignedId": None if kind == "federated" else self.user_principal_name,
+                }
+                for kind, issuer in identities
+            ],
+        }
 
 
 @dataclass(frozen=True)
@@ -156,11 +181,16 @@ class GraphSimulator:
         self.risk_dismissed: Counter[str] = Counter()  # object id -> dismissals recorded
         self.dismiss_calls: list[float] = []  # monotonic time of each riskyUsers/dismiss call performed
         self.licensed_for_risk = True  # Entra ID P2: without it confirmCompromised is refused
+        # Identity Protection: 1 request per second per tenant for all apps; its 429 has no Retry-After.
+        self.identity_protection_interval = 1.0
+        self.identity_protection_throttled = 0  # confirmCompromised requests answered 429
+        self._last_identity_protection = -1e9
         self.token_requests = 0
         self.batch_requests = 0  # $batch POSTs received
         self.issued_tokens: list[str] = []
         self.identity_object_id = str(uuid.uuid4())
-        self.app_roles: list[str] = ["User.RevokeSessions.All", "User.ReadBasic.All"]  # in the tokens it issues
+        # In the tokens it issues: revocation, and User.Read.All to learn where each user signs in.
+        self.app_roles: list[str] = ["User.RevokeSessions.All", "User.Read.All"]
         # More claims for the tokens it issues, e.g. a signed-in user's upn, scp and wids.
         self.token_claims: dict[str, Any] = {}
         self._users: dict[str, SimulatedUser] = {}
@@ -220,13 +250,26 @@ class GraphSimulator:
 
     # --- the directory ---------------------------------------------------------------
     def add_user(
-        self, user_principal_name: str, object_id: str | None = None, *, synced: bool = False
+        self, user_principal_name: str, object_id: str | None = None, *, synced: bool = False, **kind: Any
     ) -> SimulatedUser:
-        user = SimulatedUser(object_id or str(uuid.uuid4()), user_principal_name, synced)
+        """A user; a UPN with #EXT# is a B2B guest, `kind` sets the sign-in properties (graphsim.people)."""
+        if "#ext#" in user_principal_name.lower() and not kind:
+            kind = {
+                "user_type": "Guest",
+                "external_user_state": "Accepted",
+                "creation_type": "Invitation",
+                "identities": (("federated", "ExternalAzureAD"),),
+            }
+        user = SimulatedUser(object_id or str(uuid.uuid4()), user_principal_name, synced, **kind)
         with self._lock:
             self._users[user.object_id.lower()] = user
             self._users[user_principal_name.lower()] = user
         return user
+
+    def identity_protection_used_by_another_app(self) -> None:
+        """Another app of the tenant just used Identity Protection's turn: the next second is taken."""
+        with self._lock:
+            self._last_identity_protection = time.monotonic()
 
     def add_users(self, names: Iterable[str]) -> list[SimulatedUser]:
         return [self.add_user(name) for name in names]
@@ -415,7 +458,7 @@ class GraphSimulator:
         if method == "POST" and (action := _ACTION_PATH.match(path)):
             return self._revoke(*action.groups())
         if method == "GET" and (lookup := _USER_PATH.match(path)):
-            return self._get_user(lookup.group(2))
+            return self._get_user(lookup.group(2), query)
         if method == "PATCH" and (update := _USER_PATH.match(path)):
             return self._update_user(update.group(2), body)
         if method == "POST" and _CONFIRM_PATH.match(path):
@@ -449,6 +492,16 @@ class GraphSimulator:
         if not self.licensed_for_risk:
             message = "Your tenant is not licensed for this feature."
             return Answer(403, {"error": {"code": "Forbidden", "message": message}})
+        with self._lock:
+            now = time.monotonic()
+            too_soon = now - self._last_identity_protection < self.identity_protection_interval
+            if too_soon:
+                self.identity_protection_throttled += 1
+            else:
+                self._last_identity_protection = now
+        if too_soon:
+            message = "Too many requests: Identity Protection allows 1 request per second per tenant."
+            return Answer(429, {"error": {"code": "TooManyRequests", "message": message}})
         users = [self._users.get(i.lower()) for i in ids]
         if any(user is None or user.object_id.lower() != i.lower() for user, i in zip(users, ids, strict=True)):
             return Answer(404, {"error": {"code": "Request_ResourceNotFound", "message": "a user id does not exist"}})
@@ -469,17 +522,24 @@ class GraphSimulator:
             return Answer(204)
         return Answer(200, {"@odata.context": f"{self.url}/{version}/$metadata#Edm.Boolean", "value": True})
 
-    def _get_user(self, segment: str) -> Answer:
+    def _get_user(self, segment: str, query: str = "") -> Answer:
         user = self.find_user(unquote(segment))
         if user is None:
             return Answer(404, _not_found(segment))
-        return Answer(200, {"id": user.object_id, "userPrincipalName": user.user_principal_name})
+        properties = user.properties()
+        selected = parse_qs(query).get("$select")
+        # As Graph: the properties $select names (null where unset); without it, the default set.
+        names = selected[0].split(",") if selected else ["id", "userPrincipalName"]
+        return Answer(200, {name: properties.get(name) for name in names})
 
 
 class _Handler(BaseHTTPRequestHandler):
     simulator: GraphSimulator
     serves_arm: bool  # the ARM port: every request is an ARM request
     protocol_version = "HTTP/1.1"
+    _drip = 0.0  # seconds between the bytes of this request's answer (Fault.drip)
+    _arrived = 0.0  # time.monotonic() when the request being served arrived
+    _latency_due = False  # the round trip's latency is still to be waited before answering
 
     def setup(self) -> None:
         super().setup()
@@ -502,6 +562,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch()
 
     def _dispatch(self) -> None:
+        self._arrived = time.monotonic()
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         path = urlsplit(self.path).path
@@ -529,6 +590,7 @@ class _Handler(BaseHTTPRequestHandler):
         sim.record_arm(RecordedRequest(self.command, self.path, None, issued and for_arm, body))
         fault = sim.take_arm_fault(path)
         self._pause([fault], identity=False)
+        self._drip = fault.drip if fault is not None else 0.0
         if fault is not None and fault.drop:
             self._drop()
         elif fault is not None and fault.status is not None:
@@ -549,6 +611,7 @@ class _Handler(BaseHTTPRequestHandler):
         sim.record(RecordedRequest(self.command, self.path, _user_segment(path), authorized, body))
         fault = sim.take_fault(path, identity=is_identity)
         self._pause([fault], identity=is_identity)
+        self._drip = fault.drip if fault is not None else 0.0
         if fault is not None and fault.drop:
             self._drop()
         elif fault is not None and fault.status is not None:
@@ -566,6 +629,7 @@ class _Handler(BaseHTTPRequestHandler):
         authorized = self._authorized()
         sim.record_batch(RecordedRequest(self.command, self.path, None, authorized, body))
         envelope_fault = sim.take_fault(path, identity=False, batch_envelope=True)
+        self._drip = envelope_fault.drip if envelope_fault is not None else 0.0
         if envelope_fault is not None and (envelope_fault.drop or envelope_fault.status is not None):
             self._pause([envelope_fault], identity=False)
             self._drop() if envelope_fault.drop else self._answer_fault(envelope_fault)
@@ -607,7 +671,8 @@ class _Handler(BaseHTTPRequestHandler):
             message = "Content-Type header is required when a request in a batch has a body."
             answer = Answer(400, {"error": {"code": "BadRequest", "message": message}})
         else:
-            answer = self.simulator.perform(item.method, urlsplit(item.full_path(version)).path, item.body)
+            sent = urlsplit(item.full_path(version))
+            answer = self.simulator.perform(item.method, sent.path, item.body, sent.query)
         headers = {"Content-Type": "application/json"} if answer.body is not None else {}
         response: dict[str, Any] = {"id": item.id, "status": answer.status, "headers": {**headers, **answer.headers}}
         if answer.body is not None:
@@ -638,12 +703,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- the wire ----------------------------------------------------------------------
     def _pause(self, faults: list[Fault | None], *, identity: bool) -> None:
-        """One round trip's latency (or the longest injected delay instead), once per HTTP request."""
+        """The longest injected delay now; else one round trip's latency, made up when the answer goes out.
+
+        The latency is the time from the request's arrival to its answer, the simulator's own
+        work included (as Graph's is in a real round trip): its threads share one interpreter,
+        so work added on top would grow with the requests in flight, which Graph's does not.
+        """
         delays = [fault.delay for fault in faults if fault is not None and fault.delay]
         if delays:
             time.sleep(max(delays))
         elif not identity and self.simulator.latency:
-            time.sleep(self.simulator.latency)
+            self._latency_due = True
 
     def _drop(self) -> None:
         self.close_connection = True
@@ -669,6 +739,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_raw(status, payload, {**content_type, **(headers or {})})
 
     def _send_raw(self, status: int, payload: bytes, headers: dict[str, str]) -> None:
+        if self._latency_due:
+            self._latency_due = False
+            time.sleep(max(0.0, self.simulator.latency - (time.monotonic() - self._arrived)))
         self.send_response(status)
         # Graph names its request id `request-id`; Azure Resource Manager, `x-ms-request-id`.
         self.send_header("x-ms-request-id" if self.serves_arm else "request-id", str(uuid.uuid4()))
@@ -676,7 +749,16 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(payload)
+        if not self._drip:
+            self.wfile.write(payload)
+            return
+        try:  # a proxy or a sick server trickling the answer out
+            for offset in range(len(payload)):
+                self.wfile.write(payload[offset : offset + 1])
+                self.wfile.flush()
+                time.sleep(self._drip)
+        except OSError:
+            self.close_connection = True  # the client stopped listening
 
 
 _UNAUTHORIZED = Answer(

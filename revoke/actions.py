@@ -1,7 +1,8 @@
 """The containment actions: what each asks Graph to do, and the Graph permission it needs.
 
-For each target they run in this order: revoke the sessions, disable the account, confirm
-the compromise. A deployment allows a set of them (REVOKE_ACTIONS); a request may ask for
+For each target they run in this order: disable the account, revoke the sessions, confirm
+the compromise. Microsoft documents this order for a compromised account: revoking first
+leaves a window in which a stolen password or refresh token mints new tokens. A deployment allows a set of them (REVOKE_ACTIONS); a request may ask for
 a subset.
 """
 
@@ -30,7 +31,9 @@ class ContainmentAction(StrEnum):
         return next((action for action in cls if action.value.lower() == name.strip().lower()), None)
 
 
-ORDER = (ContainmentAction.REVOKE_SESSIONS, ContainmentAction.DISABLE_ACCOUNT, ContainmentAction.CONFIRM_COMPROMISED)
+ORDER = (ContainmentAction.DISABLE_ACCOUNT, ContainmentAction.REVOKE_SESSIONS, ContainmentAction.CONFIRM_COMPROMISED)
+# The actions that can contain a user (confirmCompromised records a risk signal only).
+CONTAINING = frozenset({ContainmentAction.DISABLE_ACCOUNT, ContainmentAction.REVOKE_SESSIONS})
 
 _APP_ROLES = {
     ContainmentAction.REVOKE_SESSIONS: ("User.RevokeSessions.All",),

@@ -13,6 +13,8 @@ MIN_ATTEMPT_SECONDS = 1.0
 MAX_ATTEMPTS = 6
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_MAX_SECONDS = 8.0
+# A 429 without Retry-After (Identity Protection sends none) waits at least this long.
+THROTTLED_BACKOFF_FLOOR_SECONDS = 1.0
 
 
 class Deadline:
@@ -33,6 +35,14 @@ def backoff_seconds(attempt: int) -> float:
     """Exponential backoff after the `attempt`-th failed attempt, jittered between half and all of it."""
     ceiling = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
     return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not a secret
+
+
+def wait_before_retry(status: int | None, retry_after: float | None, attempt: int) -> float:
+    """How long to wait after the `attempt`-th failed attempt: Retry-After when given, else backoff."""
+    if retry_after is not None:
+        return retry_after
+    wait = backoff_seconds(attempt)
+    return max(wait, THROTTLED_BACKOFF_FLOOR_SECONDS) if status == 429 else wait
 
 
 def parse_retry_after(value: str | None) -> float | None:

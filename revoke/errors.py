@@ -32,6 +32,7 @@
     │       └── Redirected                     Graph (or a proxy) answered 3xx; never followed
     ├── BudgetUnavailable                   the action budget's store cannot be reached:
     │                                       the targets are deferred (fail closed)
+    ├── UnreadablePayload                   the CLI cannot read the payload file (exit 2)
     └── RetryLater                          raised by the queue trigger so the host redelivers
 
 Whether a Graph failure is worth retrying (`GraphError.transient`), and whether the
@@ -221,3 +222,7 @@ class BudgetUnavailable(RevokeError):
 
 class RetryLater(RevokeError):
     """Some targets were deferred; the queue host should deliver the message again."""
+
+
+class UnreadablePayload(RevokeError):
+    """The CLI's payload file could not be read: missing, a directory, or not readable by this user."""

@@ -54,12 +54,15 @@ class ActionResult:
 
 @dataclass(frozen=True)
 class UserLookup:
-    """A user's two names as Graph knows them; or that Graph has no such user; or why we cannot tell."""
+    """A user's two names as Graph knows them, and whether another tenant or identity provider
+    signs them in (`external`, None when Graph's answer cannot tell); or that Graph has no
+    such user; or why we cannot tell."""
 
     object_id: str | None = None
     user_principal_name: str | None = None
     missing: bool = False
     error: GraphError | None = None
+    external: bool | None = None
 
     @property
     def keys(self) -> set[str]:

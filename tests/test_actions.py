@@ -104,12 +104,21 @@ def disable_call(user: str) -> tuple[str, str, Any]:
     return ("PATCH", f"/v1.0/users/{user}", {"accountEnabled": False})
 
 
-def confirm_call(object_id: str) -> tuple[str, str, Any]:
-    return ("POST", "/v1.0/identityProtection/riskyUsers/confirmCompromised", {"userIds": [object_id]})
+def confirm_call(*object_ids: str) -> tuple[str, str, Any]:
+    """One call confirms every user it names."""
+    return ("POST", "/v1.0/identityProtection/riskyUsers/confirmCompromised", {"userIds": list(object_ids)})
+
+
+LOOKUP_SELECT = "$select=id,userPrincipalName,userType,externalUserState,creationType,identities"
 
 
 def lookup_call(user: str) -> tuple[str, str, Any]:
-    return ("GET", f"/v1.0/users/{user}?$select=id,userPrincipalName", None)
+    return ("GET", f"/v1.0/users/{user}?{LOOKUP_SELECT}", None)
+
+
+def unordered(calls: list[tuple[str, str, Any]]) -> list[str]:
+    """Calls that go out together (a look-up beside the containing call), in a comparable order."""
+    return sorted(json.dumps(call) for call in calls)
 
 
 # Faults are matched on the path alone, and a look-up's GET shares the PATCH's path: tests
@@ -146,11 +155,11 @@ def state_after(action: str | None, object_id: str) -> dict[str, object]:
 @pytest.mark.parametrize("settings", [EVERY_ACTION])
 @pytest.mark.parametrize("trigger", TRIGGERS)
 def test_revoking_a_members_sessions_contains_them(app: GraphSimulator, logs: LogCapture, trigger: str) -> None:
-    """By object id, so Graph is first asked who the user is: a member, whose sessions revocation ends."""
+    """Graph is asked who the user is, in the same round trip: a member, whose sessions revocation ends."""
     run = contain(trigger, {"users": [ADELE[1]], "actions": [REVOKE]})
 
     assert run.answer == expected(trigger, http=200, queue="complete")
-    assert sent(app) == [lookup_call(ADELE[1]), revoke_call(ADELE[1])]
+    assert unordered(sent(app)) == unordered([lookup_call(ADELE[1]), revoke_call(ADELE[1])])
     assert state(app) == state_after(REVOKE, ADELE[1])
     assert trail(logs) == [(ADELE[1], REVOKE, "revoked", True)]
     # Contained, and the verdict says what revocation alone leaves open: in the audit too.
@@ -209,15 +218,16 @@ def test_every_action_is_taken_in_order_whatever_order_the_request_names_them(
     run = contain(trigger, {"users": [ADELE[1]], "actions": [CONFIRM, DISABLE, REVOKE]})
 
     assert run.answer == expected(trigger, http=200, queue="complete")
-    assert sent(app) == [revoke_call(ADELE[1]), disable_call(ADELE[1]), confirm_call(ADELE[1])]
+    # Disable first: revoking first would leave a stolen password or refresh token a window to mint tokens.
+    assert sent(app) == [disable_call(ADELE[1]), revoke_call(ADELE[1]), confirm_call(ADELE[1])]
     assert trail(logs) == [
-        (ADELE[1], REVOKE, "revoked", None),
         (ADELE[1], DISABLE, "disabled", None),
+        (ADELE[1], REVOKE, "revoked", None),
         (ADELE[1], CONFIRM, "confirmed", True),
     ]
     if trigger == "http":
         [result] = run.body["results"]
-        assert actions_of(result) == [(REVOKE, "revoked"), (DISABLE, "disabled"), (CONFIRM, "confirmed")]
+        assert actions_of(result) == [(DISABLE, "disabled"), (REVOKE, "revoked"), (CONFIRM, "confirmed")]
         assert (result["outcome"], result["graphStatus"]) == ("contained", 204)  # the last action's status
 
 
@@ -229,8 +239,8 @@ def test_a_request_without_actions_gets_every_action_the_deployment_allows(
     run = contain(trigger, {"users": [MEGAN[0]]})
 
     assert run.answer == expected(trigger, http=200, queue="complete")
-    assert sent(app) == [revoke_call(MEGAN[0]), disable_call(MEGAN[0])]
-    assert [(action, outcome) for _, action, outcome, _ in trail(logs)] == [(REVOKE, "revoked"), (DISABLE, "disabled")]
+    assert sent(app) == [disable_call(MEGAN[0]), revoke_call(MEGAN[0])]
+    assert [(action, outcome) for _, action, outcome, _ in trail(logs)] == [(DISABLE, "disabled"), (REVOKE, "revoked")]
 
 
 @pytest.mark.parametrize("settings", [EVERY_ACTION])
@@ -244,8 +254,8 @@ def test_a_sentinel_incident_on_the_queue_gets_every_action_the_deployment_allow
     assert poison.value is None
     assert app.revocations.keys() == app.disabled == app.confirmed_compromised.keys() == {ADELE[1], GUEST[1]}
     assert by_user(logs) == {
-        ADELE[1]: [(REVOKE, "revoked", None), (DISABLE, "disabled", None), (CONFIRM, "confirmed", True)],
-        GUEST[0]: [(REVOKE, "revoked", None), (DISABLE, "disabled", None), (CONFIRM, "confirmed", True)],
+        ADELE[1]: [(DISABLE, "disabled", None), (REVOKE, "revoked", None), (CONFIRM, "confirmed", True)],
+        GUEST[0]: [(DISABLE, "disabled", None), (REVOKE, "revoked", None), (CONFIRM, "confirmed", True)],
     }
 
 
@@ -283,10 +293,10 @@ def test_a_refused_disable_still_lets_the_other_actions_run_and_the_target_fails
     run = contain(trigger, {"users": [MEGAN[1]]})
 
     assert run.answer == expected(trigger, http=502, queue="poison")
-    assert sent(app) == [revoke_call(MEGAN[1]), disable_call(MEGAN[1]), confirm_call(MEGAN[1])]
+    assert sent(app) == [disable_call(MEGAN[1]), revoke_call(MEGAN[1]), confirm_call(MEGAN[1])]
     assert by_user(logs)[MEGAN[1]] == [
-        (REVOKE, "revoked", None),
         (DISABLE, "failed", None),
+        (REVOKE, "revoked", None),
         (CONFIRM, "confirmed", False),
     ]
     if trigger == "http":
@@ -300,7 +310,12 @@ TRANSIENT = [
 ]
 
 
-@pytest.mark.parametrize("settings", [EVERY_ACTION])
+# confirmCompromised takes turns a second apart across the process (Identity Protection's
+# limit), so the previous test's confirmation may hold this one's first turn back a second.
+PACED = {**EVERY_ACTION, "REVOKE_RETRY_BUDGET_SECONDS": "6"}
+
+
+@pytest.mark.parametrize("settings", [PACED])
 @pytest.mark.parametrize("trigger", TRIGGERS)
 @pytest.mark.parametrize("action", [REVOKE, DISABLE, CONFIRM])
 @pytest.mark.parametrize("fault", TRANSIENT)
@@ -319,7 +334,7 @@ def test_a_passing_fault_is_retried_and_the_action_done(
     assert MEGAN[1] in app.disabled
 
 
-@pytest.mark.parametrize("settings", [EVERY_ACTION])
+@pytest.mark.parametrize("settings", [PACED])
 @pytest.mark.parametrize("trigger", TRIGGERS)
 @pytest.mark.parametrize("action", [REVOKE, DISABLE, CONFIRM])
 def test_graph_unavailable_throughout_defers_the_action_and_the_target(
@@ -352,17 +367,17 @@ def test_a_protected_user_is_refused_every_action_and_nothing_is_sent_for_them(
     assert run.answer == expected(trigger, http=207, queue="complete")
     # The list names UPNs, so a target named by object id is looked up first; Adele matches as named.
     assert sent(app) == [
-        lookup_call(MEGAN[1]), revoke_call(MEGAN[1]), disable_call(MEGAN[1]), confirm_call(MEGAN[1])
+        lookup_call(MEGAN[1]), disable_call(MEGAN[1]), revoke_call(MEGAN[1]), confirm_call(MEGAN[1])
     ]  # fmt: skip
     assert by_user(logs)[ADELE[0]] == [
-        (REVOKE, "refused", None),
         (DISABLE, "refused", None),
+        (REVOKE, "refused", None),
         (CONFIRM, "refused", False),
     ]
     assert {e["attempts"] for e in logs.audit_events() if e["user"] == ADELE[0]} == {0}
     if trigger == "http":
         protected, contained = run.body["results"]
-        assert actions_of(protected) == [(REVOKE, "refused"), (DISABLE, "refused"), (CONFIRM, "refused")]
+        assert actions_of(protected) == [(DISABLE, "refused"), (REVOKE, "refused"), (CONFIRM, "refused")]
         assert (protected["outcome"], contained["outcome"]) == ("refused", "contained")
 
 
@@ -463,7 +478,9 @@ def test_revoking_a_guests_sessions_alone_does_not_contain_them(
     assert run.answer == expected(trigger, http=207, queue="complete")
     assert app.revocations == {GUEST[1]: 1}  # the revocation was done; it is not enough
     segment = user.replace("#", "%23")
-    assert sent(app) == ([lookup_call(segment)] if named_by == "object id" else []) + [revoke_call(segment)]
+    # A name with #EXT# shows the guest; an object id is looked up, beside the revocation.
+    looked_up = [lookup_call(segment)] if named_by == "object id" else []
+    assert unordered(sent(app)) == unordered([*looked_up, revoke_call(segment)])
     assert trail(logs) == [(user, REVOKE, "revoked", False)]
     [event] = logs.audit_events()
     assert "external (guest) user" in event["detail"]  # the trail says why, not only the answer
@@ -481,7 +498,7 @@ def test_disabling_a_guest_contains_them(app: GraphSimulator, logs: LogCapture, 
 
     assert run.answer == expected(trigger, http=200, queue="complete")
     assert app.disabled == {GUEST[1]}
-    assert trail(logs) == [(GUEST[0], REVOKE, "revoked", None), (GUEST[0], DISABLE, "disabled", True)]
+    assert trail(logs) == [(GUEST[0], DISABLE, "disabled", None), (GUEST[0], REVOKE, "revoked", True)]
     if trigger == "http":
         assert [(r["outcome"], r["detail"]) for r in run.body["results"]] == [("contained", None)]
 
@@ -517,11 +534,12 @@ def test_a_synced_account_cannot_be_disabled_and_the_answer_says_where_to_do_it(
     assert app.disabled == {MEGAN[1]}
     assert app.revocations == {synced.object_id: 1, MEGAN[1]: 1}
     refused = event(logs, synced.object_id, DISABLE)
-    assert (refused["outcome"], refused["graphStatus"], refused["contained"]) == ("failed", 400, False)
+    assert (refused["outcome"], refused["graphStatus"]) == ("failed", 400)
     assert "disable it in Active Directory" in refused["detail"]
+    assert event(logs, synced.object_id, REVOKE)["contained"] is False
     if trigger == "http":
         result, _ = run.body["results"]
-        assert actions_of(result) == [(REVOKE, "revoked"), (DISABLE, "failed")]
+        assert actions_of(result) == [(DISABLE, "failed"), (REVOKE, "revoked")]
         assert result["outcome"] == "failed"
         assert result["detail"].startswith("disableAccount: Graph cannot disable an account synced from on-premises")
 
@@ -579,11 +597,11 @@ def test_confirming_without_the_p2_licence_fails(app: GraphSimulator, logs: LogC
 @pytest.mark.parametrize("settings", [EVERY_ACTION])
 @pytest.mark.parametrize("trigger", TRIGGERS)
 @pytest.mark.parametrize(
-    ("ghost", "actions", "first_call"),
+    ("ghost", "actions", "first_calls"),
     [
-        ("ghost@contoso.com", [REVOKE, DISABLE, CONFIRM], revoke_call("ghost@contoso.com")),
-        ("0f0e0d0c-0b0a-4908-8706-050403020100", [DISABLE, CONFIRM], disable_call("0f0e0d0c-0b0a-4908-8706-050403020100")),
-        ("ghost@contoso.com", [CONFIRM], lookup_call("ghost@contoso.com")),
+        ("ghost@contoso.com", [REVOKE, CONFIRM], [revoke_call("ghost@contoso.com"), lookup_call("ghost@contoso.com")]),
+        ("0f0e0d0c-0b0a-4908-8706-050403020100", [DISABLE, CONFIRM], [disable_call("0f0e0d0c-0b0a-4908-8706-050403020100")]),
+        ("ghost@contoso.com", [CONFIRM], [lookup_call("ghost@contoso.com")]),
     ],
     ids=["revoke first", "disable first", "confirm's look-up"],
 )  # fmt: skip
@@ -593,12 +611,13 @@ def test_a_user_graph_does_not_know_gets_no_further_action(
     trigger: str,
     ghost: str,
     actions: list[str],
-    first_call: tuple[str, str, Any],
+    first_calls: list[tuple[str, str, Any]],
 ) -> None:
+    """The look-up confirmCompromised needs goes out beside the first containing call."""
     run = contain(trigger, {"users": [ghost, MEGAN[1]], "actions": actions})
 
     assert run.answer == expected(trigger, http=207, queue="complete")
-    assert [call for call in sent(app) if ghost in call[1]] == [first_call]
+    assert unordered([call for call in sent(app) if ghost in call[1]]) == unordered(first_calls)
     assert [(a, o) for a, o, _ in by_user(logs)[ghost]] == [(action, "not_found") for action in actions]
     assert by_user(logs)[ghost][-1][2] is False
     assert by_user(logs)[MEGAN[1]][-1][1] == DONE[actions[-1]]
@@ -609,30 +628,37 @@ def test_a_user_graph_does_not_know_gets_no_further_action(
 # --- many users: JSON batches ------------------------------------------------------------
 @pytest.mark.parametrize("settings", [{**EVERY_ACTION, "REVOKE_MAX_USERS": "100"}])
 @pytest.mark.parametrize("trigger", TRIGGERS)
-@pytest.mark.parametrize("action", [DISABLE, CONFIRM])
-def test_many_users_are_disabled_or_confirmed_in_batches_of_twenty(
-    app: GraphSimulator, logs: LogCapture, trigger: str, action: str
-) -> None:
+def test_many_users_are_disabled_in_batches_of_twenty(app: GraphSimulator, logs: LogCapture, trigger: str) -> None:
     app.shuffle_batch_responses = True
     people = [app.add_user(f"person{n:02}@contoso.com").object_id for n in range(45)]
-    app.inject(Fault(status=429, headers={"Retry-After": "1"}, match=MATCHES[action]))  # one item, once
+    app.inject(Fault(status=429, headers={"Retry-After": "1"}, match=MATCHES[DISABLE]))  # one item, once
 
-    run = contain(trigger, {"users": people, "actions": [action]})
+    run = contain(trigger, {"users": people, "actions": [DISABLE]})
 
-    assert run.answer == expected(trigger, http=200 if action == DISABLE else 207, queue="complete")
+    assert run.answer == expected(trigger, http=200, queue="complete")
     envelopes = [json.loads(r.body) for r in app.graph_requests() if r.path.endswith("/$batch")]
     assert sorted(len(e["requests"]) for e in envelopes) == [5, 20, 20]
     [throttled] = [e["user"] for e in logs.audit_events() if e["attempts"] == 2]
-    calls = [call for call in sent(app) if MATCHES[action](call[1])]
-    if action == DISABLE:
-        assert sorted(path.rsplit("/", 1)[-1] for _, path, _ in calls) == sorted([*people, throttled])
-        assert app.disabled == set(people)
-    else:
-        assert sorted(body["userIds"] for _, _, body in calls) == sorted([p] for p in [*people, throttled])
-        assert app.confirmed_compromised == dict.fromkeys(people, 1)
-    assert sorted(user for user, _, outcome, _ in trail(logs) if outcome == DONE[action]) == sorted(people)
+    calls = [call for call in sent(app) if MATCHES[DISABLE](call[1])]
+    assert sorted(path.rsplit("/", 1)[-1] for _, path, _ in calls) == sorted([*people, throttled])
+    assert app.disabled == set(people)
+    assert sorted(user for user, _, outcome, _ in trail(logs) if outcome == "disabled") == sorted(people)
     if trigger == "http":
         assert [r["user"] for r in run.body["results"]] == people
+
+
+@pytest.mark.parametrize("settings", [{**EVERY_ACTION, "REVOKE_MAX_USERS": "100"}])
+@pytest.mark.parametrize("trigger", TRIGGERS)
+def test_many_users_are_confirmed_in_one_call(app: GraphSimulator, logs: LogCapture, trigger: str) -> None:
+    """Identity Protection allows one request per second per tenant: the API takes a list, so one call."""
+    people = [app.add_user(f"person{n:02}@contoso.com").object_id for n in range(45)]
+
+    run = contain(trigger, {"users": people, "actions": [CONFIRM]})
+
+    assert run.answer == expected(trigger, http=207, queue="complete")
+    assert sent(app) == [confirm_call(*people)]
+    assert app.confirmed_compromised == dict.fromkeys(people, 1)
+    assert sorted(user for user, _, outcome, _ in trail(logs) if outcome == "confirmed") == sorted(people)
 
 
 # --- the audit trail ----------------------------------------------------------------------

@@ -126,7 +126,7 @@ def test_check_reads_a_delegated_tokens_directory_roles_and_never_flags_its_scop
     assert report["missingRoles"] == ["User Administrator"]
     assert report["warnings"] == []  # the Azure CLI's broad scopes are not the responder's to remove
     roles = next(c for c in report["checks"] if c["name"] == "directoryRoles")
-    assert roles["detail"] == "the signed-in user needs User Administrator (for revokeSignInSessions, disableAccount)"
+    assert roles["detail"] == "the signed-in user needs User Administrator (for disableAccount, revokeSignInSessions)"
 
     app.token_claims = {**RESPONDER, "wids": [USER_ADMINISTRATOR]}
     app.issued_tokens.clear()

@@ -78,7 +78,10 @@ def test_a_stalled_graph_ends_a_large_invocation_near_its_budget(app: GraphSimul
     assert outcomes.count("contained") == len(app.revocations)
 
 
-@pytest.mark.parametrize("settings", [{"REVOKE_MAX_USERS": "1000", "REVOKE_MAX_PARALLEL": "4"}])
+# A budget the large request's ten round trips fit in, on a busy machine too: this is about fairness.
+@pytest.mark.parametrize(
+    "settings", [{"REVOKE_MAX_USERS": "1000", "REVOKE_MAX_PARALLEL": "4", "REVOKE_RETRY_BUDGET_SECONDS": "10"}]
+)
 def test_a_small_request_beside_a_large_one_finishes_in_about_one_round_trip(app: GraphSimulator) -> None:
     round_trip = 0.3
     app.latency = round_trip

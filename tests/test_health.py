@@ -35,7 +35,7 @@ def test_ready_when_the_token_carries_every_role_the_actions_need(app: GraphSimu
     body = body_of(response)
     assert body["status"] == "ready"
     assert checks(response) == {"settings": True, "graphToken": True, "graphPermissions": True}
-    assert body["roles"] == ["User.ReadBasic.All", "User.RevokeSessions.All"]
+    assert body["roles"] == ["User.Read.All", "User.RevokeSessions.All"]
     # The suite runs as a function-key caller without a budget (tests/conftest.py), which health warns about.
     assert (body["missingRoles"], body["warnings"]) == ([], [KEY_AUTH_WARNING, BUDGET_OFF_WARNING])
 
@@ -46,7 +46,8 @@ def test_a_missing_role_is_named_and_not_ready(app: GraphSimulator) -> None:
     response = health()
 
     assert response.status_code == 503
-    assert body_of(response)["missingRoles"] == ["User.RevokeSessions.All"]
+    # Revocation alone must learn who is external: userType and identities need User.Read.All.
+    assert body_of(response)["missingRoles"] == ["User.Read.All", "User.RevokeSessions.All"]
     assert checks(response)["graphPermissions"] is False
 
 
@@ -56,12 +57,13 @@ def test_each_enabled_action_needs_its_own_roles(app: GraphSimulator) -> None:
 
     assert response.status_code == 503
     body = body_of(response)
-    assert body["actions"] == ["revokeSignInSessions", "disableAccount", "confirmCompromised"]
-    assert body["missingRoles"] == ["IdentityRiskyUser.ReadWrite.All", "User.EnableDisableAccount.All", "User.Read.All"]
+    assert body["actions"] == ["disableAccount", "revokeSignInSessions", "confirmCompromised"]
+    assert body["missingRoles"] == ["IdentityRiskyUser.ReadWrite.All", "User.EnableDisableAccount.All"]
 
 
 @pytest.mark.parametrize("settings", [{"REVOKE_RELEASE_ACTIONS": "enableAccount,dismissRisk"}])
 def test_each_enabled_release_action_needs_its_own_roles(app: GraphSimulator) -> None:
+    app.app_roles = ["User.RevokeSessions.All"]  # without the read role, which enableAccount needs too
     response = health()
 
     assert response.status_code == 503

@@ -255,14 +255,14 @@ def test_the_comment_names_each_user_their_actions_and_whether_they_are_containe
     assert [line for line in lines_of(second) if not line.startswith("Correlation id")] == [
         "Account containment: 1 of 2 account(s) contained, 0 skipped.",
         f"{GUEST[0]}: contained (outcome: contained)",
-        "revokeSignInSessions: revoked",
         "disableAccount: disabled",
+        "revokeSignInSessions: revoked",
         "pradeep.gupta@contoso.com: not contained (outcome: failed): disableAccount: Graph cannot disable an account "
         "synced from on-premises Active Directory: disable it in Active Directory; it stays enabled in Entra ID "
         "until the next sync",
-        "revokeSignInSessions: revoked",
         "disableAccount: failed (Graph cannot disable an account synced from on-premises Active Directory: "
         "disable it in Active Directory; it stays enabled in Entra ID until the next sync)",
+        "revokeSignInSessions: revoked",
     ]
 
 

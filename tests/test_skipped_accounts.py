@@ -172,7 +172,7 @@ def test_an_entity_with_the_nil_object_id_is_contained_by_its_upn(
 
     assert response.status_code == 200
     assert [r["user"] for r in body_of(response)["results"]] == [ADELE[0]]
-    assert [r.user_segment for r in app.graph_requests()] == [ADELE[0]]
+    assert [r.user_segment for r in app.graph_requests() if r.method != "GET"] == [ADELE[0]]
     assert NIL_GUID not in json.dumps(logs.audit_events())
 
 
@@ -186,7 +186,7 @@ def test_an_entity_with_the_nil_object_id_and_no_upn_is_skipped(app: GraphSimula
     body = body_of(response)
     assert [r["user"] for r in body["results"]] == [MEGAN[0]]
     assert [(s["entity"], "nil GUID" in s["reason"]) for s in body["skipped"]] == [("Sample User", True)]
-    assert [r.user_segment for r in app.graph_requests()] == [MEGAN[0]]
+    assert [r.user_segment for r in app.graph_requests() if r.method != "GET"] == [MEGAN[0]]
 
 
 @pytest.mark.parametrize("users", [[NIL_GUID], [ADELE[0], NIL_GUID]])

@@ -133,7 +133,7 @@ def test_a_redirect_is_failed_and_not_followed(app: GraphSimulator) -> None:
     assert (response.status_code, result["outcome"], result["graphStatus"]) == (502, "failed", 307)
     assert "307" in result["detail"]
     assert app.revocations == {}
-    assert len(app.graph_requests()) == 1
+    assert len([r for r in app.graph_requests() if r.method != "GET"]) == 1  # the look-up aside
 
 
 def test_a_302_is_not_turned_into_a_get_that_succeeds(app: GraphSimulator) -> None:
@@ -142,13 +142,14 @@ def test_a_302_is_not_turned_into_a_get_that_succeeds(app: GraphSimulator) -> No
     response = revoke_http(http_request({"users": [ADELE[0]]}))
 
     assert body_of(response)["results"][0]["outcome"] == "failed"
-    assert [r.method for r in app.graph_requests()] == ["POST"]
+    assert [r.method for r in app.graph_requests() if "$select" not in r.path] == ["POST"]
 
 
 def test_a_redirected_batch_and_a_redirected_item_are_failed(app: GraphSimulator) -> None:
-    app.inject(Fault(status=301, headers={"Location": "https://example.invalid/"}, batch_envelope=True))
+    # Both batches: the revocations' and the look-ups' that go beside them.
+    app.inject(Fault(status=301, headers={"Location": "https://example.invalid/"}, batch_envelope=True, times=2))
     first = body_of(revoke_http(http_request(TWO)))["results"]
-    app.inject(Fault(status=303, match=lambda path: ADELE[0] in path))
+    app.inject(Fault(status=303, match=lambda path: path.endswith(f"{ADELE[0]}/revokeSignInSessions")))
     second = body_of(revoke_http(http_request(TWO)))["results"]
 
     assert [r["outcome"] for r in first] == ["failed", "failed"]

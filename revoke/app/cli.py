@@ -33,10 +33,10 @@ from revoke.app.responder import NoCredential, Responder, developer_credential, 
 from revoke.audit.events import audit_logger
 from revoke.containment.core import ContainmentReport
 from revoke.containment.verdict import TargetOutcome, is_external
-from revoke.errors import RequestRejected, SettingsError
+from revoke.errors import RequestRejected, SettingsError, UnreadablePayload
 from revoke.intake.payloads import load_document, parse_request
 from revoke.settings import Settings
-from revoke.untrusted import bounded, printable
+from revoke.untrusted import bounded, printable, quoted
 
 EXIT_OK, EXIT_NOT_ALL_CONTAINED, EXIT_USAGE, EXIT_TRANSIENT = 0, 1, 2, 3
 REASON_WIDTH = 100
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return int(args.command(args))
-    except (RequestRejected, SettingsError) as problem:
+    except (RequestRejected, SettingsError, UnreadablePayload) as problem:
         print(f"error: {problem}", file=sys.stderr)
         return EXIT_USAGE
     except NoCredential as problem:
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def show_targets(args: argparse.Namespace) -> int:
     settings = Settings.from_environment()
-    request = parse_request(load_document(_read(args.file), settings.max_body_bytes))
+    request = parse_request(load_document(_read(args.file, settings.max_body_bytes), settings.max_body_bytes))
     actions = allowed_subset(request.actions, settings.actions) if request.actions else settings.actions
     if args.json:
         _print(
@@ -104,7 +104,7 @@ def revoke(args: argparse.Namespace) -> int:
         # and an alert or incident would otherwise get every action REVOKE_ACTIONS allows.
         settings = dataclasses.replace(settings, actions=allowed_subset(parse_actions(args.action), settings.actions))
     if args.payload:
-        body = _read(args.payload)
+        body = _read(args.payload, settings.max_body_bytes)
     else:
         body = json.dumps({"users": args.user, "reason": args.reason}).encode()
     credential = developer_credential(settings)
@@ -134,10 +134,15 @@ def release(args: argparse.Namespace) -> int:
 
 def check(args: argparse.Namespace) -> int:
     from revoke.app.readiness import check_readiness
+    from revoke.app.responder import developer_tokens
     from revoke.audit.redaction import protect_logs
 
     protect_logs()
-    readiness = check_readiness(None, developer_credential)
+    try:
+        readiness = check_readiness(None, developer_tokens())
+    except Exception as problem:  # one line, never a traceback: it could quote a token
+        print(f"error: the check could not finish: {type(problem).__name__}", file=sys.stderr)
+        return EXIT_NOT_ALL_CONTAINED
     if args.json:
         _print(readiness.as_json())
     else:
@@ -277,11 +282,16 @@ def _output_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--audit-log", metavar="FILE", help="append the audit events here instead of standard error")
 
 
-def _read(path: str | None) -> bytes:
+def _read(path: str | None, limit: int) -> bytes:
+    """At most `limit` + 1 bytes of the payload: enough to tell it is too large, never all of it."""
     if path is None or path == "-":
-        return sys.stdin.buffer.read()
-    with open(path, "rb") as handle:
-        return handle.read()
+        return sys.stdin.buffer.read(limit + 1)
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(limit + 1)
+    except OSError as problem:
+        reason = problem.strerror or type(problem).__name__
+        raise UnreadablePayload(f"cannot read the payload file {quoted(path)}: {reason}") from None
 
 
 def _print(document: dict[str, Any]) -> None:

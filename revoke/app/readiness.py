@@ -9,14 +9,9 @@ other claim.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-
-from azure.core.credentials import TokenCredential
 
 from revoke.actions import ContainmentAction
 from revoke.app.responder import claims_in
@@ -25,15 +20,26 @@ from revoke.containment.action_run import revocation_alone
 from revoke.deadline import Deadline
 from revoke.errors import BudgetUnavailable, GraphError, SettingsError
 from revoke.graph.tokens import TokenSource
-from revoke.settings import CallerAuth, SettingNames, Settings
+from revoke.settings import CallerAuth, RevocationAction, SettingNames, Settings
 
 if TYPE_CHECKING:
     from revoke.policy.budget import ActionBudget
 
 READINESS_SECONDS = 10.0
-# Either serves the look-ups: protected users named the other way, guests named by object id,
-# and UPNs that confirmCompromised needs as object ids.
+CLAIMS_UNREADABLE = "the Graph token's claims could not be read, so its permissions are unknown"
+DELEGATED_ONLY = (
+    f"{SettingNames.ACTION}=invalidateAllRefreshTokens needs a delegated token (an scp claim), and this one is "
+    f"app-only: set {SettingNames.ACTION}=revokeSignInSessions"
+)
+DRY_RUN = f"{SettingNames.DRY_RUN} is on: requests are audited but nothing is sent to Graph, so no one is contained"
+# The process's token for a scope (the one its invocations use), given the settings.
+TokensFor = Callable[[Settings, str], TokenSource]
+# Either serves the look-ups of names: protected users named the other way, and UPNs that
+# confirmCompromised needs as object ids.
 LOOKUP_ROLES = ("User.ReadBasic.All", "User.Read.All")
+# Where a user signs in (userType, externalUserState, creationType, identities) is no basic
+# profile property: when revocation alone must tell an external user, only this role reads it.
+KIND_ROLE = "User.Read.All"
 # Roles that let a compromised function do far more than contain: flagged, never needed.
 BROAD_ROLES = frozenset(
     {
@@ -87,10 +93,12 @@ BUDGET_OFF_WARNING = f"{SettingNames.ACTION_BUDGET} is off: nothing caps how man
 
 def check_readiness(
     environ: Mapping[str, str] | None,
-    credential_for: Callable[[Settings], TokenCredential],
+    tokens_for: TokensFor,
     budget_for: Callable[[Settings], ActionBudget | None] | None = None,
 ) -> Readiness:
-    """`budget_for` builds the action budget whose store is reached (the function); None skips it (the CLI)."""
+    """Whether the deployment can contain; `tokens_for` gives the process's own token sources, so
+    a health probe reuses the credential and cached tokens the invocations use. `budget_for`
+    builds the action budget whose store is reached (the function); None skips it (the CLI)."""
     deadline = Deadline(READINESS_SECONDS)
     try:
         settings = Settings.from_environment(environ)
@@ -100,23 +108,29 @@ def check_readiness(
     policy_warnings = _policy_warnings(settings)
     checks += _policy_checks(settings, budget_for, deadline)
     actions = tuple(action.value for action in settings.actions)
-    credential = credential_for(settings)
+    if settings.dry_run:
+        checks.append(Check("dryRun", False, DRY_RUN))
     try:
-        token = TokenSource(credential, settings.graph_scope).token(deadline)
+        token = tokens_for(settings, settings.graph_scope).token(deadline)
     except GraphError as problem:
         checks.append(Check("graphToken", False, problem.detail))
         return Readiness(tuple(checks), actions, warnings=policy_warnings)
     checks.append(Check("graphToken", True))
     claims = claims_in(token)
+    if claims is None:
+        checks.append(Check("graphPermissions", False, CLAIMS_UNREADABLE))
+        return Readiness(tuple(checks), actions, warnings=policy_warnings)
     if isinstance(claims.get("scp"), str) and not claims.get("roles"):
         return _delegated(settings, claims, checks, actions)
-    held = permissions_in(token)
+    held = permissions_of(claims)
     missing = _missing(settings, held)
     detail = f"missing {', '.join(missing)}" if missing else None
     checks.append(Check("graphPermissions", not missing, detail))
+    if settings.action is RevocationAction.INVALIDATE_ALL_REFRESH_TOKENS and "scp" not in claims:
+        checks.append(Check("revokeAction", False, DELEGATED_ONLY))
     if settings.comments_on:
         try:
-            TokenSource(credential, f"{settings.arm_endpoint}/.default").token(deadline)
+            tokens_for(settings, f"{settings.arm_endpoint.rstrip('/')}/.default").token(deadline)
             checks.append(Check("armToken", True))
         except GraphError as problem:
             checks.append(Check("armToken", False, problem.detail))
@@ -203,14 +217,12 @@ def _delegated(settings: Settings, claims: dict[str, Any], checks: list[Check], 
 
 
 def permissions_in(token: str) -> frozenset[str]:
-    """The app roles (or, for a delegated token, the scopes) a JWT access token carries."""
-    try:
-        payload = token.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (IndexError, ValueError, binascii.Error, UnicodeDecodeError):
-        return frozenset()
-    if not isinstance(claims, dict):
-        return frozenset()
+    """The app roles (or, for a delegated token, the scopes) a JWT access token carries; none if unreadable."""
+    claims = claims_in(token)
+    return frozenset() if claims is None else permissions_of(claims)
+
+
+def permissions_of(claims: dict[str, Any]) -> frozenset[str]:
     roles = claims.get("roles")
     held = {role for role in roles if isinstance(role, str)} if isinstance(roles, list) else set()
     scopes = claims.get("scp")
@@ -237,7 +249,9 @@ def needs_lookup(settings: Settings) -> bool:
 
 def _missing(settings: Settings, held: frozenset[str]) -> tuple[str, ...]:
     missing = set(needed_roles(settings) - held)
-    if needs_lookup(settings) and not held & set(LOOKUP_ROLES):
+    if revocation_alone(settings.actions) and KIND_ROLE not in held:
+        missing.add(KIND_ROLE)  # without it no revocation alone is ever reported contained
+    elif needs_lookup(settings) and not held & set(LOOKUP_ROLES):
         missing.add(LOOKUP_ROLES[0])
     return tuple(sorted(missing))
 

@@ -50,11 +50,12 @@ def rejection_reply(rejection: RequestRejected, correlation_id: str) -> HttpRepl
 def http_reply(report: ContainmentReport) -> HttpReply:
     """The HTTP status and body; the first rule that applies wins."""
     if report.rejection is not None:
-        return rejection_reply(report.rejection, report.correlation_id)
+        return _with_comment(rejection_reply(report.rejection, report.correlation_id), report)
     outcomes = report.outcomes()
     if outcomes == {TargetOutcome.REFUSED}:
         message = "; ".join(sorted({_refusal(r.detail) for r in report.results}))
-        return error_reply(422, "refused_by_policy", f"nothing was done: {message}", report.correlation_id)
+        reply = error_reply(422, "refused_by_policy", f"nothing was done: {message}", report.correlation_id)
+        return _with_comment(reply, report)
     if TargetOutcome.DEFERRED in outcomes:
         return HttpReply(503, _results_body(report, "failed"), {"Retry-After": str(retry_after_seconds(report))})
     if outcomes <= DONE:
@@ -97,6 +98,11 @@ def _results_body(report: ContainmentReport, status: str) -> dict[str, Any]:
         "results": [result.as_json() for result in report.results],
         "skipped": [{"entity": s.entity, "reason": s.reason} for s in report.skipped],
     }
+    return _with_comment(HttpReply(200, body), report).body
+
+
+def _with_comment(reply: HttpReply, report: ContainmentReport) -> HttpReply:
+    """Every answer says what became of the incident comment, when one was due, whatever its status."""
     if report.comment is not None:
-        body["incidentComment"] = {"status": report.comment.status, "detail": report.comment.detail}
-    return body
+        reply.body["incidentComment"] = {"status": report.comment.status, "detail": report.comment.detail}
+    return reply

@@ -15,11 +15,13 @@ import binascii
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from azure.core.credentials import TokenCredential
 
+from revoke.graph.tokens import TokenSource
 from revoke.settings import Settings
 
 NO_CREDENTIAL = "no credential: sign in with `az login` (or set AZURE_CLIENT_ID for a service principal)"
@@ -55,6 +57,18 @@ def developer_credential(settings: Settings) -> TokenCredential:
     )
 
 
+def developer_tokens() -> Callable[[Settings, str], TokenSource]:
+    """For the CLI's check: token sources on one developer credential, built when first asked for."""
+    credentials: dict[str, TokenCredential] = {}
+
+    def tokens_for(settings: Settings, scope: str) -> TokenSource:
+        if "signed-in" not in credentials:
+            credentials["signed-in"] = developer_credential(settings)
+        return TokenSource(credentials["signed-in"], scope)
+
+    return tokens_for
+
+
 def sign_in(credential: TokenCredential, scope: str) -> tuple[str, Responder]:
     """A token for `scope` and who it names; NoCredential when no credential gives one."""
     # azure-identity logs every credential it tried, at WARNING, before it raises: the one
@@ -68,17 +82,27 @@ def sign_in(credential: TokenCredential, scope: str) -> tuple[str, Responder]:
         raise NoCredential(NO_CREDENTIAL) from None
     finally:
         library.setLevel(level)
-    return token, responder_in(claims_in(token))
+    return token, responder_in(claims_in(token) or {})
 
 
-def claims_in(token: str) -> dict[str, Any]:
-    """The payload of a JWT access token, unverified; empty when it is not one."""
+# An access token longer than this is not read: Entra ID's are a few kilobytes.
+MAX_TOKEN_CHARACTERS = 64 * 1024
+
+
+def claims_in(token: str) -> dict[str, Any] | None:
+    """A JWT's claims, or None for anything that is not a readable, reasonably sized JSON object.
+
+    Whoever answers as the identity endpoint chooses the token: a payload megabytes long, or
+    nested deeper than the parser's recursion limit, is unreadable, never a crash.
+    """
+    if len(token) > MAX_TOKEN_CHARACTERS:
+        return None
     try:
         payload = token.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (IndexError, ValueError, binascii.Error, UnicodeDecodeError):
-        return {}
-    return claims if isinstance(claims, dict) else {}
+    except (IndexError, ValueError, binascii.Error, UnicodeDecodeError, RecursionError):
+        return None
+    return claims if isinstance(claims, dict) else None
 
 
 def responder_in(claims: dict[str, Any]) -> Responder:

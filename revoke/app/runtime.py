@@ -1,7 +1,8 @@
 """The process-wide service: settings, credential and Graph session, built once and shared.
 
 The Python worker runs invocations on a thread pool, so building is guarded by a lock;
-after that the objects are only read.
+after that the objects are only read. The health check shares the service's credential and
+token sources: a probe every few seconds neither builds a credential nor fetches a token.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from revoke.containment.core import Authenticate, Containment
 from revoke.deadline import Deadline
 from revoke.errors import SettingsError
 from revoke.graph.client import GraphClient
-from revoke.graph.tokens import IDENTITY_ANSWERS
+from revoke.graph.tokens import IDENTITY_ANSWERS, TokenSource
 from revoke.graph.transport import pooled_session
 from revoke.settings import Settings
 
@@ -36,9 +37,11 @@ COMMENT_CONNECTIONS = 4
 # A health check's caller is identified within this (the keys may have to be fetched).
 HEALTH_AUTH_SECONDS = 10.0
 
-_lock = threading.Lock()
+_lock = threading.RLock()
 _service: Containment | None = None
 _release: Release | None = None
+_credential: TokenCredential | None = None
+_token_sources: dict[str, TokenSource] = {}  # by scope: one cached token per resource, per process
 
 
 def managed_identity_credential(settings: Settings) -> TokenCredential:
@@ -68,14 +71,17 @@ def containment_for_cli(settings: Settings, credential: TokenCredential) -> Cont
     return Containment(settings, GraphClient(settings, credential), incident_reporter(settings, credential))
 
 
-def incident_reporter(settings: Settings, credential: TokenCredential) -> IncidentReporter | None:
+def incident_reporter(
+    settings: Settings, credential: TokenCredential, tokens: TokenSource | None = None
+) -> IncidentReporter | None:
     """Comments on Sentinel incidents, when they are on and a workspace is set."""
     if not settings.comments_on or settings.sentinel_workspace is None:
         return None
     from revoke.sentinel.incident_comment import IncidentCommenter
     from revoke.sentinel.incident_report import IncidentReporter
 
-    commenter = IncidentCommenter(settings.arm_endpoint, credential, pooled_session(COMMENT_CONNECTIONS))
+    session = pooled_session(COMMENT_CONNECTIONS)
+    commenter = IncidentCommenter(settings.arm_endpoint, credential, session, tokens=tokens)
     return IncidentReporter(commenter, settings.sentinel_workspace)
 
 
@@ -112,9 +118,18 @@ def readiness(headers: Mapping[str, str]) -> Readiness:
         # entra without a tenant or an audience is reported by the check below.
         with suppress(SettingsError):
             admit_to_route(headers, settings, Deadline(HEALTH_AUTH_SECONDS))
-    return check_readiness(
-        None, managed_identity_credential, partial(action_budget, credential_for=managed_identity_credential)
-    )
+    return check_readiness(None, shared_tokens, partial(action_budget, credential_for=managed_identity_credential))
+
+
+def shared_tokens(settings: Settings, scope: str) -> TokenSource:
+    """The process's token source for `scope`, on the process's one credential."""
+    global _credential
+    with _lock:
+        if _credential is None:
+            _credential = managed_identity_credential(settings)
+        if scope not in _token_sources:
+            _token_sources[scope] = TokenSource(_credential, scope)
+        return _token_sources[scope]
 
 
 def authenticator(headers: Mapping[str, str]) -> Authenticate:
@@ -132,11 +147,13 @@ def service() -> Containment:
             if _service is None:
                 protect_logs()
                 settings = Settings.from_environment()
-                credential = managed_identity_credential(settings)
+                graph_tokens = shared_tokens(settings, settings.graph_scope)
+                arm_tokens = shared_tokens(settings, f"{settings.arm_endpoint.rstrip('/')}/.default")
+                assert _credential is not None
                 _service = Containment(
                     settings,
-                    GraphClient(settings, credential),
-                    incident_reporter(settings, credential),
+                    GraphClient(settings, _credential, tokens=graph_tokens),
+                    incident_reporter(settings, _credential, arm_tokens),
                     action_budget(settings, managed_identity_credential),
                 )
     return _service
@@ -150,7 +167,9 @@ def release_service() -> Release:
             if _release is None:
                 protect_logs()
                 settings = Settings.from_environment()
-                _release = release_with(settings, managed_identity_credential(settings))
+                shared_tokens(settings, settings.graph_scope)
+                assert _credential is not None
+                _release = release_with(settings, _credential)
     return _release
 
 
@@ -168,10 +187,12 @@ def release_with(settings: Settings, credential: TokenCredential) -> Release:
 
 def reset() -> None:
     """Forget the shared services so the next invocation reads the settings again."""
-    global _service, _release
+    global _service, _release, _credential
     with _lock:
         _service = None
         _release = None
+        _credential = None
+        _token_sources.clear()
         from revoke.policy.keys import forget_signing_keys
 
         forget_signing_keys()

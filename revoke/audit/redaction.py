@@ -9,6 +9,9 @@ all, at DEBUG, and azure-identity repeats a failed parse at WARNING. So:
 * every record from outside this package that is still written is redacted when it is
   made: access tokens (JWTs, `Bearer ...`, `"access_token": ...`), the identity header's
   value, and any token this process has been given.
+
+The identity header is remembered for the life of the process, and every token until it
+expires, however many tokens are fetched: nothing still secret is ever forgotten.
 """
 
 from __future__ import annotations
@@ -17,14 +20,13 @@ import logging
 import os
 import re
 import threading
-from collections import deque
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 LIBRARY_LOGGERS = ("azure.identity", "azure.core", "msal", "urllib3")
 OWN_LOGGER_PREFIX = "revoke"
 REDACTED = "[REDACTED]"
-_REMEMBERED_SECRETS = 16
 _PATTERNS = (
     re.compile(r"eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*"),  # a JWT
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9\-._~+/]+=*"),
@@ -34,32 +36,45 @@ _PATTERNS = (
 
 _lock = threading.Lock()
 _installed = False
-_secrets: deque[str] = deque(maxlen=_REMEMBERED_SECRETS)
+_lasting: set[str] = set()  # secrets that never expire (the identity header)
+_until: dict[str, float] = {}  # a token -> when it expires (seconds since the epoch)
 
 
 def redact(text: str) -> str:
-    for secret in list(_secrets):
+    with _lock:
+        secrets = [*_lasting, *_until]
+    for secret in secrets:
         text = text.replace(secret, REDACTED)
     for pattern in _PATTERNS:
         text = pattern.sub(lambda match: (match.group(1) if match.groups() else "") + REDACTED, text)
     return text
 
 
-def remember(secret: str) -> None:
-    """A token this process holds: redacted wherever it appears, whatever its shape."""
-    if secret and secret not in _secrets:
-        _secrets.append(secret)
+def remember(secret: str, expires_on: float | None = None) -> None:
+    """A secret this process holds: redacted wherever it appears, whatever its shape, until
+    `expires_on` (seconds since the epoch) has passed; without it, for as long as the process lives."""
+    if not secret:
+        return
+    with _lock:
+        now = time.time()
+        for expired in [known for known, until in _until.items() if until <= now]:
+            del _until[expired]
+        if expires_on is None:
+            _lasting.add(secret)
+        elif secret not in _lasting:
+            _until[secret] = max(expires_on, _until.get(secret, expires_on))
 
 
 def protect_logs(environ: Mapping[str, str] | None = None) -> None:
     """Install the levels and the redacting record factory, once per process."""
     global _installed
+    # The header can change between settings reloads: each one is kept, whenever it is seen.
+    identity_header = (os.environ if environ is None else environ).get("IDENTITY_HEADER", "")
+    if identity_header:
+        remember(identity_header)
     with _lock:
         if _installed:
             return
-        identity_header = (os.environ if environ is None else environ).get("IDENTITY_HEADER", "")
-        if identity_header:
-            remember(identity_header)
         for name in LIBRARY_LOGGERS:
             library = logging.getLogger(name)
             if library.level < logging.WARNING:

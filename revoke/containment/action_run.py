@@ -1,9 +1,11 @@
 """Taking the containment actions for one request, once policy has decided who is acted on.
 
 Each action goes to Graph for every target still open, batched, its results audited as
-they land (`Ledger`). A user Graph does not know gets no further action; confirmCompromised,
-which takes object ids only, has a UPN looked up first; and when revocation is the only
-containing action, a user named by object id is looked up to learn whether it is a guest.
+they land (`Ledger`). A user Graph does not know gets no further action. The look-ups the
+verdict needs (when revocation is the only containing action, every target's kind) and
+those confirmCompromised needs (a UPN's object id) go out with the first containing
+action, in the same round trips, so they never delay the containment; a result whose
+verdict waits on its look-up is audited as soon as the look-up lands.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from revoke.actions import ContainmentAction
+from revoke.actions import CONTAINING, ContainmentAction
 from revoke.containment.ledger import Ledger
 from revoke.containment.protection import look_up, lookup_failure
+from revoke.containment.verdict import is_external
 from revoke.deadline import Deadline
 from revoke.identifiers import UserIdentifier
 from revoke.outcomes import ActionResult, Outcome, UserLookup
@@ -31,6 +34,9 @@ class Graph(Protocol):
         users: Sequence[UserIdentifier],
         deadline: Deadline,
         on_result: Callable[[int, ActionResult], None] | None = None,
+        *,
+        look_up: Sequence[UserIdentifier] = (),
+        on_lookup: Callable[[int, UserLookup], None] | None = None,
     ) -> list[ActionResult]: ...
 
     def lookup_all(self, users: Sequence[UserIdentifier], deadline: Deadline) -> list[UserLookup]: ...
@@ -49,54 +55,95 @@ class ActionRun:
         ledger: Ledger,
         lookups: dict[int, UserLookup],
         deadline: Deadline,
+        actions: Sequence[ContainmentAction],
     ) -> None:
         self._graph = graph
         self._targets = targets
         self._ledger = ledger
         self._lookups = lookups  # by target index; shared with the protected-user check
         self._deadline = deadline
-
-    def learn_kinds(self, decided: dict[int, ActionResult]) -> None:
-        """Revocation does not contain a guest: a user named by object id is looked up to learn its UPN."""
-        unknown = [
-            i
-            for i, user in enumerate(self._targets)
-            if user.kind == "object_id" and i not in decided and i not in self._lookups
-        ]
-        if not unknown:
-            return
-        found = look_up(self._graph, [self._targets[i] for i in unknown], self._deadline)
-        for i, lookup in zip(unknown, found, strict=True):
-            if lookup.missing:
-                decided[i] = ActionResult(Outcome.NOT_FOUND, 404, detail="Graph has no such user (look-up)")
-            elif lookup.error is not None:
-                # The revocation still goes ahead; only the verdict waits on what the user is.
-                self._ledger.mark_external(i, None)
-            else:
-                self._lookups[i] = lookup
+        self._actions = tuple(actions)
+        self._first_containing = next((action for action in actions if action in CONTAINING), None)
+        for i in range(len(targets)):
+            self._ledger.mark_external(i, self._kind(i, lookups.get(i)))
 
     def take(self, action: ContainmentAction, indexes: list[int]) -> None:
         """`action` on each target in `indexes`, each result audited as its batch lands."""
-        users = [self._targets[i] for i in indexes]
         if action is ContainmentAction.CONFIRM_COMPROMISED:
             indexes, users = self._by_object_id(indexes)
+        else:
+            users = [self._targets[i] for i in indexes]
+        alongside = self._lookups_due(indexes) if action is self._first_containing else []
+        awaited = set(alongside)  # targets whose result waits on their kind before it is audited
+        held: dict[int, ActionResult] = {}
 
         def audit_as_it_lands(position: int, result: ActionResult) -> None:
-            self._ledger.add(indexes[position], action, result)
+            i = indexes[position]
+            if i in awaited:
+                held[i] = result
+            else:
+                self._ledger.add(i, action, result)
+
+        def learned(position: int, lookup: UserLookup) -> None:
+            i = alongside[position]
+            self._learn(i, lookup)
+            awaited.discard(i)
+            if i in held:
+                self._ledger.add(i, action, held.pop(i))
 
         try:
-            self._graph.perform(action, users, self._deadline, audit_as_it_lands)
+            self._graph.perform(
+                action,
+                users,
+                self._deadline,
+                audit_as_it_lands,
+                look_up=[self._targets[i] for i in alongside],
+                on_lookup=learned,
+            )
         except Exception:
             # Never expected; but every target must still get one result and one audit event.
             logger.exception("Unexpected failure while calling Graph for %s", action.value)
-            for i in indexes:
-                if self._ledger.is_open(i, action):
-                    self._ledger.add(i, action, UNEXPECTED)
+        for i in sorted(awaited):  # a kind that never arrived cannot be told
+            self._ledger.mark_external(i, self._kind(i, None))
+            if i in held:
+                self._ledger.add(i, action, held.pop(i))
+        for i in indexes:
+            if self._ledger.is_open(i, action):
+                self._ledger.add(i, action, UNEXPECTED)
         unknown_user = ActionResult(Outcome.NOT_FOUND, detail=f"Graph has no such user ({action.value})")
         for i in indexes:  # a user Graph does not know needs no further action
             last = self._ledger.last(i)
             if last is not None and last.outcome is Outcome.NOT_FOUND:
                 self._ledger.settle(i, unknown_user)
+
+    def _lookups_due(self, indexes: list[int]) -> list[int]:
+        """Targets still to be looked up: every one when the verdict turns on its kind, a UPN for confirmCompromised."""
+        kinds_matter = revocation_alone(self._actions)
+        confirms = ContainmentAction.CONFIRM_COMPROMISED in self._actions
+        return [
+            i
+            for i in indexes
+            if i not in self._lookups
+            and (
+                (kinds_matter and not is_external(self._targets[i].value))
+                or (confirms and self._targets[i].kind == "upn")
+            )
+        ]
+
+    def _learn(self, index: int, lookup: UserLookup) -> None:
+        self._lookups[index] = lookup
+        self._ledger.mark_external(index, self._kind(index, lookup))
+
+    def _kind(self, index: int, lookup: UserLookup | None) -> bool | None:
+        """Whether the target is external; None when it cannot be told (no clean answer about them)."""
+        if is_external(self._targets[index].value):
+            return True
+        if lookup is None:
+            # Not looked up: the kind matters only when revocation alone contains, and then it is looked up.
+            return False if not revocation_alone(self._actions) else None
+        if lookup.missing or lookup.error is not None:
+            return None
+        return lookup.external
 
     def _by_object_id(self, indexes: list[int]) -> tuple[list[int], list[UserIdentifier]]:
         """The targets confirmCompromised can name (it takes object ids), looking UPNs up first."""

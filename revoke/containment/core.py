@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Protocol
 
 from revoke.actions import ContainmentAction, allowed_subset
 from revoke.audit.events import RequestContext, audit_event, emit
-from revoke.containment.action_run import ActionRun, Graph, revocation_alone
+from revoke.containment.action_run import ActionRun, Graph
 from revoke.containment.ledger import Ledger
 from revoke.containment.protection import ProtectedUsers
-from revoke.containment.verdict import TargetOutcome, TargetResult, is_external
+from revoke.containment.verdict import TargetOutcome, TargetResult
 from revoke.deadline import Deadline
-from revoke.errors import BudgetUnavailable, CallerNotPermitted, RequestRejected
+from revoke.errors import BudgetUnavailable, CallerNotPermitted, NoResolvableAccount, RequestRejected
 from revoke.intake.payloads import (
     RevocationRequest,
     SkippedEntity,
@@ -103,6 +103,7 @@ class Containment:
         context = RequestContext(trigger, correlation_id or str(uuid.uuid4()))
         caller: Caller | None = None
         withheld: str | None = None
+        request: RevocationRequest | None = None
         try:
             if authenticate is not None:
                 caller = authenticate(deadline)
@@ -122,11 +123,23 @@ class Containment:
         except RequestRejected as rejection:
             detail = f"{rejection.code}: {rejection.message}"
             emit(audit_event(context, Outcome.REJECTED, action=None, user=None, detail=detail))
-            return ContainmentReport(context.correlation_id, self._settings.dry_run, rejection=rejection)
-        report = self.contain(request, actions, context, deadline, withheld=withheld)
-        if self._incidents is not None:
-            report = replace(report, comment=self._incidents.comment(report, context, deadline))
-        return report
+            if request is None or not isinstance(rejection, NoResolvableAccount):
+                return ContainmentReport(context.correlation_id, self._settings.dry_run, rejection=rejection)
+            # Every account the incident names was skipped: its analyst still hears so, and why.
+            skipped_all = ContainmentReport(
+                context.correlation_id,
+                self._settings.dry_run or request.dry_run,
+                skipped=request.skipped,
+                rejection=rejection,
+                incident_id=request.incident_id,
+            )
+            return self._commented(skipped_all, context, deadline)
+        return self._commented(self.contain(request, actions, context, deadline, withheld=withheld), context, deadline)
+
+    def _commented(self, report: ContainmentReport, context: RequestContext, deadline: Deadline) -> ContainmentReport:
+        if self._incidents is None:
+            return report
+        return replace(report, comment=self._incidents.comment(report, context, deadline))
 
     def contain(
         self,
@@ -148,12 +161,7 @@ class Containment:
             decided = {i: ActionResult(Outcome.REFUSED, detail=limit) for i in range(len(targets))}
         else:
             decided, lookups = self._protected.check(targets, self._graph, deadline)
-        run = ActionRun(self._graph, targets, ledger, lookups, deadline)
-        if not dry_run and revocation_alone(actions):
-            run.learn_kinds(decided)
-        for i, user in enumerate(targets):
-            if is_external(user.value, lookups[i].user_principal_name if i in lookups else None):
-                ledger.mark_external(i)
+        run = ActionRun(self._graph, targets, ledger, lookups, deadline, actions)
         for i, decision in decided.items():
             ledger.settle(i, decision)
         for action in actions:

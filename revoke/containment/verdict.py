@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from revoke.graph.answers import EXTERNAL_MARKER
 from revoke.outcomes import ActionResult, Outcome
 
-EXTERNAL_MARKER = "#ext#"
 EXTERNAL_NOT_CONTAINED = (
     "external (guest) user: revocation does not reach a guest; disable the account in this tenant "
     "(disableAccount) to contain them"
@@ -102,8 +102,9 @@ class TargetResult:
         }
 
 
-def is_external(*names: str | None) -> bool:
-    return any(name is not None and EXTERNAL_MARKER in name.lower() for name in names)
+def is_external(name: str) -> bool:
+    """Whether the name alone shows a B2B guest (#EXT#); the rest is learned from Graph (revoke.graph.answers)."""
+    return EXTERNAL_MARKER in name.lower()
 
 
 def judge(

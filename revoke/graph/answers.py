@@ -6,11 +6,12 @@ action counts: anything else is retried (deferred) or reported as failed, never 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from revoke.errors import GraphError, PermanentGraphError, TransientGraphError, Unconfirmed
 from revoke.graph.transport import GraphReply
-from revoke.identifiers import is_object_id
+from revoke.identifiers import UserIdentifier, is_object_id
 from revoke.outcomes import ActionResult, Outcome, UserLookup
 
 
@@ -50,8 +51,53 @@ def compromise_confirmed(reply: GraphReply) -> GraphError | None:
     return Unconfirmed(f"HTTP {reply.status} does not confirm the compromise was recorded", status=reply.status)
 
 
+# The user properties that say where a user signs in (docs/RELIABILITY.md, "Who is external").
+KIND_PROPERTIES = ("userType", "externalUserState", "creationType", "identities")
+EXTERNAL_MARKER = "#ext#"
+ANOTHER_USER = "Graph's look-up answer names another user than the one asked for"
+
+
+def lookup_answers(asked: UserIdentifier) -> Callable[[GraphReply], GraphError | None]:
+    """The check for a look-up of `asked`: a clean 200 holding both names, and one of them `asked`'s.
+
+    An answer about someone else (a proxy's cache, a fault) must never stand in for the user
+    asked about: it fails closed, as a refusal, so nobody acts on what it says.
+    """
+
+    def answers_what_was_asked(reply: GraphReply) -> GraphError | None:
+        problem = lookup_complete(reply)
+        if problem is not None:
+            return problem
+        named = reply.body["id"] if asked.kind == "object_id" else reply.body["userPrincipalName"]
+        if named.lower() != asked.key:
+            return PermanentGraphError(ANOTHER_USER, status=200)
+        return None
+
+    return answers_what_was_asked
+
+
+def signs_in_elsewhere(body: dict[str, Any]) -> bool | None:
+    """Whether another tenant or identity provider signs the user in; None when the answer cannot tell.
+
+    External: a UPN carrying #EXT#, an invitation (externalUserState set, or creationType
+    Invitation), or an identity whose signInType is `federated`. An internal guest, who signs
+    in with this tenant's own credentials, is not external: revocation reaches them.
+    """
+    upn = body.get("userPrincipalName")
+    if isinstance(upn, str) and EXTERNAL_MARKER in upn.lower():
+        return True
+    if not all(name in body for name in KIND_PROPERTIES):
+        return None  # not answered (a permission that cannot read them, a proxy): cannot tell
+    state, creation, identities = body["externalUserState"], body["creationType"], body["identities"]
+    if (isinstance(state, str) and state) or creation == "Invitation":
+        return True
+    if not isinstance(identities, list) or not all(isinstance(identity, dict) for identity in identities):
+        return None
+    return any(identity.get("signInType") == "federated" for identity in identities)
+
+
 def lookup_complete(reply: GraphReply) -> GraphError | None:
-    """A protected-user look-up counts only as a clean 200 holding both names."""
+    """A look-up counts only as a clean 200 holding both names."""
     if reply.status != 200:
         return Unconfirmed(f"HTTP {reply.status} is not a look-up answer", status=reply.status)
     body = reply.body
@@ -84,7 +130,11 @@ def action_result(reply: GraphReply, done: Outcome = Outcome.REVOKED) -> ActionR
 def user_lookup(reply: GraphReply) -> UserLookup:
     if reply.succeeded:
         body = reply.body
-        return UserLookup(object_id=body["id"].lower(), user_principal_name=body["userPrincipalName"])
+        return UserLookup(
+            object_id=body["id"].lower(),
+            user_principal_name=body["userPrincipalName"],
+            external=signs_in_elsewhere(body),
+        )
     if reply.status == 404 and reply.error is None:
         return UserLookup(missing=True)
     error = reply.error or (TransientGraphError if reply.transient else PermanentGraphError)(

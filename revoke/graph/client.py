@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import requests
 from azure.core.credentials import TokenCredential
@@ -16,13 +17,15 @@ from azure.core.credentials import TokenCredential
 from revoke.actions import ContainmentAction
 from revoke.deadline import Deadline
 from revoke.graph.answers import (
+    KIND_PROPERTIES,
     action_result,
     compromise_confirmed,
     disable_confirmed,
-    lookup_complete,
+    lookup_answers,
     revocation_confirmed,
     user_lookup,
 )
+from revoke.graph.pacing import IDENTITY_PROTECTION
 from revoke.graph.sending import CallSender
 from revoke.graph.tokens import TokenSource
 from revoke.graph.transport import GraphCall, GraphReply, GraphTransport, pooled_session
@@ -31,22 +34,38 @@ from revoke.outcomes import ActionResult, Outcome, UserLookup
 from revoke.settings import Settings
 
 ResultCallback = Callable[[int, ActionResult], None]
-# Batch senders shared by the process: room for two invocations at their full REVOKE_MAX_PARALLEL.
-SENDERS_PER_WINDOW = 2
+LookupCallback = Callable[[int, UserLookup], None]
+# Batch senders shared by the process: room for two invocations, each with its full
+# REVOKE_MAX_PARALLEL of write batches and as many read batches beside them.
+SENDERS_PER_WINDOW = 4
+# Users named in one confirmCompromised call. The API takes a list; Microsoft documents no
+# limit on its length, so a chunk is kept to a size a request body carries easily.
+CONFIRM_CHUNK = 50
+# Everything a look-up needs: both names, and where the user signs in (revoke.graph.answers).
+LOOKUP_SELECT = "?$select=id,userPrincipalName," + ",".join(KIND_PROPERTIES)
 
 
 class GraphClient:
     """One per process: a pooled session, one token, and a bounded pool of batch senders."""
 
     def __init__(
-        self, settings: Settings, credential: TokenCredential, session: requests.Session | None = None
+        self,
+        settings: Settings,
+        credential: TokenCredential,
+        session: requests.Session | None = None,
+        tokens: TokenSource | None = None,
     ) -> None:
         self._revocation = settings.action
         workers = settings.max_parallel * SENDERS_PER_WINDOW
         transport = GraphTransport(settings.graph_endpoint, session or pooled_session(workers))
         senders = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="graph-batch")
-        tokens = TokenSource(credential, settings.graph_scope)
+        tokens = tokens or TokenSource(credential, settings.graph_scope)
         self._sender = CallSender(transport, tokens, senders, window=settings.max_parallel)
+
+    @property
+    def tokens(self) -> TokenSource:
+        """The process's Graph token, for whoever else needs one (the readiness check)."""
+        return self._sender.tokens
 
     def perform(
         self,
@@ -54,45 +73,90 @@ class GraphClient:
         users: Sequence[UserIdentifier],
         deadline: Deadline,
         on_result: ResultCallback | None = None,
+        *,
+        look_up: Sequence[UserIdentifier] = (),
+        on_lookup: LookupCallback | None = None,
     ) -> list[ActionResult]:
         """Take `action` on every user; results in the order given. Never raises for Graph failures.
 
         `on_result(i, result)` is called, on this thread, as soon as user `i`'s result is
         final, so the caller can audit it while other batches are still in flight.
+        The users in `look_up` are looked up alongside, in the same round trips, each
+        look-up handed to `on_lookup(j, lookup)` as it is final: a look-up that only
+        serves the verdict never delays the containment.
         confirmCompromised takes object ids only: look a UPN up first.
         """
-        calls, done = self._calls(action, users)
+        calls, meaning = self._calls(action, users)
+        lookups = [_lookup_call(user) for user in look_up]
         results: dict[int, ActionResult] = {}
 
         def settled(index: int, reply: GraphReply) -> None:
-            results[index] = action_result(reply, done)
-            if on_result is not None:
-                on_result(index, results[index])
+            if index >= len(calls):
+                if on_lookup is not None:
+                    on_lookup(index - len(calls), user_lookup(reply))
+                return
+            for position in meaning[index]:
+                results[position] = _one_of(action_result(reply, _DONE[action]), len(meaning[index]))
+                if on_result is not None:
+                    on_result(position, results[position])
 
-        self._sender.send_all(calls, deadline, settled)
-        return [results[index] for index in range(len(calls))]
+        self._sender.send_all([*calls, *lookups], deadline, settled)
+        return [results[position] for position in range(len(users))]
 
     def lookup_all(self, users: Sequence[UserIdentifier], deadline: Deadline) -> list[UserLookup]:
-        """Each user's object id and UPN: to recognise a protected or external user, and to
-        name a user by object id where Graph needs one."""
-        select = "?$select=id,userPrincipalName"
-        calls = [GraphCall("GET", f"/users/{user.path_segment}{select}", check=lookup_complete) for user in users]
+        """Each user's object id, UPN and kind: to recognise a protected or external user, and to
+        name a user by object id where Graph needs one. Only an answer about the user asked counts."""
+        calls = [_lookup_call(user) for user in users]
         return [user_lookup(reply) for reply in self._sender.send_all(calls, deadline)]
 
-    def _calls(self, action: ContainmentAction, users: Sequence[UserIdentifier]) -> tuple[list[GraphCall], Outcome]:
+    def _calls(
+        self, action: ContainmentAction, users: Sequence[UserIdentifier]
+    ) -> tuple[list[GraphCall], list[list[int]]]:
+        """The calls for `action`, and for each call the positions in `users` its answer is for."""
+        one_each = [[position] for position in range(len(users))]
         if action is ContainmentAction.REVOKE_SESSIONS:
             name, version = self._revocation.value, self._revocation.api_version
             calls = [
                 GraphCall("POST", f"/users/{user.path_segment}/{name}", check=revocation_confirmed, version=version)
                 for user in users
             ]
-            return calls, Outcome.REVOKED
+            return calls, one_each
         if action is ContainmentAction.DISABLE_ACCOUNT:
             disable = {"accountEnabled": False}
             calls = [GraphCall("PATCH", f"/users/{user.path_segment}", disable, disable_confirmed) for user in users]
-            return calls, Outcome.DISABLED
+            return calls, one_each
         if any(user.kind != "object_id" for user in users):
             raise ValueError("confirmCompromised takes object ids only")
+        # One call confirms many users; Identity Protection's limit is per request, not per user.
         path = "/identityProtection/riskyUsers/confirmCompromised"
-        calls = [GraphCall("POST", path, {"userIds": [user.value]}, compromise_confirmed) for user in users]
-        return calls, Outcome.CONFIRMED
+        chunks = [list(range(i, min(i + CONFIRM_CHUNK, len(users)))) for i in range(0, len(users), CONFIRM_CHUNK)]
+        calls = [
+            GraphCall(
+                "POST",
+                path,
+                {"userIds": [users[position].value for position in chunk]},
+                compromise_confirmed,
+                pacer=IDENTITY_PROTECTION,
+            )
+            for chunk in chunks
+        ]
+        return calls, chunks
+
+
+_DONE = {
+    ContainmentAction.REVOKE_SESSIONS: Outcome.REVOKED,
+    ContainmentAction.DISABLE_ACCOUNT: Outcome.DISABLED,
+    ContainmentAction.CONFIRM_COMPROMISED: Outcome.CONFIRMED,
+}
+CHUNK_NOT_FOUND = "Graph refused the call for a user it does not know; which one of this call's users it did not say"
+
+
+def _lookup_call(user: UserIdentifier) -> GraphCall:
+    return GraphCall("GET", f"/users/{user.path_segment}{LOOKUP_SELECT}", check=lookup_answers(user))
+
+
+def _one_of(result: ActionResult, sharing: int) -> ActionResult:
+    """A call's result for one of the `sharing` users it named: a 404 for several says not which one."""
+    if sharing > 1 and result.outcome is Outcome.NOT_FOUND:
+        return replace(result, outcome=Outcome.FAILED, detail=CHUNK_NOT_FOUND)
+    return result

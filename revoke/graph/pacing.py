@@ -1,9 +1,9 @@
-"""Spacing for the Identity Protection calls Graph rate-limits to about one per second per tenant.
+"""Service limits Graph keeps per tenant, kept here per process: one request per interval, in turn.
 
-`Pacer.wait_turn` blocks until at least `interval` has passed since the previous turn was
-taken in this process, or says (False) that the invocation's deadline would not allow the
-wait. One pacer per kind of call, shared by every invocation; the same class can serve
-every riskyUsers call (confirmCompromised, dismiss) by sharing one instance.
+Identity Protection allows one request per second per tenant for all apps, and its 429
+carries no Retry-After. Every attempt at such a call (confirmCompromised, and the release's
+dismiss) takes the next free turn from the one `Pacer` the whole process shares; a turn that
+would end past the invocation's deadline is not taken, and a 429 pushes every later turn back.
 """
 
 from __future__ import annotations
@@ -14,34 +14,55 @@ from collections.abc import Callable
 
 from revoke.deadline import Deadline
 
-RISKY_USERS_INTERVAL_SECONDS = 1.0
+# Microsoft Graph throttling limits, Identity Protection and Conditional Access: 1 request
+# per second per tenant, for all apps (https://learn.microsoft.com/graph/throttling-limits).
+# A tenth more: two requests a turn apart here can arrive a little closer together there.
+RISKY_USERS_INTERVAL_SECONDS = 1.1
 
 
 class Pacer:
     def __init__(
         self,
-        interval: float,
+        interval_seconds: float,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._interval = interval
+        self._interval = interval_seconds
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
-        self._next = 0.0  # the earliest time the next turn may start
+        self._next = 0.0  # the clock's time of the next free turn
 
-    def wait_turn(self, deadline: Deadline) -> bool:
-        """Reserve the next slot and sleep until it; False, reserving nothing, if the deadline is too near."""
+    def take_turn(self, deadline: Deadline) -> float | None:
+        """Seconds to wait for this caller's turn, now reserved; None (nothing reserved) if it does not fit."""
         with self._lock:
             now = self._clock()
             wait = max(0.0, self._next - now)
-            if wait > 0 and not deadline.allows_wait(wait):
-                return False
-            self._next = max(now, self._next) + self._interval
+            fits = deadline.remaining() > 0 if wait == 0 else deadline.allows_wait(wait)
+            if not fits:
+                return None
+            self._next = now + wait + self._interval
+            return wait
+
+    def wait_turn(self, deadline: Deadline) -> bool:
+        """Take the next turn and sleep until it; False, reserving nothing, if the deadline is too near."""
+        wait = self.take_turn(deadline)
+        if wait is None:
+            return False
         if wait > 0:
             self._sleep(wait)
         return True
 
+    def until_turn(self) -> float:
+        """Seconds until the next free turn, were it asked for now."""
+        with self._lock:
+            return max(0.0, self._next - self._clock())
 
-# Shared by every release in the process.
-RISKY_USERS = Pacer(RISKY_USERS_INTERVAL_SECONDS)
+    def hold(self, seconds: float) -> None:
+        """The service said slow down: no turn starts for `seconds`."""
+        with self._lock:
+            self._next = max(self._next, self._clock() + seconds)
+
+
+# Every riskyUsers call of the process, confirmations and dismissals alike.
+IDENTITY_PROTECTION = Pacer(RISKY_USERS_INTERVAL_SECONDS)

@@ -17,7 +17,7 @@ from azure.core.credentials import TokenCredential
 from revoke.deadline import Deadline
 from revoke.errors import GraphError, Unconfirmed
 from revoke.graph.answers import action_result, lookup_complete, user_lookup
-from revoke.graph.pacing import RISKY_USERS, Pacer
+from revoke.graph.pacing import IDENTITY_PROTECTION, Pacer
 from revoke.graph.sending import CallSender
 from revoke.graph.tokens import TokenSource
 from revoke.graph.transport import GraphCall, GraphReply, GraphTransport, pooled_session
@@ -54,7 +54,7 @@ class ReleaseGraph:
         settings: Settings,
         credential: TokenCredential,
         session: requests.Session | None = None,
-        pacer: Pacer = RISKY_USERS,
+        pacer: Pacer = IDENTITY_PROTECTION,
     ) -> None:
         workers = settings.max_parallel
         transport = GraphTransport(settings.graph_endpoint, session or pooled_session(workers))

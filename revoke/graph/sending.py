@@ -8,8 +8,9 @@ invocation's budget must end the call rather than sleep, and the audit trail nee
 real attempt count for each call.
 
 The batch senders are shared by every invocation in the process; each invocation keeps at
-most `window` batches in flight, so a small request started beside a large one is not
-queued behind all of it.
+most `window` write batches in flight, and beside them at most `window` read batches, so a
+small request started beside a large one is not queued behind all of it, and look-ups never
+slow the containment down. Before it sleeps, the loop checks the deadline again.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
-from revoke.deadline import MAX_ATTEMPTS, Deadline, backoff_seconds
+from revoke.deadline import MAX_ATTEMPTS, Deadline, wait_before_retry
 from revoke.errors import GraphError, OutOfTime, Unconfirmed
 from revoke.graph.tokens import TokenSource
 from revoke.graph.transport import BATCH_LIMIT, GraphCall, GraphReply, GraphTransport
@@ -39,6 +40,10 @@ class CallSender:
         self._senders = senders
         self._window = window
 
+    @property
+    def tokens(self) -> TokenSource:
+        return self._tokens
+
     def send_all(
         self, calls: Sequence[GraphCall], deadline: Deadline, on_final: FinalCallback | None = None
     ) -> list[GraphReply]:
@@ -47,41 +52,60 @@ class CallSender:
         final: dict[int, GraphReply] = {}
         tries = dict.fromkeys(range(len(calls)), 0)
         attempts = dict.fromkeys(range(len(calls)), 0)  # requests that reached Graph
+
+        def settle(index: int, reply: GraphReply) -> None:
+            reply.attempts = attempts[index]
+            reply.duration_ms = (time.perf_counter() - started) * 1000
+            final[index] = reply
+            if on_final is not None:
+                on_final(index, reply)
+
         pending = list(range(len(calls)))
         refreshed = False
         while pending:
-            retry: list[int] = []
-            waits: list[float] = []
+            waits: dict[int, float] = {}  # calls to try again, and how long each must wait first
+            last: dict[int, GraphReply] = {}
             unauthorized = False
             for index, reply in self._send_once([(index, calls[index]) for index in pending], deadline):
-                reply = _checked(calls[index], reply)
+                call = calls[index]
+                reply = _checked(call, reply)
                 tries[index] += 1
                 attempts[index] += 0 if reply.error is not None and not reply.error.reached_graph else 1
                 if reply.status == 401 and not refreshed and deadline.remaining() > 0:
                     unauthorized = True
-                    retry.append(index)  # one fresh token, one more attempt
+                    waits[index], last[index] = 0.0, reply  # one fresh token, one more attempt
                     continue
                 if reply.transient and tries[index] < MAX_ATTEMPTS:
-                    wait_for = reply.retry_after if reply.retry_after is not None else backoff_seconds(tries[index])
+                    wait_for = wait_before_retry(reply.status, reply.retry_after, tries[index])
+                    if call.pacer is not None:
+                        if reply.status == 429:
+                            call.pacer.hold(wait_for)  # the limit is the tenant's: every later turn waits too
+                        wait_for = max(wait_for, call.pacer.until_turn())
                     if deadline.allows_wait(wait_for):
-                        retry.append(index)
-                        waits.append(wait_for)
+                        waits[index], last[index] = wait_for, reply
                         continue
-                reply.attempts = attempts[index]
-                reply.duration_ms = (time.perf_counter() - started) * 1000
-                final[index] = reply
-                if on_final is not None:
-                    on_final(index, reply)
+                settle(index, reply)
             if unauthorized:
                 self._tokens.renew()
                 refreshed = True
-            if waits:
-                time.sleep(max(waits))
-            pending = retry
+            # Checked again just before sleeping: a slow batch that answered after a throttled
+            # one may have used the time its wait needed. A wait that no longer fits ends the call.
+            for index, wait_for in list(waits.items()):
+                if wait_for > 0 and not deadline.allows_wait(wait_for):
+                    del waits[index]
+                    settle(index, last[index])
+            longest = max(waits.values(), default=0.0)
+            if longest > 0:
+                time.sleep(longest)
+            pending = sorted(waits)
         return [final[index] for index in range(len(calls))]
 
     def _send_once(self, calls: _Indexed, deadline: Deadline) -> Iterator[tuple[int, GraphReply]]:
-        """Each call's reply for one attempt, batch by batch as the batches come back."""
+        """Each call's reply for one attempt, as the answers come back.
+
+        Writes and reads each keep up to `window` requests in flight, apart: a look-up never
+        takes the place of a containing call. Paced calls go one at a time, each in its turn.
+        """
         try:
             if deadline.remaining() <= 0:
                 raise OutOfTime("the time budget ran out before the call could be sent")
@@ -89,36 +113,73 @@ class CallSender:
         except GraphError as error:
             yield from ((index, GraphReply(None, error=error)) for index, _ in calls)
             return
-        if len(calls) == 1:
-            index, call = calls[0]
+        paced = [(index, call) for index, call in calls if call.pacer is not None]
+        unpaced = [(index, call) for index, call in calls if call.pacer is None]
+        if len(unpaced) == 1 and not paced:
+            index, call = unpaced[0]
             yield index, self._transport.send(call, token, deadline)
             return
-        waiting = iter([calls[i : i + BATCH_LIMIT] for i in range(0, len(calls), BATCH_LIMIT)])
-        in_flight: set[Future[dict[int, GraphReply]]] = set()
-        for chunk in waiting:
-            in_flight.add(self._senders.submit(self._send_batch, chunk, token, deadline))
-            if len(in_flight) >= self._window:
-                break
+        writes = _Lane([(index, call) for index, call in unpaced if not call.reads])
+        reads = _Lane([(index, call) for index, call in unpaced if call.reads])
+        # A lone write chunk (a few targets) goes from this thread while its look-ups go beside it,
+        # in requests of their own: a slow look-up never holds up the write's answer.
+        inline = writes.waiting.pop() if len(writes.waiting) == 1 else None
+        lanes = [writes, reads]
+        in_flight: dict[Future[dict[int, GraphReply]], _Lane] = {}
+
+        def fill(lane: _Lane) -> None:
+            while lane.busy < self._window and lane.waiting:
+                chunk = lane.waiting.pop(0)
+                in_flight[self._senders.submit(self._send_chunk, chunk, token, deadline)] = lane
+                lane.busy += 1
+
+        for lane in lanes:
+            fill(lane)
+        for index, call in paced:
+            yield index, self._send_paced(call, token, deadline)
+        if inline is not None:
+            yield from self._send_chunk(inline, token, deadline).items()
         while in_flight:
-            done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
             for future in done:
-                following = next(waiting, None)
-                if following is not None:
-                    in_flight.add(self._senders.submit(self._send_batch, following, token, deadline))
+                lane = in_flight.pop(future)
+                lane.busy -= 1
+                fill(lane)
                 yield from future.result().items()
 
-    def _send_batch(self, chunk: _Indexed, token: str, deadline: Deadline) -> dict[int, GraphReply]:
+    def _send_paced(self, call: GraphCall, token: str, deadline: Deadline) -> GraphReply:
+        assert call.pacer is not None
+        wait_for = call.pacer.take_turn(deadline)
+        if wait_for is None:
+            late = OutOfTime("the service's rate limit leaves no turn within the time budget")
+            return GraphReply(None, error=late)
+        if wait_for > 0:
+            time.sleep(wait_for)
+        return self._transport.send(call, token, deadline)
+
+    def _send_chunk(self, chunk: _Indexed, token: str, deadline: Deadline) -> dict[int, GraphReply]:
         """Runs on a shared sender thread; never raises, so no call in the chunk is left without a reply."""
         if deadline.remaining() <= 0:
             # Queued behind other invocations' batches until this invocation's time was up.
             late = OutOfTime("the time budget ran out before the batch could be sent")
             return {index: GraphReply(None, error=late) for index, _ in chunk}
         try:
+            if len(chunk) == 1:
+                index, call = chunk[0]
+                return {index: self._transport.send(call, token, deadline)}
             return self._transport.send_batch(chunk, token, deadline)
         except Exception as problem:
             logger.error("Could not read a batch answer: %s", type(problem).__name__)
             unreadable = Unconfirmed(f"could not read Graph's batch answer: {type(problem).__name__}")
             return {index: GraphReply(None, error=unreadable) for index, _ in chunk}
+
+
+class _Lane:
+    """Calls of one kind (writes, or reads) waiting to go, in chunks of at most one batch."""
+
+    def __init__(self, calls: _Indexed) -> None:
+        self.waiting = [calls[i : i + BATCH_LIMIT] for i in range(0, len(calls), BATCH_LIMIT)]
+        self.busy = 0
 
 
 def _checked(call: GraphCall, reply: GraphReply) -> GraphReply:

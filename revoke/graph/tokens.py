@@ -103,7 +103,7 @@ class TokenSource:
     def _keep(self, fetch: Future[AccessToken]) -> None:
         if fetch.exception() is None:
             token = fetch.result()
-            remember(token.token)
+            remember(token.token, _expires_on(token))
             with self._lock:
                 self._cached = token
 
@@ -124,6 +124,13 @@ class TokenSource:
         if not isinstance(token.token, str) or not token.token or _seconds_left(token) <= 0:
             raise IdentityUnavailable("the managed identity returned an empty or expired token")
         return token
+
+
+def _expires_on(token: AccessToken) -> float:
+    try:
+        return float(token.expires_on)
+    except (TypeError, ValueError):
+        return time.time()
 
 
 def _seconds_left(token: AccessToken) -> float:

@@ -3,10 +3,15 @@
 Nothing here retries or waits (see `revoke.graph.sending`). Whatever Graph, a proxy or the
 network answers, each call gets exactly one `GraphReply`; a redirect is never followed,
 because following it could send the call, and the token, somewhere else.
+
+Every request ends by the invocation's deadline: the connect timeout is never longer than
+the time left, no library retries a connect behind our back, and the whole answer, not
+each read of it, must arrive in time: a body that trickles in is cut off at the deadline.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -18,7 +23,9 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError
 from urllib3.util.retry import Retry
 
 from revoke.deadline import Deadline, parse_retry_after
-from revoke.errors import GraphError, GraphUnreachable, Redirected, TransientGraphError, Unconfirmed
+from revoke.errors import GraphError, GraphUnreachable, OutOfTime, Redirected, TransientGraphError, Unconfirmed
+from revoke.graph.pacing import Pacer
+from revoke.graph.watchdog import READS
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +35,7 @@ READ_TIMEOUT_SECONDS = 15.0
 MIN_READ_TIMEOUT_SECONDS = 0.5
 POOL_FLOOR = 16  # kept-alive connections for single-target calls from concurrent invocations
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+CUT_OFF = "the answer did not arrive whole within the time budget"
 
 
 class Unreadable:
@@ -83,6 +91,12 @@ class GraphCall:
     body: dict[str, Any] | None = None
     check: Callable[[GraphReply], GraphError | None] = any_success
     version: str = "v1.0"  # Graph's API version; empty for a service whose paths carry none (ARM)
+    pacer: Pacer | None = None  # a service limit kept per tenant: each attempt waits its turn, alone
+
+    @property
+    def reads(self) -> bool:
+        """A look-up: it changes nothing, and must never take a containing call's place."""
+        return self.method == "GET"
 
 
 class GraphTransport:
@@ -95,12 +109,12 @@ class GraphTransport:
     def send(self, call: GraphCall, token: str, deadline: Deadline) -> GraphReply:
         url = f"{self._endpoint}/{call.version}{call.path}" if call.version else self._endpoint + call.path
         try:
-            response = self._request(call.method, url, token, deadline, call.body)
+            response, content = self._request(call.method, url, token, deadline, call.body)
         except GraphError as error:
             return GraphReply(None, error=error, retry_after=error.retry_after)
         # Graph names its request id `request-id`; Azure Resource Manager, `x-ms-request-id`.
         request_id = response.headers.get("request-id") or response.headers.get("x-ms-request-id")
-        return _reply(response.status_code, _body_of(response), request_id, response.headers)
+        return _reply(response.status_code, _body_of(content), request_id, response.headers)
 
     def send_batch(
         self, calls: Sequence[tuple[int, GraphCall]], token: str, deadline: Deadline
@@ -110,24 +124,31 @@ class GraphTransport:
         indexes = [index for index, _ in calls]
         url = f"{self._endpoint}/{calls[0][1].version}/$batch"
         try:
-            response = self._request("POST", url, token, deadline, body)
+            response, content = self._request("POST", url, token, deadline, body)
         except GraphError as error:
             return {index: GraphReply(None, error=error, retry_after=error.retry_after) for index in indexes}
-        return read_batch(response.status_code, response.headers, _body_of(response), indexes)
+        return read_batch(response.status_code, response.headers, _body_of(content), indexes)
 
     def _request(
         self, method: str, url: str, token: str, deadline: Deadline, json_body: dict[str, Any] | None
-    ) -> requests.Response:
-        read_timeout = max(MIN_READ_TIMEOUT_SECONDS, min(READ_TIMEOUT_SECONDS, deadline.remaining()))
+    ) -> tuple[requests.Response, bytes]:
+        """The response and its whole body, or a GraphError; never later than `deadline`."""
+        remaining = deadline.remaining()
+        if remaining <= 0:
+            raise OutOfTime("the time budget ran out before the call could be sent")
+        connect_timeout = min(CONNECT_TIMEOUT_SECONDS, remaining)
+        read_timeout = max(MIN_READ_TIMEOUT_SECONDS, min(READ_TIMEOUT_SECONDS, remaining))
         try:
-            return self._session.request(
+            response = self._session.request(
                 method,
                 url,
                 headers={"Authorization": f"Bearer {token}"},
                 json=json_body,
-                timeout=(CONNECT_TIMEOUT_SECONDS, read_timeout),
+                timeout=(connect_timeout, read_timeout),
                 allow_redirects=False,
+                stream=True,  # the body is read below, against the deadline for the whole answer
             )
+            return response, _whole_body(response, deadline)
         except requests.ConnectTimeout:
             raise GraphUnreachable("could not connect to Graph in time") from None
         except requests.Timeout:
@@ -200,9 +221,9 @@ def _batch_item(index: int, call: GraphCall) -> dict[str, Any]:
 def pooled_session(pool_size: int) -> requests.Session:
     """One keep-alive pool per process, big enough for every batch in flight and a burst of invocations.
 
-    urllib3's Retry on the adapter handles what it can see whole: a connection that could
-    not be opened, so the request never reached Graph (nothing to audit as an attempt).
-    Everything Graph answered, or may have received, goes through `revoke.graph.sending`.
+    urllib3 retries nothing, not even a connect: a retried connect would wait past the
+    invocation's deadline unseen. Every retry goes through `revoke.graph.sending`, which
+    knows the deadline.
     """
     session = requests.Session()
     # Only the configured Graph endpoint is ever called: no per-request search of the
@@ -211,9 +232,9 @@ def pooled_session(pool_size: int) -> requests.Session:
     # Redirects are refused per request (allow_redirects=False). `max_redirects = 0` must not
     # be set as well: requests then raises TooManyRedirects on reading any 3xx answer, and a
     # redirect would read as a connection failure (retried) instead of a refusal (Redirected).
-    connect_only = Retry(total=2, connect=2, read=0, redirect=0, status=0, other=0, backoff_factor=0.1)
+    never = Retry(total=0, connect=0, read=0, redirect=0, status=0, other=0, raise_on_redirect=False)
     adapter = requests.adapters.HTTPAdapter(
-        pool_connections=1, pool_maxsize=max(pool_size, POOL_FLOOR), max_retries=connect_only
+        pool_connections=1, pool_maxsize=max(pool_size, POOL_FLOOR), max_retries=never
     )
     session.mount("https://", adapter)
     session.mount("http://", adapter)
@@ -225,10 +246,33 @@ def _never_connected(problem: requests.ConnectionError) -> bool:
     return isinstance(cause, MaxRetryError) and isinstance(cause.reason, NewConnectionError)
 
 
-def _body_of(response: requests.Response) -> Any:
-    if not response.content:
+def _whole_body(response: requests.Response, deadline: Deadline) -> bytes:
+    """The body, read before the deadline; a body still arriving then is cut off (TransientGraphError).
+
+    requests' read timeout bounds each read, so a body that trickles in a byte at a time never
+    trips it; the watchdog shuts the socket at the deadline instead, and the connection is not
+    reused.
+    """
+    watch = READS.watch(deadline.remaining(), response.raw.shutdown)
+    try:
+        content = response.content
+    except (requests.RequestException, OSError, ValueError):
+        response.close()
+        if watch.fired:
+            raise TransientGraphError(CUT_OFF) from None
+        raise
+    finally:
+        watch.cancel()
+    if watch.fired:
+        response.close()
+        raise TransientGraphError(CUT_OFF)
+    return content
+
+
+def _body_of(content: bytes) -> Any:
+    if not content:
         return None
     try:
-        return response.json()
+        return json.loads(content)
     except ValueError:
         return UNREADABLE

@@ -71,6 +71,13 @@ def render_comment(summary: CommentSummary, limit: int = MAX_COMMENT_CHARACTERS)
     return _assemble(header, kept_targets, kept_skipped, note)
 
 
+DRY_RUN_NOTICE = (
+    "<p><b>Dry run: nothing was changed.</b> No account was disabled, no session revoked and no "
+    "compromise confirmed; each account below shows what a real run would have done.</p>"
+)
+NOTHING_TO_ACT_ON = "<p>No account this incident names could be acted on, so nothing was sent to Graph.</p>"
+
+
 def _header(summary: CommentSummary) -> str:
     mode = " (dry run: nothing was changed)" if summary.dry_run else ""
     if summary.release:
@@ -84,11 +91,16 @@ def _header(summary: CommentSummary) -> str:
         if summary.caller_app_id
         else ""
     )
-    return (
+    header = (
         f"<p><b>{title}</b>{mode}: {done} of {len(summary.targets)} "
         f"account(s) {verb}, {len(summary.skipped)} skipped.<br>{caller}"
         f"Correlation id: <code>{_text(summary.correlation_id, MAX_CORRELATION_CHARACTERS)}</code></p>"
     )
+    if summary.dry_run:
+        header += DRY_RUN_NOTICE
+    if not summary.targets:
+        header += NOTHING_TO_ACT_ON
+    return header
 
 
 def _target_item(target: CommentTarget, release: bool = False) -> str:

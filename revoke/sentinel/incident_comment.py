@@ -58,12 +58,13 @@ class IncidentCommenter:
         credential: TokenCredential,
         session: requests.Session,
         api_version: str = DEFAULT_API_VERSION,
+        tokens: TokenSource | None = None,
     ) -> None:
         if not _STABLE_API_VERSION.fullmatch(api_version):
             raise ValueError(f"not a stable api-version (YYYY-MM-DD): {api_version!r}")
         endpoint = arm_endpoint.rstrip("/")
         self._api_version = api_version
-        tokens = TokenSource(credential, f"{endpoint}/.default")
+        tokens = tokens or TokenSource(credential, f"{endpoint}/.default")
         # CallSender batches only when given several calls; a comment is one call, so
         # this pool never starts a thread.
         unused = ThreadPoolExecutor(max_workers=1, thread_name_prefix="arm-comment")

@@ -35,7 +35,7 @@ class IncidentReporter:
 
     def comment(self, report: ContainmentReport, context: RequestContext, deadline: Deadline) -> CommentResult | None:
         """Comment on the report's incident, if it names one; audited; never raises."""
-        if report.incident_id is None or report.rejection is not None or not report.results:
+        if report.incident_id is None or not (report.results or report.skipped):
             return None
         incident = incident_in_workspace(report.incident_id, self._workspace_id)
         if incident is None:
