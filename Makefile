@@ -25,7 +25,7 @@ test: lint typecheck unit infra-check
 bench: $(BIN)/activate $(AZURITE)
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.policy_cost
-	$(BIN)/python -m bench.campaign
+	$(BIN)/python -m bench.campaign --users 5000 --share 0.9
 
 lint: $(BIN)/activate
 	$(BIN)/ruff check .

@@ -175,19 +175,24 @@ class EntraAuthority:
             self.issued_tokens.append(token)
         return token
 
-    def mint_unsigned(self, roles: list[str] | tuple[str, ...] = ()) -> str:
-        """`alg: none`: claims that would pass, and no signature at all."""
-        claims = {
+    def _forgery_claims(self, roles: list[str] | tuple[str, ...]) -> dict[str, Any]:
+        """Claims that would pass every check: a forgery is refused for how it is signed alone."""
+        now = int(time.time())
+        return {
             "aud": self.api_client_id,
             "iss": self.issuer,
             "tid": self.tenant_id,
-            "iat": int(time.time()),
-            "nbf": int(time.time()),
-            "exp": int(time.time()) + 600,
+            "iat": now,
+            "nbf": now,
+            "exp": now + 600,
             "azp": str(uuid.uuid4()),
             "oid": str(uuid.uuid4()),
             "roles": list(roles),
         }
+
+    def mint_unsigned(self, roles: list[str] | tuple[str, ...] = ()) -> str:
+        """`alg: none`: claims that would pass, and no signature at all."""
+        claims = self._forgery_claims(roles)
         unsigned: Any = None  # PyJWT's "none" algorithm takes no key
         token = jwt.encode(claims, unsigned, algorithm="none", headers={"kid": self.current_key.kid})
         with self._lock:
@@ -196,17 +201,7 @@ class EntraAuthority:
 
     def mint_hs256(self, roles: list[str] | tuple[str, ...] = ()) -> str:
         """HS256 keyed with the public key's JWK text: the classic algorithm-confusion attack."""
-        claims = {
-            "aud": self.api_client_id,
-            "iss": self.issuer,
-            "tid": self.tenant_id,
-            "iat": int(time.time()),
-            "nbf": int(time.time()),
-            "exp": int(time.time()) + 600,
-            "azp": str(uuid.uuid4()),
-            "oid": str(uuid.uuid4()),
-            "roles": list(roles),
-        }
+        claims = self._forgery_claims(roles)
         # PyJWT refuses to use a public key as an HMAC secret, so this forgery is signed by hand.
         secret = self.current_key.private_key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo

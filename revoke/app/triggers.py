@@ -1,6 +1,6 @@
 """The Azure Functions triggers: translate a request or message, call the core, map the result.
 
-This is the only module that imports azure.functions; nothing here decides anything.
+Only this module and its siblings for release and campaigns import azure.functions; nothing here decides anything.
 """
 
 from __future__ import annotations
@@ -8,6 +8,8 @@ from __future__ import annotations
 import logging
 import os
 import uuid
+from collections.abc import Callable
+from typing import Protocol
 
 import azure.functions as func
 
@@ -20,6 +22,7 @@ from revoke.app.replies import (
     queue_disposition,
     rejection_reply,
 )
+from revoke.containment.core import Authenticate, ContainmentReport
 from revoke.errors import CallerRefused, RetryLater, SettingsError
 from revoke.intake.payloads import decode_queue_body
 from revoke.settings import poison_queue_of, queue_name_from
@@ -37,17 +40,24 @@ blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
 @blueprint.function_name("revoke_http")
 @blueprint.route(route="revoke", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 def revoke_http(req: func.HttpRequest) -> func.HttpResponse:
+    return answer(req, runtime.service, "revoke")
+
+
+class RequestHandler(Protocol):
+    def handle(self, body: bytes, *, trigger: str, authenticate: Authenticate | None = None) -> ContainmentReport: ...
+
+
+def answer(req: func.HttpRequest, service: Callable[[], RequestHandler], route: str) -> func.HttpResponse:
+    """One HTTP request through a shared service (containment or release), its caller named by its token."""
     try:
-        service = runtime.service()
-        reply = http_reply(
-            service.handle(req.get_body(), trigger="http", authenticate=runtime.authenticator(req.headers))
-        )
+        report = service().handle(req.get_body(), trigger="http", authenticate=runtime.authenticator(req.headers))
+        reply = http_reply(report)
     except SettingsError as problem:
         # The value stays in the log: the caller learns which setting to fix, not what it holds.
-        logger.error("Refusing requests: %s", problem)
+        logger.error("Refusing %s requests: %s", route, problem)
         reply = error_reply(500, "configuration_error", problem.public_message, str(uuid.uuid4()))
     except Exception:
-        logger.exception("Unexpected failure in the HTTP trigger")
+        logger.exception("Unexpected failure in the %s trigger", route)
         reply = error_reply(500, "internal_error", "the request failed unexpectedly; see the logs", str(uuid.uuid4()))
     return _http_response(reply)
 
