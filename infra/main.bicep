@@ -30,7 +30,7 @@ param resourceGroupName string = ''
 @description('Grant the Graph application roles of the actions in revokeActions to the function identity.')
 param grantGraphRevokePermission bool = true
 
-@description('Grant User.ReadBasic.All for the look-ups: protected users named in the other form, guests, confirmCompromised for users named by UPN.')
+@description('Grant the read role for the look-ups, as app/graph-permissions.bicep picks it: the full user read when revokeSignInSessions is the only containing action (telling external users apart), otherwise User.ReadBasic.All (protected users named in the other form, confirmCompromised for users named by UPN, releases) unless the full read is granted anyway.')
 param grantGraphReadPermission bool = true
 
 // ---------------------------------------------------------------------------

@@ -1,7 +1,12 @@
 // Microsoft Graph application roles for the function's identity, granted as infrastructure: the
 // roles of the containment actions the deployment allows (REVOKE_ACTIONS), of the release actions
-// it allows (REVOKE_RELEASE_ACTIONS, none by default), and the basic read for the look-ups. Deploying this needs an Entra role that may grant Graph app roles (Privileged Role
-// Administrator); without it, turn the grants off and use infra/scripts/grant-graph-permissions.sh.
+// it allows (REVOKE_RELEASE_ACTIONS, none by default), and a read role for the look-ups: User.Read.All
+// when revocation is the only containing action (it must tell external users apart, and userType,
+// externalUserState, creationType and identities are not in the basic profile), otherwise
+// User.ReadBasic.All unless User.Read.All, which includes it, is granted anyway; never both
+// (revoke/app/readiness.py: KIND_ROLE, LOOKUP_ROLES). Deploying this needs an Entra role that may
+// grant Graph app roles (Privileged Role Administrator); without it, turn the grants off and use
+// infra/scripts/grant-graph-permissions.sh.
 // Nothing else in the deployment depends on this module and it has no outputs: a grant that fails
 // (Entra may not yet know an identity created seconds earlier: "Not a valid reference update")
 // fails this module alone, and running `azd provision` again retries it.
@@ -19,7 +24,7 @@ param releaseActions array = []
 @description('Grant the app roles of the actions in `actions` and `releaseActions`.')
 param grantActionPermissions bool
 
-@description('Grant User.ReadBasic.All for the look-ups.')
+@description('Grant a read role for the look-ups: User.Read.All when revocation is the only containing action, otherwise User.ReadBasic.All unless User.Read.All is granted anyway.')
 param grantReadPermission bool
 
 @description('Grant the read roles mass containment campaigns need to list a group, a directory role or every user (REVOKE_CAMPAIGNS).')
@@ -38,6 +43,13 @@ var graphAppRoles = {
   'RoleManagement.Read.Directory': '483bed4a-2ad3-4361-a73b-c83ccdbdc53c'
 }
 
+// Revocation is the only containing action (revocation_alone in revoke/containment/action_run.py):
+// telling an external user from a member then needs properties only User.Read.All returns.
+var revocationAlone = contains(actions, 'revokesigninsessions') && !contains(actions, 'disableaccount')
+
+// User.Read.All for reasons other than the look-ups: disableAccount, enableAccount, campaigns.
+var userReadAllAnyway = (grantActionPermissions && (contains(actions, 'disableaccount') || contains(releaseActions, 'enableaccount'))) || grantCampaignPermissions
+
 // Every app role this module may grant, when, and why. The action roles are the least privilege
 // the Graph reference documents for each call (revoke/actions.py holds the same list); none of
 // them allows editing a user's profile (User.ReadWrite.All and Directory.ReadWrite.All would).
@@ -54,8 +66,8 @@ var grants = [
   }
   {
     role: 'User.Read.All'
-    wanted: (grantActionPermissions && (contains(actions, 'disableaccount') || contains(releaseActions, 'enableaccount'))) || grantCampaignPermissions
-    why: 'disableAccount, enableAccount: Update user documents User.EnableDisableAccount.All plus User.Read.All as the least privilege for accountEnabled. Campaigns: the accountEnabled and userType of every listed user, and GET /users for allUsers.'
+    wanted: userReadAllAnyway || (grantReadPermission && revocationAlone)
+    why: 'disableAccount, enableAccount: Update user documents User.EnableDisableAccount.All plus User.Read.All as the least privilege for accountEnabled. Campaigns: the accountEnabled and userType of every listed user, and GET /users for allUsers. Look-ups when revocation is the only containing action: GET /users/{id}?$select=userType,externalUserState,creationType,identities tells external users apart, properties User.ReadBasic.All does not return; it also serves every other look-up.'
   }
   {
     role: 'IdentityRiskyUser.ReadWrite.All'
@@ -74,8 +86,8 @@ var grants = [
   }
   {
     role: 'User.ReadBasic.All'
-    wanted: grantReadPermission
-    why: 'GET /users/{id}?$select=id,userPrincipalName: the protected-users guardrail, guests, and the object id confirmCompromised needs for a UPN.'
+    wanted: grantReadPermission && !(revocationAlone || userReadAllAnyway)
+    why: 'GET /users/{id}?$select=id,userPrincipalName when revocation is not the only containing action and nothing else grants User.Read.All (which includes it): protected users named the other way, the object id confirmCompromised needs for a UPN, and the look-up before a release.'
   }
 ]
 

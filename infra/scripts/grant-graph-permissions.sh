@@ -16,10 +16,14 @@
 #   disableAccount        User.EnableDisableAccount.All and User.Read.All
 #   confirmCompromised    IdentityRiskyUser.ReadWrite.All
 #
-# and User.ReadBasic.All is granted for the look-ups unless --no-read is given. --campaigns (or
-# REVOKE_CAMPAIGNS=true) adds the read roles campaigns list members with: GroupMember.Read.All,
-# RoleManagement.Read.Directory and User.Read.All. Grants that
-# already exist are left alone, and none is ever removed.
+# --campaigns (or REVOKE_CAMPAIGNS=true) adds the read roles campaigns list members with:
+# GroupMember.Read.All, RoleManagement.Read.Directory and User.Read.All. Unless --no-read is given,
+# a read role is granted for the look-ups, as the template does: User.Read.All when
+# revokeSignInSessions is listed without disableAccount (revocation alone must tell external users
+# apart, and userType, externalUserState, creationType and identities are not in the basic
+# profile), otherwise User.ReadBasic.All unless User.Read.All, which includes it, is granted
+# anyway; never both. Each role is posted once. Grants that already exist are left alone, and none
+# is ever removed.
 set -euo pipefail
 
 GRAPH_APP_ID=00000003-0000-0000-c000-000000000000
@@ -82,14 +86,19 @@ fi
 # The roles of the listed actions, read as the function reads REVOKE_ACTIONS: names in any case,
 # spaces around them and empty items ignored, an unknown name refused.
 roles=()
-add_role() {
+has_role() {
   local role
   for role in "${roles[@]+"${roles[@]}"}"; do
     [[ "$role" == "$1" ]] && return 0
   done
-  roles+=("$1")
+  return 1
+}
+add_role() {
+  has_role "$1" || roles+=("$1")
 }
 named=0
+revoke_listed=no
+disable_listed=no
 IFS=',' read -r -a names <<<"$actions"
 for name in "${names[@]}"; do
   name="${name#"${name%%[![:space:]]*}"}"
@@ -98,9 +107,11 @@ for name in "${names[@]}"; do
   named=$((named + 1))
   case "$(tr '[:upper:]' '[:lower:]' <<<"$name")" in
     revokesigninsessions)
+      revoke_listed=yes
       add_role "$USER_REVOKE_SESSIONS_ALL"
       ;;
     disableaccount)
+      disable_listed=yes
       add_role "$USER_ENABLE_DISABLE_ACCOUNT_ALL"
       add_role "$USER_READ_ALL"
       ;;
@@ -139,13 +150,20 @@ for name in "${names[@]+"${names[@]}"}"; do
       ;;
   esac
 done
-if [[ "$read_role" == yes ]]; then
-  add_role "$USER_READ_BASIC_ALL"
-fi
 if [[ "$campaigns" == true ]]; then
   add_role "$GROUP_MEMBER_READ_ALL"
   add_role "$ROLE_MANAGEMENT_READ_DIRECTORY"
   add_role "$USER_READ_ALL"
+fi
+# The look-ups' read role, as revoke/app/readiness.py asks for it: revocation as the only
+# containing action needs User.Read.All; any other look-up is served by either role, so
+# User.ReadBasic.All only when User.Read.All is not granted anyway.
+if [[ "$read_role" == yes ]]; then
+  if [[ "$revoke_listed" == yes && "$disable_listed" == no ]]; then
+    add_role "$USER_READ_ALL"
+  elif ! has_role "$USER_READ_ALL"; then
+    add_role "$USER_READ_BASIC_ALL"
+  fi
 fi
 
 graph_sp=$(az rest --method GET \

@@ -9,6 +9,7 @@ import pytest
 from bicep_values import Evaluator
 from conftest import body, resources_of_type
 from test_role_coverage import BUILT_IN_ROLES, ENTITIES, MESSAGES, QUEUE, TABLES
+from test_security import look_up_roles
 
 from revoke.actions import ContainmentAction
 from revoke.campaigns.names import TABLE_NAME
@@ -19,7 +20,7 @@ CAMPAIGN_ROLES = {role for roles in SCOPE_APP_ROLES.values() for role in roles}
 
 
 def _granted(
-    templates: dict[str, dict[str, Any]], actions: list[str], grant_actions: bool, campaigns: bool
+    templates: dict[str, dict[str, Any]], actions: list[str], grant_actions: bool, campaigns: bool, read: bool = False
 ) -> list[str]:
     values = Evaluator(
         templates["app/graph-permissions.bicep"],
@@ -27,24 +28,26 @@ def _granted(
             "principalId": "11111111-2222-3333-4444-555555555555",
             "actions": actions,
             "grantActionPermissions": grant_actions,
-            "grantReadPermission": False,
+            "grantReadPermission": read,
             "grantCampaignPermissions": campaigns,
         },
     )
     return [grant["role"] for grant in values.variable("wantedGrants")]
 
 
-@pytest.mark.parametrize(("disable", "grant_actions", "campaigns"), list(product([True, False], repeat=3)))
+@pytest.mark.parametrize(("disable", "grant_actions", "campaigns", "read"), list(product([True, False], repeat=4)))
 def test_campaign_graph_roles_are_granted_exactly_when_campaigns_are_on(
-    templates: dict[str, dict[str, Any]], disable: bool, grant_actions: bool, campaigns: bool
+    templates: dict[str, dict[str, Any]], disable: bool, grant_actions: bool, campaigns: bool, read: bool
 ) -> None:
     actions = ["revokesigninsessions", *(["disableaccount"] if disable else [])]
-    roles = _granted(templates, actions, grant_actions, campaigns)
-    assert len(roles) == len(set(roles)), "User.Read.All is assigned once even when both need it"
-    expected = (
-        {role for name in actions for role in ContainmentAction.parse(name).app_roles} if grant_actions else set()
-    )  # type: ignore[union-attr]
-    assert set(roles) == expected | (CAMPAIGN_ROLES if campaigns else set())
+    roles = _granted(templates, actions, grant_actions, campaigns, read)
+    assert len(roles) == len(set(roles)), "User.Read.All is assigned once even when several need it"
+    listed = [action for name in actions if (action := ContainmentAction.parse(name)) is not None]
+    expected = {role for action in listed for role in action.app_roles} if grant_actions else set()
+    expected |= CAMPAIGN_ROLES if campaigns else set()
+    assert set(roles) == expected | (look_up_roles(listed, expected) if read else set())
+    if campaigns:
+        assert "User.ReadBasic.All" not in roles, "User.Read.All, granted for campaigns, serves the look-ups"
 
 
 def test_main_grants_campaign_roles_only_when_campaigns_are_on(templates: dict[str, dict[str, Any]]) -> None:

@@ -11,14 +11,16 @@ from pathlib import Path
 
 import pytest
 from conftest import INFRA
-from test_security import GRAPH_APP_ROLES, USER_READ_BASIC_ALL, USER_REVOKE_SESSIONS_ALL
+from test_security import GRAPH_APP_ROLES, KIND_ROLE, USER_READ_BASIC_ALL, USER_REVOKE_SESSIONS_ALL, look_up_roles
 
 from revoke.actions import ContainmentAction
 from revoke.campaigns.request import SCOPE_APP_ROLES
+from revoke.settings import Settings
 
 SCRIPT = INFRA / "scripts" / "grant-graph-permissions.sh"
 PRINCIPAL = "11111111-2222-3333-4444-555555555555"
 GRAPH_SP = "99999999-8888-7777-6666-555555555555"
+USER_READ_ALL = GRAPH_APP_ROLES["User.Read.All"]
 
 # Answers Graph reads like the real service and records every call, one JSON array a line.
 FAKE_AZ = r"""#!/usr/bin/env python3
@@ -63,10 +65,14 @@ def _posted_roles(calls: list[list[str]]) -> list[str]:
     return [json.loads(call[call.index("--body") + 1])["appRoleId"] for call in posts]
 
 
-def test_grants_revoke_and_basic_read_to_the_principal(fake_az: dict[str, str]) -> None:
+def test_grants_revoke_and_the_full_read_to_the_principal_by_default(fake_az: dict[str, str]) -> None:
+    """revokeSignInSessions alone (the default) must tell external users apart: User.Read.All, not User.ReadBasic.All."""
     completed, calls = _run(fake_az, PRINCIPAL)
     assert completed.returncode == 0, completed.stderr
-    assert _posted_roles(calls) == [USER_REVOKE_SESSIONS_ALL, USER_READ_BASIC_ALL]
+    assert Settings().actions == (ContainmentAction.REVOKE_SESSIONS,)
+    assert GRAPH_APP_ROLES[KIND_ROLE] == USER_READ_ALL
+    assert _posted_roles(calls) == [USER_REVOKE_SESSIONS_ALL, USER_READ_ALL]
+    assert USER_READ_BASIC_ALL not in _posted_roles(calls)
     first_post = next(call for call in calls if "--body" in call)
     body = json.loads(first_post[first_post.index("--body") + 1])
     assert body == {"principalId": PRINCIPAL, "resourceId": GRAPH_SP, "appRoleId": USER_REVOKE_SESSIONS_ALL}
@@ -79,7 +85,7 @@ def test_without_read_grants_only_revoke(fake_az: dict[str, str]) -> None:
 
 
 def test_existing_grants_are_not_posted_again(fake_az: dict[str, str]) -> None:
-    env = {**fake_az, "EXISTING": f"{USER_REVOKE_SESSIONS_ALL} {USER_READ_BASIC_ALL}"}
+    env = {**fake_az, "EXISTING": f"{USER_REVOKE_SESSIONS_ALL} {USER_READ_ALL}"}
     completed, calls = _run(env, PRINCIPAL)
     assert completed.returncode == 0, completed.stderr
     assert _posted_roles(calls) == []
@@ -97,8 +103,11 @@ ACTION_SETS = [
 ]
 
 
-def _role_ids(actions: frozenset[ContainmentAction], read: bool) -> set[str]:
-    roles = {role for action in actions for role in action.app_roles} | ({"User.ReadBasic.All"} if read else set())
+def _role_ids(actions: frozenset[ContainmentAction], read: bool, campaigns: bool = False) -> set[str]:
+    roles = {role for action in actions for role in action.app_roles}
+    if campaigns:
+        roles |= {role for scope_roles in SCOPE_APP_ROLES.values() for role in scope_roles}
+    roles |= look_up_roles(actions, roles) if read else set()
     return {GRAPH_APP_ROLES[role] for role in roles}
 
 
@@ -114,6 +123,23 @@ def test_grants_the_roles_of_the_listed_actions_as_the_template_does(
     posted = _posted_roles(calls)
     assert len(posted) == len(set(posted))
     assert set(posted) == _role_ids(actions, read)
+
+
+@pytest.mark.parametrize("listed", ["disableAccount", "revokeSignInSessions,disableAccount"])
+def test_with_disable_account_the_basic_read_is_not_granted_beside_the_full_one(
+    fake_az: dict[str, str], listed: str
+) -> None:
+    completed, calls = _run(fake_az, "--actions", listed, PRINCIPAL)
+    assert completed.returncode == 0, completed.stderr
+    posted = _posted_roles(calls)
+    assert posted.count(USER_READ_ALL) == 1
+    assert USER_READ_BASIC_ALL not in posted
+
+
+def test_without_revocation_or_a_full_read_the_look_ups_get_the_basic_read(fake_az: dict[str, str]) -> None:
+    completed, calls = _run(fake_az, "--actions", "confirmCompromised", PRINCIPAL)
+    assert completed.returncode == 0, completed.stderr
+    assert _posted_roles(calls) == [GRAPH_APP_ROLES["IdentityRiskyUser.ReadWrite.All"], USER_READ_BASIC_ALL]
 
 
 def test_reads_the_list_as_the_function_does(fake_az: dict[str, str]) -> None:
@@ -160,14 +186,27 @@ def test_refuses_an_unknown_release_action(fake_az: dict[str, str]) -> None:
 
 
 @pytest.mark.parametrize("how", ["flag", "environment"])
-def test_campaigns_add_the_listing_roles_once(fake_az: dict[str, str], how: str) -> None:
-    """The same read roles app/graph-permissions.bicep grants when campaigns are on; User.Read.All once."""
+@pytest.mark.parametrize("read", [True, False])
+@pytest.mark.parametrize(
+    "actions",
+    [
+        frozenset({ContainmentAction.REVOKE_SESSIONS, ContainmentAction.DISABLE_ACCOUNT}),
+        frozenset({ContainmentAction.REVOKE_SESSIONS}),
+        frozenset({ContainmentAction.CONFIRM_COMPROMISED}),
+    ],
+    ids=lambda actions: ",".join(sorted(a.value for a in actions)),
+)
+def test_campaigns_add_the_listing_roles_once(
+    fake_az: dict[str, str], how: str, read: bool, actions: frozenset[ContainmentAction]
+) -> None:
+    """The same read roles app/graph-permissions.bicep grants when campaigns are on; User.Read.All once,
+    and never User.ReadBasic.All beside it."""
     env = {**fake_az, "REVOKE_CAMPAIGNS": "true"} if how == "environment" else fake_az
     flags = ["--campaigns"] if how == "flag" else []
-    completed, calls = _run(env, "--no-read", "--actions", "revokeSignInSessions,disableAccount", *flags, PRINCIPAL)
+    listed = ",".join(sorted(action.value for action in actions))
+    completed, calls = _run(env, *([] if read else ["--no-read"]), "--actions", listed, *flags, PRINCIPAL)
     assert completed.returncode == 0, completed.stderr
     posted = _posted_roles(calls)
     assert len(posted) == len(set(posted))
-    expected = _role_ids(frozenset({ContainmentAction.REVOKE_SESSIONS, ContainmentAction.DISABLE_ACCOUNT}), False)
-    campaign_roles = {GRAPH_APP_ROLES[role] for roles in SCOPE_APP_ROLES.values() for role in roles}
-    assert set(posted) == expected | campaign_roles
+    assert set(posted) == _role_ids(actions, read, campaigns=True)
+    assert USER_READ_BASIC_ALL not in posted

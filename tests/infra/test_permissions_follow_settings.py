@@ -1,7 +1,9 @@
 """The identity's permissions follow the settings that use them.
 
 Each containment action's Microsoft Graph app roles are granted exactly when REVOKE_ACTIONS lists
-the action, and Microsoft Sentinel Responder is assigned on the workspace exactly when incident
+the action, the look-ups' read role is the one revoke/app/readiness.py asks for (User.Read.All when
+revocation is the only containing action, else User.ReadBasic.All unless User.Read.All is granted
+anyway), and Microsoft Sentinel Responder is assigned on the workspace exactly when incident
 comments are on and a workspace is named. The conditions are evaluated from the parsed templates
 (bicep_values) for every combination, and compared with what revoke/actions.py says each action
 needs and with how revoke/settings.py reads the settings.
@@ -15,7 +17,7 @@ from typing import Any
 import pytest
 from bicep_values import Evaluator
 from conftest import body, resources_of_type, the_resource
-from test_security import GRAPH_APP_ROLES, MICROSOFT_SENTINEL_RESPONDER
+from test_security import GRAPH_APP_ROLES, KIND_ROLE, LOOKUP_ROLES, MICROSOFT_SENTINEL_RESPONDER, look_up_roles
 
 from revoke.actions import ContainmentAction
 from revoke.incidents import incident_in_workspace, is_workspace_id
@@ -24,7 +26,6 @@ from revoke.settings import SettingNames, Settings
 ACTION_SETS = [
     frozenset(chosen) for n in range(len(ContainmentAction) + 1) for chosen in combinations(ContainmentAction, n)
 ]
-READ_ROLE = "User.ReadBasic.All"
 
 
 def _names(actions: frozenset[ContainmentAction]) -> str:
@@ -47,8 +48,11 @@ def granted(
     return [grant["role"] for grant in values.variable("wantedGrants")]
 
 
-def needed(actions: frozenset[ContainmentAction] | tuple[ContainmentAction, ...], grant_read: bool) -> set[str]:
-    return {role for action in actions for role in action.app_roles} | ({READ_ROLE} if grant_read else set())
+def needed(
+    listed: frozenset[ContainmentAction] | tuple[ContainmentAction, ...], grant_actions: bool, grant_read: bool
+) -> set[str]:
+    roles = {role for action in listed for role in action.app_roles} if grant_actions else set()
+    return roles | (look_up_roles(listed, roles) if grant_read else set())
 
 
 @pytest.mark.parametrize("enabled", ACTION_SETS, ids=_names)
@@ -58,7 +62,33 @@ def test_an_actions_roles_are_granted_exactly_when_it_is_enabled(
 ) -> None:
     roles = granted(templates, [action.value.lower() for action in enabled], grant_actions, grant_read)
     assert len(roles) == len(set(roles)), "each role is assigned once"
-    assert set(roles) == needed(enabled if grant_actions else frozenset(), grant_read)
+    assert set(roles) == needed(enabled, grant_actions, grant_read)
+    assert not {KIND_ROLE, *LOOKUP_ROLES} <= set(roles), "never both read roles"
+
+
+def test_the_default_grant_reads_what_tells_external_users_apart(templates: dict[str, dict[str, Any]]) -> None:
+    """The default deployment (revokeSignInSessions alone) gets User.Read.All, not User.ReadBasic.All."""
+    main = templates["main.bicep"]
+    actions = Evaluator(main).variable("enabledActions")
+    assert actions == [action.value.lower() for action in Settings().actions] == ["revokesigninsessions"]
+    assert main["parameters"]["grantGraphReadPermission"]["default"] is True
+    assert main["parameters"]["grantGraphRevokePermission"]["default"] is True
+    roles = granted(templates, actions, True, True)
+    assert sorted(roles) == ["User.Read.All", "User.RevokeSessions.All"]
+    assert KIND_ROLE in roles
+    assert "User.ReadBasic.All" not in roles
+
+
+@pytest.mark.parametrize("setting", ["disableAccount", "revokeSignInSessions,disableAccount"])
+def test_with_disable_account_the_basic_read_is_not_granted_beside_the_full_one(
+    templates: dict[str, dict[str, Any]], setting: str
+) -> None:
+    actions = Evaluator(templates["main.bicep"], {"revokeActions": setting}).variable("enabledActions")
+    roles = granted(templates, actions, True, True)
+    assert roles.count("User.Read.All") == 1
+    assert "User.ReadBasic.All" not in roles
+    # Without the action grants, the look-ups still get one read role: the basic one.
+    assert granted(templates, actions, False, True) == ["User.ReadBasic.All"]
 
 
 def test_roles_are_assigned_by_id_to_the_identity_from_the_wanted_rows(templates: dict[str, dict[str, Any]]) -> None:
@@ -102,7 +132,7 @@ def test_from_revoke_actions_to_roles_as_the_code_reads_the_setting(
     actions = Evaluator(main, {"revokeActions": setting}).variable("enabledActions")
     code_actions = Settings.from_environment({SettingNames.ACTIONS: setting}).actions
     assert set(actions) == {action.value.lower() for action in code_actions}
-    assert set(granted(templates, actions, True, True)) == needed(code_actions, True)
+    assert set(granted(templates, actions, True, True)) == needed(code_actions, True, True)
 
 
 def test_a_name_the_code_refuses_grants_nothing(templates: dict[str, dict[str, Any]]) -> None:

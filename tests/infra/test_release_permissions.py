@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from bicep_values import Evaluator
+from test_security import look_up_roles
 
 from revoke.actions import ContainmentAction, ReleaseAction
 from revoke.settings import SettingNames, Settings
@@ -16,12 +17,14 @@ RELEASE_SETS = [frozenset(chosen) for n in range(len(ReleaseAction) + 1) for cho
 CONTAINMENT_SETS = [frozenset(), frozenset({ContainmentAction.REVOKE_SESSIONS}), frozenset(ContainmentAction)]
 
 
-def granted(templates: dict[str, dict[str, Any]], actions: list[str], release: list[str] | None) -> list[str]:
+def granted(
+    templates: dict[str, dict[str, Any]], actions: list[str], release: list[str] | None, read: bool = False
+) -> list[str]:
     parameters: dict[str, Any] = {
         "principalId": "11111111-2222-3333-4444-555555555555",
         "actions": actions,
         "grantActionPermissions": True,
-        "grantReadPermission": False,
+        "grantReadPermission": read,
     }
     if release is not None:
         parameters["releaseActions"] = release
@@ -29,15 +32,20 @@ def granted(templates: dict[str, dict[str, Any]], actions: list[str], release: l
     return [grant["role"] for grant in values.variable("wantedGrants")]
 
 
+@pytest.mark.parametrize("read", [False, True])
 @pytest.mark.parametrize("release", RELEASE_SETS, ids=lambda s: ",".join(sorted(a.value for a in s)) or "none")
 @pytest.mark.parametrize("contain", CONTAINMENT_SETS, ids=lambda s: ",".join(sorted(a.value for a in s)) or "none")
 def test_release_roles_are_granted_exactly_when_listed(
-    templates: dict[str, dict[str, Any]], contain: frozenset[ContainmentAction], release: frozenset[ReleaseAction]
+    templates: dict[str, dict[str, Any]],
+    contain: frozenset[ContainmentAction],
+    release: frozenset[ReleaseAction],
+    read: bool,
 ) -> None:
-    roles = granted(templates, [a.value.lower() for a in contain], [a.value.lower() for a in release])
+    roles = granted(templates, [a.value.lower() for a in contain], [a.value.lower() for a in release], read)
     assert len(roles) == len(set(roles))
     wanted = {role for action in contain for role in action.app_roles}
     wanted |= {role for action in release for role in action.app_roles}
+    wanted |= look_up_roles(contain, wanted) if read else set()
     assert set(roles) == wanted
 
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from conftest import BICEP_FILES, ROOT, body, function_app_settings, resources_of_type, the_resource
 
 from revoke.actions import ContainmentAction
 from revoke.campaigns.request import SCOPE_APP_ROLES
+from revoke.containment.action_run import revocation_alone
 
 # Microsoft Graph application role ids, as published in the Microsoft Graph permissions reference.
 USER_REVOKE_SESSIONS_ALL = "77f3a031-c388-4f99-b373-dc68676a979e"
@@ -23,6 +26,48 @@ GRAPH_APP_ROLES = {
     "GroupMember.Read.All": "98830695-27a2-44f7-8c18-0c3ebc9698f6",
     "RoleManagement.Read.Directory": "483bed4a-2ad3-4361-a73b-c83ccdbdc53c",
 }
+
+
+def _readiness() -> tuple[ast.Module, dict[str, Any]]:
+    """revoke/app/readiness.py parsed, and its module constants: read from the source, since importing
+    it needs azure-core, which the infra test environment does not install."""
+    tree = ast.parse((ROOT / "revoke" / "app" / "readiness.py").read_text())
+    constants = {
+        node.targets[0].id: ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and len(node.targets) == 1
+        and isinstance(node.targets[0], ast.Name)
+        and node.targets[0].id in {"KIND_ROLE", "LOOKUP_ROLES"}
+    }
+    return tree, constants
+
+
+READINESS, _CONSTANTS = _readiness()
+# The role revocation alone needs to tell external users apart, and the roles either of which serves
+# every other look-up, as the readiness check (/api/health) asks for them.
+KIND_ROLE: str = _CONSTANTS["KIND_ROLE"]
+LOOKUP_ROLES: tuple[str, ...] = _CONSTANTS["LOOKUP_ROLES"]
+
+
+def test_the_readiness_check_asks_for_the_read_roles_by_this_rule() -> None:
+    """look_up_roles mirrors `_missing`: revocation_alone decides between KIND_ROLE and LOOKUP_ROLES."""
+    (missing,) = [node for node in READINESS.body if isinstance(node, ast.FunctionDef) and node.name == "_missing"]
+    names = {node.id for node in ast.walk(missing) if isinstance(node, ast.Name)}
+    assert {"revocation_alone", "KIND_ROLE", "LOOKUP_ROLES"} <= names
+    assert KIND_ROLE in LOOKUP_ROLES
+    assert set(LOOKUP_ROLES) == {"User.ReadBasic.All", "User.Read.All"}
+    assert LOOKUP_ROLES[0] == "User.ReadBasic.All", "the least privileged first"
+
+
+def look_up_roles(listed: Iterable[ContainmentAction], granted: Collection[str]) -> set[str]:
+    """The read role the look-ups add to `granted` (the other roles), as revoke/app/readiness.py
+    asks for it: KIND_ROLE when revocation is the only containing action of `listed`; otherwise the
+    first of LOOKUP_ROLES unless `granted` holds one of them already. Least privilege, never both."""
+    if revocation_alone(tuple(listed)):
+        return {KIND_ROLE}
+    return set() if set(granted) & set(LOOKUP_ROLES) else {LOOKUP_ROLES[0]}
+
 
 # Azure built-in role definition ids (Azure built-in roles reference).
 STORAGE_QUEUE_DATA_MESSAGE_SENDER = "c6a89b2d-59bc-44d0-9896-0f6e12d7b80a"
@@ -126,7 +171,7 @@ def test_graph_roles_are_exactly_those_the_actions_and_the_look_ups_need(templat
     graph = templates["app/graph-permissions.bicep"]
     role_ids = {name.strip("'"): role for name, role in graph["variables"]["graphAppRoles"]["value"].items()}
     assert role_ids == GRAPH_APP_ROLES
-    needed = {role for action in ContainmentAction for role in action.app_roles} | {"User.ReadBasic.All"}
+    needed = {role for action in ContainmentAction for role in action.app_roles} | set(LOOKUP_ROLES) | {KIND_ROLE}
     needed |= {role for roles in SCOPE_APP_ROLES.values() for role in roles}
     assert set(role_ids) == needed
     assert {row["role"] for row in graph["variables"]["grants"]["value"]} == needed
@@ -147,7 +192,7 @@ def test_no_template_mentions_a_broader_graph_permission() -> None:
         text = "\n".join(line.split("//")[0] for line in path.read_text().splitlines())
         for permission in BROADER_GRAPH_PERMISSIONS:
             assert not _names_permission(text, permission), f"{path} mentions {permission}"
-        # User.Read.All only as disableAccount's companion role, in the grant module.
+        # User.Read.All only in the grant module (disableAccount, enableAccount, campaigns, revocation alone's look-ups).
         if path.name != "graph-permissions.bicep":
             assert not _names_permission(text, "User.Read.All"), f"{path} mentions User.Read.All"
 
