@@ -113,8 +113,8 @@ def test_each_action_has_its_own_budget(settings: dict[str, str], store: str, ap
     assert app.disabled == {ADELE[1]}
     megan = body_of(response)["results"][1]
     assert [(a["action"], a["outcome"]) for a in megan["actions"]] == [
-        ("revokeSignInSessions", "revoked"),
         ("disableAccount", "refused"),
+        ("revokeSignInSessions", "revoked"),
     ]
 
 
