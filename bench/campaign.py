@@ -62,6 +62,8 @@ def run(users: int, share: float) -> int:
             "REVOKE_GRAPH_WRITE_QUOTA": f"{QUOTA_WRITES}/{QUOTA_SECONDS}",
             "REVOKE_CAMPAIGN_QUOTA_SHARE": str(share),
             "REVOKE_MAX_CAMPAIGN_USERS": str(users),
+            # The bench measures pacing, not the caller check (bench.policy_cost measures that).
+            "REVOKE_CALLER_AUTH": "key",
         }
         with app_settings(settings):
             assert tenant.group is not None

@@ -13,19 +13,21 @@ import logging
 import os
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import azure.functions as func
 from azure.core.exceptions import AzureError
 
-from revoke.app import campaign_runtime, runtime, triggers
-from revoke.app.campaign_runtime import STORAGE_CONNECTION
+from revoke.app import runtime, triggers
 from revoke.app.replies import HttpReply, error_reply, rejection_reply
-from revoke.campaigns.engine import CampaignEngine
+from revoke.app.triggers import STORAGE_CONNECTION
 from revoke.deadline import Deadline
 from revoke.errors import CallerRefused, GraphError, RequestRejected, SettingsError
 from revoke.policy.roles import ROLE_CAMPAIGN, Caller
 from revoke.settings import campaign_queue_name_from, poison_queue_of
+
+if TYPE_CHECKING:  # the engine and its Storage clients are imported with the first campaign call
+    from revoke.campaigns.engine import CampaignEngine
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +71,7 @@ def campaign_queue(msg: func.QueueMessage) -> None:
     """One page, chunk or finishing check; an exception makes the host deliver it again (then poison it)."""
     message = _message(msg)
     if message is not None:
-        campaign_runtime.engine().handle(message, message_id=msg.id or "")
+        _engine().handle(message, message_id=msg.id or "")
 
 
 @blueprint.function_name("campaign_poison")
@@ -78,14 +80,14 @@ def campaign_poison(msg: func.QueueMessage) -> None:
     """A campaign message the host gave up on: its open targets are reported failed, with why."""
     message = _message(msg)
     if message is not None:
-        campaign_runtime.engine().poisoned(message, _max_dequeue_count())
+        _engine().poisoned(message, _max_dequeue_count())
 
 
 def _answer(req: func.HttpRequest, operation: Callable[[CampaignEngine, Caller], HttpReply]) -> func.HttpResponse:
     correlation = str(uuid.uuid4())
     caller: Caller | None = None
     try:
-        engine = campaign_runtime.engine()
+        engine = _engine()
         caller = runtime.authenticator(req.headers)(Deadline(CALLER_CHECK_SECONDS))
         caller.require(ROLE_CAMPAIGN)
         reply = operation(engine, caller)
@@ -116,6 +118,13 @@ def _answer(req: func.HttpRequest, operation: Callable[[CampaignEngine, Caller],
         reply = error_reply(500, "internal_error", "the request failed unexpectedly; see the logs", correlation)
     # Through the module, so a test's check of every response (tests/openapi_contract.py) sees these too.
     return triggers._http_response(reply)
+
+
+def _engine() -> CampaignEngine:
+    """The shared engine, its module imported on first use: indexing the app builds no Storage client."""
+    from revoke.app import campaign_runtime
+
+    return campaign_runtime.engine()
 
 
 def _accepted(body: dict[str, Any]) -> HttpReply:
