@@ -131,13 +131,19 @@ def measure_one(case: str, size: int) -> dict[str, Any]:
     from revoke.app import runtime
     from revoke.app.triggers import revoke_http
     from revoke.containment.core import Containment
-    from revoke.settings import Settings
+    from revoke.settings import CallerAuth, Settings
 
     # Audit events and warnings are formatted and written, as the worker does, to nowhere.
     handler = logging.StreamHandler(open(os.devnull, "w"))  # noqa: SIM115 - lives as long as the process
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
     # Settings refuses a limit above the ceiling being chosen, so the measured one is set here.
-    settings = Settings(max_body_bytes=max(size, Settings().max_body_bytes), dry_run=True)
+    # A function-key caller without a budget: the body itself is what is measured, not a 401 before it.
+    settings = Settings(
+        max_body_bytes=max(size, Settings().max_body_bytes),
+        dry_run=True,
+        caller_auth=CallerAuth.KEY,
+        action_budget=None,
+    )
     service = Containment(settings, NoGraph())
     body = CASES[case](size)
     request = func.HttpRequest("POST", "/api/revoke", body=body, headers={"Content-Type": "application/json"})
