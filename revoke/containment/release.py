@@ -24,7 +24,7 @@ from revoke.actions import ReleaseAction, allowed_release_subset
 from revoke.audit.events import RequestContext, audit_event, emit
 from revoke.containment.core import DRY_RUN, Authenticate, ContainmentReport, IncidentComments
 from revoke.containment.protection import PROTECTED, look_up, lookup_failure
-from revoke.containment.verdict import ActionRecord, TargetOutcome, TargetResult
+from revoke.containment.verdict import ActionRecord, TargetOutcome, TargetResult, unfinished
 from revoke.deadline import Deadline
 from revoke.errors import RequestRejected
 from revoke.identifiers import UserIdentifier
@@ -38,7 +38,6 @@ logger = logging.getLogger(__name__)
 
 ResultCallback = Callable[[int, ActionResult], None]
 UNEXPECTED = ActionResult(Outcome.DEFERRED, detail="unexpected internal error; not confirmed by Graph")
-_PRESSING = (Outcome.DEFERRED, Outcome.FAILED, Outcome.REFUSED, Outcome.NOT_FOUND)
 
 
 class ReleaseDirectory(Protocol):
@@ -50,15 +49,7 @@ class ReleaseDirectory(Protocol):
 
 
 def judge_release(user: str, records: Sequence[ActionRecord]) -> TargetResult:
-    outcomes = [record.result.outcome for record in records]
-    if outcomes and all(outcome is Outcome.DRY_RUN for outcome in outcomes):
-        return TargetResult(user, TargetOutcome.DRY_RUN, tuple(records), "dry run: nothing sent to Graph")
-    for pressing in _PRESSING:
-        deciding = next((record for record in records if record.result.outcome is pressing), None)
-        if deciding is not None:
-            detail = f"{deciding.action}: {deciding.result.detail}" if deciding.result.detail else deciding.action
-            return TargetResult(user, TargetOutcome(pressing.value), tuple(records), detail)
-    return TargetResult(user, TargetOutcome.RELEASED, tuple(records))
+    return unfinished(user, records) or TargetResult(user, TargetOutcome.RELEASED, tuple(records))
 
 
 class ReleaseLedger:

@@ -107,14 +107,9 @@ def is_external(name: str) -> bool:
     return EXTERNAL_MARKER in name.lower()
 
 
-def judge(
-    user: str, records: Sequence[ActionRecord], *, external: bool | None, withheld: str | None = None
-) -> TargetResult:
-    """The target's result once every action asked for has its own; `external` None: unknown.
-
-    `withheld` says why an action that would contain a guest was not asked for (the caller
-    may not take it); a guest left not contained carries it in its detail.
-    """
+def unfinished(user: str, records: Sequence[ActionRecord]) -> TargetResult | None:
+    """The result when nothing was sent (dry run) or an action did not succeed (the most pressing
+    outcome, with that action's detail); None when every action succeeded and the verdict is the caller's."""
     outcomes = [record.result.outcome for record in records]
     if outcomes and all(outcome is Outcome.DRY_RUN for outcome in outcomes):
         return TargetResult(user, TargetOutcome.DRY_RUN, tuple(records), "dry run: nothing sent to Graph")
@@ -123,6 +118,21 @@ def judge(
         if deciding is not None:
             detail = f"{deciding.action}: {deciding.result.detail}" if deciding.result.detail else deciding.action
             return TargetResult(user, TargetOutcome(pressing.value), tuple(records), detail)
+    return None
+
+
+def judge(
+    user: str, records: Sequence[ActionRecord], *, external: bool | None, withheld: str | None = None
+) -> TargetResult:
+    """The target's result once every action asked for has its own; `external` None: unknown.
+
+    `withheld` says why an action that would contain a guest was not asked for (the caller
+    may not take it); a guest left not contained carries it in its detail.
+    """
+    unsettled = unfinished(user, records)
+    if unsettled is not None:
+        return unsettled
+    outcomes = [record.result.outcome for record in records]
     containing = {Outcome.REVOKED, Outcome.DISABLED} if external is False else {Outcome.DISABLED}
     if containing & set(outcomes):
         alone = Outcome.DISABLED not in outcomes

@@ -36,12 +36,17 @@ def revocation_confirmed(reply: GraphReply) -> GraphError | None:
 
 
 def disable_confirmed(reply: GraphReply) -> GraphError | None:
-    """`PATCH /users/{id}` answers 204; a 200 counts only if it shows the account disabled."""
+    return account_enabled_confirmed(reply, enabled=False)
+
+
+def account_enabled_confirmed(reply: GraphReply, *, enabled: bool) -> GraphError | None:
+    """`PATCH /users/{id}` answers 204; a 200 counts only if it shows `accountEnabled` as asked."""
     if reply.status == 204:
         return None
-    if reply.status == 200 and isinstance(reply.body, dict) and reply.body.get("accountEnabled") is False:
+    if reply.status == 200 and isinstance(reply.body, dict) and reply.body.get("accountEnabled") is enabled:
         return None
-    return Unconfirmed(f"HTTP {reply.status} does not confirm the account was disabled", status=reply.status)
+    done = "enabled" if enabled else "disabled"
+    return Unconfirmed(f"HTTP {reply.status} does not confirm the account was {done}", status=reply.status)
 
 
 def compromise_confirmed(reply: GraphReply) -> GraphError | None:

@@ -16,7 +16,7 @@ from azure.core.credentials import TokenCredential
 
 from revoke.deadline import Deadline
 from revoke.errors import GraphError, Unconfirmed
-from revoke.graph.answers import action_result, lookup_complete, user_lookup
+from revoke.graph.answers import account_enabled_confirmed, action_result, lookup_complete, user_lookup
 from revoke.graph.pacing import IDENTITY_PROTECTION, Pacer
 from revoke.graph.sending import CallSender
 from revoke.graph.tokens import TokenSource
@@ -31,12 +31,7 @@ DISMISS_PATH = "/identityProtection/riskyUsers/dismiss"
 
 
 def enable_confirmed(reply: GraphReply) -> GraphError | None:
-    """`PATCH /users/{id}` answers 204; a 200 counts only if it shows the account enabled."""
-    if reply.status == 204:
-        return None
-    if reply.status == 200 and isinstance(reply.body, dict) and reply.body.get("accountEnabled") is True:
-        return None
-    return Unconfirmed(f"HTTP {reply.status} does not confirm the account was enabled", status=reply.status)
+    return account_enabled_confirmed(reply, enabled=True)
 
 
 def dismissal_confirmed(reply: GraphReply) -> GraphError | None:
