@@ -119,7 +119,7 @@ def test_a_release_takes_a_direct_request_only_and_names_an_unknown_field(
 ) -> None:
     status, body = release(request_body)
 
-    assert (status, body["error"]["code"]) == (400, "invalid_field")
+    assert (status, body["error"]["code"]) == (400, "unknown_field")
     assert repr(named) in body["error"]["message"]
     assert app.graph_requests() == []
 
@@ -292,3 +292,12 @@ def test_a_release_without_a_token_is_401_when_callers_are_identified(
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
     assert disabled.graph_requests() == []
+
+
+@pytest.mark.parametrize("settings", [BOTH])
+def test_a_misspelt_release_field_is_refused_with_the_field_it_was_likely_meant_as(app: GraphSimulator) -> None:
+    status, body = release({"users": [ADELE[0]], "action": ["enableAccount"]})
+
+    assert (status, body["error"]["code"]) == (400, "unknown_field")
+    assert "did you mean 'actions'?" in body["error"]["message"]
+    assert app.graph_requests() == []

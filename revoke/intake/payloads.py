@@ -19,7 +19,7 @@ import binascii
 import difflib
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Any
@@ -62,7 +62,6 @@ _UTF8_BOM = b"\xef\xbb\xbf"
 # Every field a direct request may hold: it is written by a person or a playbook, so a field
 # outside this list is a mistake (dry_run for dryRun) and is refused, never ignored.
 DIRECT_FIELDS = ("users", "user", "actions", "dryRun", "reason", "incidentId", "alertId", "correlationId")
-_DIRECT_FIELDS = {name.lower(): name for name in DIRECT_FIELDS}
 
 
 @dataclass(frozen=True)
@@ -217,7 +216,7 @@ def require_targets(request: RevocationRequest) -> None:
 
 
 def _direct_request(document: Mapping[str, Any]) -> RevocationRequest:
-    _refuse_unknown_fields(document)
+    refuse_unknown_fields(document, DIRECT_FIELDS, "a direct request")
     users = _field(document, "users")
     single = _field(document, "user")
     listed: list[Any] = []
@@ -245,26 +244,27 @@ def _direct_request(document: Mapping[str, Any]) -> RevocationRequest:
     )
 
 
-def _refuse_unknown_fields(document: Mapping[str, Any]) -> None:
-    """UnknownField naming the first field a direct request does not define, with the one it was likely meant as."""
+def refuse_unknown_fields(document: Mapping[str, Any], fields: Sequence[str], what: str) -> None:
+    """UnknownField naming the first field `document` has that `fields` does not define (any letter
+    case), with the one it was likely meant as; `what` names the request in the message."""
+    defined = {name.lower(): name for name in fields}
     for key in document:
-        if isinstance(key, str) and key.lower() in _DIRECT_FIELDS:
+        if isinstance(key, str) and key.lower() in defined:
             continue
         name = str(key)
-        hint = _near_miss(name)
+        hint = _near_miss(name, defined)
         suggestion = f" (did you mean {hint!r}?)" if hint else ""
-        known = ", ".join(DIRECT_FIELDS)
-        raise UnknownField(f"unknown field {quoted(name)}{suggestion}; a direct request takes only {known}")
+        raise UnknownField(f"unknown field {quoted(name)}{suggestion}; {what} takes only {', '.join(fields)}")
 
 
-def _near_miss(name: str) -> str | None:
+def _near_miss(name: str, defined: Mapping[str, str]) -> str | None:
     """The defined field `name` most likely meant: the same letters in another spelling (dry_run,
     DRY-RUN), or a close misspelling (action)."""
     squeezed = "".join(c for c in name.lower() if c.isalnum())
-    if squeezed in _DIRECT_FIELDS:
-        return _DIRECT_FIELDS[squeezed]
-    close = difflib.get_close_matches(squeezed[:64], list(_DIRECT_FIELDS), n=1, cutoff=0.75)
-    return _DIRECT_FIELDS[close[0]] if close else None
+    if squeezed in defined:
+        return defined[squeezed]
+    close = difflib.get_close_matches(squeezed[:64], list(defined), n=1, cutoff=0.75)
+    return defined[close[0]] if close else None
 
 
 def _actions(value: Any) -> tuple[ContainmentAction, ...]:

@@ -2,8 +2,8 @@
 
 Only a direct request is accepted, never an alert: an alert says someone may be
 compromised, never that they are not. Its fields are exactly `users`, `actions`,
-`reason`, `correlationId` and `incidentId` (any case); anything else refuses the request,
-naming the field, so a misspelt field never changes what is done.
+`reason`, `correlationId` and `incidentId` (any case); anything else refuses the request
+(`unknown_field`, naming it, as a direct request does), so a misspelt field never changes what is done.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from typing import Any
 from revoke.actions import ReleaseAction, parse_release_actions
 from revoke.errors import InvalidField, NoResolvableAccount, TooManyAccounts
 from revoke.identifiers import UserIdentifier, parse_user_identifier
+from revoke.intake.payloads import refuse_unknown_fields
 from revoke.settings import MAX_ACCOUNTS
-from revoke.untrusted import bounded, quoted
+from revoke.untrusted import bounded
 
 RELEASE_FIELDS = ("users", "actions", "reason", "correlationId", "incidentId")
 MAX_TEXT_LENGTH = 512
@@ -32,13 +33,9 @@ class ReleaseRequest:
 
 def read_release_request(document: Mapping[str, Any]) -> ReleaseRequest:
     """The users and actions a release names; RequestRejected (400/413/422) saying why not."""
+    refuse_unknown_fields(document, RELEASE_FIELDS, "a release")
     known = {name.lower(): name for name in RELEASE_FIELDS}
-    fields: dict[str, Any] = {}
-    for key, value in document.items():
-        name = known.get(key.lower()) if isinstance(key, str) else None
-        if name is None:
-            raise InvalidField(f"unknown field {quoted(str(key))}: a release takes only {', '.join(RELEASE_FIELDS)}")
-        fields[name] = value
+    fields: dict[str, Any] = {known[key.lower()]: value for key, value in document.items()}
     users = fields.get("users")
     if not isinstance(users, list):
         raise InvalidField("users must be a list of object ids or UPNs (a release names its users; never an alert)")
