@@ -58,10 +58,11 @@ class SettingNames:
 
 
 class HostStorageNames:
-    """The Functions host's own storage connection, which the action budget shares (not REVOKE_* settings)."""
+    """The Functions host's own storage connection, which the action budget and campaigns share (not REVOKE_* settings)."""
 
     CONNECTION = "AzureWebJobsStorage"
     TABLE_SERVICE_URI = "AzureWebJobsStorage__tableServiceUri"
+    QUEUE_SERVICE_URI = "AzureWebJobsStorage__queueServiceUri"
     ACCOUNT_NAME = "AzureWebJobsStorage__accountName"
     CLIENT_ID = "AzureWebJobsStorage__clientId"
 
@@ -74,11 +75,13 @@ class CallerAuth(StrEnum):
 
 
 @dataclass(frozen=True)
-class TableStore:
-    """Where the action budget is kept: the host storage account, by connection string or by identity."""
+class HostStorage:
+    """The host storage account, where the action budget and campaigns are kept: by connection
+    string, or by identity at its Table and Queue endpoints."""
 
     connection_string: str | None = field(default=None, repr=False)  # holds the account key
     endpoint: str | None = None  # https://{account}.table.core.windows.net, used with the managed identity
+    queue_endpoint: str | None = None  # https://{account}.queue.core.windows.net, likewise
     client_id: str | None = None
 
 
@@ -162,7 +165,7 @@ class Settings:
     auth_audiences: tuple[str, ...] = ()
     # Targets per action per rolling hour; None: REVOKE_ACTION_BUDGET=off.
     action_budget: tuple[tuple[ContainmentAction, int], ...] | None = DEFAULT_ACTION_BUDGET
-    budget_store: TableStore = TableStore()
+    host_storage: HostStorage = HostStorage()
 
     @property
     def auth_issuer(self) -> str:
@@ -236,7 +239,7 @@ class Settings:
             auth_tenant_id=_tenant_id(value(names.AUTH_TENANT_ID)),
             auth_audiences=_audiences(value(names.AUTH_AUDIENCE)),
             action_budget=_action_budget(value(names.ACTION_BUDGET)),
-            budget_store=_table_store(value),
+            host_storage=_host_storage(value),
             campaigns=_boolean(names.CAMPAIGNS, value(names.CAMPAIGNS), default=False),
             campaign_queue_name=campaign_queue_name_from(env),
             max_campaign_users=_integer(
@@ -542,20 +545,25 @@ def _action_budget(raw: str | None) -> tuple[tuple[ContainmentAction, int], ...]
     return tuple((action, limits[action]) for action in in_order(limits))
 
 
-def _table_store(value: Callable[[str], str | None]) -> TableStore:
-    """The host's storage connection as the Functions host reads it, for the Table service."""
+def _host_storage(value: Callable[[str], str | None]) -> HostStorage:
+    """The host's storage connection as the Functions host reads it, for the Table and Queue services."""
     names = HostStorageNames
     client_id = value(names.CLIENT_ID)
-    uri = value(names.TABLE_SERVICE_URI)
-    if uri is not None:
-        return TableStore(
-            endpoint=_endpoint(names.TABLE_SERVICE_URI, uri, "https://ACCOUNT.table.core.windows.net"),
-            client_id=client_id,
-        )
     account = value(names.ACCOUNT_NAME)
-    if account is not None:
-        if not _TABLE_ACCOUNT.fullmatch(account):
-            expected = "a storage account name (3-24 lowercase letters and digits)"
-            raise SettingsError(names.ACCOUNT_NAME, f"{account!r} is not {expected}", expected=expected)
-        return TableStore(endpoint=f"https://{account}.table.core.windows.net", client_id=client_id)
-    return TableStore(connection_string=value(names.CONNECTION), client_id=client_id)
+    if account is not None and not _TABLE_ACCOUNT.fullmatch(account):
+        expected = "a storage account name (3-24 lowercase letters and digits)"
+        raise SettingsError(names.ACCOUNT_NAME, f"{account!r} is not {expected}", expected=expected)
+    table_uri, queue_uri = value(names.TABLE_SERVICE_URI), value(names.QUEUE_SERVICE_URI)
+    if table_uri is None and queue_uri is None and account is None:
+        return HostStorage(connection_string=value(names.CONNECTION), client_id=client_id)
+
+    def service(uri: str | None, setting: str, kind: str) -> str | None:
+        if uri is not None:
+            return _endpoint(setting, uri, f"https://ACCOUNT.{kind}.core.windows.net")
+        return f"https://{account}.{kind}.core.windows.net" if account is not None else None
+
+    return HostStorage(
+        endpoint=service(table_uri, names.TABLE_SERVICE_URI, "table"),
+        queue_endpoint=service(queue_uri, names.QUEUE_SERVICE_URI, "queue"),
+        client_id=client_id,
+    )

@@ -94,7 +94,7 @@ def test_a_loopback_authority_may_be_plain_http() -> None:
 def test_the_budget_uses_the_hosts_storage_connection(
     environment: dict[str, str], endpoint: str | None, connection: bool
 ) -> None:
-    store = Settings.from_environment({**environment, "AzureWebJobsStorage__clientId": "cid"}).budget_store
+    store = Settings.from_environment({**environment, "AzureWebJobsStorage__clientId": "cid"}).host_storage
 
     assert store.endpoint == endpoint
     assert (store.connection_string is not None) == connection
@@ -105,5 +105,36 @@ def test_the_connection_string_never_shows_in_the_settings_repr() -> None:
     secret = "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=c2VjcmV0;"
     settings = Settings.from_environment({"AzureWebJobsStorage": secret})
 
-    assert settings.budget_store.connection_string == secret
+    assert settings.host_storage.connection_string == secret
     assert "c2VjcmV0" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("environment", "queue_endpoint"),
+    [
+        ({"AzureWebJobsStorage__accountName": "strevoke1"}, "https://strevoke1.queue.core.windows.net"),
+        (
+            {
+                "AzureWebJobsStorage__tableServiceUri": "https://strevoke1.table.core.windows.net",
+                "AzureWebJobsStorage__queueServiceUri": "https://strevoke1.queue.core.windows.net/",
+            },
+            "https://strevoke1.queue.core.windows.net",
+        ),
+        ({"AzureWebJobsStorage__tableServiceUri": "https://strevoke1.table.core.windows.net"}, None),
+        ({"AzureWebJobsStorage": "UseDevelopmentStorage=true"}, None),
+    ],
+)
+def test_campaigns_find_the_hosts_queue_service_as_the_host_does(
+    environment: dict[str, str], queue_endpoint: str | None
+) -> None:
+    assert Settings.from_environment(environment).host_storage.queue_endpoint == queue_endpoint
+
+
+def test_campaigns_without_a_host_storage_connection_name_the_setting_to_fix() -> None:
+    from revoke.app.campaign_runtime import build_engine
+
+    settings = Settings.from_environment(
+        {"REVOKE_CAMPAIGNS": "true", "AzureWebJobsStorage__tableServiceUri": "https://strevoke1.table.core.windows.net"}
+    )
+    with pytest.raises(SettingsError, match="AzureWebJobsStorage__queueServiceUri"):
+        build_engine(settings)

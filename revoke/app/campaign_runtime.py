@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import threading
-from collections.abc import Mapping
 
 from revoke.app.runtime import COMMENT_CONNECTIONS, managed_identity_credential
 from revoke.audit.redaction import protect_logs
@@ -13,14 +11,10 @@ from revoke.campaigns.engine import CampaignEngine
 from revoke.campaigns.graph_io import BATCHES_IN_FLIGHT, CampaignGraph
 from revoke.campaigns.queue import StorageDelayQueue
 from revoke.campaigns.store import CampaignStore
-from revoke.errors import CampaignsOff
+from revoke.errors import CampaignsOff, SettingsError
 from revoke.graph.tokens import TokenSource
 from revoke.graph.transport import GraphTransport, pooled_session
-from revoke.settings import Settings
-
-# The host's storage connection, as the queue trigger uses it: a connection string (Azurite,
-# local runs) or, in Azure, the identity-based form (`__accountName`, `__clientId`).
-STORAGE_CONNECTION = "AzureWebJobsStorage"
+from revoke.settings import HostStorageNames, Settings
 
 _lock = threading.Lock()
 _engine: CampaignEngine | None = None
@@ -36,23 +30,27 @@ def engine() -> CampaignEngine:
                 settings = Settings.from_environment()
                 if not settings.campaigns:
                     raise CampaignsOff("campaigns are not enabled in this deployment (REVOKE_CAMPAIGNS)")
-                _engine = build_engine(settings, os.environ)
+                _engine = build_engine(settings)
     return _engine
 
 
-def build_engine(settings: Settings, environ: Mapping[str, str]) -> CampaignEngine:
+def build_engine(settings: Settings) -> CampaignEngine:
     credential = managed_identity_credential(settings)
-    connection = environ.get(STORAGE_CONNECTION, "").strip()
-    if connection:
-        store = CampaignStore.from_connection_string(connection)
-        queue = StorageDelayQueue.from_connection_string(connection, settings.campaign_queue_name)
-    else:
+    storage = settings.host_storage
+    if storage.connection_string is not None:
+        store = CampaignStore.from_connection_string(storage.connection_string)
+        queue = StorageDelayQueue.from_connection_string(storage.connection_string, settings.campaign_queue_name)
+    elif storage.endpoint is not None and storage.queue_endpoint is not None:
         from azure.identity import ManagedIdentityCredential
 
-        account = environ.get(f"{STORAGE_CONNECTION}__accountName", "")
-        storage_identity = ManagedIdentityCredential(client_id=environ.get(f"{STORAGE_CONNECTION}__clientId"))
-        store = CampaignStore.from_account(account, storage_identity)
-        queue = StorageDelayQueue.from_account(account, settings.campaign_queue_name, storage_identity)
+        storage_identity = ManagedIdentityCredential(client_id=storage.client_id)
+        store = CampaignStore.from_endpoint(storage.endpoint, storage_identity)
+        queue = StorageDelayQueue.from_endpoint(storage.queue_endpoint, settings.campaign_queue_name, storage_identity)
+    else:
+        missing = HostStorageNames.ACCOUNT_NAME if storage.endpoint is None else HostStorageNames.QUEUE_SERVICE_URI
+        raise SettingsError(
+            missing, "is not set", expected="the host storage account, for the campaign queue and table"
+        )
     transport = GraphTransport(settings.graph_endpoint, pooled_session(BATCHES_IN_FLIGHT * 2))
     graph = CampaignGraph(settings, transport, TokenSource(credential, settings.graph_scope))
     comments = None

@@ -101,7 +101,7 @@ def budget_store_table(settings: Settings, credential_for: Callable[[Settings], 
     def storage_credential(client_id: str | None) -> TokenCredential:
         return credential_for(replace(settings, client_id=client_id or settings.client_id))
 
-    return budget_table(settings.budget_store, storage_credential)
+    return budget_table(settings.host_storage, storage_credential)
 
 
 def readiness(headers: Mapping[str, str]) -> Readiness:

@@ -35,9 +35,9 @@ class StorageDelayQueue:
         return cls(client)
 
     @classmethod
-    def from_account(cls, account: str, queue_name: str, credential: TokenCredential) -> StorageDelayQueue:
+    def from_endpoint(cls, endpoint: str, queue_name: str, credential: TokenCredential) -> StorageDelayQueue:
         """In Azure the queue exists before the app starts (infra), and the identity may only send to it."""
-        return cls(QueueClient(f"https://{account}.queue.core.windows.net", queue_name, credential=credential))
+        return cls(QueueClient(endpoint, queue_name, credential=credential))
 
     def send(self, message: dict[str, Any], delay_seconds: float) -> None:
         delay = min(MAX_VISIBILITY_SECONDS, max(0, math.ceil(delay_seconds)))

@@ -62,11 +62,9 @@ class CampaignStore:
         return cls._ready(TableServiceClient.from_connection_string(connection), table_name)
 
     @classmethod
-    def from_account(cls, account: str, credential: TokenCredential, table_name: str = TABLE_NAME) -> CampaignStore:
-        """In Azure: the host's identity-based storage (AzureWebJobsStorage__accountName)."""
-        return cls._ready(
-            TableServiceClient(f"https://{account}.table.core.windows.net", credential=credential), table_name
-        )
+    def from_endpoint(cls, endpoint: str, credential: TokenCredential, table_name: str = TABLE_NAME) -> CampaignStore:
+        """In Azure: the host's identity-based storage, at its Table endpoint."""
+        return cls._ready(TableServiceClient(endpoint, credential=credential), table_name)
 
     @classmethod
     def _ready(cls, service: TableServiceClient, table_name: str) -> CampaignStore:

@@ -31,7 +31,7 @@ from azure.data.tables import TableClient, UpdateMode
 from revoke.actions import ContainmentAction
 from revoke.deadline import Deadline
 from revoke.errors import BudgetUnavailable
-from revoke.settings import SettingNames, Settings, TableStore
+from revoke.settings import HostStorage, SettingNames, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -187,7 +187,7 @@ def _unavailable(what: str, problem: AzureError) -> BudgetUnavailable:
     return BudgetUnavailable(f"could not {what} the action budget ({type(problem).__name__})")
 
 
-def budget_table(store: TableStore, credential_for_storage: Callable[[str | None], TokenCredential]) -> TableClient:
+def budget_table(store: HostStorage, credential_for_storage: Callable[[str | None], TokenCredential]) -> TableClient:
     """The budget's table in the host storage account; no retries of its own (reserve loops within the deadline)."""
     options: dict[str, Any] = {"retry_total": 0}
     if store.endpoint is not None:
