@@ -41,6 +41,7 @@ _lock = threading.RLock()
 _service: Containment | None = None
 _release: Release | None = None
 _credential: TokenCredential | None = None
+_budgets: dict[str, ActionBudget | None] = {}  # the process's one action budget, once built (None: off)
 _token_sources: dict[str, TokenSource] = {}  # by scope: one cached token per resource, per process
 
 
@@ -118,7 +119,15 @@ def readiness(headers: Mapping[str, str]) -> Readiness:
         # entra without a tenant or an audience is reported by the check below.
         with suppress(SettingsError):
             admit_to_route(headers, settings, Deadline(HEALTH_AUTH_SECONDS))
-    return check_readiness(None, shared_tokens, partial(action_budget, credential_for=managed_identity_credential))
+    return check_readiness(None, shared_tokens, shared_budget)
+
+
+def shared_budget(settings: Settings) -> ActionBudget | None:
+    """The process's action budget, which the invocations and the health check share."""
+    with _lock:
+        if "budget" not in _budgets:
+            _budgets["budget"] = action_budget(settings, managed_identity_credential)
+        return _budgets["budget"]
 
 
 def shared_tokens(settings: Settings, scope: str) -> TokenSource:
@@ -154,7 +163,7 @@ def service() -> Containment:
                     settings,
                     GraphClient(settings, _credential, tokens=graph_tokens),
                     incident_reporter(settings, _credential, arm_tokens),
-                    action_budget(settings, managed_identity_credential),
+                    shared_budget(settings),
                 )
     return _service
 
@@ -193,6 +202,7 @@ def reset() -> None:
         _release = None
         _credential = None
         _token_sources.clear()
+        _budgets.clear()
         from revoke.policy.keys import forget_signing_keys
 
         forget_signing_keys()
