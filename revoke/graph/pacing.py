@@ -21,15 +21,9 @@ RISKY_USERS_INTERVAL_SECONDS = 1.1
 
 
 class Pacer:
-    def __init__(
-        self,
-        interval_seconds: float,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
+    def __init__(self, interval_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._interval = interval_seconds
         self._clock = clock
-        self._sleep = sleep
         self._lock = threading.Lock()
         self._next = 0.0  # the clock's time of the next free turn
 
@@ -43,15 +37,6 @@ class Pacer:
                 return None
             self._next = now + wait + self._interval
             return wait
-
-    def wait_turn(self, deadline: Deadline) -> bool:
-        """Take the next turn and sleep until it; False, reserving nothing, if the deadline is too near."""
-        wait = self.take_turn(deadline)
-        if wait is None:
-            return False
-        if wait > 0:
-            self._sleep(wait)
-        return True
 
     def until_turn(self) -> float:
         """Seconds until the next free turn, were it asked for now."""
