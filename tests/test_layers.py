@@ -1,7 +1,8 @@
 """The package shows its architecture: every import under `revoke/` points down.
 
 Each subpackage may import the shared vocabulary at the root of `revoke/`, itself, and the
-subpackages below it in LAYERS; the root imports only the root. Nothing under `revoke/`
+subpackages below it in LAYERS; the root imports only the root. Part of the vocabulary is a
+package of its own (VOCABULARY_PACKAGES): its modules count as the root. Nothing under `revoke/`
 imports the simulator, the tests or the benchmark, which are not deployed. Imports made
 only for type checking count too: a reader follows them the same way.
 """
@@ -17,6 +18,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "revoke"
 # Highest first: a subpackage may import those after it, never those before it.
 LAYERS = ("app", "campaigns", "sentinel", "containment", "policy", "intake", "graph", "audit")
 NOT_DEPLOYED = ("graphsim", "tests", "bench")
+# Shared vocabulary arranged as a package, like revoke/errors.py but split by concern: the root, not a layer.
+VOCABULARY_PACKAGES = ("settings",)
 
 
 def imported_modules(path: Path) -> list[str]:
@@ -31,8 +34,10 @@ def imported_modules(path: Path) -> list[str]:
 
 
 def layer_of(module: str) -> str | None:
-    """The subpackage of `revoke.<sub>...`, or None for a module at the root."""
+    """The subpackage of `revoke.<sub>...`, or None for a module at the root or in a vocabulary package."""
     parts = module.split(".")
+    if len(parts) > 1 and parts[1] in VOCABULARY_PACKAGES:
+        return None
     return parts[1] if len(parts) > 2 or (len(parts) == 2 and parts[1] in LAYERS) else None
 
 
@@ -63,7 +68,8 @@ def test_every_import_points_down(path: Path) -> None:
 
 def test_every_subpackage_is_a_layer_and_says_what_lives_there() -> None:
     subpackages = {path.parent.name: path for path in PACKAGE.glob("*/__init__.py")}
-    assert set(subpackages) <= set(LAYERS)
+    assert not set(VOCABULARY_PACKAGES) & set(LAYERS)
+    assert set(subpackages) <= set(LAYERS) | set(VOCABULARY_PACKAGES)
     for path in subpackages.values():
         docstring = ast.get_docstring(ast.parse(path.read_text()))
         assert docstring and "\n" not in docstring.strip()
@@ -79,6 +85,9 @@ def test_every_subpackage_is_a_layer_and_says_what_lives_there() -> None:
         ("audit", "graph", False),
         ("containment", "sentinel", False),
         ("sentinel", "containment", True),
+        # A module of the settings package is the root, whatever its name: it never imports a layer.
+        (layer_of("revoke.settings.graph"), "graph", False),
+        ("graph", layer_of("revoke.settings.names"), True),
     ],
 )
 def test_the_rule_itself(importer: str | None, imported: str | None, expected: bool) -> None:
