@@ -34,7 +34,7 @@ param grantGraphRevokePermission bool = true
 param grantGraphReadPermission bool = true
 
 // ---------------------------------------------------------------------------
-// App settings the function reads (revoke/settings.py); defaults equal the code's defaults.
+// App settings the function reads (revoke/settings/); defaults equal the code's defaults.
 // ---------------------------------------------------------------------------
 @description('REVOKE_GRAPH_ENDPOINT: Microsoft Graph origin (national clouds use their own).')
 param revokeGraphEndpoint string = 'https://graph.microsoft.com'

@@ -6,7 +6,7 @@ revocation is the only containing action, else User.ReadBasic.All unless User.Re
 anyway), and Microsoft Sentinel Responder is assigned on the workspace exactly when incident
 comments are on and a workspace is named. The conditions are evaluated from the parsed templates
 (bicep_values) for every combination, and compared with what revoke/actions.py says each action
-needs and with how revoke/settings.py reads the settings.
+needs and with how revoke/settings/ reads the settings.
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ def test_roles_are_assigned_by_id_to_the_identity_from_the_wanted_rows(templates
 def test_from_revoke_actions_to_roles_as_the_code_reads_the_setting(
     templates: dict[str, dict[str, Any]], setting: str
 ) -> None:
-    """main.bicep reads REVOKE_ACTIONS as revoke/settings.py does, and hands that to the grant module."""
+    """main.bicep reads REVOKE_ACTIONS as revoke/settings/ does, and hands that to the grant module."""
     main = templates["main.bicep"]
     params = main["modules"]["graphPermissions"]["config"]["params"]
     assert params["actions"] == "enabledActions"

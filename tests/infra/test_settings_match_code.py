@@ -1,4 +1,4 @@
-"""The app settings wired in Bicep are the ones revoke/settings.py reads, with the same defaults."""
+"""The app settings wired in Bicep are the ones revoke/settings/ reads, with the same defaults."""
 
 from __future__ import annotations
 

@@ -1,0 +1,48 @@
+"""The storage queues the triggers bind to: their names, which the bindings need at import time,
+and the poison queues next to them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from revoke.errors import SettingsError
+from revoke.settings.names import SettingNames
+
+DEFAULT_QUEUE_NAME = "revoke-requests"
+DEFAULT_CAMPAIGN_QUEUE_NAME = "revoke-campaigns"
+POISON_SUFFIX = "-poison"
+
+
+def poison_queue_of(queue_name: str) -> str:
+    """Where the queue trigger puts messages a person must look at."""
+    return queue_name + POISON_SUFFIX
+
+
+def queue_name_from(environ: Mapping[str, str]) -> str:
+    """The request queue's name; the trigger binding needs it at import time."""
+    return _queue_name(SettingNames.QUEUE_NAME, environ, DEFAULT_QUEUE_NAME)
+
+
+def campaign_queue_name_from(environ: Mapping[str, str]) -> str:
+    """The campaign queue's name; its trigger binding needs it at import time too."""
+    return _queue_name(SettingNames.CAMPAIGN_QUEUE_NAME, environ, DEFAULT_CAMPAIGN_QUEUE_NAME)
+
+
+def _queue_name(setting: str, environ: Mapping[str, str], default: str) -> str:
+    name = environ.get(setting, "").strip() or default
+    # Azure Storage queue names: 3-63 chars, lowercase letters, digits and single hyphens.
+    # The poison queue adds "-poison", so the name itself may use at most 56.
+    valid = (
+        3 <= len(name) <= 56
+        and name[0].isalnum()
+        and name[-1].isalnum()
+        and "--" not in name
+        and all(c.isdigit() or ("a" <= c <= "z") or c == "-" for c in name)
+    )
+    if not valid:
+        raise SettingsError(
+            setting,
+            f"{name!r} is not a storage queue name (3-56 lowercase letters, digits, single hyphens)",
+            expected="a storage queue name of 3-56 lowercase letters, digits and single hyphens",
+        )
+    return name
