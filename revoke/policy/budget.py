@@ -47,7 +47,7 @@ CONFLICT_PAUSE_SECONDS = 0.05
 class Reservation:
     """Units granted for one action; when fewer than asked, `frees_at` says when the next unit frees."""
 
-    action: ContainmentAction
+    action: str  # the budgeted action's name, as REVOKE_ACTION_BUDGET names it
     asked: int
     granted: int
     limit: int
@@ -58,7 +58,7 @@ class Reservation:
         """The detail of a target the budget refused."""
         when = self.frees_at.strftime("%Y-%m-%dT%H:%M:%SZ") if self.frees_at else "within the hour"
         return (
-            f"over the action budget: {self.action.value} may be sent for {self.limit} targets per rolling hour "
+            f"over the action budget: {self.action} may be sent for {self.limit} targets per rolling hour "
             f"({SettingNames.ACTION_BUDGET}); the next unit frees up at {when}"
         )
 
@@ -81,7 +81,7 @@ class ActionBudget:
             self._client = self._make_table()
         return self._client
 
-    def reserve(self, action: ContainmentAction, asked: int, deadline: Deadline) -> Reservation:
+    def reserve(self, action: str, asked: int, deadline: Deadline) -> Reservation:
         """Take up to `asked` units of `action`'s budget; BudgetUnavailable if the store cannot answer in time."""
         limit = self._settings.budget_for(action)
         if limit is None:
@@ -122,18 +122,18 @@ class ActionBudget:
             raise _unavailable("create the table", problem) from None
         self._table_ready = True
 
-    def _read(self, action: ContainmentAction, deadline: Deadline) -> tuple[dict[str, Any] | None, str | None]:
+    def _read(self, action: str, deadline: Deadline) -> tuple[dict[str, Any] | None, str | None]:
         try:
-            entity = self._table.get_entity(PARTITION, action.value, **_timeouts(deadline))
+            entity = self._table.get_entity(PARTITION, str(action), **_timeouts(deadline))
         except ResourceNotFoundError:
             return None, None
         except AzureError as problem:
             raise _unavailable("read", problem) from None
         return dict(entity), entity.metadata["etag"]
 
-    def _write(self, action: ContainmentAction, used: dict[int, int], etag: str | None, deadline: Deadline) -> bool:
+    def _write(self, action: str, used: dict[int, int], etag: str | None, deadline: Deadline) -> bool:
         """Whether the write landed; False when another writer got there first."""
-        entity = {"PartitionKey": PARTITION, "RowKey": action.value, "minutes": json.dumps(used)}
+        entity = {"PartitionKey": PARTITION, "RowKey": str(action), "minutes": json.dumps(used)}
         try:
             if etag is None:
                 self._table.create_entity(entity, **_timeouts(deadline))

@@ -131,7 +131,7 @@ class Settings:
     auth_tenant_id: str | None = None
     auth_audiences: tuple[str, ...] = ()
     # Targets per action per rolling hour; None: REVOKE_ACTION_BUDGET=off.
-    action_budget: tuple[tuple[ContainmentAction, int], ...] | None = DEFAULT_ACTION_BUDGET
+    action_budget: tuple[tuple[str, int], ...] | None = DEFAULT_ACTION_BUDGET
     host_storage: HostStorage = HostStorage()  # noqa: RUF009 - frozen, so one shared default is safe
     campaigns: bool = False
     campaign_queue_name: str = DEFAULT_CAMPAIGN_QUEUE_NAME
@@ -157,8 +157,8 @@ class Settings:
         """The `iss` of a v2.0 access token the tenant issues."""
         return f"{self.auth_authority}/{self.auth_tenant_id}/v2.0"
 
-    def budget_for(self, action: ContainmentAction) -> int | None:
-        """How many targets `action` may be sent for per rolling hour; None: no budget."""
+    def budget_for(self, action: str) -> int | None:
+        """How many targets the action named `action` may be sent for per rolling hour; None: no budget."""
         if self.action_budget is None:
             return None
         return dict(self.action_budget)[action]
