@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import requests
 
 from graphsim.directory import Directory
-from graphsim.release import dismiss_risk, enable_account
+from graphsim.identity_protection import dismiss_risk, enable_account
 
 IDENTITY_PATH = "/msi/token"
 GRAPH_RESOURCE = "https://graph.microsoft.com"
