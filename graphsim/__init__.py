@@ -6,6 +6,7 @@ For tests, the demo and the benchmark only; `.funcignore` keeps it out of the de
 """
 
 from graphsim.authority import EntraAuthority
-from graphsim.server import Fault, GraphSimulator, RecordedRequest
+from graphsim.server import Fault, GraphSimulator
+from graphsim.wire import RecordedRequest
 
 __all__ = ["EntraAuthority", "Fault", "GraphSimulator", "RecordedRequest"]

@@ -33,8 +33,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote
 
+from graphsim.wire import Answer
+
 if TYPE_CHECKING:
-    from graphsim.server import Answer, GraphSimulator, SimulatedUser
+    from graphsim.server import GraphSimulator, SimulatedUser
 
 GRAPH_MAX_TOP = 999
 _GROUP_MEMBERS = re.compile(r"^/v1\.0/groups/([^/]+)/transitiveMembers/microsoft\.graph\.user$")
@@ -108,8 +110,6 @@ class Directory:
     # --- answering ----------------------------------------------------------------------
     def answer(self, method: str, path: str, query: str) -> Answer | None:
         """The answer to a listing, or a 429 for a write over quota; None for anything else."""
-        from graphsim.server import Answer
-
         if self.quota is not None and _is_write(method, path):
             wait = self.quota.admit()
             if wait is not None:
@@ -148,8 +148,6 @@ class Directory:
         return list(users)
 
     def _page(self, path: str, ids: list[str], query: dict[str, list[str]]) -> Answer:
-        from graphsim.server import Answer
-
         self.list_requests += 1
         top = int((query.get("$top") or [str(GRAPH_MAX_TOP)])[0])
         if not 1 <= top <= GRAPH_MAX_TOP:

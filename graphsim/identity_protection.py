@@ -10,14 +10,16 @@ import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
+from graphsim.wire import Answer
+
 if TYPE_CHECKING:
-    from graphsim.server import Answer, GraphSimulator
+    from graphsim.server import GraphSimulator
 
 MAX_DISMISS_IDS = 60
 
 
 def enable_account(simulator: GraphSimulator, segment: str) -> Answer:
-    from graphsim.server import Answer, _not_found
+    from graphsim.server import _not_found
 
     user = simulator.find_user(unquote(segment))
     if user is None:
@@ -32,8 +34,6 @@ def enable_account(simulator: GraphSimulator, segment: str) -> Answer:
 
 
 def dismiss_risk(simulator: GraphSimulator, body: Any) -> Answer:
-    from graphsim.server import Answer
-
     ids = body.get("userIds") if isinstance(body, dict) else None
     if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
         return Answer(400, {"error": {"code": "BadRequest", "message": "userIds must be a list of object ids"}})

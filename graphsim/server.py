@@ -23,6 +23,7 @@ import requests
 
 from graphsim.directory import Directory
 from graphsim.identity_protection import dismiss_risk, enable_account
+from graphsim.wire import UNAUTHORIZED, Answer, RecordedRequest
 
 IDENTITY_PATH = "/msi/token"
 GRAPH_RESOURCE = "https://graph.microsoft.com"
@@ -95,16 +96,6 @@ class Fault:
 
 
 @dataclass(frozen=True)
-class RecordedRequest:
-    method: str
-    path: str  # as sent on the wire (for a sub-request: version prefix + its url), percent-encoding intact
-    user_segment: str | None  # the decoded user segment of a /users/{id} path
-    authorized: bool
-    body: bytes = b""
-    in_batch: bool = False  # a sub-request of a $batch, recorded besides the batch itself
-
-
-@dataclass(frozen=True)
 class SimulatedUser:
     object_id: str
     user_principal_name: str
@@ -133,15 +124,6 @@ class SimulatedUser:
                 for kind, issuer in identities
             ],
         }
-
-
-@dataclass(frozen=True)
-class Answer:
-    """What Graph answers one request, on the wire or as an item of a batch response."""
-
-    status: int
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -619,7 +601,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif is_identity:
             self._identity()
         elif not authorized:
-            self._answer(_UNAUTHORIZED)
+            self._answer(UNAUTHORIZED)
         else:
             self._answer(sim.perform(self.command, path, _json_body(body), urlsplit(self.path).query))
 
@@ -647,7 +629,7 @@ class _Handler(BaseHTTPRequestHandler):
             sim.record(RecordedRequest(item.method, sent, segment, authorized, recorded_body, in_batch=True))
         if not authorized:
             self._pause([envelope_fault], identity=False)
-            self._answer(_UNAUTHORIZED)
+            self._answer(UNAUTHORIZED)
             return
         item_faults = [sim.take_fault(urlsplit(item.full_path(version)).path, identity=False) for item in items]
         self._pause([envelope_fault, *item_faults], identity=False)
@@ -759,11 +741,6 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(self._drip)
         except OSError:
             self.close_connection = True  # the client stopped listening
-
-
-_UNAUTHORIZED = Answer(
-    401, {"error": {"code": "InvalidAuthenticationToken", "message": "Access token is empty or invalid."}}
-)
 
 
 def _parse_batch(body: bytes) -> list[BatchItem]:

@@ -1,0 +1,35 @@
+"""The simulator's shared vocabulary: a request as it was received, an answer as it goes out,
+and the error bodies Graph answers with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str  # as sent on the wire (for a sub-request: version prefix + its url), percent-encoding intact
+    user_segment: str | None  # the decoded user segment of a /users/{id} path
+    authorized: bool
+    body: bytes = b""
+    in_batch: bool = False  # a sub-request of a $batch, recorded besides the batch itself
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What Graph answers one request, on the wire or as an item of a batch response."""
+
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def graph_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Answer:
+    """An answer with Graph's error body, `{"error": {"code": ..., "message": ...}}`."""
+    return Answer(status, {"error": {"code": code, "message": message}}, headers or {})
+
+
+UNAUTHORIZED = graph_error(401, "InvalidAuthenticationToken", "Access token is empty or invalid.")
