@@ -23,7 +23,7 @@ import requests
 
 from graphsim.directory import Directory
 from graphsim.identity_protection import dismiss_risk, enable_account
-from graphsim.wire import UNAUTHORIZED, Answer, RecordedRequest
+from graphsim.wire import UNAUTHORIZED, Answer, RecordedRequest, Route, unsupported
 
 IDENTITY_PATH = "/msi/token"
 GRAPH_RESOURCE = "https://graph.microsoft.com"
@@ -188,6 +188,7 @@ class GraphSimulator:
         self._arm_faults: list[Fault] = []
         self._token_audiences: dict[str, str] = {}
         self.directory = Directory(self)  # groups, roles, paged listings, the write quota
+        self._routes = self._graph_routes()
 
     # --- lifecycle -------------------------------------------------------------------
     def __enter__(self) -> GraphSimulator:
@@ -435,21 +436,25 @@ class GraphSimulator:
     # --- Graph's answers ----------------------------------------------------------------
     def perform(self, method: str, path: str, body: Any = None, query: str = "") -> Answer:
         """Carry out one authorized Graph request (single or inside a batch) and say what Graph answers."""
-        if (listed_or_throttled := self.directory.answer(method, path, query)) is not None:
-            return listed_or_throttled
-        if method == "POST" and (action := _ACTION_PATH.match(path)):
-            return self._revoke(*action.groups())
-        if method == "GET" and (lookup := _USER_PATH.match(path)):
-            return self._get_user(lookup.group(2), query)
-        if method == "PATCH" and (update := _USER_PATH.match(path)):
-            return self._update_user(update.group(2), body)
-        if method == "POST" and _CONFIRM_PATH.match(path):
-            return self._confirm_compromised(body)
-        if method == "POST" and _DISMISS_PATH.match(path):
-            return dismiss_risk(self, body)
-        return Answer(400, {"error": {"code": "BadRequest", "message": f"unsupported: {method} {path}"}})
+        if (throttled := self.directory.admit(method, path)) is not None:
+            return throttled
+        for route in self._routes:
+            if route.method == method and (match := route.pattern.match(path)):
+                return route.handle(match, body, query)
+        return unsupported(method, path)
 
-    def _update_user(self, segment: str, body: Any) -> Answer:
+    def _graph_routes(self) -> list[Route]:
+        return [
+            *self.directory.routes(),
+            Route("POST", _ACTION_PATH, self._revoke),
+            Route("GET", _USER_PATH, self._get_user),
+            Route("PATCH", _USER_PATH, self._update_user),
+            Route("POST", _CONFIRM_PATH, self._confirm_compromised),
+            Route("POST", _DISMISS_PATH, lambda match, body, query: dismiss_risk(self, body)),
+        ]
+
+    def _update_user(self, match: re.Match[str], body: Any, query: str) -> Answer:
+        segment = match.group(2)
         if isinstance(body, dict) and body.get("accountEnabled") is True and len(body) == 1:
             return enable_account(self, segment)
         if not isinstance(body, dict) or body.get("accountEnabled") is not False or len(body) != 1:
@@ -467,7 +472,7 @@ class GraphSimulator:
             self.disabled.add(user.object_id)
         return Answer(204)
 
-    def _confirm_compromised(self, body: Any) -> Answer:
+    def _confirm_compromised(self, match: re.Match[str], body: Any, query: str) -> Answer:
         ids = body.get("userIds") if isinstance(body, dict) else None
         if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
             return Answer(400, {"error": {"code": "BadRequest", "message": "userIds must be a list of object ids"}})
@@ -493,7 +498,8 @@ class GraphSimulator:
                 self.confirmed_compromised[user.object_id] += 1
         return Answer(204)
 
-    def _revoke(self, version: str, segment: str, action: str) -> Answer:
+    def _revoke(self, match: re.Match[str], body: Any, query: str) -> Answer:
+        version, segment, action = match.groups()
         if action == "invalidateAllRefreshTokens" and version != "beta":
             return Answer(400, {"error": {"code": "BadRequest", "message": "Resource not found for the segment."}})
         user = self.find_user(unquote(segment))
@@ -504,7 +510,8 @@ class GraphSimulator:
             return Answer(204)
         return Answer(200, {"@odata.context": f"{self.url}/{version}/$metadata#Edm.Boolean", "value": True})
 
-    def _get_user(self, segment: str, query: str = "") -> Answer:
+    def _get_user(self, match: re.Match[str], body: Any, query: str) -> Answer:
+        segment = match.group(2)
         user = self.find_user(unquote(segment))
         if user is None:
             return Answer(404, _not_found(segment))

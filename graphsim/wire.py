@@ -1,9 +1,11 @@
 """The simulator's shared vocabulary: a request as it was received, an answer as it goes out,
-and the error bodies Graph answers with.
+the error bodies Graph answers with, and the route that says who answers a Graph request.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,3 +35,20 @@ def graph_error(status: int, code: str, message: str, headers: dict[str, str] | 
 
 
 UNAUTHORIZED = graph_error(401, "InvalidAuthenticationToken", "Access token is empty or invalid.")
+
+
+def unsupported(method: str, path: str) -> Answer:
+    """What the simulator answers a request it does not simulate."""
+    return graph_error(400, "BadRequest", f"unsupported: {method} {path}")
+
+
+@dataclass(frozen=True)
+class Route:
+    """`method` requests to a path `pattern` matches are answered by `handle(match, body, query)`.
+
+    `body` is the request's JSON (None if absent or unreadable), `query` its query string as sent.
+    """
+
+    method: str
+    pattern: re.Pattern[str]
+    handle: Callable[[re.Match[str], Any, str], Answer]
