@@ -36,7 +36,8 @@ from urllib.parse import parse_qs, unquote
 from graphsim.wire import Answer, Route, unsupported
 
 if TYPE_CHECKING:
-    from graphsim.server import GraphSimulator, SimulatedUser
+    from graphsim.server import GraphSimulator
+    from graphsim.users import SimulatedUser
 
 GRAPH_MAX_TOP = 999
 _GROUP_MEMBERS = re.compile(r"^/v1\.0/groups/([^/]+)/transitiveMembers/microsoft\.graph\.user$")

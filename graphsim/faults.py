@@ -11,7 +11,8 @@ import socket
 import time
 from typing import Any
 
-from graphsim.server import Fault, SimulatedUser
+from graphsim.server import Fault
+from graphsim.users import SimulatedUser
 
 # A B2B collaboration user invited as a member: signed in by their home tenant, and no #EXT# in the UPN.
 EXTERNAL_MEMBER: dict[str, Any] = {

@@ -1,14 +1,13 @@
-"""The simulator's side of a release: enabling an account again and dismissing a user's risk.
+"""Identity Protection in the simulator: dismissing a user's risk, the simulator's side of a release.
 
-`PATCH /users/{id}` `{"accountEnabled": true}` and `POST /identityProtection/riskyUsers/dismiss`
-`{"userIds": [...]}` (at most 60 ids, as Graph documents), hooked into `GraphSimulator.perform`.
+`POST /identityProtection/riskyUsers/dismiss` `{"userIds": [...]}` (at most 60 ids, as Graph
+documents), hooked into `GraphSimulator.perform`; enabling the account again is graphsim.users'.
 """
 
 from __future__ import annotations
 
 import time
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
 
 from graphsim.wire import Answer
 
@@ -16,21 +15,6 @@ if TYPE_CHECKING:
     from graphsim.server import GraphSimulator
 
 MAX_DISMISS_IDS = 60
-
-
-def enable_account(simulator: GraphSimulator, segment: str) -> Answer:
-    from graphsim.server import _not_found
-
-    user = simulator.find_user(unquote(segment))
-    if user is None:
-        return Answer(404, _not_found(segment))
-    if user.synced:
-        message = "Unable to update the specified properties for on-premises mastered Directory Sync objects."
-        return Answer(400, {"error": {"code": "Request_BadRequest", "message": message}})
-    with simulator._lock:
-        simulator.disabled.discard(user.object_id)
-        simulator.enabled[user.object_id] += 1
-    return Answer(204)
 
 
 def dismiss_risk(simulator: GraphSimulator, body: Any) -> Answer:

@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from multiprocessing.connection import Connection
 from typing import Any
 
-from graphsim.server import GraphSimulator, SimulatedUser
+from graphsim.server import GraphSimulator
+from graphsim.users import SimulatedUser
 from graphsim.wire import RecordedRequest
 
 

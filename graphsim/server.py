@@ -16,14 +16,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from typing import Any, Generic, TypeVar, cast
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 
 from graphsim.directory import Directory
-from graphsim.identity_protection import dismiss_risk, enable_account
+from graphsim.identity_protection import dismiss_risk
+from graphsim.users import SimulatedUser, Users, user_segment
 from graphsim.wire import UNAUTHORIZED, Answer, RecordedRequest, Route, unsupported
+
+T = TypeVar("T")
 
 IDENTITY_PATH = "/msi/token"
 GRAPH_RESOURCE = "https://graph.microsoft.com"
@@ -31,8 +34,6 @@ _JWT_HEADER = b'{"typ":"JWT","alg":"RS256","kid":"graphsim"}'
 IDENTITY_API_VERSION = "2019-08-01"
 TOKEN_LIFETIME_SECONDS = 3600
 MAX_BATCH_REQUESTS = 20  # Microsoft Graph JSON batching: at most 20 requests in one $batch
-_ACTION_PATH = re.compile(r"^/(v1\.0|beta)/users/([^/]+)/(revokeSignInSessions|invalidateAllRefreshTokens)$")
-_USER_PATH = re.compile(r"^/(v1\.0|beta)/users/([^/]+)$")
 _BATCH_PATH = re.compile(r"^/(v1\.0|beta)/\$batch$")
 _CONFIRM_PATH = re.compile(r"^/(v1\.0|beta)/identityProtection/riskyUsers/confirmCompromised$")
 _DISMISS_PATH = re.compile(r"^/(v1\.0|beta)/identityProtection/riskyUsers/dismiss$")
@@ -96,37 +97,6 @@ class Fault:
 
 
 @dataclass(frozen=True)
-class SimulatedUser:
-    object_id: str
-    user_principal_name: str
-    synced: bool = False  # mastered in on-premises Active Directory: Graph refuses to disable it
-    # Where the user signs in, as Graph's user resource says it (see graphsim.people).
-    user_type: str = "Member"
-    external_user_state: str | None = None
-    creation_type: str | None = None
-    identities: tuple[tuple[str, str], ...] = ()  # (signInType, issuer); empty: this tenant's own
-
-    def properties(self) -> dict[str, Any]:
-        """The user resource's properties this simulator knows, by their Graph names."""
-        identities = self.identities or (("userPrincipalName", "contoso.onmicrosoft.com"),)
-        return {
-            "id": self.object_id,
-            "userPrincipalName": self.user_principal_name,
-            "userType": self.user_type,
-            "externalUserState": self.external_user_state,
-            "creationType": self.creation_type,
-            "identities": [
-                {
-                    "signInType": kind,
-                    "issuer": issuer,
-                    "issuerAssignedId": None if kind == "federated" else self.user_principal_name,
-                }
-                for kind, issuer in identities
-            ],
-        }
-
-
-@dataclass(frozen=True)
 class BatchItem:
     """One sub-request of a `$batch` body, as the client sent it."""
 
@@ -144,22 +114,42 @@ class BadBatch(ValueError):
     """The `$batch` body as a whole is refused; Graph answers 400 and performs nothing."""
 
 
+class _Kept(Generic[T]):
+    """A simulator attribute one of its collaborators keeps: `sim.revocations` is `sim.users.revocations`."""
+
+    def __init__(self, collaborator: str, name: str = "") -> None:
+        self._collaborator = collaborator
+        self._name = name
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = self._name or name
+
+    def __get__(self, simulator: object, owner: type | None = None) -> T:
+        return cast(T, getattr(getattr(simulator, self._collaborator), self._name))
+
+    def __set__(self, simulator: object, value: T) -> None:
+        setattr(getattr(simulator, self._collaborator), self._name, value)
+
+
 class GraphSimulator:
     """Start with `with GraphSimulator() as sim:`; point the app at `sim.environment()`."""
+
+    # What tests read and set, kept by the collaborator that serves it.
+    revocations: _Kept[Counter[str]] = _Kept("users")
+    disabled: _Kept[set[str]] = _Kept("users")
+    enabled: _Kept[Counter[str]] = _Kept("users")
+    respond_no_content: _Kept[bool] = _Kept("users")
 
     def __init__(
         self, *, latency: float = 0.0, respond_no_content: bool = False, shuffle_batch_responses: bool = False
     ) -> None:
         self.latency = latency
-        self.respond_no_content = respond_no_content
+        self.users = Users(self, respond_no_content=respond_no_content)
         # Graph does not keep a batch's responses in request order; shuffling makes clients match by id.
         self.shuffle_batch_responses = shuffle_batch_responses
         self.identity_header = secrets.token_hex(16)
         self.requests: list[RecordedRequest] = []
-        self.revocations: Counter[str] = Counter()  # object id -> revocations performed
-        self.disabled: set[str] = set()  # object ids of accounts Graph disabled
         self.confirmed_compromised: Counter[str] = Counter()  # object id -> confirmations recorded
-        self.enabled: Counter[str] = Counter()  # object id -> times Graph enabled the account again
         self.risk_dismissed: Counter[str] = Counter()  # object id -> dismissals recorded
         self.dismiss_calls: list[float] = []  # monotonic time of each riskyUsers/dismiss call performed
         self.licensed_for_risk = True  # Entra ID P2: without it confirmCompromised is refused
@@ -175,7 +165,6 @@ class GraphSimulator:
         self.app_roles: list[str] = ["User.RevokeSessions.All", "User.Read.All"]
         # More claims for the tokens it issues, e.g. a signed-in user's upn, scp and wids.
         self.token_claims: dict[str, Any] = {}
-        self._users: dict[str, SimulatedUser] = {}
         self._faults: list[Fault] = []
         self._random_faults: tuple[float, random.Random, list[Fault]] | None = None
         self._shuffler = random.Random(0)
@@ -235,19 +224,8 @@ class GraphSimulator:
     def add_user(
         self, user_principal_name: str, object_id: str | None = None, *, synced: bool = False, **kind: Any
     ) -> SimulatedUser:
-        """A user; a UPN with #EXT# is a B2B guest, `kind` sets the sign-in properties (graphsim.people)."""
-        if "#ext#" in user_principal_name.lower() and not kind:
-            kind = {
-                "user_type": "Guest",
-                "external_user_state": "Accepted",
-                "creation_type": "Invitation",
-                "identities": (("federated", "ExternalAzureAD"),),
-            }
-        user = SimulatedUser(object_id or str(uuid.uuid4()), user_principal_name, synced, **kind)
-        with self._lock:
-            self._users[user.object_id.lower()] = user
-            self._users[user_principal_name.lower()] = user
-        return user
+        """A user; a UPN with #EXT# is a B2B guest, `kind` sets the sign-in properties (graphsim.faults)."""
+        return self.users.add(user_principal_name, object_id, synced=synced, **kind)
 
     def identity_protection_used_by_another_app(self) -> None:
         """Another app of the tenant just used Identity Protection's turn: the next second is taken."""
@@ -258,12 +236,10 @@ class GraphSimulator:
         return [self.add_user(name) for name in names]
 
     def user_ids(self) -> list[str]:
-        with self._lock:
-            return list(dict.fromkeys(user.object_id for user in self._users.values()))
+        return self.users.ids()
 
     def find_user(self, key: str) -> SimulatedUser | None:
-        with self._lock:
-            return self._users.get(key.lower())
+        return self.users.find(key)
 
     # --- faults ----------------------------------------------------------------------
     def inject(self, fault: Fault) -> None:
@@ -347,10 +323,6 @@ class GraphSimulator:
     def token_is_valid(self, token: str) -> bool:
         with self._lock:
             return token in self.issued_tokens
-
-    def revoke(self, user: SimulatedUser) -> None:
-        with self._lock:
-            self.revocations[user.object_id] += 1
 
     def order_batch_responses(self, responses: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Request order, or (when shuffling) an order guaranteed to differ from it."""
@@ -446,31 +418,10 @@ class GraphSimulator:
     def _graph_routes(self) -> list[Route]:
         return [
             *self.directory.routes(),
-            Route("POST", _ACTION_PATH, self._revoke),
-            Route("GET", _USER_PATH, self._get_user),
-            Route("PATCH", _USER_PATH, self._update_user),
+            *self.users.routes(),
             Route("POST", _CONFIRM_PATH, self._confirm_compromised),
             Route("POST", _DISMISS_PATH, lambda match, body, query: dismiss_risk(self, body)),
         ]
-
-    def _update_user(self, match: re.Match[str], body: Any, query: str) -> Answer:
-        segment = match.group(2)
-        if isinstance(body, dict) and body.get("accountEnabled") is True and len(body) == 1:
-            return enable_account(self, segment)
-        if not isinstance(body, dict) or body.get("accountEnabled") is not False or len(body) != 1:
-            return Answer(400, {"error": {"code": "BadRequest", "message": "only accountEnabled is simulated"}})
-        user = self.find_user(unquote(segment))
-        if user is None:
-            return Answer(404, _not_found(segment))
-        if user.synced:
-            message = (
-                "Unable to update the specified properties for on-premises mastered Directory Sync objects "
-                "or objects currently undergoing migration."
-            )
-            return Answer(400, {"error": {"code": "Request_BadRequest", "message": message}})
-        with self._lock:
-            self.disabled.add(user.object_id)
-        return Answer(204)
 
     def _confirm_compromised(self, match: re.Match[str], body: Any, query: str) -> Answer:
         ids = body.get("userIds") if isinstance(body, dict) else None
@@ -489,7 +440,7 @@ class GraphSimulator:
         if too_soon:
             message = "Too many requests: Identity Protection allows 1 request per second per tenant."
             return Answer(429, {"error": {"code": "TooManyRequests", "message": message}})
-        users = [self._users.get(i.lower()) for i in ids]
+        users = [self.users.find(i) for i in ids]
         if any(user is None or user.object_id.lower() != i.lower() for user, i in zip(users, ids, strict=True)):
             return Answer(404, {"error": {"code": "Request_ResourceNotFound", "message": "a user id does not exist"}})
         with self._lock:
@@ -497,29 +448,6 @@ class GraphSimulator:
                 assert user is not None
                 self.confirmed_compromised[user.object_id] += 1
         return Answer(204)
-
-    def _revoke(self, match: re.Match[str], body: Any, query: str) -> Answer:
-        version, segment, action = match.groups()
-        if action == "invalidateAllRefreshTokens" and version != "beta":
-            return Answer(400, {"error": {"code": "BadRequest", "message": "Resource not found for the segment."}})
-        user = self.find_user(unquote(segment))
-        if user is None:
-            return Answer(404, _not_found(segment))
-        self.revoke(user)
-        if self.respond_no_content:
-            return Answer(204)
-        return Answer(200, {"@odata.context": f"{self.url}/{version}/$metadata#Edm.Boolean", "value": True})
-
-    def _get_user(self, match: re.Match[str], body: Any, query: str) -> Answer:
-        segment = match.group(2)
-        user = self.find_user(unquote(segment))
-        if user is None:
-            return Answer(404, _not_found(segment))
-        properties = user.properties()
-        selected = parse_qs(query).get("$select")
-        # As Graph: the properties $select names (null where unset); without it, the default set.
-        names = selected[0].split(",") if selected else ["id", "userPrincipalName"]
-        return Answer(200, {name: properties.get(name) for name in names})
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -597,7 +525,7 @@ class _Handler(BaseHTTPRequestHandler):
         sim = self.simulator
         is_identity = path == IDENTITY_PATH
         authorized = self._authorized()
-        sim.record(RecordedRequest(self.command, self.path, _user_segment(path), authorized, body))
+        sim.record(RecordedRequest(self.command, self.path, user_segment(path), authorized, body))
         fault = sim.take_fault(path, identity=is_identity)
         self._pause([fault], identity=is_identity)
         self._drip = fault.drip if fault is not None else 0.0
@@ -632,7 +560,7 @@ class _Handler(BaseHTTPRequestHandler):
         for item in items:
             sent = item.full_path(version)
             recorded_body = b"" if item.body is None else json.dumps(item.body).encode()
-            segment = _user_segment(urlsplit(sent).path)
+            segment = user_segment(urlsplit(sent).path)
             sim.record(RecordedRequest(item.method, sent, segment, authorized, recorded_body, in_batch=True))
         if not authorized:
             self._pause([envelope_fault], identity=False)
@@ -790,20 +718,11 @@ def _base64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def _user_segment(path: str) -> str | None:
-    match = _ACTION_PATH.match(path) or _USER_PATH.match(path)
-    return unquote(match.group(2)) if match else None
-
-
 def _fault_answer(fault: Fault) -> Answer:
     body = fault.body
     if body is None and not 200 <= (fault.status or 500) < 400:
         body = {"error": {"code": _code_for(fault.status or 500), "message": "injected by the simulator"}}
     return Answer(fault.status or 500, body, fault.headers)
-
-
-def _not_found(segment: str) -> dict[str, Any]:
-    return {"error": {"code": "Request_ResourceNotFound", "message": f"Resource '{unquote(segment)}' does not exist."}}
 
 
 def _code_for(status: int) -> str:
