@@ -12,8 +12,8 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Generic, TypeVar, cast
@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 
 from graphsim.directory import Directory
+from graphsim.faults import Fault, FaultPlan
 from graphsim.identity_protection import dismiss_risk
 from graphsim.users import SimulatedUser, Users, user_segment
 from graphsim.wire import UNAUTHORIZED, Answer, RecordedRequest, Route, unsupported
@@ -58,42 +59,6 @@ _ARM_COMMENT_PATH = re.compile(
     r"/providers/Microsoft\.SecurityInsights/incidents/[^/]+)/comments/([^/]+)$",
     re.IGNORECASE,
 )
-
-
-@dataclass
-class Fault:
-    """An injected failure: answer `status` (with `headers`), drop the connection, or stall.
-
-    `match` picks the requests it applies to (by their path); `times` is how many it
-    spends itself on (None: every matching request).
-
-    Inside a `$batch`, a fault applies to each sub-request, matched on its full path
-    (`/v1.0/users/{id}/revokeSignInSessions`): a `status` becomes that item's answer
-    inside a 200 batch. A response cannot be half delivered, so a sub-request's `drop`
-    drops the whole batch (and nothing in it is performed) and its `delay` delays the
-    whole batch. With `batch_envelope=True` the fault applies to the `$batch` POST itself
-    instead (a whole-batch 503, a dropped batch) and never to a sub-request.
-
-    Answers that a misbehaving Graph, identity endpoint or proxy gives: `raw_body` is sent
-    as it is (HTML, truncated or empty JSON), with every `{token}` in it replaced by a
-    freshly issued access token, so a test can see whether the token reaches a log.
-    `rewrite` (with `batch_envelope=True`) performs the batch for real and then sends
-    `rewrite(envelope)` instead of the true answer: Graph did the work but the client
-    cannot read that it did.
-    """
-
-    status: int | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-    body: Any = None
-    raw_body: str | None = None
-    rewrite: Callable[[dict[str, Any]], Any] | None = None
-    drop: bool = False
-    delay: float = 0.0
-    match: Callable[[str], bool] = lambda path: True
-    times: int | None = 1
-    drip: float = 0.0  # send the answer (performed as usual) one byte per `drip` seconds
-    identity: bool = False  # applies to the managed-identity endpoint instead of Graph
-    batch_envelope: bool = False  # applies to a $batch POST itself instead of its sub-requests
 
 
 @dataclass(frozen=True)
@@ -165,8 +130,7 @@ class GraphSimulator:
         self.app_roles: list[str] = ["User.RevokeSessions.All", "User.Read.All"]
         # More claims for the tokens it issues, e.g. a signed-in user's upn, scp and wids.
         self.token_claims: dict[str, Any] = {}
-        self._faults: list[Fault] = []
-        self._random_faults: tuple[float, random.Random, list[Fault]] | None = None
+        self.faults = FaultPlan()
         self._shuffler = random.Random(0)
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -174,7 +138,6 @@ class GraphSimulator:
         # Azure Resource Manager: (incident id lower-cased, comment id lower-cased) -> every message PUT there.
         self.comments: dict[tuple[str, str], list[str]] = {}
         self.arm_requests: list[RecordedRequest] = []
-        self._arm_faults: list[Fault] = []
         self._token_audiences: dict[str, str] = {}
         self.directory = Directory(self)  # groups, roles, paged listings, the write quota
         self._routes = self._graph_routes()
@@ -243,35 +206,18 @@ class GraphSimulator:
 
     # --- faults ----------------------------------------------------------------------
     def inject(self, fault: Fault) -> None:
-        with self._lock:
-            self._faults.append(fault)
+        self.faults.inject(fault)
 
     def inject_randomly(self, rate: float, faults: list[Fault], seed: int) -> None:
         """Answer a `rate` share of Graph requests with one of `faults`, picked by a seeded RNG."""
-        with self._lock:
-            self._random_faults = (rate, random.Random(seed), faults)
+        self.faults.inject_randomly(rate, faults, seed)
+
+    def inject_arm(self, fault: Fault) -> None:
+        """A fault for ARM requests, matched on their path as sent (`identity` and `batch_envelope` unused)."""
+        self.faults.inject_arm(fault)
 
     def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
-            self._random_faults = None
-            self._arm_faults.clear()
-
-    def take_fault(self, path: str, *, identity: bool, batch_envelope: bool = False) -> Fault | None:
-        with self._lock:
-            for fault in self._faults:
-                if fault.identity == identity and fault.batch_envelope == batch_envelope and fault.match(path):
-                    if fault.times is not None:
-                        fault.times -= 1
-                        if fault.times <= 0:
-                            self._faults.remove(fault)
-                    return fault
-            if self._random_faults and not identity:
-                rate, rng, choices = self._random_faults
-                candidates = [fault for fault in choices if fault.batch_envelope == batch_envelope]
-                if candidates and rng.random() < rate:
-                    return rng.choice(candidates)
-        return None
+        self.faults.clear()
 
     # --- what was received -------------------------------------------------------------
     def record(self, request: RecordedRequest) -> None:
@@ -344,22 +290,6 @@ class GraphSimulator:
         with self._lock:
             audience = self._token_audiences.get(token)
         return audience is not None and (audience in ARM_AUDIENCES or audience == self.arm_url)
-
-    def inject_arm(self, fault: Fault) -> None:
-        """A fault for ARM requests, matched on their path as sent (`identity` and `batch_envelope` unused)."""
-        with self._lock:
-            self._arm_faults.append(fault)
-
-    def take_arm_fault(self, path: str) -> Fault | None:
-        with self._lock:
-            for fault in self._arm_faults:
-                if fault.match(path):
-                    if fault.times is not None:
-                        fault.times -= 1
-                        if fault.times <= 0:
-                            self._arm_faults.remove(fault)
-                    return fault
-        return None
 
     def record_arm(self, request: RecordedRequest) -> None:
         with self._lock:
@@ -505,7 +435,7 @@ class _Handler(BaseHTTPRequestHandler):
         token = self._bearer()
         issued, for_arm = sim.token_is_valid(token), sim.is_arm_token(token)
         sim.record_arm(RecordedRequest(self.command, self.path, None, issued and for_arm, body))
-        fault = sim.take_arm_fault(path)
+        fault = sim.faults.take_arm(path)
         self._pause([fault], identity=False)
         self._drip = fault.drip if fault is not None else 0.0
         if fault is not None and fault.drop:
@@ -526,7 +456,7 @@ class _Handler(BaseHTTPRequestHandler):
         is_identity = path == IDENTITY_PATH
         authorized = self._authorized()
         sim.record(RecordedRequest(self.command, self.path, user_segment(path), authorized, body))
-        fault = sim.take_fault(path, identity=is_identity)
+        fault = sim.faults.take(path, identity=is_identity)
         self._pause([fault], identity=is_identity)
         self._drip = fault.drip if fault is not None else 0.0
         if fault is not None and fault.drop:
@@ -545,7 +475,7 @@ class _Handler(BaseHTTPRequestHandler):
         sim = self.simulator
         authorized = self._authorized()
         sim.record_batch(RecordedRequest(self.command, self.path, None, authorized, body))
-        envelope_fault = sim.take_fault(path, identity=False, batch_envelope=True)
+        envelope_fault = sim.faults.take(path, identity=False, batch_envelope=True)
         self._drip = envelope_fault.drip if envelope_fault is not None else 0.0
         if envelope_fault is not None and (envelope_fault.drop or envelope_fault.status is not None):
             self._pause([envelope_fault], identity=False)
@@ -566,7 +496,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._pause([envelope_fault], identity=False)
             self._answer(UNAUTHORIZED)
             return
-        item_faults = [sim.take_fault(urlsplit(item.full_path(version)).path, identity=False) for item in items]
+        item_faults = [sim.faults.take(urlsplit(item.full_path(version)).path, identity=False) for item in items]
         self._pause([envelope_fault, *item_faults], identity=False)
         if any(fault is not None and fault.drop for fault in item_faults):
             self._drop()
@@ -583,7 +513,7 @@ class _Handler(BaseHTTPRequestHandler):
             # Inside a batch, a body that is not JSON travels as a string (as Graph sends base64 content).
             answer = Answer(fault.status, fault.raw_body or None, fault.headers)
         elif fault is not None and fault.status is not None:
-            answer = _fault_answer(fault)
+            answer = fault.answer()
         elif item.body is not None and not any(name.lower() == "content-type" for name in item.headers):
             message = "Content-Type header is required when a request in a batch has a body."
             answer = Answer(400, {"error": {"code": "BadRequest", "message": message}})
@@ -641,7 +571,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer_fault(self, fault: Fault) -> None:
         if fault.raw_body is None:
-            self._answer(_fault_answer(fault))
+            self._answer(fault.answer())
             return
         raw = (
             fault.raw_body.replace("{token}", self.simulator.issue_token())
@@ -716,27 +646,6 @@ def _json_body(body: bytes) -> Any:
 
 def _base64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _fault_answer(fault: Fault) -> Answer:
-    body = fault.body
-    if body is None and not 200 <= (fault.status or 500) < 400:
-        body = {"error": {"code": _code_for(fault.status or 500), "message": "injected by the simulator"}}
-    return Answer(fault.status or 500, body, fault.headers)
-
-
-def _code_for(status: int) -> str:
-    return {
-        400: "BadRequest",
-        401: "InvalidAuthenticationToken",
-        403: "Authorization_RequestDenied",
-        404: "Request_ResourceNotFound",
-        429: "TooManyRequests",
-        500: "InternalServerError",
-        502: "BadGateway",
-        503: "ServiceUnavailable",
-        504: "GatewayTimeout",
-    }.get(status, "UnknownError")
 
 
 def _arm_error(status: int, code: str, message: str) -> Answer:
