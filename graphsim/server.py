@@ -23,7 +23,7 @@ import requests
 
 from graphsim.directory import Directory
 from graphsim.faults import Fault, FaultPlan
-from graphsim.identity_protection import dismiss_risk
+from graphsim.identity_protection import IdentityProtection
 from graphsim.users import SimulatedUser, Users, user_segment
 from graphsim.wire import UNAUTHORIZED, Answer, RecordedRequest, Route, unsupported
 
@@ -36,8 +36,6 @@ IDENTITY_API_VERSION = "2019-08-01"
 TOKEN_LIFETIME_SECONDS = 3600
 MAX_BATCH_REQUESTS = 20  # Microsoft Graph JSON batching: at most 20 requests in one $batch
 _BATCH_PATH = re.compile(r"^/(v1\.0|beta)/\$batch$")
-_CONFIRM_PATH = re.compile(r"^/(v1\.0|beta)/identityProtection/riskyUsers/confirmCompromised$")
-_DISMISS_PATH = re.compile(r"^/(v1\.0|beta)/identityProtection/riskyUsers/dismiss$")
 
 # --- Azure Resource Manager: Microsoft Sentinel incident comments ---------------------
 # ARM is served on a port of its own, so its origin (`arm_url`), which the app takes as
@@ -104,6 +102,12 @@ class GraphSimulator:
     disabled: _Kept[set[str]] = _Kept("users")
     enabled: _Kept[Counter[str]] = _Kept("users")
     respond_no_content: _Kept[bool] = _Kept("users")
+    confirmed_compromised: _Kept[Counter[str]] = _Kept("identity_protection")
+    risk_dismissed: _Kept[Counter[str]] = _Kept("identity_protection")
+    dismiss_calls: _Kept[list[float]] = _Kept("identity_protection")
+    licensed_for_risk: _Kept[bool] = _Kept("identity_protection")
+    identity_protection_interval: _Kept[float] = _Kept("identity_protection", "interval")
+    identity_protection_throttled: _Kept[int] = _Kept("identity_protection", "throttled")
 
     def __init__(
         self, *, latency: float = 0.0, respond_no_content: bool = False, shuffle_batch_responses: bool = False
@@ -114,14 +118,7 @@ class GraphSimulator:
         self.shuffle_batch_responses = shuffle_batch_responses
         self.identity_header = secrets.token_hex(16)
         self.requests: list[RecordedRequest] = []
-        self.confirmed_compromised: Counter[str] = Counter()  # object id -> confirmations recorded
-        self.risk_dismissed: Counter[str] = Counter()  # object id -> dismissals recorded
-        self.dismiss_calls: list[float] = []  # monotonic time of each riskyUsers/dismiss call performed
-        self.licensed_for_risk = True  # Entra ID P2: without it confirmCompromised is refused
-        # Identity Protection: 1 request per second per tenant for all apps; its 429 has no Retry-After.
-        self.identity_protection_interval = 1.0
-        self.identity_protection_throttled = 0  # confirmCompromised requests answered 429
-        self._last_identity_protection = -1e9
+        self.identity_protection = IdentityProtection(self.users)
         self.token_requests = 0
         self.batch_requests = 0  # $batch POSTs received
         self.issued_tokens: list[str] = []
@@ -192,8 +189,7 @@ class GraphSimulator:
 
     def identity_protection_used_by_another_app(self) -> None:
         """Another app of the tenant just used Identity Protection's turn: the next second is taken."""
-        with self._lock:
-            self._last_identity_protection = time.monotonic()
+        self.identity_protection.used_by_another_app()
 
     def add_users(self, names: Iterable[str]) -> list[SimulatedUser]:
         return [self.add_user(name) for name in names]
@@ -349,35 +345,8 @@ class GraphSimulator:
         return [
             *self.directory.routes(),
             *self.users.routes(),
-            Route("POST", _CONFIRM_PATH, self._confirm_compromised),
-            Route("POST", _DISMISS_PATH, lambda match, body, query: dismiss_risk(self, body)),
+            *self.identity_protection.routes(),
         ]
-
-    def _confirm_compromised(self, match: re.Match[str], body: Any, query: str) -> Answer:
-        ids = body.get("userIds") if isinstance(body, dict) else None
-        if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
-            return Answer(400, {"error": {"code": "BadRequest", "message": "userIds must be a list of object ids"}})
-        if not self.licensed_for_risk:
-            message = "Your tenant is not licensed for this feature."
-            return Answer(403, {"error": {"code": "Forbidden", "message": message}})
-        with self._lock:
-            now = time.monotonic()
-            too_soon = now - self._last_identity_protection < self.identity_protection_interval
-            if too_soon:
-                self.identity_protection_throttled += 1
-            else:
-                self._last_identity_protection = now
-        if too_soon:
-            message = "Too many requests: Identity Protection allows 1 request per second per tenant."
-            return Answer(429, {"error": {"code": "TooManyRequests", "message": message}})
-        users = [self.users.find(i) for i in ids]
-        if any(user is None or user.object_id.lower() != i.lower() for user, i in zip(users, ids, strict=True)):
-            return Answer(404, {"error": {"code": "Request_ResourceNotFound", "message": "a user id does not exist"}})
-        with self._lock:
-            for user in users:
-                assert user is not None
-                self.confirmed_compromised[user.object_id] += 1
-        return Answer(204)
 
 
 class _Handler(BaseHTTPRequestHandler):
