@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import random
 import re
-import secrets
 import socket
 import threading
 import time
@@ -23,17 +21,13 @@ import requests
 
 from graphsim.directory import Directory
 from graphsim.faults import Fault, FaultPlan
+from graphsim.identity_endpoint import GRAPH_RESOURCE, IDENTITY_API_VERSION, IDENTITY_PATH, IdentityEndpoint
 from graphsim.identity_protection import IdentityProtection
 from graphsim.users import SimulatedUser, Users, user_segment
 from graphsim.wire import UNAUTHORIZED, Answer, RecordedRequest, Route, unsupported
 
 T = TypeVar("T")
 
-IDENTITY_PATH = "/msi/token"
-GRAPH_RESOURCE = "https://graph.microsoft.com"
-_JWT_HEADER = b'{"typ":"JWT","alg":"RS256","kid":"graphsim"}'
-IDENTITY_API_VERSION = "2019-08-01"
-TOKEN_LIFETIME_SECONDS = 3600
 MAX_BATCH_REQUESTS = 20  # Microsoft Graph JSON batching: at most 20 requests in one $batch
 _BATCH_PATH = re.compile(r"^/(v1\.0|beta)/\$batch$")
 
@@ -108,6 +102,12 @@ class GraphSimulator:
     licensed_for_risk: _Kept[bool] = _Kept("identity_protection")
     identity_protection_interval: _Kept[float] = _Kept("identity_protection", "interval")
     identity_protection_throttled: _Kept[int] = _Kept("identity_protection", "throttled")
+    identity_header: _Kept[str] = _Kept("identity_endpoint")
+    identity_object_id: _Kept[str] = _Kept("identity_endpoint")
+    app_roles: _Kept[list[str]] = _Kept("identity_endpoint")
+    token_claims: _Kept[dict[str, Any]] = _Kept("identity_endpoint")
+    token_requests: _Kept[int] = _Kept("identity_endpoint")
+    issued_tokens: _Kept[list[str]] = _Kept("identity_endpoint")
 
     def __init__(
         self, *, latency: float = 0.0, respond_no_content: bool = False, shuffle_batch_responses: bool = False
@@ -116,17 +116,10 @@ class GraphSimulator:
         self.users = Users(self, respond_no_content=respond_no_content)
         # Graph does not keep a batch's responses in request order; shuffling makes clients match by id.
         self.shuffle_batch_responses = shuffle_batch_responses
-        self.identity_header = secrets.token_hex(16)
         self.requests: list[RecordedRequest] = []
         self.identity_protection = IdentityProtection(self.users)
-        self.token_requests = 0
         self.batch_requests = 0  # $batch POSTs received
-        self.issued_tokens: list[str] = []
-        self.identity_object_id = str(uuid.uuid4())
-        # In the tokens it issues: revocation, and User.Read.All to learn where each user signs in.
-        self.app_roles: list[str] = ["User.RevokeSessions.All", "User.Read.All"]
-        # More claims for the tokens it issues, e.g. a signed-in user's upn, scp and wids.
-        self.token_claims: dict[str, Any] = {}
+        self.identity_endpoint = IdentityEndpoint()
         self.faults = FaultPlan()
         self._shuffler = random.Random(0)
         self._lock = threading.Lock()
@@ -135,7 +128,6 @@ class GraphSimulator:
         # Azure Resource Manager: (incident id lower-cased, comment id lower-cased) -> every message PUT there.
         self.comments: dict[tuple[str, str], list[str]] = {}
         self.arm_requests: list[RecordedRequest] = []
-        self._token_audiences: dict[str, str] = {}
         self.directory = Directory(self)  # groups, roles, paged listings, the write quota
         self._routes = self._graph_routes()
 
@@ -231,25 +223,7 @@ class GraphSimulator:
 
     def issue_token(self, resource: str = GRAPH_RESOURCE) -> str:
         """A JWT-shaped access token: its claims (`aud`, `roles`) as Entra ID issues them, signature random."""
-        now = int(time.time())
-        claims = {
-            "aud": resource,
-            "iss": "https://sts.windows.net/graphsim/",
-            "iat": now,
-            "exp": now + TOKEN_LIFETIME_SECONDS,
-            "oid": self.identity_object_id,
-            "roles": list(self.app_roles),
-            "uti": secrets.token_urlsafe(12),
-            **self.token_claims,
-        }
-        token = ".".join(
-            _base64url(part) for part in (_JWT_HEADER, json.dumps(claims).encode(), secrets.token_bytes(32))
-        )
-        with self._lock:
-            self.token_requests += 1
-            self.issued_tokens.append(token)
-            self._token_audiences[token] = resource
-        return token
+        return self.identity_endpoint.issue(resource)
 
     def request_token(self, resource: str = "https://graph.microsoft.com") -> str:
         """A token fetched over HTTP the way a managed-identity client asks, for callers outside the app."""
@@ -261,10 +235,6 @@ class GraphSimulator:
         )
         response.raise_for_status()
         return str(response.json()["access_token"])
-
-    def token_is_valid(self, token: str) -> bool:
-        with self._lock:
-            return token in self.issued_tokens
 
     def order_batch_responses(self, responses: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Request order, or (when shuffling) an order guaranteed to differ from it."""
@@ -283,8 +253,7 @@ class GraphSimulator:
 
     def is_arm_token(self, token: str) -> bool:
         """Issued here for Azure Resource Manager (audience `arm_url` or one of ARM's own)."""
-        with self._lock:
-            audience = self._token_audiences.get(token)
+        audience = self.identity_endpoint.audience(token)
         return audience is not None and (audience in ARM_AUDIENCES or audience == self.arm_url)
 
     def record_arm(self, request: RecordedRequest) -> None:
@@ -393,7 +362,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _authorized(self) -> bool:
         token = self._bearer()
         # A token for Azure Resource Manager is no Graph token, whoever issued it.
-        return self.simulator.token_is_valid(token) and not self.simulator.is_arm_token(token)
+        return self.simulator.identity_endpoint.is_valid(token) and not self.simulator.is_arm_token(token)
 
     def _bearer(self) -> str:
         return self.headers.get("Authorization", "").removeprefix("Bearer ")
@@ -402,7 +371,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve_arm(self, path: str, body: bytes) -> None:
         sim = self.simulator
         token = self._bearer()
-        issued, for_arm = sim.token_is_valid(token), sim.is_arm_token(token)
+        issued, for_arm = sim.identity_endpoint.is_valid(token), sim.is_arm_token(token)
         sim.record_arm(RecordedRequest(self.command, self.path, None, issued and for_arm, body))
         fault = sim.faults.take_arm(path)
         self._pause([fault], identity=False)
@@ -497,25 +466,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- the managed-identity endpoint -----------------------------------------------
     def _identity(self) -> None:
-        sim = self.simulator
-        query = parse_qs(urlsplit(self.path).query)
-        if self.headers.get("X-IDENTITY-HEADER") != sim.identity_header:
-            self._send(401, {"error": "unauthorized", "error_description": "missing or wrong X-IDENTITY-HEADER"})
-            return
-        if query.get("api-version") != [IDENTITY_API_VERSION] or not query.get("resource"):
-            self._send(400, {"error": "invalid_request", "error_description": "api-version and resource required"})
-            return
-        now = int(time.time())
-        self._send(
-            200,
-            {
-                "access_token": sim.issue_token(query["resource"][0]),
-                "expires_on": str(now + TOKEN_LIFETIME_SECONDS),
-                "resource": query["resource"][0],
-                "token_type": "Bearer",
-                "client_id": (query.get("client_id") or ["00000000-0000-0000-0000-000000000000"])[0],
-            },
-        )
+        endpoint = self.simulator.identity_endpoint
+        self._answer(endpoint.answer(self.headers.get("X-IDENTITY-HEADER"), urlsplit(self.path).query))
 
     # --- the wire ----------------------------------------------------------------------
     def _pause(self, faults: list[Fault | None], *, identity: bool) -> None:
@@ -611,10 +563,6 @@ def _json_body(body: bytes) -> Any:
         return json.loads(body) if body else None
     except ValueError:
         return None
-
-
-def _base64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 def _arm_error(status: int, code: str, message: str) -> Answer:
