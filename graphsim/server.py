@@ -12,13 +12,13 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Generic, TypeVar, cast
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 
+from graphsim.arm import ARM_PATH, Arm
 from graphsim.directory import Directory
 from graphsim.faults import Fault, FaultPlan
 from graphsim.identity_endpoint import GRAPH_RESOURCE, IDENTITY_API_VERSION, IDENTITY_PATH, IdentityEndpoint
@@ -30,27 +30,6 @@ T = TypeVar("T")
 
 MAX_BATCH_REQUESTS = 20  # Microsoft Graph JSON batching: at most 20 requests in one $batch
 _BATCH_PATH = re.compile(r"^/(v1\.0|beta)/\$batch$")
-
-# --- Azure Resource Manager: Microsoft Sentinel incident comments ---------------------
-# ARM is served on a port of its own, so its origin (`arm_url`), which the app takes as
-# REVOKE_ARM_ENDPOINT, and with it the audience of the tokens the app asks for it, differ
-# from Graph's (`url`).
-ARM_RESOURCE = "https://management.azure.com"
-# The audiences ARM accepts besides the simulator's own `arm_url`.
-ARM_AUDIENCES = frozenset(
-    {ARM_RESOURCE, ARM_RESOURCE + "/", "https://management.core.windows.net", "https://management.core.windows.net/"}
-)
-# Stable SecurityInsights versions that serve IncidentComments_CreateOrUpdate.
-ARM_COMMENT_API_VERSIONS = frozenset(
-    {"2023-02-01", "2023-11-01", "2024-03-01", "2024-09-01", "2025-03-01", "2025-06-01", "2025-09-01"}
-)
-MAX_COMMENT_CHARACTERS = 30_000  # Microsoft Sentinel service limits: characters per comment
-_ARM_PATH = re.compile(r"^(/subscriptions(?:/.*)?)$", re.IGNORECASE)
-_ARM_COMMENT_PATH = re.compile(
-    r"^(/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.OperationalInsights/workspaces/[^/]+"
-    r"/providers/Microsoft\.SecurityInsights/incidents/[^/]+)/comments/([^/]+)$",
-    re.IGNORECASE,
-)
 
 
 @dataclass(frozen=True)
@@ -108,6 +87,8 @@ class GraphSimulator:
     token_claims: _Kept[dict[str, Any]] = _Kept("identity_endpoint")
     token_requests: _Kept[int] = _Kept("identity_endpoint")
     issued_tokens: _Kept[list[str]] = _Kept("identity_endpoint")
+    comments: _Kept[dict[tuple[str, str], list[str]]] = _Kept("arm")
+    arm_requests: _Kept[list[RecordedRequest]] = _Kept("arm", "requests")
 
     def __init__(
         self, *, latency: float = 0.0, respond_no_content: bool = False, shuffle_batch_responses: bool = False
@@ -125,9 +106,7 @@ class GraphSimulator:
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._arm_server: ThreadingHTTPServer | None = None
-        # Azure Resource Manager: (incident id lower-cased, comment id lower-cased) -> every message PUT there.
-        self.comments: dict[tuple[str, str], list[str]] = {}
-        self.arm_requests: list[RecordedRequest] = []
+        self.arm = Arm(self)  # Microsoft Sentinel incident comments
         self.directory = Directory(self)  # groups, roles, paged listings, the write quota
         self._routes = self._graph_routes()
 
@@ -244,61 +223,11 @@ class GraphSimulator:
             shuffled = self._shuffler.sample(responses, len(responses))
         return shuffled if shuffled != responses else responses[1:] + responses[:1]
 
-    # --- Azure Resource Manager: incident comments ------------------------------------
     @property
     def arm_url(self) -> str:
         """The ARM endpoint to configure the app with (an origin); its tokens' audience differs from Graph's."""
         assert self._arm_server is not None, "the simulator is not running"
         return f"http://127.0.0.1:{self._arm_server.server_address[1]}"
-
-    def is_arm_token(self, token: str) -> bool:
-        """Issued here for Azure Resource Manager (audience `arm_url` or one of ARM's own)."""
-        audience = self.identity_endpoint.audience(token)
-        return audience is not None and (audience in ARM_AUDIENCES or audience == self.arm_url)
-
-    def record_arm(self, request: RecordedRequest) -> None:
-        with self._lock:
-            self.arm_requests.append(request)
-
-    def perform_arm(self, method: str, path: str, query: str, body: bytes) -> Answer:
-        """Carry out one authorized ARM request; only an incident comment's PUT is served."""
-        route = _ARM_PATH.match(path)
-        comment = _ARM_COMMENT_PATH.match(route.group(1)) if route else None
-        if comment is None:
-            return _arm_error(404, "NotFound", f"no such resource: {path}")
-        if method != "PUT":
-            return _arm_error(405, "MethodNotAllowed", f"{method} is not served here")
-        versions = parse_qs(query).get("api-version")
-        if not versions:
-            return _arm_error(400, "MissingApiVersionParameter", "The api-version query parameter is required.")
-        if versions != [versions[0]] or versions[0] not in ARM_COMMENT_API_VERSIONS:
-            return _arm_error(400, "NoRegisteredProviderFound", f"No registered api-version {versions[0]!r}.")
-        message = _comment_message(body)
-        if message is None:
-            return _arm_error(400, "BadRequest", 'The body must be {"properties": {"message": string}}.')
-        if len(message) > MAX_COMMENT_CHARACTERS:
-            return _arm_error(
-                400, "BadRequest", f"Comment length should not exceed {MAX_COMMENT_CHARACTERS} characters"
-            )
-        incident, comment_id = comment.group(1), comment.group(2)
-        key = (incident.lower(), comment_id.lower())
-        with self._lock:
-            created = key not in self.comments
-            self.comments.setdefault(key, []).append(message)
-        now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-        resource = {
-            "id": f"{incident}/comments/{comment_id}",
-            "name": comment_id,
-            "type": "Microsoft.SecurityInsights/Incidents/Comments",
-            "etag": f'"{uuid.uuid4()}"',
-            "properties": {
-                "message": message,
-                "createdTimeUtc": now,
-                "lastModifiedTimeUtc": now,
-                "author": {"objectId": self.identity_object_id, "name": "graphsim", "userPrincipalName": None},
-            },
-        }
-        return Answer(201 if created else 200, resource)
 
     # --- Graph's answers ----------------------------------------------------------------
     def perform(self, method: str, path: str, body: Any = None, query: str = "") -> Answer:
@@ -322,7 +251,7 @@ class _Handler(BaseHTTPRequestHandler):
     simulator: GraphSimulator
     serves_arm: bool  # the ARM port: every request is an ARM request
     protocol_version = "HTTP/1.1"
-    _drip = 0.0  # seconds between the bytes of this request's answer (Fault.drip)
+    drip = 0.0  # seconds between the bytes of this request's answer (Fault.drip)
     _arrived = 0.0  # time.monotonic() when the request being served arrived
     _latency_due = False  # the round trip's latency is still to be waited before answering
 
@@ -352,78 +281,57 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         path = urlsplit(self.path).path
         # ARM's paths are served on Graph's port too, so a token for the wrong audience is refused as ARM refuses it.
-        if self.serves_arm or _ARM_PATH.match(path):
-            self._serve_arm(path, body)
+        if self.serves_arm or ARM_PATH.match(path):
+            self.simulator.arm.serve(self, path, body)
         elif self.command == "POST" and (batch := _BATCH_PATH.match(path)):
             self._serve_batch(batch.group(1), path, body)
         else:
             self._serve_single(path, body)
 
-    def _authorized(self) -> bool:
-        token = self._bearer()
+    def authorized(self) -> bool:
+        token = self.bearer()
         # A token for Azure Resource Manager is no Graph token, whoever issued it.
-        return self.simulator.identity_endpoint.is_valid(token) and not self.simulator.is_arm_token(token)
+        return self.simulator.identity_endpoint.is_valid(token) and not self.simulator.arm.is_arm_token(token)
 
-    def _bearer(self) -> str:
+    def bearer(self) -> str:
         return self.headers.get("Authorization", "").removeprefix("Bearer ")
-
-    # --- Azure Resource Manager: one request per HTTP request --------------------------
-    def _serve_arm(self, path: str, body: bytes) -> None:
-        sim = self.simulator
-        token = self._bearer()
-        issued, for_arm = sim.identity_endpoint.is_valid(token), sim.is_arm_token(token)
-        sim.record_arm(RecordedRequest(self.command, self.path, None, issued and for_arm, body))
-        fault = sim.faults.take_arm(path)
-        self._pause([fault], identity=False)
-        self._drip = fault.drip if fault is not None else 0.0
-        if fault is not None and fault.drop:
-            self._drop()
-        elif fault is not None and fault.status is not None:
-            self._answer_fault(fault)
-        elif not issued:
-            self._answer(_arm_error(401, "InvalidAuthenticationToken", "The access token is invalid."))
-        elif not for_arm:
-            message = "The access token has been obtained for wrong audience or resource."
-            self._answer(_arm_error(401, "InvalidAuthenticationTokenAudience", message))
-        else:
-            self._answer(sim.perform_arm(self.command, path, urlsplit(self.path).query, body))
 
     # --- one request per HTTP request ------------------------------------------------
     def _serve_single(self, path: str, body: bytes) -> None:
         sim = self.simulator
         is_identity = path == IDENTITY_PATH
-        authorized = self._authorized()
+        authorized = self.authorized()
         sim.record(RecordedRequest(self.command, self.path, user_segment(path), authorized, body))
         fault = sim.faults.take(path, identity=is_identity)
-        self._pause([fault], identity=is_identity)
-        self._drip = fault.drip if fault is not None else 0.0
+        self.pause([fault], identity=is_identity)
+        self.drip = fault.drip if fault is not None else 0.0
         if fault is not None and fault.drop:
-            self._drop()
+            self.drop()
         elif fault is not None and fault.status is not None:
-            self._answer_fault(fault)
+            self.answer_fault(fault)
         elif is_identity:
             self._identity()
         elif not authorized:
-            self._answer(UNAUTHORIZED)
+            self.answer(UNAUTHORIZED)
         else:
-            self._answer(sim.perform(self.command, path, _json_body(body), urlsplit(self.path).query))
+            self.answer(sim.perform(self.command, path, _json_body(body), urlsplit(self.path).query))
 
     # --- JSON batching: POST /{version}/$batch ---------------------------------------
     def _serve_batch(self, version: str, path: str, body: bytes) -> None:
         sim = self.simulator
-        authorized = self._authorized()
+        authorized = self.authorized()
         sim.record_batch(RecordedRequest(self.command, self.path, None, authorized, body))
         envelope_fault = sim.faults.take(path, identity=False, batch_envelope=True)
-        self._drip = envelope_fault.drip if envelope_fault is not None else 0.0
+        self.drip = envelope_fault.drip if envelope_fault is not None else 0.0
         if envelope_fault is not None and (envelope_fault.drop or envelope_fault.status is not None):
-            self._pause([envelope_fault], identity=False)
-            self._drop() if envelope_fault.drop else self._answer_fault(envelope_fault)
+            self.pause([envelope_fault], identity=False)
+            self.drop() if envelope_fault.drop else self.answer_fault(envelope_fault)
             return
         try:
             items = _parse_batch(body)
         except BadBatch as problem:
-            self._pause([envelope_fault], identity=False)
-            self._answer(Answer(400, {"error": {"code": "BadRequest", "message": str(problem)}}))
+            self.pause([envelope_fault], identity=False)
+            self.answer(Answer(400, {"error": {"code": "BadRequest", "message": str(problem)}}))
             return
         for item in items:
             sent = item.full_path(version)
@@ -431,20 +339,20 @@ class _Handler(BaseHTTPRequestHandler):
             segment = user_segment(urlsplit(sent).path)
             sim.record(RecordedRequest(item.method, sent, segment, authorized, recorded_body, in_batch=True))
         if not authorized:
-            self._pause([envelope_fault], identity=False)
-            self._answer(UNAUTHORIZED)
+            self.pause([envelope_fault], identity=False)
+            self.answer(UNAUTHORIZED)
             return
         item_faults = [sim.faults.take(urlsplit(item.full_path(version)).path, identity=False) for item in items]
-        self._pause([envelope_fault, *item_faults], identity=False)
+        self.pause([envelope_fault, *item_faults], identity=False)
         if any(fault is not None and fault.drop for fault in item_faults):
-            self._drop()
+            self.drop()
             return
         responses = [self._batch_response(version, item, fault) for item, fault in zip(items, item_faults, strict=True)]
         envelope: dict[str, Any] = {"responses": sim.order_batch_responses(responses)}
         if envelope_fault is not None and envelope_fault.rewrite is not None:
-            self._answer(Answer(200, envelope_fault.rewrite(envelope)))
+            self.answer(Answer(200, envelope_fault.rewrite(envelope)))
         else:
-            self._answer(Answer(200, envelope))
+            self.answer(Answer(200, envelope))
 
     def _batch_response(self, version: str, item: BatchItem, fault: Fault | None) -> dict[str, Any]:
         if fault is not None and fault.status is not None and fault.raw_body is not None:
@@ -467,10 +375,10 @@ class _Handler(BaseHTTPRequestHandler):
     # --- the managed-identity endpoint -----------------------------------------------
     def _identity(self) -> None:
         endpoint = self.simulator.identity_endpoint
-        self._answer(endpoint.answer(self.headers.get("X-IDENTITY-HEADER"), urlsplit(self.path).query))
+        self.answer(endpoint.answer(self.headers.get("X-IDENTITY-HEADER"), urlsplit(self.path).query))
 
     # --- the wire ----------------------------------------------------------------------
-    def _pause(self, faults: list[Fault | None], *, identity: bool) -> None:
+    def pause(self, faults: list[Fault | None], *, identity: bool) -> None:
         """The longest injected delay now; else one round trip's latency, made up when the answer goes out.
 
         The latency is the time from the request's arrival to its answer, the simulator's own
@@ -483,16 +391,16 @@ class _Handler(BaseHTTPRequestHandler):
         elif not identity and self.simulator.latency:
             self._latency_due = True
 
-    def _drop(self) -> None:
+    def drop(self) -> None:
         self.close_connection = True
         self.connection.shutdown(socket.SHUT_RDWR)
 
-    def _answer(self, answer: Answer) -> None:
+    def answer(self, answer: Answer) -> None:
         self._send(answer.status, answer.body, answer.headers)
 
-    def _answer_fault(self, fault: Fault) -> None:
+    def answer_fault(self, fault: Fault) -> None:
         if fault.raw_body is None:
-            self._answer(fault.answer())
+            self.answer(fault.answer())
             return
         raw = (
             fault.raw_body.replace("{token}", self.simulator.issue_token())
@@ -517,14 +425,14 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
-        if not self._drip:
+        if not self.drip:
             self.wfile.write(payload)
             return
         try:  # a proxy or a sick server trickling the answer out
             for offset in range(len(payload)):
                 self.wfile.write(payload[offset : offset + 1])
                 self.wfile.flush()
-                time.sleep(self._drip)
+                time.sleep(self.drip)
         except OSError:
             self.close_connection = True  # the client stopped listening
 
@@ -563,18 +471,3 @@ def _json_body(body: bytes) -> Any:
         return json.loads(body) if body else None
     except ValueError:
         return None
-
-
-def _arm_error(status: int, code: str, message: str) -> Answer:
-    return Answer(status, {"error": {"code": code, "message": message}})
-
-
-def _comment_message(body: bytes) -> str | None:
-    """`properties.message` of a comment PUT body, or None if the body is not one."""
-    try:
-        document = json.loads(body)
-    except ValueError:
-        return None
-    properties = document.get("properties") if isinstance(document, dict) else None
-    message = properties.get("message") if isinstance(properties, dict) else None
-    return message if isinstance(message, str) else None

@@ -1,5 +1,6 @@
 """The simulator's shared vocabulary: a request as it was received, an answer as it goes out,
-the error bodies Graph answers with, and the route that says who answers a Graph request.
+the error bodies Graph answers with, the route that says who answers a Graph request, and the
+exchange through which a concern answers an HTTP request of its own.
 """
 
 from __future__ import annotations
@@ -7,7 +8,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from graphsim.faults import Fault
 
 
 @dataclass(frozen=True)
@@ -52,3 +56,32 @@ class Route:
     method: str
     pattern: re.Pattern[str]
     handle: Callable[[re.Match[str], Any, str], Answer]
+
+
+class Exchange(Protocol):
+    """The HTTP request being served, as the concern answering it sees it (graphsim.server's handler).
+
+    A concern pauses first (injected delays, the simulated latency), then ends the exchange
+    once: it drops the connection, or answers (an injected fault, or its own answer).
+    """
+
+    command: str  # the request's method
+    path: str  # as sent, query string included
+    drip: float  # seconds between the bytes of the answer (Fault.drip); 0: all at once
+
+    def bearer(self) -> str:
+        """The request's bearer token ("" if none)."""
+
+    def authorized(self) -> bool:
+        """The bearer token is one the simulator issued for Graph."""
+
+    def pause(self, faults: list[Fault | None], *, identity: bool) -> None:
+        """The longest delay of `faults` now, else the round trip's latency before the answer."""
+
+    def drop(self) -> None:
+        """Close the connection without an answer."""
+
+    def answer(self, answer: Answer) -> None: ...
+
+    def answer_fault(self, fault: Fault) -> None:
+        """The answer `fault` gives in the request's place (its `raw_body` as it is, if it has one)."""
