@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import random
-import re
 import socket
 import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Generic, TypeVar, cast
 from urllib.parse import urlsplit
@@ -19,6 +16,7 @@ from urllib.parse import urlsplit
 import requests
 
 from graphsim.arm import ARM_PATH, Arm
+from graphsim.batching import BATCH_PATH, Batches
 from graphsim.directory import Directory
 from graphsim.faults import Fault, FaultPlan
 from graphsim.identity_endpoint import GRAPH_RESOURCE, IDENTITY_API_VERSION, IDENTITY_PATH, IdentityEndpoint
@@ -27,27 +25,6 @@ from graphsim.users import SimulatedUser, Users, user_segment
 from graphsim.wire import UNAUTHORIZED, Answer, RecordedRequest, Route, unsupported
 
 T = TypeVar("T")
-
-MAX_BATCH_REQUESTS = 20  # Microsoft Graph JSON batching: at most 20 requests in one $batch
-_BATCH_PATH = re.compile(r"^/(v1\.0|beta)/\$batch$")
-
-
-@dataclass(frozen=True)
-class BatchItem:
-    """One sub-request of a `$batch` body, as the client sent it."""
-
-    id: str
-    method: str
-    url: str  # relative to the version, e.g. /users/{id}/revokeSignInSessions
-    headers: dict[str, str]
-    body: Any
-
-    def full_path(self, version: str) -> str:
-        return f"/{version}/{self.url.removeprefix('/')}"
-
-
-class BadBatch(ValueError):
-    """The `$batch` body as a whole is refused; Graph answers 400 and performs nothing."""
 
 
 class _Kept(Generic[T]):
@@ -89,23 +66,22 @@ class GraphSimulator:
     issued_tokens: _Kept[list[str]] = _Kept("identity_endpoint")
     comments: _Kept[dict[tuple[str, str], list[str]]] = _Kept("arm")
     arm_requests: _Kept[list[RecordedRequest]] = _Kept("arm", "requests")
+    shuffle_batch_responses: _Kept[bool] = _Kept("batches", "shuffle_responses")
+    batch_requests: _Kept[int] = _Kept("batches", "received")
 
     def __init__(
         self, *, latency: float = 0.0, respond_no_content: bool = False, shuffle_batch_responses: bool = False
     ) -> None:
         self.latency = latency
         self.users = Users(self, respond_no_content=respond_no_content)
-        # Graph does not keep a batch's responses in request order; shuffling makes clients match by id.
-        self.shuffle_batch_responses = shuffle_batch_responses
         self.requests: list[RecordedRequest] = []
         self.identity_protection = IdentityProtection(self.users)
-        self.batch_requests = 0  # $batch POSTs received
         self.identity_endpoint = IdentityEndpoint()
         self.faults = FaultPlan()
-        self._shuffler = random.Random(0)
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._arm_server: ThreadingHTTPServer | None = None
+        self.batches = Batches(self, shuffle_responses=shuffle_batch_responses)
         self.arm = Arm(self)  # Microsoft Sentinel incident comments
         self.directory = Directory(self)  # groups, roles, paged listings, the write quota
         self._routes = self._graph_routes()
@@ -191,11 +167,6 @@ class GraphSimulator:
         with self._lock:
             self.requests.append(request)
 
-    def record_batch(self, envelope: RecordedRequest) -> None:
-        with self._lock:
-            self.requests.append(envelope)
-            self.batch_requests += 1
-
     def graph_requests(self) -> list[RecordedRequest]:
         with self._lock:
             return [r for r in self.requests if not r.path.startswith(IDENTITY_PATH)]
@@ -214,14 +185,6 @@ class GraphSimulator:
         )
         response.raise_for_status()
         return str(response.json()["access_token"])
-
-    def order_batch_responses(self, responses: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Request order, or (when shuffling) an order guaranteed to differ from it."""
-        if not self.shuffle_batch_responses or len(responses) < 2:
-            return responses
-        with self._lock:
-            shuffled = self._shuffler.sample(responses, len(responses))
-        return shuffled if shuffled != responses else responses[1:] + responses[:1]
 
     @property
     def arm_url(self) -> str:
@@ -283,8 +246,8 @@ class _Handler(BaseHTTPRequestHandler):
         # ARM's paths are served on Graph's port too, so a token for the wrong audience is refused as ARM refuses it.
         if self.serves_arm or ARM_PATH.match(path):
             self.simulator.arm.serve(self, path, body)
-        elif self.command == "POST" and (batch := _BATCH_PATH.match(path)):
-            self._serve_batch(batch.group(1), path, body)
+        elif self.command == "POST" and (batch := BATCH_PATH.match(path)):
+            self.simulator.batches.serve(self, batch.group(1), path, body)
         else:
             self._serve_single(path, body)
 
@@ -315,62 +278,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.answer(UNAUTHORIZED)
         else:
             self.answer(sim.perform(self.command, path, _json_body(body), urlsplit(self.path).query))
-
-    # --- JSON batching: POST /{version}/$batch ---------------------------------------
-    def _serve_batch(self, version: str, path: str, body: bytes) -> None:
-        sim = self.simulator
-        authorized = self.authorized()
-        sim.record_batch(RecordedRequest(self.command, self.path, None, authorized, body))
-        envelope_fault = sim.faults.take(path, identity=False, batch_envelope=True)
-        self.drip = envelope_fault.drip if envelope_fault is not None else 0.0
-        if envelope_fault is not None and (envelope_fault.drop or envelope_fault.status is not None):
-            self.pause([envelope_fault], identity=False)
-            self.drop() if envelope_fault.drop else self.answer_fault(envelope_fault)
-            return
-        try:
-            items = _parse_batch(body)
-        except BadBatch as problem:
-            self.pause([envelope_fault], identity=False)
-            self.answer(Answer(400, {"error": {"code": "BadRequest", "message": str(problem)}}))
-            return
-        for item in items:
-            sent = item.full_path(version)
-            recorded_body = b"" if item.body is None else json.dumps(item.body).encode()
-            segment = user_segment(urlsplit(sent).path)
-            sim.record(RecordedRequest(item.method, sent, segment, authorized, recorded_body, in_batch=True))
-        if not authorized:
-            self.pause([envelope_fault], identity=False)
-            self.answer(UNAUTHORIZED)
-            return
-        item_faults = [sim.faults.take(urlsplit(item.full_path(version)).path, identity=False) for item in items]
-        self.pause([envelope_fault, *item_faults], identity=False)
-        if any(fault is not None and fault.drop for fault in item_faults):
-            self.drop()
-            return
-        responses = [self._batch_response(version, item, fault) for item, fault in zip(items, item_faults, strict=True)]
-        envelope: dict[str, Any] = {"responses": sim.order_batch_responses(responses)}
-        if envelope_fault is not None and envelope_fault.rewrite is not None:
-            self.answer(Answer(200, envelope_fault.rewrite(envelope)))
-        else:
-            self.answer(Answer(200, envelope))
-
-    def _batch_response(self, version: str, item: BatchItem, fault: Fault | None) -> dict[str, Any]:
-        if fault is not None and fault.status is not None and fault.raw_body is not None:
-            # Inside a batch, a body that is not JSON travels as a string (as Graph sends base64 content).
-            answer = Answer(fault.status, fault.raw_body or None, fault.headers)
-        elif fault is not None and fault.status is not None:
-            answer = fault.answer()
-        elif item.body is not None and not any(name.lower() == "content-type" for name in item.headers):
-            message = "Content-Type header is required when a request in a batch has a body."
-            answer = Answer(400, {"error": {"code": "BadRequest", "message": message}})
-        else:
-            sent = urlsplit(item.full_path(version))
-            answer = self.simulator.perform(item.method, sent.path, item.body, sent.query)
-        headers = {"Content-Type": "application/json"} if answer.body is not None else {}
-        response: dict[str, Any] = {"id": item.id, "status": answer.status, "headers": {**headers, **answer.headers}}
-        if answer.body is not None:
-            response["body"] = answer.body
-        return response
 
     # --- the managed-identity endpoint -----------------------------------------------
     def _identity(self) -> None:
@@ -435,35 +342,6 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(self.drip)
         except OSError:
             self.close_connection = True  # the client stopped listening
-
-
-def _parse_batch(body: bytes) -> list[BatchItem]:
-    """The sub-requests of a `$batch` body, or `BadBatch` for anything Graph refuses as a whole."""
-    try:
-        document = json.loads(body)
-    except ValueError:
-        raise BadBatch("Unable to read the batch body as JSON.") from None
-    requests = document.get("requests") if isinstance(document, dict) else None
-    if not isinstance(requests, list):
-        raise BadBatch("The batch body needs a 'requests' array.")
-    if len(requests) > MAX_BATCH_REQUESTS:
-        raise BadBatch("Number of requests inside batch exceed the limit.")
-    items = [_batch_item(raw) for raw in requests]
-    ids = [item.id.lower() for item in items]  # Graph compares ids without regard to case
-    if len(set(ids)) != len(ids):
-        raise BadBatch("Request ids inside a batch must be unique.")
-    return items
-
-
-def _batch_item(raw: Any) -> BatchItem:
-    if not isinstance(raw, dict):
-        raise BadBatch("Each request inside a batch must be an object.")
-    item_id, method, url, headers = raw.get("id"), raw.get("method"), raw.get("url"), raw.get("headers", {})
-    if not (isinstance(item_id, str) and item_id and isinstance(method, str) and isinstance(url, str) and url):
-        raise BadBatch("Each request inside a batch needs a string 'id', 'method' and 'url'.")
-    if not isinstance(headers, dict) or not all(isinstance(value, str) for value in headers.values()):
-        raise BadBatch("A request's 'headers' inside a batch must be an object of strings.")
-    return BatchItem(item_id, method.upper(), url, headers, raw.get("body"))
 
 
 def _json_body(body: bytes) -> Any:
