@@ -1,4 +1,17 @@
-"""The simulator's HTTP server: 127.0.0.1 only, real sockets, a record of every request."""
+"""The simulator's HTTP server: 127.0.0.1 only, real sockets, a record of every request.
+
+`GraphSimulator` is what tests hold; `_Handler` reads each HTTP request and hands it to
+the concern that answers it, each in a module of its own:
+
+    users.py                GET and PATCH /users/{id}, revokeSignInSessions, invalidateAllRefreshTokens
+    identity_protection.py  riskyUsers/confirmCompromised and riskyUsers/dismiss
+    directory.py            listings of users, group and role members; Graph's write quota
+    batching.py             POST /{version}/$batch
+    identity_endpoint.py    the managed-identity endpoint and the tokens it issues
+    arm.py                  Azure Resource Manager (its own port): Sentinel incident comments
+    faults.py               the faults tests inject, and the plan that spends them
+    wire.py                 what they share: RecordedRequest, Answer, Route, Exchange
+"""
 
 from __future__ import annotations
 
@@ -22,9 +35,12 @@ from graphsim.faults import Fault, FaultPlan
 from graphsim.identity_endpoint import GRAPH_RESOURCE, IDENTITY_API_VERSION, IDENTITY_PATH, IdentityEndpoint
 from graphsim.identity_protection import IdentityProtection
 from graphsim.users import SimulatedUser, Users, user_segment
-from graphsim.wire import UNAUTHORIZED, Answer, RecordedRequest, Route, unsupported
+from graphsim.wire import UNAUTHORIZED, Answer, RecordedRequest, unsupported
 
 T = TypeVar("T")
+
+# The loopback ports served, by name, each with its serving thread's name; ARM's is its own (graphsim.arm).
+_PORTS = {"graph": "graphsim", "arm": "graphsim-arm"}
 
 
 class _Kept(Generic[T]):
@@ -58,6 +74,8 @@ class GraphSimulator:
     licensed_for_risk: _Kept[bool] = _Kept("identity_protection")
     identity_protection_interval: _Kept[float] = _Kept("identity_protection", "interval")
     identity_protection_throttled: _Kept[int] = _Kept("identity_protection", "throttled")
+    shuffle_batch_responses: _Kept[bool] = _Kept("batches", "shuffle_responses")
+    batch_requests: _Kept[int] = _Kept("batches", "received")
     identity_header: _Kept[str] = _Kept("identity_endpoint")
     identity_object_id: _Kept[str] = _Kept("identity_endpoint")
     app_roles: _Kept[list[str]] = _Kept("identity_endpoint")
@@ -66,25 +84,23 @@ class GraphSimulator:
     issued_tokens: _Kept[list[str]] = _Kept("identity_endpoint")
     comments: _Kept[dict[tuple[str, str], list[str]]] = _Kept("arm")
     arm_requests: _Kept[list[RecordedRequest]] = _Kept("arm", "requests")
-    shuffle_batch_responses: _Kept[bool] = _Kept("batches", "shuffle_responses")
-    batch_requests: _Kept[int] = _Kept("batches", "received")
 
     def __init__(
         self, *, latency: float = 0.0, respond_no_content: bool = False, shuffle_batch_responses: bool = False
     ) -> None:
         self.latency = latency
-        self.users = Users(self, respond_no_content=respond_no_content)
-        self.requests: list[RecordedRequest] = []
-        self.identity_protection = IdentityProtection(self.users)
-        self.identity_endpoint = IdentityEndpoint()
-        self.faults = FaultPlan()
+        self.requests: list[RecordedRequest] = []  # Graph's and the identity endpoint's, sub-requests included
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._arm_server: ThreadingHTTPServer | None = None
-        self.batches = Batches(self, shuffle_responses=shuffle_batch_responses)
-        self.arm = Arm(self)  # Microsoft Sentinel incident comments
+        self._servers: dict[str, ThreadingHTTPServer] = {}  # port name -> its server, while running
+        self.faults = FaultPlan()
+        self.identity_endpoint = IdentityEndpoint()
+        self.users = Users(self, respond_no_content=respond_no_content)
+        self.identity_protection = IdentityProtection(self.users)
         self.directory = Directory(self)  # groups, roles, paged listings, the write quota
-        self._routes = self._graph_routes()
+        self.batches = Batches(self, shuffle_responses=shuffle_batch_responses)
+        self.arm = Arm(self)
+        # Every Graph request the simulator answers, by the concern that answers it.
+        self._routes = [*self.directory.routes(), *self.users.routes(), *self.identity_protection.routes()]
 
     # --- lifecycle -------------------------------------------------------------------
     def __enter__(self) -> GraphSimulator:
@@ -95,29 +111,36 @@ class GraphSimulator:
         self.stop()
 
     def start(self) -> None:
-        self._server = self._serve("graphsim", serves_arm=False)
-        self._arm_server = self._serve("graphsim-arm", serves_arm=True)
+        for port in _PORTS:
+            self._servers[port] = self._serve(port)
 
     def stop(self) -> None:
-        for server in (self._server, self._arm_server):
-            if server is not None:
-                try:
-                    server.shutdown()
-                finally:
-                    server.server_close()
-        self._server = self._arm_server = None
+        for server in self._servers.values():
+            try:
+                server.shutdown()
+            finally:
+                server.server_close()
+        self._servers.clear()
 
-    def _serve(self, name: str, *, serves_arm: bool) -> ThreadingHTTPServer:
-        handler = type("BoundHandler", (_Handler,), {"simulator": self, "serves_arm": serves_arm})
+    def _serve(self, port: str) -> ThreadingHTTPServer:
+        handler = type("BoundHandler", (_Handler,), {"simulator": self, "port": port})
         server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, args=(0.05,), name=name, daemon=True).start()
+        threading.Thread(target=server.serve_forever, args=(0.05,), name=_PORTS[port], daemon=True).start()
         return server
+
+    def _origin(self, port: str) -> str:
+        assert port in self._servers, "the simulator is not running"
+        return f"http://127.0.0.1:{self._servers[port].server_address[1]}"
 
     @property
     def url(self) -> str:
-        assert self._server is not None, "the simulator is not running"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._origin("graph")
+
+    @property
+    def arm_url(self) -> str:
+        """The ARM endpoint to configure the app with (an origin); its tokens' audience differs from Graph's."""
+        return self._origin("arm")
 
     def environment(self) -> dict[str, str]:
         """The app settings that point the function app and azure-identity at this simulator."""
@@ -127,16 +150,12 @@ class GraphSimulator:
             "REVOKE_GRAPH_ENDPOINT": self.url,
         }
 
-    # --- the directory ---------------------------------------------------------------
+    # --- the tenant ------------------------------------------------------------------
     def add_user(
         self, user_principal_name: str, object_id: str | None = None, *, synced: bool = False, **kind: Any
     ) -> SimulatedUser:
         """A user; a UPN with #EXT# is a B2B guest, `kind` sets the sign-in properties (graphsim.faults)."""
         return self.users.add(user_principal_name, object_id, synced=synced, **kind)
-
-    def identity_protection_used_by_another_app(self) -> None:
-        """Another app of the tenant just used Identity Protection's turn: the next second is taken."""
-        self.identity_protection.used_by_another_app()
 
     def add_users(self, names: Iterable[str]) -> list[SimulatedUser]:
         return [self.add_user(name) for name in names]
@@ -146,6 +165,10 @@ class GraphSimulator:
 
     def find_user(self, key: str) -> SimulatedUser | None:
         return self.users.find(key)
+
+    def identity_protection_used_by_another_app(self) -> None:
+        """Another app of the tenant just used Identity Protection's turn: the next second is taken."""
+        self.identity_protection.used_by_another_app()
 
     # --- faults ----------------------------------------------------------------------
     def inject(self, fault: Fault) -> None:
@@ -162,7 +185,7 @@ class GraphSimulator:
     def clear_faults(self) -> None:
         self.faults.clear()
 
-    # --- what was received -------------------------------------------------------------
+    # --- what was received, and tokens -------------------------------------------------
     def record(self, request: RecordedRequest) -> None:
         with self._lock:
             self.requests.append(request)
@@ -186,12 +209,6 @@ class GraphSimulator:
         response.raise_for_status()
         return str(response.json()["access_token"])
 
-    @property
-    def arm_url(self) -> str:
-        """The ARM endpoint to configure the app with (an origin); its tokens' audience differs from Graph's."""
-        assert self._arm_server is not None, "the simulator is not running"
-        return f"http://127.0.0.1:{self._arm_server.server_address[1]}"
-
     # --- Graph's answers ----------------------------------------------------------------
     def perform(self, method: str, path: str, body: Any = None, query: str = "") -> Answer:
         """Carry out one authorized Graph request (single or inside a batch) and say what Graph answers."""
@@ -202,17 +219,10 @@ class GraphSimulator:
                 return route.handle(match, body, query)
         return unsupported(method, path)
 
-    def _graph_routes(self) -> list[Route]:
-        return [
-            *self.directory.routes(),
-            *self.users.routes(),
-            *self.identity_protection.routes(),
-        ]
-
 
 class _Handler(BaseHTTPRequestHandler):
     simulator: GraphSimulator
-    serves_arm: bool  # the ARM port: every request is an ARM request
+    port: str  # which of _PORTS it serves: on "arm", every request is an ARM request
     protocol_version = "HTTP/1.1"
     drip = 0.0  # seconds between the bytes of this request's answer (Fault.drip)
     _arrived = 0.0  # time.monotonic() when the request being served arrived
@@ -244,7 +254,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         path = urlsplit(self.path).path
         # ARM's paths are served on Graph's port too, so a token for the wrong audience is refused as ARM refuses it.
-        if self.serves_arm or ARM_PATH.match(path):
+        if self.port == "arm" or ARM_PATH.match(path):
             self.simulator.arm.serve(self, path, body)
         elif self.command == "POST" and (batch := BATCH_PATH.match(path)):
             self.simulator.batches.serve(self, batch.group(1), path, body)
@@ -327,7 +337,7 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(max(0.0, self.simulator.latency - (time.monotonic() - self._arrived)))
         self.send_response(status)
         # Graph names its request id `request-id`; Azure Resource Manager, `x-ms-request-id`.
-        self.send_header("x-ms-request-id" if self.serves_arm else "request-id", str(uuid.uuid4()))
+        self.send_header("x-ms-request-id" if self.port == "arm" else "request-id", str(uuid.uuid4()))
         self.send_header("Content-Length", str(len(payload)))
         for name, value in headers.items():
             self.send_header(name, value)
