@@ -29,8 +29,8 @@ import requests
 
 from bench.child import COUNT_VARIABLE, PREFIX_VARIABLE, USER_VARIABLE, bulk_user_names
 from graphsim.harness import app_settings, http_request
+from graphsim.identity_endpoint import IDENTITY_PATH
 from graphsim.process import SimulatorProcess
-from graphsim.server import IDENTITY_PATH
 from revoke.settings import SettingNames, Settings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,6 +6,8 @@ For tests, the demo and the benchmark only; `.funcignore` keeps it out of the de
 """
 
 from graphsim.authority import EntraAuthority
-from graphsim.server import Fault, GraphSimulator, RecordedRequest
+from graphsim.faults import Fault
+from graphsim.server import GraphSimulator
+from graphsim.wire import RecordedRequest
 
 __all__ = ["EntraAuthority", "Fault", "GraphSimulator", "RecordedRequest"]

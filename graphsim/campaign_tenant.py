@@ -6,7 +6,8 @@ import uuid
 from dataclasses import dataclass, field
 
 from graphsim.directory import SimulatedGroup
-from graphsim.server import GraphSimulator, SimulatedUser
+from graphsim.server import GraphSimulator
+from graphsim.users import SimulatedUser
 
 GLOBAL_ADMINISTRATOR = "62e90394-69f5-4237-9190-012177145e10"  # the role template id Entra ID documents
 

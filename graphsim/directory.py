@@ -1,6 +1,6 @@
 """The simulated directory behind a campaign: groups (nested), directory roles, paged listings, and Graph's write quota.
 
-Served by `GraphSimulator.perform` before its own routes:
+Its routes join the simulator's (`GraphSimulator.perform`), and its write quota is asked first:
 
     GET /v1.0/users?$select=...&$top=N                                   every user
     GET /v1.0/groups/{id}/transitiveMembers/microsoft.graph.user?...     users in the group, at any depth
@@ -33,8 +33,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote
 
+from graphsim.wire import Answer, Route, unsupported
+
 if TYPE_CHECKING:
-    from graphsim.server import Answer, GraphSimulator, SimulatedUser
+    from graphsim.server import GraphSimulator
+    from graphsim.users import SimulatedUser
 
 GRAPH_MAX_TOP = 999
 _GROUP_MEMBERS = re.compile(r"^/v1\.0/groups/([^/]+)/transitiveMembers/microsoft\.graph\.user$")
@@ -106,31 +109,36 @@ class Directory:
         return self.quota
 
     # --- answering ----------------------------------------------------------------------
-    def answer(self, method: str, path: str, query: str) -> Answer | None:
-        """The answer to a listing, or a 429 for a write over quota; None for anything else."""
-        from graphsim.server import Answer
+    def admit(self, method: str, path: str) -> Answer | None:
+        """A 429 for a write over quota; None for anything else."""
+        if self.quota is None or not _is_write(method, path):
+            return None
+        wait = self.quota.admit()
+        if wait is None:
+            return None
+        body = {"error": {"code": "TooManyRequests", "message": "Too many requests (graphsim write quota)"}}
+        return Answer(429, body, {"Retry-After": str(max(1, math.ceil(wait)))})
 
-        if self.quota is not None and _is_write(method, path):
-            wait = self.quota.admit()
-            if wait is not None:
-                body = {"error": {"code": "TooManyRequests", "message": "Too many requests (graphsim write quota)"}}
-                return Answer(429, body, {"Retry-After": str(max(1, math.ceil(wait)))})
-            return None
-        if method != "GET":
-            return None
-        ids = self._listing(path)
-        if ids is None:
-            return None
-        return self._page(path, ids, parse_qs(query))
+    def routes(self) -> list[Route]:
+        """The listings: every user, a group's members at any depth, a role's active members."""
+        return [
+            Route("GET", _ALL_USERS, self._all_users),
+            Route("GET", _GROUP_MEMBERS, self._group_members),
+            Route("GET", _ROLE_MEMBERS, self._role_members),
+        ]
 
-    def _listing(self, path: str) -> list[str] | None:
-        if _ALL_USERS.match(path):
-            return self._sim.user_ids()
-        if group := _GROUP_MEMBERS.match(path):
-            return self._transitive(unquote(group.group(1)).lower())
-        if role := _ROLE_MEMBERS.match(path):
-            return list(dict.fromkeys(self.roles.get(unquote(role.group(1)).lower(), [])))
-        return None
+    def _all_users(self, match: re.Match[str], body: Any, query: str) -> Answer:
+        return self._page(match.string, self._sim.user_ids(), query)
+
+    def _group_members(self, match: re.Match[str], body: Any, query: str) -> Answer:
+        ids = self._transitive(unquote(match.group(1)).lower())
+        if ids is None:  # a group this directory does not hold
+            return unsupported("GET", match.string)
+        return self._page(match.string, ids, query)
+
+    def _role_members(self, match: re.Match[str], body: Any, query: str) -> Answer:
+        ids = list(dict.fromkeys(self.roles.get(unquote(match.group(1)).lower(), [])))
+        return self._page(match.string, ids, query)
 
     def _transitive(self, group_id: str) -> list[str] | None:
         if group_id not in self.groups:
@@ -147,9 +155,8 @@ class Directory:
             pending.extend(self.groups[current].groups)
         return list(users)
 
-    def _page(self, path: str, ids: list[str], query: dict[str, list[str]]) -> Answer:
-        from graphsim.server import Answer
-
+    def _page(self, path: str, ids: list[str], query_string: str) -> Answer:
+        query = parse_qs(query_string)
         self.list_requests += 1
         top = int((query.get("$top") or [str(GRAPH_MAX_TOP)])[0])
         if not 1 <= top <= GRAPH_MAX_TOP:

@@ -1,5 +1,8 @@
-"""Faults that need more than `Fault`'s fields: users of every kind, answers about someone else,
-a black-holed address, and tokens no reader should choke on.
+"""Injected faults: what one is (`Fault`), the plan that spends each on the requests it matches
+(`FaultPlan`), and ready-made ones that need more than `Fault`'s fields.
+
+The ready-made ones: users of every kind, answers about someone else, a black-holed address,
+and tokens no reader should choke on.
 """
 
 from __future__ import annotations
@@ -7,11 +10,117 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import random
 import socket
+import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
-from graphsim.server import Fault, SimulatedUser
+from graphsim.users import SimulatedUser
+from graphsim.wire import Answer
+
+
+@dataclass
+class Fault:
+    """An injected failure: answer `status` (with `headers`), drop the connection, or stall.
+
+    `match` picks the requests it applies to (by their path); `times` is how many it
+    spends itself on (None: every matching request).
+
+    Inside a `$batch`, a fault applies to each sub-request, matched on its full path
+    (`/v1.0/users/{id}/revokeSignInSessions`): a `status` becomes that item's answer
+    inside a 200 batch. A response cannot be half delivered, so a sub-request's `drop`
+    drops the whole batch (and nothing in it is performed) and its `delay` delays the
+    whole batch. With `batch_envelope=True` the fault applies to the `$batch` POST itself
+    instead (a whole-batch 503, a dropped batch) and never to a sub-request.
+
+    Answers that a misbehaving Graph, identity endpoint or proxy gives: `raw_body` is sent
+    as it is (HTML, truncated or empty JSON), with every `{token}` in it replaced by a
+    freshly issued access token, so a test can see whether the token reaches a log.
+    `rewrite` (with `batch_envelope=True`) performs the batch for real and then sends
+    `rewrite(envelope)` instead of the true answer: Graph did the work but the client
+    cannot read that it did.
+    """
+
+    status: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    body: Any = None
+    raw_body: str | None = None
+    rewrite: Callable[[dict[str, Any]], Any] | None = None
+    drop: bool = False
+    delay: float = 0.0
+    match: Callable[[str], bool] = lambda path: True
+    times: int | None = 1
+    drip: float = 0.0  # send the answer (performed as usual) one byte per `drip` seconds
+    identity: bool = False  # applies to the managed-identity endpoint instead of Graph
+    batch_envelope: bool = False  # applies to a $batch POST itself instead of its sub-requests
+
+    def answer(self) -> Answer:
+        """What Graph answers in the request's place: `status` with `body`, or Graph's error for the status."""
+        body = self.body
+        if body is None and not 200 <= (self.status or 500) < 400:
+            body = {"error": {"code": _code_for(self.status or 500), "message": "injected by the simulator"}}
+        return Answer(self.status or 500, body, self.headers)
+
+
+class FaultPlan:
+    """The faults injected into one simulator: each is taken by the next request it applies to."""
+
+    def __init__(self) -> None:
+        self._faults: list[Fault] = []
+        self._random_faults: tuple[float, random.Random, list[Fault]] | None = None
+        self._arm_faults: list[Fault] = []
+        self._lock = threading.Lock()
+
+    def inject(self, fault: Fault) -> None:
+        with self._lock:
+            self._faults.append(fault)
+
+    def inject_randomly(self, rate: float, faults: list[Fault], seed: int) -> None:
+        with self._lock:
+            self._random_faults = (rate, random.Random(seed), faults)
+
+    def inject_arm(self, fault: Fault) -> None:
+        with self._lock:
+            self._arm_faults.append(fault)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+            self._random_faults = None
+            self._arm_faults.clear()
+
+    def take(self, path: str, *, identity: bool, batch_envelope: bool = False) -> Fault | None:
+        """The fault for a Graph or identity request (or a `$batch` POST itself) to `path`, if any."""
+        with self._lock:
+            for fault in self._faults:
+                if fault.identity == identity and fault.batch_envelope == batch_envelope and fault.match(path):
+                    return _spend(fault, self._faults)
+            if self._random_faults and not identity:
+                rate, rng, choices = self._random_faults
+                candidates = [fault for fault in choices if fault.batch_envelope == batch_envelope]
+                if candidates and rng.random() < rate:
+                    return rng.choice(candidates)
+        return None
+
+    def take_arm(self, path: str) -> Fault | None:
+        with self._lock:
+            for fault in self._arm_faults:
+                if fault.match(path):
+                    return _spend(fault, self._arm_faults)
+        return None
+
+
+def _spend(fault: Fault, faults: list[Fault]) -> Fault:
+    """`fault`, one of its `times` spent: it leaves `faults` when none is left."""
+    if fault.times is not None:
+        fault.times -= 1
+        if fault.times <= 0:
+            faults.remove(fault)
+    return fault
+
 
 # A B2B collaboration user invited as a member: signed in by their home tenant, and no #EXT# in the UPN.
 EXTERNAL_MEMBER: dict[str, Any] = {
@@ -108,3 +217,17 @@ class BlackHole:
 
 def _base64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _code_for(status: int) -> str:
+    return {
+        400: "BadRequest",
+        401: "InvalidAuthenticationToken",
+        403: "Authorization_RequestDenied",
+        404: "Request_ResourceNotFound",
+        429: "TooManyRequests",
+        500: "InternalServerError",
+        502: "BadGateway",
+        503: "ServiceUnavailable",
+        504: "GatewayTimeout",
+    }.get(status, "UnknownError")

@@ -13,7 +13,9 @@ from collections.abc import Iterable
 from multiprocessing.connection import Connection
 from typing import Any
 
-from graphsim.server import GraphSimulator, RecordedRequest, SimulatedUser
+from graphsim.server import GraphSimulator
+from graphsim.users import SimulatedUser
+from graphsim.wire import RecordedRequest
 
 
 class SimulatorProcess:

@@ -1,211 +1,106 @@
-"""The simulator's HTTP server: 127.0.0.1 only, real sockets, a record of every request."""
+"""The simulator's HTTP server: 127.0.0.1 only, real sockets, a record of every request.
+
+`GraphSimulator` is what tests hold; `_Handler` reads each HTTP request and hands it to
+the concern that answers it, each in a module of its own:
+
+    users.py                GET and PATCH /users/{id}, revokeSignInSessions, invalidateAllRefreshTokens
+    identity_protection.py  riskyUsers/confirmCompromised and riskyUsers/dismiss
+    directory.py            listings of users, group and role members; Graph's write quota
+    batching.py             POST /{version}/$batch
+    identity_endpoint.py    the managed-identity endpoint and the tokens it issues
+    arm.py                  Azure Resource Manager (its own port): Sentinel incident comments
+    faults.py               the faults tests inject, and the plan that spends them
+    wire.py                 what they share: RecordedRequest, Answer, Route, Exchange
+"""
 
 from __future__ import annotations
 
-import base64
 import json
-import random
-import re
-import secrets
 import socket
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from typing import Any, Generic, TypeVar, cast
+from urllib.parse import urlsplit
 
 import requests
 
+from graphsim.arm import ARM_PATH, Arm
+from graphsim.batching import BATCH_PATH, Batches
 from graphsim.directory import Directory
-from graphsim.release import dismiss_risk, enable_account
+from graphsim.faults import Fault, FaultPlan
+from graphsim.identity_endpoint import GRAPH_RESOURCE, IDENTITY_API_VERSION, IDENTITY_PATH, IdentityEndpoint
+from graphsim.identity_protection import IdentityProtection
+from graphsim.users import SimulatedUser, Users, user_segment
+from graphsim.wire import UNAUTHORIZED, Answer, RecordedRequest, unsupported
 
-IDENTITY_PATH = "/msi/token"
-GRAPH_RESOURCE = "https://graph.microsoft.com"
-_JWT_HEADER = b'{"typ":"JWT","alg":"RS256","kid":"graphsim"}'
-IDENTITY_API_VERSION = "2019-08-01"
-TOKEN_LIFETIME_SECONDS = 3600
-MAX_BATCH_REQUESTS = 20  # Microsoft Graph JSON batching: at most 20 requests in one $batch
-_ACTION_PATH = re.compile(r"^/(v1\.0|beta)/users/([^/]+)/(revokeSignInSessions|invalidateAllRefreshTokens)$")
-_USER_PATH = re.compile(r"^/(v1\.0|beta)/users/([^/]+)$")
-_BATCH_PATH = re.compile(r"^/(v1\.0|beta)/\$batch$")
-_CONFIRM_PATH = re.compile(r"^/(v1\.0|beta)/identityProtection/riskyUsers/confirmCompromised$")
-_DISMISS_PATH = re.compile(r"^/(v1\.0|beta)/identityProtection/riskyUsers/dismiss$")
+T = TypeVar("T")
 
-# --- Azure Resource Manager: Microsoft Sentinel incident comments ---------------------
-# ARM is served on a port of its own, so its origin (`arm_url`), which the app takes as
-# REVOKE_ARM_ENDPOINT, and with it the audience of the tokens the app asks for it, differ
-# from Graph's (`url`).
-ARM_RESOURCE = "https://management.azure.com"
-# The audiences ARM accepts besides the simulator's own `arm_url`.
-ARM_AUDIENCES = frozenset(
-    {ARM_RESOURCE, ARM_RESOURCE + "/", "https://management.core.windows.net", "https://management.core.windows.net/"}
-)
-# Stable SecurityInsights versions that serve IncidentComments_CreateOrUpdate.
-ARM_COMMENT_API_VERSIONS = frozenset(
-    {"2023-02-01", "2023-11-01", "2024-03-01", "2024-09-01", "2025-03-01", "2025-06-01", "2025-09-01"}
-)
-MAX_COMMENT_CHARACTERS = 30_000  # Microsoft Sentinel service limits: characters per comment
-_ARM_PATH = re.compile(r"^(/subscriptions(?:/.*)?)$", re.IGNORECASE)
-_ARM_COMMENT_PATH = re.compile(
-    r"^(/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.OperationalInsights/workspaces/[^/]+"
-    r"/providers/Microsoft\.SecurityInsights/incidents/[^/]+)/comments/([^/]+)$",
-    re.IGNORECASE,
-)
+# The loopback ports served, by name, each with its serving thread's name; ARM's is its own (graphsim.arm).
+_PORTS = {"graph": "graphsim", "arm": "graphsim-arm"}
 
 
-@dataclass
-class Fault:
-    """An injected failure: answer `status` (with `headers`), drop the connection, or stall.
+class _Kept(Generic[T]):
+    """A simulator attribute one of its collaborators keeps: `sim.revocations` is `sim.users.revocations`."""
 
-    `match` picks the requests it applies to (by their path); `times` is how many it
-    spends itself on (None: every matching request).
+    def __init__(self, collaborator: str, name: str = "") -> None:
+        self._collaborator = collaborator
+        self._name = name
 
-    Inside a `$batch`, a fault applies to each sub-request, matched on its full path
-    (`/v1.0/users/{id}/revokeSignInSessions`): a `status` becomes that item's answer
-    inside a 200 batch. A response cannot be half delivered, so a sub-request's `drop`
-    drops the whole batch (and nothing in it is performed) and its `delay` delays the
-    whole batch. With `batch_envelope=True` the fault applies to the `$batch` POST itself
-    instead (a whole-batch 503, a dropped batch) and never to a sub-request.
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = self._name or name
 
-    Answers that a misbehaving Graph, identity endpoint or proxy gives: `raw_body` is sent
-    as it is (HTML, truncated or empty JSON), with every `{token}` in it replaced by a
-    freshly issued access token, so a test can see whether the token reaches a log.
-    `rewrite` (with `batch_envelope=True`) performs the batch for real and then sends
-    `rewrite(envelope)` instead of the true answer: Graph did the work but the client
-    cannot read that it did.
-    """
+    def __get__(self, simulator: object, owner: type | None = None) -> T:
+        return cast(T, getattr(getattr(simulator, self._collaborator), self._name))
 
-    status: int | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-    body: Any = None
-    raw_body: str | None = None
-    rewrite: Callable[[dict[str, Any]], Any] | None = None
-    drop: bool = False
-    delay: float = 0.0
-    match: Callable[[str], bool] = lambda path: True
-    times: int | None = 1
-    drip: float = 0.0  # send the answer (performed as usual) one byte per `drip` seconds
-    identity: bool = False  # applies to the managed-identity endpoint instead of Graph
-    batch_envelope: bool = False  # applies to a $batch POST itself instead of its sub-requests
-
-
-@dataclass(frozen=True)
-class RecordedRequest:
-    method: str
-    path: str  # as sent on the wire (for a sub-request: version prefix + its url), percent-encoding intact
-    user_segment: str | None  # the decoded user segment of a /users/{id} path
-    authorized: bool
-    body: bytes = b""
-    in_batch: bool = False  # a sub-request of a $batch, recorded besides the batch itself
-
-
-@dataclass(frozen=True)
-class SimulatedUser:
-    object_id: str
-    user_principal_name: str
-    synced: bool = False  # mastered in on-premises Active Directory: Graph refuses to disable it
-    # Where the user signs in, as Graph's user resource says it (see graphsim.people).
-    user_type: str = "Member"
-    external_user_state: str | None = None
-    creation_type: str | None = None
-    identities: tuple[tuple[str, str], ...] = ()  # (signInType, issuer); empty: this tenant's own
-
-    def properties(self) -> dict[str, Any]:
-        """The user resource's properties this simulator knows, by their Graph names."""
-        identities = self.identities or (("userPrincipalName", "contoso.onmicrosoft.com"),)
-        return {
-            "id": self.object_id,
-            "userPrincipalName": self.user_principal_name,
-            "userType": self.user_type,
-            "externalUserState": self.external_user_state,
-            "creationType": self.creation_type,
-            "identities": [
-                {
-                    "signInType": kind,
-                    "issuer": issuer,
-                    "issuerAssignedId": None if kind == "federated" else self.user_principal_name,
-                }
-                for kind, issuer in identities
-            ],
-        }
-
-
-@dataclass(frozen=True)
-class Answer:
-    """What Graph answers one request, on the wire or as an item of a batch response."""
-
-    status: int
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class BatchItem:
-    """One sub-request of a `$batch` body, as the client sent it."""
-
-    id: str
-    method: str
-    url: str  # relative to the version, e.g. /users/{id}/revokeSignInSessions
-    headers: dict[str, str]
-    body: Any
-
-    def full_path(self, version: str) -> str:
-        return f"/{version}/{self.url.removeprefix('/')}"
-
-
-class BadBatch(ValueError):
-    """The `$batch` body as a whole is refused; Graph answers 400 and performs nothing."""
+    def __set__(self, simulator: object, value: T) -> None:
+        setattr(getattr(simulator, self._collaborator), self._name, value)
 
 
 class GraphSimulator:
     """Start with `with GraphSimulator() as sim:`; point the app at `sim.environment()`."""
 
+    # What tests read and set, kept by the collaborator that serves it.
+    revocations: _Kept[Counter[str]] = _Kept("users")
+    disabled: _Kept[set[str]] = _Kept("users")
+    enabled: _Kept[Counter[str]] = _Kept("users")
+    respond_no_content: _Kept[bool] = _Kept("users")
+    confirmed_compromised: _Kept[Counter[str]] = _Kept("identity_protection")
+    risk_dismissed: _Kept[Counter[str]] = _Kept("identity_protection")
+    dismiss_calls: _Kept[list[float]] = _Kept("identity_protection")
+    licensed_for_risk: _Kept[bool] = _Kept("identity_protection")
+    identity_protection_interval: _Kept[float] = _Kept("identity_protection", "interval")
+    identity_protection_throttled: _Kept[int] = _Kept("identity_protection", "throttled")
+    shuffle_batch_responses: _Kept[bool] = _Kept("batches", "shuffle_responses")
+    batch_requests: _Kept[int] = _Kept("batches", "received")
+    identity_header: _Kept[str] = _Kept("identity_endpoint")
+    identity_object_id: _Kept[str] = _Kept("identity_endpoint")
+    app_roles: _Kept[list[str]] = _Kept("identity_endpoint")
+    token_claims: _Kept[dict[str, Any]] = _Kept("identity_endpoint")
+    token_requests: _Kept[int] = _Kept("identity_endpoint")
+    issued_tokens: _Kept[list[str]] = _Kept("identity_endpoint")
+    comments: _Kept[dict[tuple[str, str], list[str]]] = _Kept("arm")
+    arm_requests: _Kept[list[RecordedRequest]] = _Kept("arm", "requests")
+
     def __init__(
         self, *, latency: float = 0.0, respond_no_content: bool = False, shuffle_batch_responses: bool = False
     ) -> None:
         self.latency = latency
-        self.respond_no_content = respond_no_content
-        # Graph does not keep a batch's responses in request order; shuffling makes clients match by id.
-        self.shuffle_batch_responses = shuffle_batch_responses
-        self.identity_header = secrets.token_hex(16)
-        self.requests: list[RecordedRequest] = []
-        self.revocations: Counter[str] = Counter()  # object id -> revocations performed
-        self.disabled: set[str] = set()  # object ids of accounts Graph disabled
-        self.confirmed_compromised: Counter[str] = Counter()  # object id -> confirmations recorded
-        self.enabled: Counter[str] = Counter()  # object id -> times Graph enabled the account again
-        self.risk_dismissed: Counter[str] = Counter()  # object id -> dismissals recorded
-        self.dismiss_calls: list[float] = []  # monotonic time of each riskyUsers/dismiss call performed
-        self.licensed_for_risk = True  # Entra ID P2: without it confirmCompromised is refused
-        # Identity Protection: 1 request per second per tenant for all apps; its 429 has no Retry-After.
-        self.identity_protection_interval = 1.0
-        self.identity_protection_throttled = 0  # confirmCompromised requests answered 429
-        self._last_identity_protection = -1e9
-        self.token_requests = 0
-        self.batch_requests = 0  # $batch POSTs received
-        self.issued_tokens: list[str] = []
-        self.identity_object_id = str(uuid.uuid4())
-        # In the tokens it issues: revocation, and User.Read.All to learn where each user signs in.
-        self.app_roles: list[str] = ["User.RevokeSessions.All", "User.Read.All"]
-        # More claims for the tokens it issues, e.g. a signed-in user's upn, scp and wids.
-        self.token_claims: dict[str, Any] = {}
-        self._users: dict[str, SimulatedUser] = {}
-        self._faults: list[Fault] = []
-        self._random_faults: tuple[float, random.Random, list[Fault]] | None = None
-        self._shuffler = random.Random(0)
+        self.requests: list[RecordedRequest] = []  # Graph's and the identity endpoint's, sub-requests included
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._arm_server: ThreadingHTTPServer | None = None
-        # Azure Resource Manager: (incident id lower-cased, comment id lower-cased) -> every message PUT there.
-        self.comments: dict[tuple[str, str], list[str]] = {}
-        self.arm_requests: list[RecordedRequest] = []
-        self._arm_faults: list[Fault] = []
-        self._token_audiences: dict[str, str] = {}
+        self._servers: dict[str, ThreadingHTTPServer] = {}  # port name -> its server, while running
+        self.faults = FaultPlan()
+        self.identity_endpoint = IdentityEndpoint()
+        self.users = Users(self, respond_no_content=respond_no_content)
+        self.identity_protection = IdentityProtection(self.users)
         self.directory = Directory(self)  # groups, roles, paged listings, the write quota
+        self.batches = Batches(self, shuffle_responses=shuffle_batch_responses)
+        self.arm = Arm(self)
+        # Every Graph request the simulator answers, by the concern that answers it.
+        self._routes = [*self.directory.routes(), *self.users.routes(), *self.identity_protection.routes()]
 
     # --- lifecycle -------------------------------------------------------------------
     def __enter__(self) -> GraphSimulator:
@@ -216,29 +111,36 @@ class GraphSimulator:
         self.stop()
 
     def start(self) -> None:
-        self._server = self._serve("graphsim", serves_arm=False)
-        self._arm_server = self._serve("graphsim-arm", serves_arm=True)
+        for port in _PORTS:
+            self._servers[port] = self._serve(port)
 
     def stop(self) -> None:
-        for server in (self._server, self._arm_server):
-            if server is not None:
-                try:
-                    server.shutdown()
-                finally:
-                    server.server_close()
-        self._server = self._arm_server = None
+        for server in self._servers.values():
+            try:
+                server.shutdown()
+            finally:
+                server.server_close()
+        self._servers.clear()
 
-    def _serve(self, name: str, *, serves_arm: bool) -> ThreadingHTTPServer:
-        handler = type("BoundHandler", (_Handler,), {"simulator": self, "serves_arm": serves_arm})
+    def _serve(self, port: str) -> ThreadingHTTPServer:
+        handler = type("BoundHandler", (_Handler,), {"simulator": self, "port": port})
         server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, args=(0.05,), name=name, daemon=True).start()
+        threading.Thread(target=server.serve_forever, args=(0.05,), name=_PORTS[port], daemon=True).start()
         return server
+
+    def _origin(self, port: str) -> str:
+        assert port in self._servers, "the simulator is not running"
+        return f"http://127.0.0.1:{self._servers[port].server_address[1]}"
 
     @property
     def url(self) -> str:
-        assert self._server is not None, "the simulator is not running"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._origin("graph")
+
+    @property
+    def arm_url(self) -> str:
+        """The ARM endpoint to configure the app with (an origin); its tokens' audience differs from Graph's."""
+        return self._origin("arm")
 
     def environment(self) -> dict[str, str]:
         """The app settings that point the function app and azure-identity at this simulator."""
@@ -248,81 +150,45 @@ class GraphSimulator:
             "REVOKE_GRAPH_ENDPOINT": self.url,
         }
 
-    # --- the directory ---------------------------------------------------------------
+    # --- the tenant ------------------------------------------------------------------
     def add_user(
         self, user_principal_name: str, object_id: str | None = None, *, synced: bool = False, **kind: Any
     ) -> SimulatedUser:
-        """A user; a UPN with #EXT# is a B2B guest, `kind` sets the sign-in properties (graphsim.people)."""
-        if "#ext#" in user_principal_name.lower() and not kind:
-            kind = {
-                "user_type": "Guest",
-                "external_user_state": "Accepted",
-                "creation_type": "Invitation",
-                "identities": (("federated", "ExternalAzureAD"),),
-            }
-        user = SimulatedUser(object_id or str(uuid.uuid4()), user_principal_name, synced, **kind)
-        with self._lock:
-            self._users[user.object_id.lower()] = user
-            self._users[user_principal_name.lower()] = user
-        return user
-
-    def identity_protection_used_by_another_app(self) -> None:
-        """Another app of the tenant just used Identity Protection's turn: the next second is taken."""
-        with self._lock:
-            self._last_identity_protection = time.monotonic()
+        """A user; a UPN with #EXT# is a B2B guest, `kind` sets the sign-in properties (graphsim.faults)."""
+        return self.users.add(user_principal_name, object_id, synced=synced, **kind)
 
     def add_users(self, names: Iterable[str]) -> list[SimulatedUser]:
         return [self.add_user(name) for name in names]
 
     def user_ids(self) -> list[str]:
-        with self._lock:
-            return list(dict.fromkeys(user.object_id for user in self._users.values()))
+        return self.users.ids()
 
     def find_user(self, key: str) -> SimulatedUser | None:
-        with self._lock:
-            return self._users.get(key.lower())
+        return self.users.find(key)
+
+    def identity_protection_used_by_another_app(self) -> None:
+        """Another app of the tenant just used Identity Protection's turn: the next second is taken."""
+        self.identity_protection.used_by_another_app()
 
     # --- faults ----------------------------------------------------------------------
     def inject(self, fault: Fault) -> None:
-        with self._lock:
-            self._faults.append(fault)
+        self.faults.inject(fault)
 
     def inject_randomly(self, rate: float, faults: list[Fault], seed: int) -> None:
         """Answer a `rate` share of Graph requests with one of `faults`, picked by a seeded RNG."""
-        with self._lock:
-            self._random_faults = (rate, random.Random(seed), faults)
+        self.faults.inject_randomly(rate, faults, seed)
+
+    def inject_arm(self, fault: Fault) -> None:
+        """A fault for ARM requests, matched on their path as sent (`identity` and `batch_envelope` unused)."""
+        self.faults.inject_arm(fault)
 
     def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
-            self._random_faults = None
-            self._arm_faults.clear()
+        self.faults.clear()
 
-    def take_fault(self, path: str, *, identity: bool, batch_envelope: bool = False) -> Fault | None:
-        with self._lock:
-            for fault in self._faults:
-                if fault.identity == identity and fault.batch_envelope == batch_envelope and fault.match(path):
-                    if fault.times is not None:
-                        fault.times -= 1
-                        if fault.times <= 0:
-                            self._faults.remove(fault)
-                    return fault
-            if self._random_faults and not identity:
-                rate, rng, choices = self._random_faults
-                candidates = [fault for fault in choices if fault.batch_envelope == batch_envelope]
-                if candidates and rng.random() < rate:
-                    return rng.choice(candidates)
-        return None
-
-    # --- what was received -------------------------------------------------------------
+    # --- what was received, and tokens -------------------------------------------------
     def record(self, request: RecordedRequest) -> None:
         with self._lock:
             self.requests.append(request)
-
-    def record_batch(self, envelope: RecordedRequest) -> None:
-        with self._lock:
-            self.requests.append(envelope)
-            self.batch_requests += 1
 
     def graph_requests(self) -> list[RecordedRequest]:
         with self._lock:
@@ -330,25 +196,7 @@ class GraphSimulator:
 
     def issue_token(self, resource: str = GRAPH_RESOURCE) -> str:
         """A JWT-shaped access token: its claims (`aud`, `roles`) as Entra ID issues them, signature random."""
-        now = int(time.time())
-        claims = {
-            "aud": resource,
-            "iss": "https://sts.windows.net/graphsim/",
-            "iat": now,
-            "exp": now + TOKEN_LIFETIME_SECONDS,
-            "oid": self.identity_object_id,
-            "roles": list(self.app_roles),
-            "uti": secrets.token_urlsafe(12),
-            **self.token_claims,
-        }
-        token = ".".join(
-            _base64url(part) for part in (_JWT_HEADER, json.dumps(claims).encode(), secrets.token_bytes(32))
-        )
-        with self._lock:
-            self.token_requests += 1
-            self.issued_tokens.append(token)
-            self._token_audiences[token] = resource
-        return token
+        return self.identity_endpoint.issue(resource)
 
     def request_token(self, resource: str = "https://graph.microsoft.com") -> str:
         """A token fetched over HTTP the way a managed-identity client asks, for callers outside the app."""
@@ -361,183 +209,22 @@ class GraphSimulator:
         response.raise_for_status()
         return str(response.json()["access_token"])
 
-    def token_is_valid(self, token: str) -> bool:
-        with self._lock:
-            return token in self.issued_tokens
-
-    def revoke(self, user: SimulatedUser) -> None:
-        with self._lock:
-            self.revocations[user.object_id] += 1
-
-    def order_batch_responses(self, responses: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Request order, or (when shuffling) an order guaranteed to differ from it."""
-        if not self.shuffle_batch_responses or len(responses) < 2:
-            return responses
-        with self._lock:
-            shuffled = self._shuffler.sample(responses, len(responses))
-        return shuffled if shuffled != responses else responses[1:] + responses[:1]
-
-    # --- Azure Resource Manager: incident comments ------------------------------------
-    @property
-    def arm_url(self) -> str:
-        """The ARM endpoint to configure the app with (an origin); its tokens' audience differs from Graph's."""
-        assert self._arm_server is not None, "the simulator is not running"
-        return f"http://127.0.0.1:{self._arm_server.server_address[1]}"
-
-    def is_arm_token(self, token: str) -> bool:
-        """Issued here for Azure Resource Manager (audience `arm_url` or one of ARM's own)."""
-        with self._lock:
-            audience = self._token_audiences.get(token)
-        return audience is not None and (audience in ARM_AUDIENCES or audience == self.arm_url)
-
-    def inject_arm(self, fault: Fault) -> None:
-        """A fault for ARM requests, matched on their path as sent (`identity` and `batch_envelope` unused)."""
-        with self._lock:
-            self._arm_faults.append(fault)
-
-    def take_arm_fault(self, path: str) -> Fault | None:
-        with self._lock:
-            for fault in self._arm_faults:
-                if fault.match(path):
-                    if fault.times is not None:
-                        fault.times -= 1
-                        if fault.times <= 0:
-                            self._arm_faults.remove(fault)
-                    return fault
-        return None
-
-    def record_arm(self, request: RecordedRequest) -> None:
-        with self._lock:
-            self.arm_requests.append(request)
-
-    def perform_arm(self, method: str, path: str, query: str, body: bytes) -> Answer:
-        """Carry out one authorized ARM request; only an incident comment's PUT is served."""
-        route = _ARM_PATH.match(path)
-        comment = _ARM_COMMENT_PATH.match(route.group(1)) if route else None
-        if comment is None:
-            return _arm_error(404, "NotFound", f"no such resource: {path}")
-        if method != "PUT":
-            return _arm_error(405, "MethodNotAllowed", f"{method} is not served here")
-        versions = parse_qs(query).get("api-version")
-        if not versions:
-            return _arm_error(400, "MissingApiVersionParameter", "The api-version query parameter is required.")
-        if versions != [versions[0]] or versions[0] not in ARM_COMMENT_API_VERSIONS:
-            return _arm_error(400, "NoRegisteredProviderFound", f"No registered api-version {versions[0]!r}.")
-        message = _comment_message(body)
-        if message is None:
-            return _arm_error(400, "BadRequest", 'The body must be {"properties": {"message": string}}.')
-        if len(message) > MAX_COMMENT_CHARACTERS:
-            return _arm_error(
-                400, "BadRequest", f"Comment length should not exceed {MAX_COMMENT_CHARACTERS} characters"
-            )
-        incident, comment_id = comment.group(1), comment.group(2)
-        key = (incident.lower(), comment_id.lower())
-        with self._lock:
-            created = key not in self.comments
-            self.comments.setdefault(key, []).append(message)
-        now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-        resource = {
-            "id": f"{incident}/comments/{comment_id}",
-            "name": comment_id,
-            "type": "Microsoft.SecurityInsights/Incidents/Comments",
-            "etag": f'"{uuid.uuid4()}"',
-            "properties": {
-                "message": message,
-                "createdTimeUtc": now,
-                "lastModifiedTimeUtc": now,
-                "author": {"objectId": self.identity_object_id, "name": "graphsim", "userPrincipalName": None},
-            },
-        }
-        return Answer(201 if created else 200, resource)
-
     # --- Graph's answers ----------------------------------------------------------------
     def perform(self, method: str, path: str, body: Any = None, query: str = "") -> Answer:
         """Carry out one authorized Graph request (single or inside a batch) and say what Graph answers."""
-        if (listed_or_throttled := self.directory.answer(method, path, query)) is not None:
-            return listed_or_throttled
-        if method == "POST" and (action := _ACTION_PATH.match(path)):
-            return self._revoke(*action.groups())
-        if method == "GET" and (lookup := _USER_PATH.match(path)):
-            return self._get_user(lookup.group(2), query)
-        if method == "PATCH" and (update := _USER_PATH.match(path)):
-            return self._update_user(update.group(2), body)
-        if method == "POST" and _CONFIRM_PATH.match(path):
-            return self._confirm_compromised(body)
-        if method == "POST" and _DISMISS_PATH.match(path):
-            return dismiss_risk(self, body)
-        return Answer(400, {"error": {"code": "BadRequest", "message": f"unsupported: {method} {path}"}})
-
-    def _update_user(self, segment: str, body: Any) -> Answer:
-        if isinstance(body, dict) and body.get("accountEnabled") is True and len(body) == 1:
-            return enable_account(self, segment)
-        if not isinstance(body, dict) or body.get("accountEnabled") is not False or len(body) != 1:
-            return Answer(400, {"error": {"code": "BadRequest", "message": "only accountEnabled is simulated"}})
-        user = self.find_user(unquote(segment))
-        if user is None:
-            return Answer(404, _not_found(segment))
-        if user.synced:
-            message = (
-                "Unable to update the specified properties for on-premises mastered Directory Sync objects "
-                "or objects currently undergoing migration."
-            )
-            return Answer(400, {"error": {"code": "Request_BadRequest", "message": message}})
-        with self._lock:
-            self.disabled.add(user.object_id)
-        return Answer(204)
-
-    def _confirm_compromised(self, body: Any) -> Answer:
-        ids = body.get("userIds") if isinstance(body, dict) else None
-        if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
-            return Answer(400, {"error": {"code": "BadRequest", "message": "userIds must be a list of object ids"}})
-        if not self.licensed_for_risk:
-            message = "Your tenant is not licensed for this feature."
-            return Answer(403, {"error": {"code": "Forbidden", "message": message}})
-        with self._lock:
-            now = time.monotonic()
-            too_soon = now - self._last_identity_protection < self.identity_protection_interval
-            if too_soon:
-                self.identity_protection_throttled += 1
-            else:
-                self._last_identity_protection = now
-        if too_soon:
-            message = "Too many requests: Identity Protection allows 1 request per second per tenant."
-            return Answer(429, {"error": {"code": "TooManyRequests", "message": message}})
-        users = [self._users.get(i.lower()) for i in ids]
-        if any(user is None or user.object_id.lower() != i.lower() for user, i in zip(users, ids, strict=True)):
-            return Answer(404, {"error": {"code": "Request_ResourceNotFound", "message": "a user id does not exist"}})
-        with self._lock:
-            for user in users:
-                assert user is not None
-                self.confirmed_compromised[user.object_id] += 1
-        return Answer(204)
-
-    def _revoke(self, version: str, segment: str, action: str) -> Answer:
-        if action == "invalidateAllRefreshTokens" and version != "beta":
-            return Answer(400, {"error": {"code": "BadRequest", "message": "Resource not found for the segment."}})
-        user = self.find_user(unquote(segment))
-        if user is None:
-            return Answer(404, _not_found(segment))
-        self.revoke(user)
-        if self.respond_no_content:
-            return Answer(204)
-        return Answer(200, {"@odata.context": f"{self.url}/{version}/$metadata#Edm.Boolean", "value": True})
-
-    def _get_user(self, segment: str, query: str = "") -> Answer:
-        user = self.find_user(unquote(segment))
-        if user is None:
-            return Answer(404, _not_found(segment))
-        properties = user.properties()
-        selected = parse_qs(query).get("$select")
-        # As Graph: the properties $select names (null where unset); without it, the default set.
-        names = selected[0].split(",") if selected else ["id", "userPrincipalName"]
-        return Answer(200, {name: properties.get(name) for name in names})
+        if (throttled := self.directory.admit(method, path)) is not None:
+            return throttled
+        for route in self._routes:
+            if route.method == method and (match := route.pattern.match(path)):
+                return route.handle(match, body, query)
+        return unsupported(method, path)
 
 
 class _Handler(BaseHTTPRequestHandler):
     simulator: GraphSimulator
-    serves_arm: bool  # the ARM port: every request is an ARM request
+    port: str  # which of _PORTS it serves: on "arm", every request is an ARM request
     protocol_version = "HTTP/1.1"
-    _drip = 0.0  # seconds between the bytes of this request's answer (Fault.drip)
+    drip = 0.0  # seconds between the bytes of this request's answer (Fault.drip)
     _arrived = 0.0  # time.monotonic() when the request being served arrived
     _latency_due = False  # the round trip's latency is still to be waited before answering
 
@@ -567,142 +254,48 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         path = urlsplit(self.path).path
         # ARM's paths are served on Graph's port too, so a token for the wrong audience is refused as ARM refuses it.
-        if self.serves_arm or _ARM_PATH.match(path):
-            self._serve_arm(path, body)
-        elif self.command == "POST" and (batch := _BATCH_PATH.match(path)):
-            self._serve_batch(batch.group(1), path, body)
+        if self.port == "arm" or ARM_PATH.match(path):
+            self.simulator.arm.serve(self, path, body)
+        elif self.command == "POST" and (batch := BATCH_PATH.match(path)):
+            self.simulator.batches.serve(self, batch.group(1), path, body)
         else:
             self._serve_single(path, body)
 
-    def _authorized(self) -> bool:
-        token = self._bearer()
+    def authorized(self) -> bool:
+        token = self.bearer()
         # A token for Azure Resource Manager is no Graph token, whoever issued it.
-        return self.simulator.token_is_valid(token) and not self.simulator.is_arm_token(token)
+        return self.simulator.identity_endpoint.is_valid(token) and not self.simulator.arm.is_arm_token(token)
 
-    def _bearer(self) -> str:
+    def bearer(self) -> str:
         return self.headers.get("Authorization", "").removeprefix("Bearer ")
-
-    # --- Azure Resource Manager: one request per HTTP request --------------------------
-    def _serve_arm(self, path: str, body: bytes) -> None:
-        sim = self.simulator
-        token = self._bearer()
-        issued, for_arm = sim.token_is_valid(token), sim.is_arm_token(token)
-        sim.record_arm(RecordedRequest(self.command, self.path, None, issued and for_arm, body))
-        fault = sim.take_arm_fault(path)
-        self._pause([fault], identity=False)
-        self._drip = fault.drip if fault is not None else 0.0
-        if fault is not None and fault.drop:
-            self._drop()
-        elif fault is not None and fault.status is not None:
-            self._answer_fault(fault)
-        elif not issued:
-            self._answer(_arm_error(401, "InvalidAuthenticationToken", "The access token is invalid."))
-        elif not for_arm:
-            message = "The access token has been obtained for wrong audience or resource."
-            self._answer(_arm_error(401, "InvalidAuthenticationTokenAudience", message))
-        else:
-            self._answer(sim.perform_arm(self.command, path, urlsplit(self.path).query, body))
 
     # --- one request per HTTP request ------------------------------------------------
     def _serve_single(self, path: str, body: bytes) -> None:
         sim = self.simulator
         is_identity = path == IDENTITY_PATH
-        authorized = self._authorized()
-        sim.record(RecordedRequest(self.command, self.path, _user_segment(path), authorized, body))
-        fault = sim.take_fault(path, identity=is_identity)
-        self._pause([fault], identity=is_identity)
-        self._drip = fault.drip if fault is not None else 0.0
+        authorized = self.authorized()
+        sim.record(RecordedRequest(self.command, self.path, user_segment(path), authorized, body))
+        fault = sim.faults.take(path, identity=is_identity)
+        self.pause([fault], identity=is_identity)
+        self.drip = fault.drip if fault is not None else 0.0
         if fault is not None and fault.drop:
-            self._drop()
+            self.drop()
         elif fault is not None and fault.status is not None:
-            self._answer_fault(fault)
+            self.answer_fault(fault)
         elif is_identity:
             self._identity()
         elif not authorized:
-            self._answer(_UNAUTHORIZED)
+            self.answer(UNAUTHORIZED)
         else:
-            self._answer(sim.perform(self.command, path, _json_body(body), urlsplit(self.path).query))
-
-    # --- JSON batching: POST /{version}/$batch ---------------------------------------
-    def _serve_batch(self, version: str, path: str, body: bytes) -> None:
-        sim = self.simulator
-        authorized = self._authorized()
-        sim.record_batch(RecordedRequest(self.command, self.path, None, authorized, body))
-        envelope_fault = sim.take_fault(path, identity=False, batch_envelope=True)
-        self._drip = envelope_fault.drip if envelope_fault is not None else 0.0
-        if envelope_fault is not None and (envelope_fault.drop or envelope_fault.status is not None):
-            self._pause([envelope_fault], identity=False)
-            self._drop() if envelope_fault.drop else self._answer_fault(envelope_fault)
-            return
-        try:
-            items = _parse_batch(body)
-        except BadBatch as problem:
-            self._pause([envelope_fault], identity=False)
-            self._answer(Answer(400, {"error": {"code": "BadRequest", "message": str(problem)}}))
-            return
-        for item in items:
-            sent = item.full_path(version)
-            recorded_body = b"" if item.body is None else json.dumps(item.body).encode()
-            segment = _user_segment(urlsplit(sent).path)
-            sim.record(RecordedRequest(item.method, sent, segment, authorized, recorded_body, in_batch=True))
-        if not authorized:
-            self._pause([envelope_fault], identity=False)
-            self._answer(_UNAUTHORIZED)
-            return
-        item_faults = [sim.take_fault(urlsplit(item.full_path(version)).path, identity=False) for item in items]
-        self._pause([envelope_fault, *item_faults], identity=False)
-        if any(fault is not None and fault.drop for fault in item_faults):
-            self._drop()
-            return
-        responses = [self._batch_response(version, item, fault) for item, fault in zip(items, item_faults, strict=True)]
-        envelope: dict[str, Any] = {"responses": sim.order_batch_responses(responses)}
-        if envelope_fault is not None and envelope_fault.rewrite is not None:
-            self._answer(Answer(200, envelope_fault.rewrite(envelope)))
-        else:
-            self._answer(Answer(200, envelope))
-
-    def _batch_response(self, version: str, item: BatchItem, fault: Fault | None) -> dict[str, Any]:
-        if fault is not None and fault.status is not None and fault.raw_body is not None:
-            # Inside a batch, a body that is not JSON travels as a string (as Graph sends base64 content).
-            answer = Answer(fault.status, fault.raw_body or None, fault.headers)
-        elif fault is not None and fault.status is not None:
-            answer = _fault_answer(fault)
-        elif item.body is not None and not any(name.lower() == "content-type" for name in item.headers):
-            message = "Content-Type header is required when a request in a batch has a body."
-            answer = Answer(400, {"error": {"code": "BadRequest", "message": message}})
-        else:
-            sent = urlsplit(item.full_path(version))
-            answer = self.simulator.perform(item.method, sent.path, item.body, sent.query)
-        headers = {"Content-Type": "application/json"} if answer.body is not None else {}
-        response: dict[str, Any] = {"id": item.id, "status": answer.status, "headers": {**headers, **answer.headers}}
-        if answer.body is not None:
-            response["body"] = answer.body
-        return response
+            self.answer(sim.perform(self.command, path, _json_body(body), urlsplit(self.path).query))
 
     # --- the managed-identity endpoint -----------------------------------------------
     def _identity(self) -> None:
-        sim = self.simulator
-        query = parse_qs(urlsplit(self.path).query)
-        if self.headers.get("X-IDENTITY-HEADER") != sim.identity_header:
-            self._send(401, {"error": "unauthorized", "error_description": "missing or wrong X-IDENTITY-HEADER"})
-            return
-        if query.get("api-version") != [IDENTITY_API_VERSION] or not query.get("resource"):
-            self._send(400, {"error": "invalid_request", "error_description": "api-version and resource required"})
-            return
-        now = int(time.time())
-        self._send(
-            200,
-            {
-                "access_token": sim.issue_token(query["resource"][0]),
-                "expires_on": str(now + TOKEN_LIFETIME_SECONDS),
-                "resource": query["resource"][0],
-                "token_type": "Bearer",
-                "client_id": (query.get("client_id") or ["00000000-0000-0000-0000-000000000000"])[0],
-            },
-        )
+        endpoint = self.simulator.identity_endpoint
+        self.answer(endpoint.answer(self.headers.get("X-IDENTITY-HEADER"), urlsplit(self.path).query))
 
     # --- the wire ----------------------------------------------------------------------
-    def _pause(self, faults: list[Fault | None], *, identity: bool) -> None:
+    def pause(self, faults: list[Fault | None], *, identity: bool) -> None:
         """The longest injected delay now; else one round trip's latency, made up when the answer goes out.
 
         The latency is the time from the request's arrival to its answer, the simulator's own
@@ -715,16 +308,16 @@ class _Handler(BaseHTTPRequestHandler):
         elif not identity and self.simulator.latency:
             self._latency_due = True
 
-    def _drop(self) -> None:
+    def drop(self) -> None:
         self.close_connection = True
         self.connection.shutdown(socket.SHUT_RDWR)
 
-    def _answer(self, answer: Answer) -> None:
+    def answer(self, answer: Answer) -> None:
         self._send(answer.status, answer.body, answer.headers)
 
-    def _answer_fault(self, fault: Fault) -> None:
+    def answer_fault(self, fault: Fault) -> None:
         if fault.raw_body is None:
-            self._answer(_fault_answer(fault))
+            self.answer(fault.answer())
             return
         raw = (
             fault.raw_body.replace("{token}", self.simulator.issue_token())
@@ -744,55 +337,21 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(max(0.0, self.simulator.latency - (time.monotonic() - self._arrived)))
         self.send_response(status)
         # Graph names its request id `request-id`; Azure Resource Manager, `x-ms-request-id`.
-        self.send_header("x-ms-request-id" if self.serves_arm else "request-id", str(uuid.uuid4()))
+        self.send_header("x-ms-request-id" if self.port == "arm" else "request-id", str(uuid.uuid4()))
         self.send_header("Content-Length", str(len(payload)))
         for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
-        if not self._drip:
+        if not self.drip:
             self.wfile.write(payload)
             return
         try:  # a proxy or a sick server trickling the answer out
             for offset in range(len(payload)):
                 self.wfile.write(payload[offset : offset + 1])
                 self.wfile.flush()
-                time.sleep(self._drip)
+                time.sleep(self.drip)
         except OSError:
             self.close_connection = True  # the client stopped listening
-
-
-_UNAUTHORIZED = Answer(
-    401, {"error": {"code": "InvalidAuthenticationToken", "message": "Access token is empty or invalid."}}
-)
-
-
-def _parse_batch(body: bytes) -> list[BatchItem]:
-    """The sub-requests of a `$batch` body, or `BadBatch` for anything Graph refuses as a whole."""
-    try:
-        document = json.loads(body)
-    except ValueError:
-        raise BadBatch("Unable to read the batch body as JSON.") from None
-    requests = document.get("requests") if isinstance(document, dict) else None
-    if not isinstance(requests, list):
-        raise BadBatch("The batch body needs a 'requests' array.")
-    if len(requests) > MAX_BATCH_REQUESTS:
-        raise BadBatch("Number of requests inside batch exceed the limit.")
-    items = [_batch_item(raw) for raw in requests]
-    ids = [item.id.lower() for item in items]  # Graph compares ids without regard to case
-    if len(set(ids)) != len(ids):
-        raise BadBatch("Request ids inside a batch must be unique.")
-    return items
-
-
-def _batch_item(raw: Any) -> BatchItem:
-    if not isinstance(raw, dict):
-        raise BadBatch("Each request inside a batch must be an object.")
-    item_id, method, url, headers = raw.get("id"), raw.get("method"), raw.get("url"), raw.get("headers", {})
-    if not (isinstance(item_id, str) and item_id and isinstance(method, str) and isinstance(url, str) and url):
-        raise BadBatch("Each request inside a batch needs a string 'id', 'method' and 'url'.")
-    if not isinstance(headers, dict) or not all(isinstance(value, str) for value in headers.values()):
-        raise BadBatch("A request's 'headers' inside a batch must be an object of strings.")
-    return BatchItem(item_id, method.upper(), url, headers, raw.get("body"))
 
 
 def _json_body(body: bytes) -> Any:
@@ -800,52 +359,3 @@ def _json_body(body: bytes) -> Any:
         return json.loads(body) if body else None
     except ValueError:
         return None
-
-
-def _base64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _user_segment(path: str) -> str | None:
-    match = _ACTION_PATH.match(path) or _USER_PATH.match(path)
-    return unquote(match.group(2)) if match else None
-
-
-def _fault_answer(fault: Fault) -> Answer:
-    body = fault.body
-    if body is None and not 200 <= (fault.status or 500) < 400:
-        body = {"error": {"code": _code_for(fault.status or 500), "message": "injected by the simulator"}}
-    return Answer(fault.status or 500, body, fault.headers)
-
-
-def _not_found(segment: str) -> dict[str, Any]:
-    return {"error": {"code": "Request_ResourceNotFound", "message": f"Resource '{unquote(segment)}' does not exist."}}
-
-
-def _code_for(status: int) -> str:
-    return {
-        400: "BadRequest",
-        401: "InvalidAuthenticationToken",
-        403: "Authorization_RequestDenied",
-        404: "Request_ResourceNotFound",
-        429: "TooManyRequests",
-        500: "InternalServerError",
-        502: "BadGateway",
-        503: "ServiceUnavailable",
-        504: "GatewayTimeout",
-    }.get(status, "UnknownError")
-
-
-def _arm_error(status: int, code: str, message: str) -> Answer:
-    return Answer(status, {"error": {"code": code, "message": message}})
-
-
-def _comment_message(body: bytes) -> str | None:
-    """`properties.message` of a comment PUT body, or None if the body is not one."""
-    try:
-        document = json.loads(body)
-    except ValueError:
-        return None
-    properties = document.get("properties") if isinstance(document, dict) else None
-    message = properties.get("message") if isinstance(properties, dict) else None
-    return message if isinstance(message, str) else None

@@ -18,12 +18,12 @@ import azure.functions as func
 import pytest
 from azure.functions.queue import QueueMessage as HostQueueMessage
 
+from graphsim import Fault, GraphSimulator
 from graphsim.authority import EntraAuthority
 from graphsim.azurite import Azurite
 from graphsim.campaign_tenant import GLOBAL_ADMINISTRATOR, CampaignTenant, build_tenant
 from graphsim.harness import LogCapture, app_settings
 from graphsim.queue_host import QueueHost
-from graphsim.server import Fault, GraphSimulator
 from revoke.app.campaign_triggers import (
     campaign_cancel,
     campaign_poison,

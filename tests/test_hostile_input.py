@@ -33,9 +33,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from graphsim import GraphSimulator
+from graphsim import GraphSimulator, RecordedRequest
 from graphsim.harness import CapturedOut, LogCapture, app_settings, capture_logs, http_request, queue_message
-from graphsim.server import RecordedRequest
 from revoke.app.triggers import revoke_http, revoke_queue
 from revoke.audit.events import AUDIT_LOGGER_NAME
 from tests.conftest import AUDIT_VALIDATOR

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from graphsim import Fault, GraphSimulator
 from graphsim.harness import LogCapture, app_settings
-from graphsim.server import GRAPH_RESOURCE
+from graphsim.identity_endpoint import GRAPH_RESOURCE
 from revoke.audit.events import AUDIT_LOGGER_NAME, SCHEMA_PATH, RequestContext, audit_event, emit
 from revoke.deadline import Deadline
 from revoke.graph.transport import pooled_session
