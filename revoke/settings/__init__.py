@@ -13,6 +13,7 @@ from revoke.settings.action_budget import (
     MAX_ACTION_BUDGET,
     parse_action_budget,
 )
+from revoke.settings.audit import DEFAULT_AUDIT_STREAM, AuditIngestion, audit_ingestion_from
 from revoke.settings.callers import (
     DEFAULT_AUTH_AUTHORITY,
     CallerAuth,
@@ -69,6 +70,7 @@ __all__ = [
     "DEFAULT_ACTIONS",
     "DEFAULT_ACTION_BUDGET",
     "DEFAULT_ARM_ENDPOINT",
+    "DEFAULT_AUDIT_STREAM",
     "DEFAULT_AUTH_AUTHORITY",
     "DEFAULT_CAMPAIGN_QUEUE_NAME",
     "DEFAULT_CAMPAIGN_QUOTA_SHARE",
@@ -90,6 +92,7 @@ __all__ = [
     "MIN_RETRY_BUDGET_SECONDS",
     "POISON_SUFFIX",
     "RETRY_BUDGET_SLACK_SECONDS",
+    "AuditIngestion",
     "CallerAuth",
     "HostStorage",
     "HostStorageNames",
@@ -108,7 +111,8 @@ class Settings:
 
     The fields keep the order they have always been read in: when two settings are wrong, the
     one reported is the first here. Each value's default and reader live in the module of its
-    concern (graph, limits, queues, sentinel, callers, action_budget, storage, campaigns).
+    concern (graph, limits, queues, sentinel, callers, action_budget, storage, campaigns,
+    audit).
     """
 
     graph_endpoint: str = DEFAULT_GRAPH_ENDPOINT
@@ -138,6 +142,8 @@ class Settings:
     max_campaign_users: int = DEFAULT_MAX_CAMPAIGN_USERS
     graph_write_quota: tuple[int, float] = DEFAULT_GRAPH_WRITE_QUOTA  # (writes, seconds)
     campaign_quota_share: float = DEFAULT_CAMPAIGN_QUOTA_SHARE
+    # The workspace table every audit event is also sent to; None: the function's log only.
+    audit_ingestion: AuditIngestion | None = None
 
     @property
     def graph_scope(self) -> str:
@@ -225,4 +231,5 @@ class Settings:
                 float,
                 "a share of the write quota",
             ),
+            audit_ingestion=audit_ingestion_from(value),
         )
