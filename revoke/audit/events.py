@@ -1,4 +1,5 @@
-"""The audit trail: one line of JSON on the `revoke.audit` logger for every action taken or account skipped."""
+"""The audit trail: one line of JSON on the `revoke.audit` logger for every action taken or account skipped,
+also handed to the invocation's collector when its events go to a workspace table (revoke.audit.collector)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from revoke.audit.collector import collect
 from revoke.outcomes import Outcome
 
 AUDIT_LOGGER_NAME = "revoke.audit"
@@ -75,3 +77,4 @@ def emit(event: dict[str, Any]) -> None:
     # WARNING for outcomes a responder must look at, so they stand out in Application Insights.
     level = logging.INFO if event["outcome"] in _ROUTINE else logging.WARNING
     audit_logger.log(level, "%s", _COMPACT_JSON.encode(event))
+    collect(event)

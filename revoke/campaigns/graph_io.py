@@ -9,11 +9,11 @@ whole campaign instead of putting one worker to sleep.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from revoke.actions import ContainmentAction
+from revoke.audit.collector import ContextPool
 from revoke.campaigns.request import Scope
 from revoke.deadline import Deadline
 from revoke.errors import GraphError, PermanentGraphError, TransientGraphError
@@ -66,7 +66,7 @@ class CampaignGraph:
         self._settings = settings
         self._transport = transport
         self._tokens = tokens
-        self._pool = ThreadPoolExecutor(max_workers=BATCHES_IN_FLIGHT, thread_name_prefix="campaign-batch")
+        self._pool = ContextPool(max_workers=BATCHES_IN_FLIGHT, thread_name_prefix="campaign-batch")
         self._reader = CallSender(transport, tokens, self._pool, window=1)
         self._prefix = f"{settings.graph_endpoint}/v1.0"
 

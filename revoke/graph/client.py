@@ -8,13 +8,13 @@ what each Graph answer means is in `revoke.graph.answers`.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import requests
 from azure.core.credentials import TokenCredential
 
 from revoke.actions import ContainmentAction
+from revoke.audit.collector import ContextPool
 from revoke.deadline import Deadline
 from revoke.graph.answers import (
     KIND_PROPERTIES,
@@ -58,7 +58,7 @@ class GraphClient:
         self._revocation = settings.action
         workers = settings.max_parallel * SENDERS_PER_WINDOW
         transport = GraphTransport(settings.graph_endpoint, session or pooled_session(workers))
-        senders = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="graph-batch")
+        senders = ContextPool(max_workers=workers, thread_name_prefix="graph-batch")
         tokens = tokens or TokenSource(credential, settings.graph_scope)
         self._sender = CallSender(transport, tokens, senders, window=settings.max_parallel)
 

@@ -9,11 +9,11 @@ one group per turn of the shared `Pacer`.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import requests
 from azure.core.credentials import TokenCredential
 
+from revoke.audit.collector import ContextPool
 from revoke.deadline import Deadline
 from revoke.errors import GraphError, Unconfirmed
 from revoke.graph.answers import account_enabled_confirmed, action_result, lookup_complete, user_lookup
@@ -53,7 +53,7 @@ class ReleaseGraph:
     ) -> None:
         workers = settings.max_parallel
         transport = GraphTransport(settings.graph_endpoint, session or pooled_session(workers))
-        senders = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="graph-release")
+        senders = ContextPool(max_workers=workers, thread_name_prefix="graph-release")
         self._sender = CallSender(transport, TokenSource(credential, settings.graph_scope), senders, workers)
         self._pacer = pacer
 

@@ -18,8 +18,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 
+from revoke.audit.collector import ContextPool
 from revoke.deadline import MAX_ATTEMPTS, Deadline, wait_before_retry
 from revoke.errors import GraphError, OutOfTime, Unconfirmed
 from revoke.graph.tokens import TokenSource
@@ -32,9 +33,7 @@ _Indexed = list[tuple[int, GraphCall]]
 
 
 class CallSender:
-    def __init__(
-        self, transport: GraphTransport, tokens: TokenSource, senders: ThreadPoolExecutor, window: int
-    ) -> None:
+    def __init__(self, transport: GraphTransport, tokens: TokenSource, senders: ContextPool, window: int) -> None:
         self._transport = transport
         self._tokens = tokens
         self._senders = senders

@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 
 from azure.core.credentials import AccessToken, TokenCredential
 from azure.core.exceptions import ServiceRequestError, ServiceResponseError, ServiceResponseTimeoutError
 from azure.core.pipeline import PipelineResponse
 
+from revoke.audit.collector import ContextPool
 from revoke.audit.redaction import remember
 from revoke.deadline import Deadline
 from revoke.errors import IdentityUnavailable, OutOfTime
@@ -69,7 +70,7 @@ class TokenSource:
         self._cached: AccessToken | None = None
         self._fetch: Future[AccessToken] | None = None
         self._renew = False
-        self._fetcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="token-fetch")
+        self._fetcher = ContextPool(max_workers=1, thread_name_prefix="token-fetch")
 
     def token(self, deadline: Deadline) -> str:
         """A usable token, or IdentityUnavailable / OutOfTime; never waits past `deadline`."""

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import logging
 import re
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import requests
 from azure.core.credentials import TokenCredential
 
+from revoke.audit.collector import ContextPool
 from revoke.audit.events import RequestContext, audit_event
 from revoke.deadline import Deadline
 from revoke.errors import GraphError, GraphUnreachable, TransientGraphError, Unconfirmed
@@ -67,7 +67,7 @@ class IncidentCommenter:
         tokens = tokens or TokenSource(credential, f"{endpoint}/.default")
         # CallSender batches only when given several calls; a comment is one call, so
         # this pool never starts a thread.
-        unused = ThreadPoolExecutor(max_workers=1, thread_name_prefix="arm-comment")
+        unused = ContextPool(max_workers=1, thread_name_prefix="arm-comment")
         self._sender = CallSender(GraphTransport(endpoint, session), tokens, unused, window=1)
 
     def post(self, incident_id: str, comment_id: str, message: str, deadline: Deadline) -> CommentResult:
