@@ -72,6 +72,7 @@ class FaultPlan:
         self._faults: list[Fault] = []
         self._random_faults: tuple[float, random.Random, list[Fault]] | None = None
         self._arm_faults: list[Fault] = []
+        self._ingestion_faults: list[Fault] = []
         self._lock = threading.Lock()
 
     def inject(self, fault: Fault) -> None:
@@ -91,6 +92,7 @@ class FaultPlan:
             self._faults.clear()
             self._random_faults = None
             self._arm_faults.clear()
+            self._ingestion_faults.clear()
 
     def take(self, path: str, *, identity: bool, batch_envelope: bool = False) -> Fault | None:
         """The fault for a Graph or identity request (or a `$batch` POST itself) to `path`, if any."""
@@ -103,6 +105,17 @@ class FaultPlan:
                 candidates = [fault for fault in choices if fault.batch_envelope == batch_envelope]
                 if candidates and rng.random() < rate:
                     return rng.choice(candidates)
+        return None
+
+    def inject_ingestion(self, fault: Fault) -> None:
+        with self._lock:
+            self._ingestion_faults.append(fault)
+
+    def take_ingestion(self, path: str) -> Fault | None:
+        with self._lock:
+            for fault in self._ingestion_faults:
+                if fault.match(path):
+                    return _spend(fault, self._ingestion_faults)
         return None
 
     def take_arm(self, path: str) -> Fault | None:

@@ -9,6 +9,7 @@ the concern that answers it, each in a module of its own:
     batching.py             POST /{version}/$batch
     identity_endpoint.py    the managed-identity endpoint and the tokens it issues
     arm.py                  Azure Resource Manager (its own port): Sentinel incident comments
+    ingestion.py            the Logs Ingestion API (its own port, HTTPS: tls.py): the audit table's rule
     faults.py               the faults tests inject, and the plan that spends them
     wire.py                 what they share: RecordedRequest, Answer, Route, Exchange
 """
@@ -34,13 +35,17 @@ from graphsim.directory import Directory
 from graphsim.faults import Fault, FaultPlan
 from graphsim.identity_endpoint import GRAPH_RESOURCE, IDENTITY_API_VERSION, IDENTITY_PATH, IdentityEndpoint
 from graphsim.identity_protection import IdentityProtection
+from graphsim.ingestion import LogsIngestion
+from graphsim.tls import authority_bundle, server_context
 from graphsim.users import SimulatedUser, Users, user_segment
 from graphsim.wire import UNAUTHORIZED, Answer, RecordedRequest, unsupported
 
 T = TypeVar("T")
 
-# The loopback ports served, by name, each with its serving thread's name; ARM's is its own (graphsim.arm).
-_PORTS = {"graph": "graphsim", "arm": "graphsim-arm"}
+# The loopback ports served, by name, each with its serving thread's name; ARM's is its own (graphsim.arm),
+# and so is the Logs Ingestion API's, which alone is served over TLS (graphsim.ingestion).
+_PORTS = {"graph": "graphsim", "arm": "graphsim-arm", "ingestion": "graphsim-ingestion"}
+_TLS_PORTS = frozenset({"ingestion"})
 
 
 class _Kept(Generic[T]):
@@ -99,6 +104,7 @@ class GraphSimulator:
         self.directory = Directory(self)  # groups, roles, paged listings, the write quota
         self.batches = Batches(self, shuffle_responses=shuffle_batch_responses)
         self.arm = Arm(self)
+        self.ingestion = LogsIngestion(self)
         # Every Graph request the simulator answers, by the concern that answers it.
         self._routes = [*self.directory.routes(), *self.users.routes(), *self.identity_protection.routes()]
 
@@ -126,12 +132,16 @@ class GraphSimulator:
         handler = type("BoundHandler", (_Handler,), {"simulator": self, "port": port})
         server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         server.daemon_threads = True
+        if port in _TLS_PORTS:
+            # The handshake happens on the handler's first read, on its own thread, not in accept().
+            server.socket = server_context().wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
         threading.Thread(target=server.serve_forever, args=(0.05,), name=_PORTS[port], daemon=True).start()
         return server
 
     def _origin(self, port: str) -> str:
         assert port in self._servers, "the simulator is not running"
-        return f"http://127.0.0.1:{self._servers[port].server_address[1]}"
+        scheme = "https" if port in _TLS_PORTS else "http"
+        return f"{scheme}://127.0.0.1:{self._servers[port].server_address[1]}"
 
     @property
     def url(self) -> str:
@@ -141,6 +151,20 @@ class GraphSimulator:
     def arm_url(self) -> str:
         """The ARM endpoint to configure the app with (an origin); its tokens' audience differs from Graph's."""
         return self._origin("arm")
+
+    @property
+    def ingestion_url(self) -> str:
+        """The audit table's rule endpoint (its `logsIngestion`): https, its authority in `ingestion_environment()`."""
+        return self._origin("ingestion")
+
+    def ingestion_environment(self) -> dict[str, str]:
+        """The app settings that send the audit events to the simulated rule, and trust its certificate."""
+        return {
+            "REVOKE_AUDIT_DCR_ENDPOINT": self.ingestion_url,
+            "REVOKE_AUDIT_DCR_ID": self.ingestion.rule_id,
+            "REVOKE_AUDIT_STREAM": self.ingestion.stream,
+            "REQUESTS_CA_BUNDLE": str(authority_bundle()),
+        }
 
     def environment(self) -> dict[str, str]:
         """The app settings that point the function app and azure-identity at this simulator."""
@@ -181,6 +205,10 @@ class GraphSimulator:
     def inject_arm(self, fault: Fault) -> None:
         """A fault for ARM requests, matched on their path as sent (`identity` and `batch_envelope` unused)."""
         self.faults.inject_arm(fault)
+
+    def inject_ingestion(self, fault: Fault) -> None:
+        """A fault for the Logs Ingestion endpoint, matched on the path as sent (`identity` and `batch_envelope` unused)."""
+        self.faults.inject_ingestion(fault)
 
     def clear_faults(self) -> None:
         self.faults.clear()
@@ -253,6 +281,9 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         path = urlsplit(self.path).path
+        if self.port == "ingestion":
+            self.simulator.ingestion.serve(self, path, body)
+            return
         # ARM's paths are served on Graph's port too, so a token for the wrong audience is refused as ARM refuses it.
         if self.port == "arm" or ARM_PATH.match(path):
             self.simulator.arm.serve(self, path, body)
@@ -268,6 +299,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def bearer(self) -> str:
         return self.headers.get("Authorization", "").removeprefix("Bearer ")
+
+    def header(self, name: str) -> str | None:
+        value = self.headers.get(name)
+        return None if value is None else str(value)
 
     # --- one request per HTTP request ------------------------------------------------
     def _serve_single(self, path: str, body: bytes) -> None:
@@ -341,6 +376,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(payload)))
         for name, value in headers.items():
             self.send_header(name, value)
+        if self.drip and not payload:
+            self._drip_head()
+            return
         self.end_headers()
         if not self.drip:
             self.wfile.write(payload)
@@ -352,6 +390,19 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(self.drip)
         except OSError:
             self.close_connection = True  # the client stopped listening
+
+    def _drip_head(self) -> None:
+        """An answer without a body (a 204) trickles out its status line and headers instead."""
+        buffered: list[bytes] = getattr(self, "_headers_buffer", [])  # what send_header() collected
+        head = b"".join([*buffered, b"\r\n"])
+        buffered.clear()
+        try:
+            for offset in range(len(head)):
+                self.wfile.write(head[offset : offset + 1])
+                self.wfile.flush()
+                time.sleep(self.drip)
+        except OSError:
+            self.close_connection = True
 
 
 def _json_body(body: bytes) -> Any:

@@ -72,6 +72,9 @@ class Exchange(Protocol):
     def bearer(self) -> str:
         """The request's bearer token ("" if none)."""
 
+    def header(self, name: str) -> str | None:
+        """The request's header `name`, if it was sent."""
+
     def authorized(self) -> bool:
         """The bearer token is one the simulator issued for Graph."""
 
