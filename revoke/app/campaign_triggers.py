@@ -19,6 +19,7 @@ import azure.functions as func
 from azure.core.exceptions import AzureError
 
 from revoke.app import runtime, triggers
+from revoke.app.evidence import audit_delivery
 from revoke.app.replies import HttpReply, error_reply, rejection_reply
 from revoke.app.triggers import STORAGE_CONNECTION
 from revoke.deadline import Deadline
@@ -44,43 +45,49 @@ blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
 @blueprint.route(route="campaigns", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 def campaign_preview(req: func.HttpRequest) -> func.HttpResponse:
     """Preview: the scope's members counted by kind, a campaignId; nothing sent to Graph's write side."""
-    return _answer(req, lambda engine, caller: HttpReply(200, engine.preview(req.get_body(), caller)))
+    with audit_delivery():
+        return _answer(req, lambda engine, caller: HttpReply(200, engine.preview(req.get_body(), caller)))
 
 
 @blueprint.function_name("campaign_start")
 @blueprint.route(route="campaigns/{campaignId}/start", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 def campaign_start(req: func.HttpRequest) -> func.HttpResponse:
-    return _answer(req, lambda engine, caller: _accepted(engine.start(_campaign_id(req), caller)))
+    with audit_delivery():
+        return _answer(req, lambda engine, caller: _accepted(engine.start(_campaign_id(req), caller)))
 
 
 @blueprint.function_name("campaign_status")
 @blueprint.route(route="campaigns/{campaignId}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 def campaign_status(req: func.HttpRequest) -> func.HttpResponse:
-    return _answer(req, lambda engine, caller: HttpReply(200, engine.status(_campaign_id(req))))
+    with audit_delivery():
+        return _answer(req, lambda engine, caller: HttpReply(200, engine.status(_campaign_id(req))))
 
 
 @blueprint.function_name("campaign_cancel")
 @blueprint.route(route="campaigns/{campaignId}/cancel", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 def campaign_cancel(req: func.HttpRequest) -> func.HttpResponse:
-    return _answer(req, lambda engine, caller: _accepted(engine.cancel(_campaign_id(req))))
+    with audit_delivery():
+        return _answer(req, lambda engine, caller: _accepted(engine.cancel(_campaign_id(req))))
 
 
 @blueprint.function_name("campaign_queue")
 @blueprint.queue_trigger(arg_name="msg", queue_name=CAMPAIGN_QUEUE_NAME, connection=STORAGE_CONNECTION)
 def campaign_queue(msg: func.QueueMessage) -> None:
     """One page, chunk or finishing check; an exception makes the host deliver it again (then poison it)."""
-    message = _message(msg)
-    if message is not None:
-        _engine().handle(message, message_id=msg.id or "")
+    with audit_delivery():
+        message = _message(msg)
+        if message is not None:
+            _engine().handle(message, message_id=msg.id or "")
 
 
 @blueprint.function_name("campaign_poison")
 @blueprint.queue_trigger(arg_name="msg", queue_name=CAMPAIGN_POISON_QUEUE_NAME, connection=STORAGE_CONNECTION)
 def campaign_poison(msg: func.QueueMessage) -> None:
     """A campaign message the host gave up on: its open targets are reported failed, with why."""
-    message = _message(msg)
-    if message is not None:
-        _engine().poisoned(message, _max_dequeue_count())
+    with audit_delivery():
+        message = _message(msg)
+        if message is not None:
+            _engine().poisoned(message, _max_dequeue_count())
 
 
 def _answer(req: func.HttpRequest, operation: Callable[[CampaignEngine, Caller], HttpReply]) -> func.HttpResponse:

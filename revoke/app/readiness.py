@@ -10,7 +10,7 @@ other claim.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from revoke.actions import ContainmentAction
@@ -23,6 +23,7 @@ from revoke.graph.tokens import TokenSource
 from revoke.settings import CallerAuth, RevocationAction, SettingNames, Settings
 
 if TYPE_CHECKING:
+    from revoke.audit.ingestion import Delivery
     from revoke.policy.budget import ActionBudget
 
 READINESS_SECONDS = 10.0
@@ -68,13 +69,16 @@ class Readiness:
     roles: tuple[str, ...] = ()
     missing_roles: tuple[str, ...] = ()
     warnings: tuple[str, ...] = field(default=())
+    # The last delivery of audit events to the workspace table, when it is configured; never a check:
+    # the events are in the function's log whatever happened to them there.
+    audit_delivery: dict[str, Any] | None = None
 
     @property
     def ready(self) -> bool:
         return all(check.ok for check in self.checks)
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "status": "ready" if self.ready else "not_ready",
             "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in self.checks],
             "actions": list(self.actions),
@@ -82,6 +86,9 @@ class Readiness:
             "missingRoles": list(self.missing_roles),
             "warnings": list(self.warnings),
         }
+        if self.audit_delivery is not None:
+            body["auditDelivery"] = self.audit_delivery
+        return body
 
 
 KEY_AUTH_WARNING = (
@@ -95,15 +102,28 @@ def check_readiness(
     environ: Mapping[str, str] | None,
     tokens_for: TokensFor,
     budget_for: Callable[[Settings], ActionBudget | None] | None = None,
+    last_delivery: Callable[[], Delivery | None] | None = None,
 ) -> Readiness:
     """Whether the deployment can contain; `tokens_for` gives the process's own token sources, so
     a health probe reuses the credential and cached tokens the invocations use. `budget_for`
-    builds the action budget whose store is reached (the function); None skips it (the CLI)."""
+    builds the action budget whose store is reached (the function); None skips it (the CLI).
+    `last_delivery` gives the process's last delivery of audit events to the workspace table
+    (the function); None leaves it out (the CLI, which delivers nothing before the check)."""
     deadline = Deadline(READINESS_SECONDS)
     try:
         settings = Settings.from_environment(environ)
     except SettingsError as problem:
         return Readiness((Check("settings", False, problem.public_message),))
+    readiness = _readiness(settings, tokens_for, budget_for, deadline)
+    return readiness if last_delivery is None else with_audit_delivery(readiness, settings, last_delivery())
+
+
+def _readiness(
+    settings: Settings,
+    tokens_for: TokensFor,
+    budget_for: Callable[[Settings], ActionBudget | None] | None,
+    deadline: Deadline,
+) -> Readiness:
     checks = [Check("settings", True)]
     policy_warnings = _policy_warnings(settings)
     checks += _policy_checks(settings, budget_for, deadline)
@@ -136,6 +156,25 @@ def check_readiness(
             checks.append(Check("armToken", False, problem.detail))
     warnings = policy_warnings + _warnings(settings, held)
     return Readiness(tuple(checks), actions, tuple(sorted(held)), missing, warnings)
+
+
+def with_audit_delivery(readiness: Readiness, settings: Settings, delivery: Delivery | None) -> Readiness:
+    """`readiness` with the last delivery to the workspace table, and a warning if it failed; as it
+    is when delivery is off. Never a check: the events are in the function's log whatever happened."""
+    if settings.audit_ingestion is None:
+        return readiness
+    from revoke.audit.ingestion import WORKSPACE_INGESTION
+
+    if delivery is None:
+        return replace(readiness, audit_delivery={"status": "never", "time": None, "events": 0, "detail": None})
+    shown = delivery.as_json()
+    if delivery.ok:
+        return replace(readiness, audit_delivery=shown)
+    warning = (
+        f"{WORKSPACE_INGESTION}: the last delivery of audit events failed at {shown['time']} "
+        f"({delivery.detail}); they are in the function's log"
+    )
+    return replace(readiness, audit_delivery=shown, warnings=(*readiness.warnings, warning))
 
 
 def _policy_checks(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import azure.functions as func
 
 from revoke.app import runtime, triggers
+from revoke.app.evidence import audit_delivery
 
 blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
 
@@ -17,4 +18,5 @@ blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
 @blueprint.function_name("release_http")
 @blueprint.route(route="release", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 def release_http(req: func.HttpRequest) -> func.HttpResponse:
-    return triggers.answer(req, runtime.release_service, "release")
+    with audit_delivery():
+        return triggers.answer(req, runtime.release_service, "release")

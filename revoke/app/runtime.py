@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # imported where used: a cold start needs neither
     from azure.data.tables import TableClient
 
     from revoke.app.readiness import Readiness
+    from revoke.audit.ingestion import Delivery, WorkspaceIngestion
     from revoke.containment.release import Release
     from revoke.policy.budget import ActionBudget
     from revoke.sentinel.incident_report import IncidentReporter
@@ -43,6 +44,7 @@ _release: Release | None = None
 _credential: TokenCredential | None = None
 _budgets: dict[str, ActionBudget | None] = {}  # the process's one action budget, once built (None: off)
 _token_sources: dict[str, TokenSource] = {}  # by scope: one cached token per resource, per process
+_ingestions: dict[str, WorkspaceIngestion | None] = {}  # the audit table's delivery, once built (None: off)
 
 
 def managed_identity_credential(settings: Settings) -> TokenCredential:
@@ -119,7 +121,12 @@ def readiness(headers: Mapping[str, str]) -> Readiness:
         # entra without a tenant or an audience is reported by the check below.
         with suppress(SettingsError):
             admit_to_route(headers, settings, Deadline(HEALTH_AUTH_SECONDS))
-    return check_readiness(None, shared_tokens, shared_budget)
+    return check_readiness(None, shared_tokens, shared_budget, _last_delivery)
+
+
+def _last_delivery() -> Delivery | None:
+    ingestion = shared_ingestion()
+    return None if ingestion is None else ingestion.last
 
 
 def shared_budget(settings: Settings) -> ActionBudget | None:
@@ -139,6 +146,26 @@ def shared_tokens(settings: Settings, scope: str) -> TokenSource:
         if scope not in _token_sources:
             _token_sources[scope] = TokenSource(_credential, scope)
         return _token_sources[scope]
+
+
+def shared_ingestion() -> WorkspaceIngestion | None:
+    """The process's delivery of audit events to the workspace table; None when it is off, or when
+    the settings cannot be read (each trigger then reports the setting to fix)."""
+    with _lock:
+        if "ingestion" not in _ingestions:
+            protect_logs()
+            try:
+                settings = Settings.from_environment()
+            except SettingsError:
+                return None
+            target = settings.audit_ingestion
+            if target is None:
+                _ingestions["ingestion"] = None
+            else:
+                from revoke.audit.ingestion import WorkspaceIngestion
+
+                _ingestions["ingestion"] = WorkspaceIngestion(target, shared_tokens(settings, target.scope).token)
+        return _ingestions["ingestion"]
 
 
 def authenticator(headers: Mapping[str, str]) -> Authenticate:
@@ -203,6 +230,7 @@ def reset() -> None:
         _credential = None
         _token_sources.clear()
         _budgets.clear()
+        _ingestions.clear()
         from revoke.policy.keys import forget_signing_keys
 
         forget_signing_keys()

@@ -1,6 +1,8 @@
 """The Azure Functions triggers: translate a request or message, call the core, map the result.
 
 Only this module and its siblings for release and campaigns import azure.functions; nothing here decides anything.
+Every trigger that can act runs inside `audit_delivery()` (revoke.app.evidence), so its audit events
+also reach the workspace table when that is configured; the health check acts on nothing and does not.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Protocol
 import azure.functions as func
 
 from revoke.app import runtime
+from revoke.app.evidence import audit_delivery
 from revoke.app.replies import (
     HttpReply,
     QueueDisposition,
@@ -40,7 +43,8 @@ blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
 @blueprint.function_name("revoke_http")
 @blueprint.route(route="revoke", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 def revoke_http(req: func.HttpRequest) -> func.HttpResponse:
-    return answer(req, runtime.service, "revoke")
+    with audit_delivery():
+        return answer(req, runtime.service, "revoke")
 
 
 class RequestHandler(Protocol):
@@ -83,6 +87,11 @@ def health_http(req: func.HttpRequest) -> func.HttpResponse:
 @blueprint.queue_trigger(arg_name="msg", queue_name=QUEUE_NAME, connection=STORAGE_CONNECTION)
 @blueprint.queue_output(arg_name="poison", queue_name=POISON_QUEUE_NAME, connection=STORAGE_CONNECTION)
 def revoke_queue(msg: func.QueueMessage, poison: func.Out[str]) -> None:
+    with audit_delivery():
+        _handle_queue_message(msg, poison)
+
+
+def _handle_queue_message(msg: func.QueueMessage, poison: func.Out[str]) -> None:
     body = msg.get_body()
     # Without a correlationId in the message, its id names the request: the same on every delivery,
     # so a redelivery updates the incident comment the first delivery wrote instead of adding one.

@@ -4,8 +4,8 @@ Our own modules never log a secret (the test suite checks every record). The lib
 that handle secrets can: MSAL logs an identity endpoint's unreadable answer, token and
 all, at DEBUG, and azure-identity repeats a failed parse at WARNING. So:
 
-* `azure.identity`, `azure.core`, `msal` and `urllib3` log nothing below WARNING, whatever
-  level the host sets for the root logger;
+* `azure.identity`, `azure.core`, `azure.monitor` (the audit ingestion client), `msal` and
+  `urllib3` log nothing below WARNING, whatever level the host sets for the root logger;
 * every record from outside this package that is still written is redacted when it is
   made: access tokens (JWTs, `Bearer ...`, `"access_token": ...`), the identity header's
   value, and any token this process has been given.
@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-LIBRARY_LOGGERS = ("azure.identity", "azure.core", "msal", "urllib3")
+LIBRARY_LOGGERS = ("azure.identity", "azure.core", "azure.monitor", "msal", "urllib3")
 OWN_LOGGER_PREFIX = "revoke"
 REDACTED = "[REDACTED]"
 _PATTERNS = (
