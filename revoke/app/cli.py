@@ -10,7 +10,9 @@
 
 Output is a table; `--json` prints the HTTP answer's JSON instead. Every action is audited
 as one JSON line (the function's schema, with the signed-in responder as the caller) on
-standard error, or appended to `--audit-log FILE`.
+standard error, or appended to `--audit-log FILE`; with REVOKE_AUDIT_* set, the same events
+also go to the workspace table, sent with the responder's credential (one line on standard
+error if they could not be).
 
 Exit codes: 0 every target contained or released (or dry run), 1 otherwise, 2 usage, an
 invalid payload or no credential, 3 a transient failure (run it again).
@@ -29,8 +31,8 @@ from typing import Any, TextIO
 
 from revoke.actions import allowed_subset, parse_actions
 from revoke.app.replies import DONE, http_reply
-from revoke.app.responder import NoCredential, Responder, developer_credential, sign_in
-from revoke.audit.events import audit_logger
+from revoke.app.responder import NoCredential, Responder, caller_fields, developer_credential, sign_in
+from revoke.audit.events import AUDIT_LOGGER_NAME, audit_logger
 from revoke.containment.core import ContainmentReport
 from revoke.containment.verdict import TargetOutcome, is_external
 from revoke.errors import RequestRejected, SettingsError, UnreadablePayload
@@ -91,6 +93,7 @@ def show_targets(args: argparse.Namespace) -> int:
 
 
 def revoke(args: argparse.Namespace) -> int:
+    from revoke.app.evidence import cli_audit_delivery
     from revoke.app.runtime import containment_for_cli
 
     if args.payload and args.reason:
@@ -109,12 +112,13 @@ def revoke(args: argparse.Namespace) -> int:
         body = json.dumps({"users": args.user, "reason": args.reason}).encode()
     credential = developer_credential(settings)
     _, responder = sign_in(credential, settings.graph_scope)
-    with audit_sink(args.audit_log, responder):
+    with audit_sink(args.audit_log, responder), cli_audit_delivery(settings, credential, responder, args.audit_log):
         report = containment_for_cli(settings, credential).handle(body, trigger="cli")
     return _finish(report, args.json)
 
 
 def release(args: argparse.Namespace) -> int:
+    from revoke.app.evidence import cli_audit_delivery
     from revoke.app.runtime import release_for_cli
 
     settings = Settings.from_environment()
@@ -127,7 +131,7 @@ def release(args: argparse.Namespace) -> int:
         request["incidentId"] = args.incident
     credential = developer_credential(settings)
     _, responder = sign_in(credential, settings.graph_scope)
-    with audit_sink(args.audit_log, responder):
+    with audit_sink(args.audit_log, responder), cli_audit_delivery(settings, credential, responder, args.audit_log):
         report = release_for_cli(settings, credential).handle(json.dumps(request).encode(), trigger="cli")
     return _finish(report, args.json)
 
@@ -181,13 +185,11 @@ class _AuditLines(logging.Handler):
     def __init__(self, stream: TextIO, responder: Responder) -> None:
         super().__init__(logging.INFO)
         self._stream = stream
-        self._caller = {
-            "callerAppId": responder.app_id,
-            "callerObjectId": responder.object_id,
-            "callerUpn": responder.upn,
-        }
+        self._caller = caller_fields(responder)
 
     def emit(self, record: logging.LogRecord) -> None:
+        if record.name != AUDIT_LOGGER_NAME:  # a module under revoke.audit logging about the trail, not an event
+            return
         event = json.loads(record.getMessage())
         event.update(self._caller)
         self._stream.write(json.dumps(event, separators=(",", ":")) + "\n")

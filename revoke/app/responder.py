@@ -43,6 +43,11 @@ class Responder:
     delegated: bool = False  # a user's token (scp), not an application's (roles)
 
 
+def caller_fields(responder: Responder) -> dict[str, str | None]:
+    """The audit event's fields that name the responder, as the CLI writes them in each event."""
+    return {"callerAppId": responder.app_id, "callerObjectId": responder.object_id, "callerUpn": responder.upn}
+
+
 def developer_credential(settings: Settings) -> TokenCredential:
     """`az login` and friends; a managed identity only where its endpoint is configured.
 
