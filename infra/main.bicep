@@ -2,7 +2,9 @@
 // Consumption function app with a user-assigned identity, its storage (queues included),
 // Application Insights, the Microsoft Graph permissions of the allowed actions, and the optional
 // Sentinel bridge; in the Sentinel workspace's resource group, when one is named, the role that
-// lets the function comment on incidents (when comments are on) and the optional automation rule.
+// lets the function comment on incidents (when comments are on) and the optional automation rule;
+// and the audit table, its data collection rule and workbook, in the Sentinel workspace when one is
+// named, else in the app's own Log Analytics workspace.
 targetScope = 'subscription'
 
 @minLength(1)
@@ -150,6 +152,15 @@ param sentinelAnalyticRuleIds string = ''
 @description('Assign Microsoft Sentinel Responder on the workspace when incident comments are on; false if it is assigned by hand.')
 param grantSentinelCommentPermission bool = true
 
+// ---------------------------------------------------------------------------
+// The audit trail where the SOC looks (docs/AUDIT.md, "In the workspace").
+// ---------------------------------------------------------------------------
+@description('Send every audit event also to the ContainmentAudit_CL table, in the Sentinel workspace when one is named, else in the app\'s Log Analytics workspace, through a data collection rule (REVOKE_AUDIT_DCR_ENDPOINT, REVOKE_AUDIT_DCR_ID, REVOKE_AUDIT_STREAM), with a workbook over it; false: the events stay in Application Insights only.')
+param revokeAuditTable bool = true
+
+@description('Assign Monitoring Metrics Publisher on the audit table\'s rule to the function identity; false if it is assigned by hand.')
+param grantAuditPublisherPermission bool = true
+
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
   'azd-env-name': environmentName
@@ -167,6 +178,15 @@ var sentinelWorkspaceSubscription = empty(sentinelWorkspaceSubscriptionId) ? sub
 var sentinelWorkspaceGroup = empty(sentinelWorkspaceResourceGroup) ? rg.name : sentinelWorkspaceResourceGroup
 var sentinelWorkspaceId = empty(sentinelWorkspaceName) ? '' : '/subscriptions/${sentinelWorkspaceSubscription}/resourceGroups/${sentinelWorkspaceGroup}/providers/Microsoft.OperationalInsights/workspaces/${sentinelWorkspaceName}'
 var incidentCommentsOn = revokeIncidentComments && !empty(sentinelWorkspaceName)
+
+// The audit table's workspace: the Sentinel workspace when one is named (where the SOC hunts), else
+// the app's own. Known when the deployment starts, as a module's scope must be.
+var logAnalyticsName = 'log-revoke-${resourceToken}'
+var auditInSentinel = !empty(sentinelWorkspaceName)
+var auditWorkspaceName = auditInSentinel ? sentinelWorkspaceName : logAnalyticsName
+var auditWorkspaceSubscription = auditInSentinel ? sentinelWorkspaceSubscription : subscription().subscriptionId
+var auditWorkspaceGroup = auditInSentinel ? sentinelWorkspaceGroup : rg.name
+var auditRuleName = 'dcr-revoke-audit-${resourceToken}'
 
 // The settings the code reads. AZURE_CLIENT_ID is added by app/function.bicep from the identity.
 var revokeAppSettings = {
@@ -198,6 +218,10 @@ var revokeAppSettings = {
   REVOKE_MAX_CAMPAIGN_USERS: string(revokeMaxCampaignUsers)
   REVOKE_GRAPH_WRITE_QUOTA: revokeGraphWriteQuota
   REVOKE_CAMPAIGN_QUOTA_SHARE: revokeCampaignQuotaShare
+  // The audit table's rule (app/audit-workspace.bicep); all three empty when revokeAuditTable is false.
+  REVOKE_AUDIT_DCR_ENDPOINT: revokeAuditTable ? auditWorkspace.outputs.logsIngestionEndpoint : ''
+  REVOKE_AUDIT_DCR_ID: revokeAuditTable ? auditWorkspace.outputs.immutableId : ''
+  REVOKE_AUDIT_STREAM: revokeAuditTable ? auditWorkspace.outputs.streamName : ''
 }
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
@@ -223,7 +247,7 @@ module logAnalytics 'br/public:avm/res/operational-insights/workspace:0.7.0' = {
   name: 'logAnalytics'
   scope: rg
   params: {
-    name: 'log-revoke-${resourceToken}'
+    name: logAnalyticsName
     location: location
     tags: tags
     dataRetention: 90
@@ -366,6 +390,39 @@ module sentinelResponder 'app/sentinel-responder.bicep' = if (incidentCommentsOn
   }
 }
 
+// The audit table, its data collection rule and the workbook, in the audit workspace's resource
+// group. The app's settings come from the rule's outputs, so the app waits for this module.
+module auditWorkspace 'app/audit-workspace.bicep' = if (revokeAuditTable) {
+  // The workspace's resource group may serve several environments: one deployment name each.
+  name: 'auditWorkspace-${resourceToken}'
+  scope: resourceGroup(auditWorkspaceSubscription, auditWorkspaceGroup)
+  params: {
+    workspaceName: auditWorkspaceName
+    ruleName: auditRuleName
+    workbookCategory: auditInSentinel ? 'sentinel' : 'workbook'
+    tags: tags
+  }
+  dependsOn: [
+    logAnalytics
+  ]
+}
+
+// Monitoring Metrics Publisher on the rule, so the function may send. Like the Sentinel Responder
+// assignment, nothing waits for it: a delivery refused for want of it costs no containment (a
+// warning, and health says so), and a deployer without the right to assign roles there still gets
+// a working app.
+module auditPublisher 'app/audit-publisher.bicep' = if (revokeAuditTable && grantAuditPublisherPermission) {
+  name: 'auditPublisher-${resourceToken}'
+  scope: resourceGroup(auditWorkspaceSubscription, auditWorkspaceGroup)
+  params: {
+    ruleName: auditRuleName
+    principalId: identity.outputs.principalId
+  }
+  dependsOn: [
+    auditWorkspace
+  ]
+}
+
 module automationRule 'app/sentinel-automation-rule.bicep' = if (deployAutomationRule) {
   name: 'sentinelAutomationRule'
   scope: resourceGroup(sentinelWorkspaceSubscription, sentinelWorkspaceGroup)
@@ -394,3 +451,8 @@ output REVOKE_API_IDENTIFIER_URI string = apiRegistration.outputs.identifierUri
 output REVOKE_API_CLIENT_ID string = apiRegistration.outputs.appId
 output SENTINEL_BRIDGE_NAME string = deploySentinelBridge ? bridge.outputs.name : ''
 output SENTINEL_AUTOMATION_RULE_CREATED bool = deployAutomationRule
+// The audit table's workspace and rule; python -m revoke takes the same three REVOKE_AUDIT_* settings.
+output AUDIT_WORKSPACE_ID string = revokeAuditTable ? '/subscriptions/${auditWorkspaceSubscription}/resourceGroups/${auditWorkspaceGroup}/providers/Microsoft.OperationalInsights/workspaces/${auditWorkspaceName}' : ''
+output REVOKE_AUDIT_DCR_ENDPOINT string = revokeAuditTable ? auditWorkspace.outputs.logsIngestionEndpoint : ''
+output REVOKE_AUDIT_DCR_ID string = revokeAuditTable ? auditWorkspace.outputs.immutableId : ''
+output REVOKE_AUDIT_STREAM string = revokeAuditTable ? auditWorkspace.outputs.streamName : ''

@@ -216,6 +216,8 @@ NEEDS = (
     need("sentinel", "playbook", "Run the playbook", ("Microsoft.Logic/workflows/triggers/listCallbackUrl/action",)),
     # The function comments on the request's incident (PUT, which creates or updates the comment).
     need("function", "sentinelWorkspace", "Create or update an incident comment", (f"{INCIDENT_COMMENTS}/write",)),
+    # The function sends its audit events to the audit table's data collection rule (Logs Ingestion API).
+    need("function", "auditRule", "Upload to the audit table's stream", ("Microsoft.Insights/Telemetry/Write",)),
 )
 
 
@@ -223,7 +225,7 @@ NEEDS = (
 class Assignment:
     principal: str
     role: Role
-    scope: str  # "storage", "queue:<name parameter>", "appInsights", "resourceGroup", "sentinelWorkspace"
+    scope: str  # "storage", "queue:<name parameter>", "appInsights", "resourceGroup", "sentinelWorkspace", "auditRule"
 
     def covers(self, resource: str) -> bool:
         if self.scope == "resourceGroup":
@@ -249,11 +251,20 @@ def assignments_in(templates: dict[str, dict[str, Any]]) -> list[Assignment]:
         found.append(Assignment(grant["principal"], BUILT_IN_ROLES[role_ids[grant["role"]]], scope))
     # app/sentinel-responder.bicep: the function identity, on the workspace, when comments are on.
     found.append(Assignment("function", BUILT_IN_ROLES[_sentinel_responder_role(templates)], "sentinelWorkspace"))
+    # app/audit-publisher.bicep: the function identity, on the audit table's rule.
+    found.append(
+        Assignment("function", BUILT_IN_ROLES[_module_role(templates, "app/audit-publisher.bicep")], "auditRule")
+    )
     return found
 
 
 def _sentinel_responder_role(templates: dict[str, dict[str, Any]]) -> str:
-    module = templates["app/sentinel-responder.bicep"]
+    return _module_role(templates, "app/sentinel-responder.bicep")
+
+
+def _module_role(templates: dict[str, dict[str, Any]], name: str) -> str:
+    """The role a module that assigns one role assigns."""
+    module = templates[name]
     (assignment,) = [r for r in module["resources"].values() if r["type"] == "Microsoft.Authorization/roleAssignments"]
     role = assignment["config"]["properties"]["roleDefinitionId"]["function"]["parameters"]["resource_name_1"]
     return str(module["variables"][role]["value"])
@@ -267,6 +278,7 @@ def test_every_role_the_template_assigns_is_a_known_built_in_role(templates: dic
     role_ids = {
         *templates["app/rbac.bicep"]["variables"]["roles"]["value"].values(),
         _sentinel_responder_role(templates),
+        _module_role(templates, "app/audit-publisher.bicep"),
     }
     assert role_ids <= set(BUILT_IN_ROLES), "add the role's definition to BUILT_IN_ROLES"
 

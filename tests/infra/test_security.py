@@ -259,9 +259,10 @@ def test_role_assignments_come_from_the_table_and_are_named_with_guid(templates:
         for resource in resources_of_type(template, "Microsoft.Authorization/roleAssignments").values()
     ]
     # One loop per kind of scope over the table in app/rbac.bicep, the Sentinel workspace's one
-    # in app/sentinel-responder.bicep (another resource group, and nothing may wait for it), and
-    # the campaign queue's and table's loops in app/campaigns.bicep (only when campaigns are on).
-    assert len(assignments) == 7
+    # in app/sentinel-responder.bicep (another resource group, and nothing may wait for it), the
+    # audit rule's one in app/audit-publisher.bicep (likewise), and the campaign queue's and
+    # table's loops in app/campaigns.bicep (only when campaigns are on).
+    assert len(assignments) == 8
     campaigns = resources_of_type(templates["app/campaigns.bicep"], "Microsoft.Authorization/roleAssignments")
     assert {a["config"]["loop_type"]["detail"]["array_name"] for a in campaigns.values()} == {
         "queueGrants",
@@ -271,10 +272,8 @@ def test_role_assignments_come_from_the_table_and_are_named_with_guid(templates:
     assert len(rbac) == 4
     for assignment in rbac.values():
         assert assignment["config"]["loop_type"]["detail"]["array_name"].endswith("Grants")
-    assert (
-        len(resources_of_type(templates["app/sentinel-responder.bicep"], "Microsoft.Authorization/roleAssignments"))
-        == 1
-    )
+    for alone in ("app/sentinel-responder.bicep", "app/audit-publisher.bicep"):
+        assert len(resources_of_type(templates[alone], "Microsoft.Authorization/roleAssignments")) == 1
     for assignment in assignments:
         assert body(assignment)["name"]["function"]["type"] == "guid"
         assert body(assignment)["properties"]["principalType"] == "ServicePrincipal"

@@ -31,7 +31,7 @@ CODE_DEFAULTS = {
     SettingNames.RETRY_BUDGET_SECONDS: str(code.DEFAULT_RETRY_BUDGET_SECONDS),
     SettingNames.MAX_PARALLEL: str(code.DEFAULT_MAX_PARALLEL),
     SettingNames.CALLER_AUTH: code.CallerAuth.ENTRA.value,
-    SettingNames.ACTION_BUDGET: ",".join(f"{action.value}={limit}" for action, limit in code.DEFAULT_ACTION_BUDGET),
+    SettingNames.ACTION_BUDGET: ",".join(f"{action}={limit}" for action, limit in code.DEFAULT_ACTION_BUDGET),
     # Derived, each tested below: this cloud's sign-in endpoint, this tenant, the API registration.
     SettingNames.AUTH_AUTHORITY: code.DEFAULT_AUTH_AUTHORITY,
     SettingNames.AUTH_TENANT_ID: "",
@@ -41,6 +41,11 @@ CODE_DEFAULTS = {
     SettingNames.MAX_CAMPAIGN_USERS: str(code.DEFAULT_MAX_CAMPAIGN_USERS),
     SettingNames.GRAPH_WRITE_QUOTA: "/".join(f"{n:g}" for n in code.DEFAULT_GRAPH_WRITE_QUOTA),
     SettingNames.CAMPAIGN_QUOTA_SHARE: str(code.DEFAULT_CAMPAIGN_QUOTA_SHARE),
+    # Unset, all three: the events stay in the function's log. The deployment sets them from the
+    # audit table's rule (tests/infra/test_audit_workspace.py), or leaves them empty.
+    SettingNames.AUDIT_DCR_ENDPOINT: "",
+    SettingNames.AUDIT_DCR_ID: "",
+    SettingNames.AUDIT_STREAM: "",
 }
 
 
@@ -51,6 +56,9 @@ DERIVED = {
     SettingNames.AUTH_AUTHORITY,
     SettingNames.AUTH_TENANT_ID,
     SettingNames.AUTH_AUDIENCE,
+    SettingNames.AUDIT_DCR_ENDPOINT,
+    SettingNames.AUDIT_DCR_ID,
+    SettingNames.AUDIT_STREAM,
 }
 FROM_PARAMETERS = sorted(set(CODE_DEFAULTS) - DERIVED)
 
@@ -117,6 +125,14 @@ def test_azd_parameter_file_defaults_equal_the_code_defaults(templates: dict[str
         assert float(azd_default) == float(CODE_DEFAULTS[name])
     else:
         assert azd_default == CODE_DEFAULTS[name]
+
+
+def test_the_audit_settings_empty_are_off_in_the_code() -> None:
+    empty = {
+        name: CODE_DEFAULTS[name]
+        for name in (SettingNames.AUDIT_DCR_ENDPOINT, SettingNames.AUDIT_DCR_ID, SettingNames.AUDIT_STREAM)
+    }
+    assert code.Settings.from_environment(empty).audit_ingestion is None
 
 
 def test_sentinel_workspace_defaults_to_none(templates: dict[str, dict[str, Any]]) -> None:
