@@ -7,7 +7,8 @@ allow revoking and disabling, disables the guest; an automation whose token hold
 Containment.Revoke is refused the disable (403), audited with its identity; then an analyst
 releases Megan, a false positive, through `POST /api/release`. The action budget is kept in
 Azurite, the real Storage emulator. Each request leaves a comment on the incident through
-the simulated Azure Resource Manager. The real
+the simulated Azure Resource Manager, and sends its audit events to the simulated Logs Ingestion
+endpoint (over loopback HTTPS), where they arrive in the audit table as the SOC sees them. The real
 azure-identity fetches tokens from the simulated managed-identity endpoint and the real
 requests session calls the simulated Graph and ARM. The demo checks what it shows and
 exits 1 if anything is not as expected.
@@ -86,6 +87,8 @@ def run_demo(verbose: bool = False) -> int:
             **authority.environment(),
             "AzureWebJobsStorage": azurite.connection_string,
             "REVOKE_ACTION_BUDGET": "revokeSignInSessions=200,disableAccount=50,confirmCompromised=100",
+            # Every audit event also goes to the audit table's data collection rule (REVOKE_AUDIT_*).
+            **graph.ingestion_environment(),
         }
         from revoke.app.release_triggers import release_http
         from revoke.app.triggers import revoke_http, revoke_queue
@@ -140,7 +143,7 @@ def run_demo(verbose: bool = False) -> int:
         print(f"\n== 3. An automation whose token holds only {ROLE_REVOKE} asks to disable Adele")
         print(f"   its token (app {AUTOMATION_APP[0]}) holds the app role {ROLE_REVOKE} only")
         automation_token = authority.mint([ROLE_REVOKE], app_id=AUTOMATION_APP[0], object_id=AUTOMATION_APP[1])
-        sent_before = len(graph.requests)
+        sent_before = len(graph.graph_requests())  # Graph's own: a token request is no Graph call
         narrow = {"users": [ADELE[0]], "actions": ["disableAccount"], "correlationId": "soc-4712"}
         print("   request:", json.dumps(narrow))
         with app_settings({**deployment, "REVOKE_ACTIONS": "revokeSignInSessions,disableAccount"}):
@@ -152,7 +155,7 @@ def run_demo(verbose: bool = False) -> int:
         checks += [
             ("HTTP 403 caller_not_permitted", (refused.status_code, refusal["error"]["code"]) == (403, "caller_not_permitted")),
             (f"the refusal names {ROLE_DISABLE}", ROLE_DISABLE in refusal["error"]["message"]),
-            ("nothing reached Graph for it", len(graph.requests) == sent_before and ADELE[1] not in graph.disabled),
+            ("nothing reached Graph for it", len(graph.graph_requests()) == sent_before and ADELE[1] not in graph.disabled),
             ("its audit event is rejected and names the caller", [(e["outcome"], e["callerAppId"], e["callerObjectId"]) for e in rejected] == [("rejected", *AUTOMATION_APP)]),
             ("the SOAR's audit events name the SOAR", {e["callerAppId"] for e in logs.audit_events() if e["correlationId"] == "soc-4711" and e["action"] != "incidentComment"} == {SOAR_APP[0]}),
             ("no token appears in any log", not any(token in logs.text() for token in authority.issued_tokens)),
@@ -206,6 +209,21 @@ def run_demo(verbose: bool = False) -> int:
                 print("  ", json.dumps(event, separators=(",", ":")))
         else:
             print_audit_table(events)
+
+        print("\n== What arrived in the audit table (ContainmentAudit_CL), one upload per invocation")
+        for number, upload in enumerate(graph.ingestion.uploads, start=1):
+            print(
+                f"   upload {number}: HTTP {upload.status}, {upload.records} events, "
+                f"{upload.body_bytes} bytes gzip ({upload.uncompressed_bytes} as JSON)"
+            )
+        arrived = [{k: v for k, v in r.items() if k != "TimeGenerated"} for r in graph.ingestion.records]
+        by_outcome = Counter(record["outcome"] for record in arrived)
+        print(f"   rows: {len(arrived)} ({', '.join(f'{n} {o}' for o, n in sorted(by_outcome.items()))})")
+        checks += [
+            ("every audit event arrived in the table, once, in order", arrived == events),
+            ("one upload per invocation, each answered 204", [u.status for u in graph.ingestion.uploads] == [204] * 4),
+            ("every event field has a column in the table", not graph.ingestion.dropped_fields),
+        ]
 
         print("\n== What Microsoft Graph received")
         for received in graph.requests:
