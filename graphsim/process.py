@@ -43,6 +43,9 @@ class SimulatorProcess:
     def environment(self) -> dict[str, str]:
         return dict(self._call("environment"))
 
+    def ingestion_environment(self) -> dict[str, str]:
+        return dict(self._call("ingestion_environment"))
+
     def add_user(self, user_principal_name: str, object_id: str | None = None) -> SimulatedUser:
         user: SimulatedUser = self._call("add_user", user_principal_name, object_id)
         return user
