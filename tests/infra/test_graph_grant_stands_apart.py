@@ -15,7 +15,12 @@ from typing import Any
 import pytest
 
 GRANT_MODULE = "graphPermissions"
-STANDALONE_MODULES = {GRANT_MODULE: "app/graph-permissions.bicep", "sentinelResponder": "app/sentinel-responder.bicep"}
+STANDALONE_MODULES = {
+    GRANT_MODULE: "app/graph-permissions.bicep",
+    "sentinelResponder": "app/sentinel-responder.bicep",
+    # Monitoring Metrics Publisher on the audit rule: a refused delivery costs no containment either.
+    "auditPublisher": "app/audit-publisher.bicep",
+}
 
 
 def mentions(value: Any, symbol: str) -> bool:
