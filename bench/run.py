@@ -206,37 +206,6 @@ def measure_single(config: Config, sim: SimulatorProcess) -> list[Row]:
     ]
 
 
-def measure_audit_delivery(config: Config, sim: SimulatorProcess) -> list[Row]:
-    """The single-target request with its audit events also sent to the workspace table, against the same
-    request without, in the same run: the simulated Logs Ingestion endpoint is loopback HTTPS at the same
-    RTT as Graph, so the difference is one more round trip and the client's own work (gzip, TLS, its pipeline)."""
-    user = sim.add_user("audited@contoso.com").user_principal_name
-    rows: list[Row] = []
-    for rtt in (config.rtt, 0.0):
-        sim.latency = rtt
-        try:
-            off = _warm_call_times_ms(user, config.calls)
-            with app_settings(sim.ingestion_environment()):
-                on = _warm_call_times_ms(user, config.calls)
-        finally:
-            sim.latency = config.rtt
-        (off_p50, _), (on_p50, on_p99) = _percentiles(off), _percentiles(on)
-        calls = f"{config.calls} calls at {_ms(rtt)}"
-        rows += [
-            Row(f"Single target, audit delivery on: wall p50 / p99 ({calls})", f"{on_p50:.2f} / {on_p99:.2f} ms"),
-            Row(
-                f"Audit delivery's cost per single-target request, p50 on - off ({calls})", f"{on_p50 - off_p50:.2f} ms"
-            ),
-        ]
-    return rows
-
-
-def _warm_call_times_ms(user: str, calls: int) -> list[float]:
-    """`calls` single-target requests on an instance made warm first (tokens fetched, connections open)."""
-    _call_times_ms(user, 5)
-    return _call_times_ms(user, calls)
-
-
 def measure_cold_start(config: Config, sim: SimulatorProcess) -> list[Row]:
     """A fresh process to its first completed revocation, against one that only imports the dependencies."""
     user = sim.add_user("cold@contoso.com").user_principal_name
@@ -514,7 +483,7 @@ def main(argv: list[str] | None = None) -> int:
         tokens = _app_token_requests(sim)  # the in-process measurements share one app instance, so one token
         rows.append(Row("Token requests, all in-process calls above", str(tokens), "exactly 1", _verdict(tokens == 1)))
         _progress(f"audit delivery: {config.calls} single-target calls with it off, then on, at the RTT and at RTT 0")
-        rows += measure_audit_delivery(config, sim)
+        rows += _audit_delivery_rows(config, sim)
         _progress(
             f"by object id: {config.targets} targets, then {config.calls} single-target calls (a new app instance)"
         )
@@ -531,6 +500,13 @@ def main(argv: list[str] | None = None) -> int:
         rows += measure_costliest_bodies()
     print(_table(config, rows))
     return 0
+
+
+def _audit_delivery_rows(config: Config, sim: SimulatorProcess) -> list[Row]:
+    from bench.audit_delivery import measure_audit_delivery
+
+    measured = measure_audit_delivery(config.rtt, config.calls, sim)
+    return [Row(name, result, target, "" if met is None else _verdict(met)) for name, result, target, met in measured]
 
 
 def _object_id_rows(config: Config, sim: SimulatorProcess) -> list[Row]:

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from azure.core.exceptions import ServiceRequestTimeoutError, ServiceResponseTimeoutError
+
 from revoke.deadline import Deadline
 from revoke.errors import RevokeError
 from revoke.settings import AuditIngestion
@@ -101,15 +103,15 @@ class WorkspaceIngestion:
         if not events:
             return None
         outcome: Future[Delivery] = Future()
-        deadline = Deadline(max(0.0, seconds))
+        seconds = max(0.0, seconds)
         worker = threading.Thread(
-            target=self._send_into, args=(list(events), deadline, outcome), name="audit-ingestion", daemon=True
+            target=self._send_into, args=(list(events), seconds, outcome), name="audit-ingestion", daemon=True
         )
         worker.start()
         try:
-            delivery = outcome.result(timeout=max(0.0, seconds))
+            delivery = outcome.result(timeout=seconds)
         except FutureTimeout:
-            delivery = Delivery(False, len(events), _now(), f"no answer within {seconds:.1f} s")
+            delivery = Delivery(False, len(events), _now(), _no_answer(seconds))
         with self._lock:
             self._last = delivery
         if delivery.ok:
@@ -123,16 +125,16 @@ class WorkspaceIngestion:
             )
         return delivery
 
-    def _send_into(self, events: list[dict[str, Any]], deadline: Deadline, outcome: Future[Delivery]) -> None:
+    def _send_into(self, events: list[dict[str, Any]], seconds: float, outcome: Future[Delivery]) -> None:
         try:
-            failure = self._send(events, deadline)
+            failure = self._send(events, Deadline(seconds), seconds)
         except RevokeError as problem:  # no token: the identity's own short reason
             failure = str(problem)
         except Exception as problem:  # whatever the client raised: its type only, never its text
             failure = type(problem).__name__
         outcome.set_result(Delivery(failure is None, len(events), _now(), failure))
 
-    def _send(self, events: list[dict[str, Any]], deadline: Deadline) -> str | None:
+    def _send(self, events: list[dict[str, Any]], deadline: Deadline, seconds: float) -> str | None:
         """None when every upload was answered 204; otherwise what went wrong first."""
         from azure.monitor.ingestion import LogsIngestionClient, LogsUploadError  # first use only
 
@@ -149,7 +151,7 @@ class WorkspaceIngestion:
         failures: list[str] = []
 
         def failed(error: LogsUploadError) -> None:
-            failures.append(_what_failed(error.error))
+            failures.append(_what_failed(error.error, seconds))
 
         for batch in upload_batches(events):
             remaining = deadline.remaining()
@@ -230,9 +232,11 @@ def _retry_within(deadline: Deadline) -> Any:
     return RetryWithinDeadline(retry_total=UPLOAD_RETRIES, retry_backoff_factor=0.5, retry_backoff_max=2)
 
 
-def _what_failed(error: BaseException) -> str:
-    """The HTTP status and the service's error code, or the exception's type: never a message, which
-    could quote the events or the request."""
+def _what_failed(error: BaseException, seconds: float) -> str:
+    """The HTTP status and the service's error code, that the time ran out, or the exception's type:
+    never a message, which could quote the events or the request."""
+    if isinstance(error, (ServiceRequestTimeoutError, ServiceResponseTimeoutError)):
+        return _no_answer(seconds)
     response = getattr(error, "response", None)
     status = getattr(response, "status_code", None)
     if isinstance(status, int):
@@ -240,6 +244,10 @@ def _what_failed(error: BaseException) -> str:
         code = headers.get(_ERROR_CODE_HEADER) if hasattr(headers, "get") else None
         return f"HTTP {status}" + (f" {bounded(printable(str(code)), 64)}" if code else "")
     return type(error).__name__
+
+
+def _no_answer(seconds: float) -> str:
+    return f"no answer within {seconds:.1f} s"
 
 
 def _now() -> datetime:
