@@ -302,6 +302,22 @@ def test_many_events_arrive_whole_in_several_uploads(graph: GraphSimulator, logs
     assert all(u.status == 204 and u.uncompressed_bytes <= MAX_UPLOAD_BYTES for u in graph.ingestion.uploads)
 
 
+def test_an_upload_refused_among_several_names_only_its_own_events(graph: GraphSimulator, logs: LogCapture) -> None:
+    names = [f"user{i:04d}@contoso.com" for i in range(1000)]
+    graph.add_users(names)
+    graph.inject_ingestion(Fault(status=400))  # the first upload only; the others are taken
+    with app_settings({**graph.environment(), **graph.ingestion_environment(), "REVOKE_MAX_USERS": "1000",
+                       "REVOKE_DRY_RUN": "true", "REVOKE_ACTIONS": "revokeSignInSessions,disableAccount"}):  # fmt: skip
+        assert revoke_http(http_request({"users": names, "reason": "r" * 400})).status_code == 200
+
+    [refused, *taken] = graph.ingestion.uploads
+    assert refused.status == 400 and taken and all(upload.status == 204 for upload in taken)
+    [warning] = warnings_about_ingestion(logs)
+    lost = 2000 - len(graph.ingestion.records)
+    assert 0 < lost < 2000
+    assert f"failed for {lost} of 2000 audit event(s) (HTTP 400" in warning
+
+
 # --- the client library's own logging, and the cold start ------------------------------------
 
 

@@ -68,6 +68,11 @@ class Delivery:
     events: int
     at: datetime
     detail: str | None = None
+    unconfirmed: int = 0  # events no 204 confirmed: all of them when none came in time
+
+    def __post_init__(self) -> None:
+        if not self.ok and not self.unconfirmed:
+            object.__setattr__(self, "unconfirmed", self.events)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -118,24 +123,27 @@ class WorkspaceIngestion:
             logger.info("Sent %d audit event(s) to the %s", delivery.events, WORKSPACE_INGESTION)
         else:
             logger.warning(
-                "%s failed for %d audit event(s) (%s); they are in the function's log",
+                "%s failed for %d of %d audit event(s) (%s); they are in the function's log",
                 WORKSPACE_INGESTION,
+                delivery.unconfirmed,
                 delivery.events,
                 delivery.detail,
             )
         return delivery
 
     def _send_into(self, events: list[dict[str, Any]], seconds: float, outcome: Future[Delivery]) -> None:
+        unconfirmed = 0
         try:
-            failure = self._send(events, Deadline(seconds), seconds)
+            failure, unconfirmed = self._send(events, Deadline(seconds), seconds)
         except RevokeError as problem:  # no token: the identity's own short reason
             failure = str(problem)
         except Exception as problem:  # whatever the client raised: its type only, never its text
             failure = type(problem).__name__
-        outcome.set_result(Delivery(failure is None, len(events), _now(), failure))
+        outcome.set_result(Delivery(failure is None, len(events), _now(), failure, unconfirmed))
 
-    def _send(self, events: list[dict[str, Any]], deadline: Deadline, seconds: float) -> str | None:
-        """None when every upload was answered 204; otherwise what went wrong first."""
+    def _send(self, events: list[dict[str, Any]], deadline: Deadline, seconds: float) -> tuple[str | None, int]:
+        """(None, 0) when every upload was answered 204; otherwise what went wrong first, and how many
+        events no 204 confirmed."""
         from azure.monitor.ingestion import LogsIngestionClient, LogsUploadError  # first use only
 
         token = self._token_for(deadline)
@@ -149,15 +157,19 @@ class WorkspaceIngestion:
             logging_enable=False,
         )
         failures: list[str] = []
+        unconfirmed = 0
 
         def failed(error: LogsUploadError) -> None:
+            nonlocal unconfirmed
             failures.append(_what_failed(error.error, seconds))
+            unconfirmed += len(error.failed_logs)
 
         for batch in upload_batches(events):
             remaining = deadline.remaining()
             if remaining <= 0:
-                failures.append("no time left to send")
-                break
+                failures.append(_no_answer(seconds))
+                unconfirmed += len(batch)
+                continue
             client.upload(
                 rule_id=self._target.rule_id,
                 stream_name=self._target.stream,
@@ -167,7 +179,7 @@ class WorkspaceIngestion:
                 connection_timeout=min(CONNECT_TIMEOUT_SECONDS, remaining),
                 read_timeout=remaining,
             )
-        return failures[0] if failures else None
+        return (failures[0], unconfirmed) if failures else (None, 0)
 
     def _shared_transport(self) -> RequestsTransport:
         from azure.core.pipeline.transport import RequestsTransport
