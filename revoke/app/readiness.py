@@ -20,6 +20,7 @@ from revoke.containment.action_run import revocation_alone
 from revoke.deadline import Deadline
 from revoke.errors import BudgetUnavailable, GraphError, SettingsError
 from revoke.graph.tokens import TokenSource
+from revoke.permissions import not_served, serves
 from revoke.settings import CallerAuth, RevocationAction, SettingNames, Settings
 
 if TYPE_CHECKING:
@@ -248,10 +249,12 @@ def needs_lookup(settings: Settings) -> bool:
 
 
 def _missing(settings: Settings, held: frozenset[str]) -> tuple[str, ...]:
-    missing = set(needed_roles(settings) - held)
-    if revocation_alone(settings.actions) and KIND_ROLE not in held:
+    """The needed roles nothing held serves: a broader role Microsoft documents for the same
+    calls counts (revoke.permissions), and is only warned about as broader than needed."""
+    missing = set(not_served(held, needed_roles(settings)))
+    if revocation_alone(settings.actions) and not serves(held, KIND_ROLE):
         missing.add(KIND_ROLE)  # without it no revocation alone is ever reported contained
-    elif needs_lookup(settings) and not held & set(LOOKUP_ROLES):
+    elif needs_lookup(settings) and not any(serves(held, role) for role in LOOKUP_ROLES):
         missing.add(LOOKUP_ROLES[0])
     return tuple(sorted(missing))
 
