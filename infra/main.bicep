@@ -62,6 +62,9 @@ param revokeDryRun bool = false
 @description('REVOKE_PROTECTED_USERS: comma-separated UPNs or object ids never revoked (break-glass accounts).')
 param revokeProtectedUsers string = ''
 
+@description('REVOKE_REQUIRE_REASON: a direct request, a release or the CLI must say why (400 reason_required otherwise).')
+param revokeRequireReason bool = true
+
 @description('REVOKE_MAX_USERS: most users one request may name.')
 @minValue(1)
 @maxValue(1000)
@@ -181,6 +184,7 @@ var revokeAppSettings = {
   REVOKE_ARM_ENDPOINT: environment().resourceManager
   REVOKE_DRY_RUN: revokeDryRun ? 'true' : 'false' // string() would give 'True'
   REVOKE_PROTECTED_USERS: revokeProtectedUsers
+  REVOKE_REQUIRE_REASON: revokeRequireReason ? 'true' : 'false'
   REVOKE_MAX_USERS: string(revokeMaxUsers)
   REVOKE_MAX_BODY_BYTES: string(revokeMaxBodyBytes)
   REVOKE_QUEUE_NAME: revokeQueueName

@@ -5,9 +5,11 @@
     ├── RequestRejected (ValueError)        the request cannot be acted on at all
     │   ├── MalformedPayload                   not JSON, or not a JSON object        -> 400
     │   ├── InvalidField                       a field has the wrong type or value   -> 400
-    │   │   └── UnknownField                   a direct request has a field it does not -> 400
-    │   │                                      define (a typo such as dry_run is refused,
-    │   │                                      never ignored)
+    │   │   ├── UnknownField                   a direct request has a field it does not -> 400
+    │   │   │                                  define (a typo such as dry_run is refused,
+    │   │   │                                  never ignored)
+    │   │   └── ReasonRequired                 a direct request or a release without a  -> 400
+    │   │                                      reason (REVOKE_REQUIRE_REASON)
     │   ├── InvalidIdentifier                  a direct request names a user that is  -> 400
     │   │                                      neither a GUID nor a UPN (in an alert
     │   │                                      such an account is skipped instead)
@@ -90,6 +92,10 @@ class ActionNotAllowed(RequestRejected):
 
 class UnknownField(InvalidField):
     code = "unknown_field"
+
+
+class ReasonRequired(InvalidField):
+    code = "reason_required"
 
 
 class PayloadTooLarge(RequestRejected):

@@ -71,7 +71,7 @@ def test_without_a_credential_it_says_so_once_and_exits_2(tmp_path: Path) -> Non
     """No az, no service principal, no managed-identity endpoint: one line, no library error block."""
     bare = {"HOME": str(tmp_path), "PATH": str(tmp_path), "PYTHONPATH": str(ROOT)}
     finished = subprocess.run(
-        [sys.executable, "-m", "revoke", "revoke", "--user", ADELE[0]],
+        [sys.executable, "-m", "revoke", "revoke", "--user", ADELE[0], "--reason", "drill"],
         cwd=ROOT,
         env=bare,
         capture_output=True,

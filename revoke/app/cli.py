@@ -97,6 +97,8 @@ def revoke(args: argparse.Namespace) -> int:
         print("error: --reason goes with --user; a payload carries its own reason", file=sys.stderr)
         return EXIT_USAGE
     settings = Settings.from_environment()
+    if args.user and not _reason_given(args, settings):
+        return EXIT_USAGE
     if args.dry_run:
         settings = dataclasses.replace(settings, dry_run=True)
     if args.action:
@@ -118,6 +120,8 @@ def release(args: argparse.Namespace) -> int:
     from revoke.app.runtime import release_for_cli
 
     settings = Settings.from_environment()
+    if not _reason_given(args, settings):
+        return EXIT_USAGE
     if args.dry_run:
         settings = dataclasses.replace(settings, dry_run=True)
     request: dict[str, Any] = {"users": args.user, "reason": args.reason}
@@ -130,6 +134,14 @@ def release(args: argparse.Namespace) -> int:
     with audit_sink(args.audit_log, responder):
         report = release_for_cli(settings, credential).handle(json.dumps(request).encode(), trigger="cli")
     return _finish(report, args.json)
+
+
+def _reason_given(args: argparse.Namespace, settings: Settings) -> bool:
+    """With REVOKE_REQUIRE_REASON (the default) --reason must say why; said once, before anything is sent."""
+    if not settings.require_reason or (args.reason and args.reason.strip()):
+        return True
+    print("error: --reason is required (REVOKE_REQUIRE_REASON): say why, for the audit trail", file=sys.stderr)
+    return False
 
 
 def check(args: argparse.Namespace) -> int:
@@ -247,7 +259,9 @@ def _parser() -> argparse.ArgumentParser:
     source = act.add_mutually_exclusive_group(required=True)
     source.add_argument("--user", action="append", help="object id or UPN (repeatable)")
     source.add_argument("--payload", help="a payload file in any accepted shape")
-    act.add_argument("--reason", help="why, for the audit trail (with --user)")
+    act.add_argument(
+        "--reason", help="why, for the audit trail (with --user; required unless REVOKE_REQUIRE_REASON=false)"
+    )
     act.add_argument("--dry-run", action="store_true", help="resolve and audit, but send nothing to Graph")
     act.add_argument(
         "--action",
@@ -259,7 +273,7 @@ def _parser() -> argparse.ArgumentParser:
 
     undo = commands.add_parser("release", help="undo a containment (a false positive) with your signed-in credential")
     undo.add_argument("--user", action="append", required=True, help="object id or UPN (repeatable)")
-    undo.add_argument("--reason", help="why, for the audit trail")
+    undo.add_argument("--reason", help="why, for the audit trail (required unless REVOKE_REQUIRE_REASON=false)")
     undo.add_argument(
         "--action", action="append", help="enableAccount or dismissRisk (repeatable; default: REVOKE_RELEASE_ACTIONS)"
     )

@@ -110,7 +110,7 @@ class Containment:
                 context = replace(context, caller_app_id=caller.app_id, caller_object_id=caller.object_id)
             document = load_document(body, self._settings.max_body_bytes)
             context = replace(context, correlation_id=correlation_id_in(document) or context.correlation_id)
-            request = read_request(document)
+            request = read_request(document, require_reason=self._settings.require_reason)
             context = replace(
                 context, alert_id=request.alert_id, incident_id=request.incident_id, reason=request.reason
             )

@@ -126,7 +126,7 @@ class Release:
                 caller.require(ROLE_RELEASE)
             document = load_document(body, self._settings.max_body_bytes)
             context = replace(context, correlation_id=correlation_id_in(document) or context.correlation_id)
-            request = read_release_request(document)
+            request = read_release_request(document, require_reason=self._settings.require_reason)
             context = replace(context, incident_id=request.incident_id, reason=request.reason)
             actions = allowed_release_subset(request.actions, self._settings.release_actions)
         except RequestRejected as rejection:

@@ -138,6 +138,7 @@ class Settings:
     max_campaign_users: int = DEFAULT_MAX_CAMPAIGN_USERS
     graph_write_quota: tuple[int, float] = DEFAULT_GRAPH_WRITE_QUOTA  # (writes, seconds)
     campaign_quota_share: float = DEFAULT_CAMPAIGN_QUOTA_SHARE
+    require_reason: bool = True  # a direct request and a release must say why (REVOKE_REQUIRE_REASON)
 
     @property
     def graph_scope(self) -> str:
@@ -225,4 +226,5 @@ class Settings:
                 float,
                 "a share of the write quota",
             ),
+            require_reason=parse_boolean(names.REQUIRE_REASON, value(names.REQUIRE_REASON), default=True),
         )
