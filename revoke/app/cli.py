@@ -32,6 +32,7 @@ from revoke.app.replies import DONE, http_reply
 from revoke.app.responder import NoCredential, Responder, developer_credential, sign_in
 from revoke.audit.events import audit_logger
 from revoke.containment.core import ContainmentReport
+from revoke.containment.protection import ProtectedUsers
 from revoke.containment.verdict import TargetOutcome, is_external
 from revoke.errors import RequestRejected, SettingsError, UnreadablePayload
 from revoke.intake.payloads import load_document, parse_request
@@ -111,6 +112,7 @@ def revoke(args: argparse.Namespace) -> int:
         body = json.dumps({"users": args.user, "reason": args.reason}).encode()
     credential = developer_credential(settings)
     _, responder = sign_in(credential, settings.graph_scope)
+    say_protection(settings)
     with audit_sink(args.audit_log, responder):
         report = containment_for_cli(settings, credential).handle(body, trigger="cli")
     return _finish(report, args.json)
@@ -131,9 +133,15 @@ def release(args: argparse.Namespace) -> int:
         request["incidentId"] = args.incident
     credential = developer_credential(settings)
     _, responder = sign_in(credential, settings.graph_scope)
+    say_protection(settings)
     with audit_sink(args.audit_log, responder):
         report = release_for_cli(settings, credential).handle(json.dumps(request).encode(), trigger="cli")
     return _finish(report, args.json)
+
+
+def say_protection(settings: Settings) -> None:
+    """Which users this run will never act on: the same settings as the function's, read from this shell."""
+    print(f"Protection in force: {ProtectedUsers.of(settings).in_force()}", file=sys.stderr)
 
 
 def _reason_given(args: argparse.Namespace, settings: Settings) -> bool:

@@ -41,6 +41,12 @@ LOOKUP_ROLES = ("User.ReadBasic.All", "User.Read.All")
 # Where a user signs in (userType, externalUserState, creationType, identities) is no basic
 # profile property: when revocation alone must tell an external user, only this role reads it.
 KIND_ROLE = "User.Read.All"
+# Group and role membership (REVOKE_PROTECTED_GROUPS, REVOKE_PROTECTED_ROLES): checkMemberObjects
+# for other users needs both of these, the least privileged Graph's reference names
+# (directoryObject: checkMemberObjects, "Memberships for other users"); User.Read.All alone
+# serves instead, as the same page lists it among the higher privileged permissions.
+MEMBERSHIP_ROLES = ("User.ReadBasic.All", "GroupMember.Read.All")
+MEMBERSHIP_ALTERNATIVE = "User.Read.All"
 # Roles that let a compromised function do far more than contain: flagged, never needed.
 BROAD_ROLES = frozenset(
     {
@@ -256,10 +262,12 @@ def _missing(settings: Settings, held: frozenset[str]) -> tuple[str, ...]:
         missing.add(KIND_ROLE)  # without it no revocation alone is ever reported contained
     elif needs_lookup(settings) and not any(serves(held, role) for role in LOOKUP_ROLES):
         missing.add(LOOKUP_ROLES[0])
+    if settings.protected_by_membership and not serves(held, MEMBERSHIP_ALTERNATIVE):
+        missing.update(not_served(held, MEMBERSHIP_ROLES))  # without it every target is refused, unchecked
     return tuple(sorted(missing))
 
 
 def _warnings(settings: Settings, held: frozenset[str]) -> tuple[str, ...]:
-    needed = needed_roles(settings) | set(LOOKUP_ROLES)
+    needed = needed_roles(settings) | set(LOOKUP_ROLES) | set(MEMBERSHIP_ROLES)
     broad = sorted((held & BROAD_ROLES) - needed)
     return tuple(f"{role} is broader than this deployment needs; remove it" for role in broad)

@@ -70,7 +70,9 @@ def http_reply(report: ContainmentReport) -> HttpReply:
 
 def queue_disposition(report: ContainmentReport) -> QueueDisposition:
     outcomes = report.outcomes()
-    if TargetOutcome.DEFERRED in outcomes:
+    # A target whose protection could not be read was refused, fail closed; the next delivery may read it
+    # (after maxDequeueCount deliveries the host moves the message to the poison queue, unchanged).
+    if TargetOutcome.DEFERRED in outcomes or report.unverified:
         return QueueDisposition.RETRY
     # An over-limit request is kept for a person to split or replay, not dropped; so is one whose
     # targets the action budget refused: a burst past the budget is for a person to judge, and a

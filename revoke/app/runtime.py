@@ -203,6 +203,8 @@ def reset() -> None:
         _credential = None
         _token_sources.clear()
         _budgets.clear()
+        from revoke.containment.protection import MEMBERSHIPS
         from revoke.policy.keys import forget_signing_keys
 
         forget_signing_keys()
+        MEMBERSHIPS.clear()

@@ -15,7 +15,7 @@ from revoke.actions import ContainmentAction, allowed_subset
 from revoke.audit.events import RequestContext, audit_event, emit
 from revoke.containment.action_run import ActionRun, Graph
 from revoke.containment.ledger import Ledger
-from revoke.containment.protection import ProtectedUsers
+from revoke.containment.protection import ProtectedUsers, UnverifiedProtection
 from revoke.containment.verdict import TargetOutcome, TargetResult
 from revoke.deadline import Deadline
 from revoke.errors import BudgetUnavailable, CallerNotPermitted, NoResolvableAccount, RequestRejected
@@ -56,6 +56,8 @@ class ContainmentReport:
     rejection: RequestRejected | None = None
     over_limit: bool = False
     over_budget: bool = False  # some target was refused by the tenant-wide action budget
+    # Some target was refused because whether it is protected could not be read: worth asking again.
+    unverified: bool = False
     incident_id: str | None = None
     comment: CommentResult | None = None  # the comment on the Sentinel incident, when one was due
     release: bool = False  # a release (revoke.containment.release) rather than a containment
@@ -81,7 +83,7 @@ class Containment:
         self._graph = graph
         self._incidents = incidents
         self._budget = budget
-        self._protected = ProtectedUsers(settings.protected_users)
+        self._protected = ProtectedUsers.of(settings)
         self._names = {action: action.value for action in ContainmentAction}
         # The legacy beta action still serves revocation when REVOKE_ACTION selects it.
         self._names[ContainmentAction.REVOKE_SESSIONS] = settings.action.value
@@ -164,6 +166,7 @@ class Containment:
         run = ActionRun(self._graph, targets, ledger, lookups, deadline, actions)
         for i, decision in decided.items():
             ledger.settle(i, decision)
+        unverified = any(isinstance(decision, UnverifiedProtection) for decision in decided.values())
         for action in actions:
             open_targets = ledger.open_targets(action)
             if dry_run:
@@ -181,6 +184,7 @@ class Containment:
             request.skipped,
             over_limit=over_limit,
             over_budget=over_budget,
+            unverified=unverified,
             incident_id=request.incident_id,
         )
 

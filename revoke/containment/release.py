@@ -2,11 +2,13 @@
 
 A release is asked for by a person, by name (`POST /api/release`, `python -m revoke
 release`), never by an alert, and only for the release actions REVOKE_RELEASE_ACTIONS
-allows (none by default). Every target is looked up first: that finds a user Graph does
-not know (`not_found`, nothing sent), gives riskyUsers/dismiss the object id it needs,
-and lets a protected user be recognised by either name. Protected users are refused a
-release as they are refused a containment: this deployment never changes them, so a
-leaked key cannot re-enable a break-glass account an administrator disabled on purpose.
+allows (none by default). Every target is looked up first, as a containment's look-ups are
+(only an answer about the user asked counts): that finds a user Graph does not know
+(`not_found`, nothing sent), gives riskyUsers/dismiss the object id it needs, and lets a
+protected user be recognised by either name. Protected users, by name, group or role
+(revoke.containment.protection), are refused a release as they are refused a containment:
+this deployment never changes them, so a leaked key cannot re-enable a break-glass account
+an administrator disabled on purpose.
 
 Each target gets one result and one audit event per action, as a containment does; its
 verdict is `released` when Graph confirmed every action asked for.
@@ -23,14 +25,14 @@ from typing import Protocol
 from revoke.actions import ReleaseAction, allowed_release_subset
 from revoke.audit.events import RequestContext, audit_event, emit
 from revoke.containment.core import DRY_RUN, Authenticate, ContainmentReport, IncidentComments
-from revoke.containment.protection import PROTECTED, look_up, lookup_failure
+from revoke.containment.protection import PROTECTED, ProtectedUsers, look_up, lookup_failure
 from revoke.containment.verdict import ActionRecord, TargetOutcome, TargetResult, unfinished
 from revoke.deadline import Deadline
 from revoke.errors import RequestRejected
 from revoke.identifiers import UserIdentifier
 from revoke.intake.payloads import correlation_id_in, load_document
 from revoke.intake.release_request import ReleaseRequest, read_release_request
-from revoke.outcomes import ActionResult, Outcome, UserLookup
+from revoke.outcomes import ActionResult, Memberships, Outcome, UserLookup
 from revoke.policy.roles import ROLE_RELEASE
 from revoke.settings import Settings
 
@@ -42,6 +44,10 @@ UNEXPECTED = ActionResult(Outcome.DEFERRED, detail="unexpected internal error; n
 
 class ReleaseDirectory(Protocol):
     def lookup_all(self, users: Sequence[UserIdentifier], deadline: Deadline) -> list[UserLookup]: ...
+
+    def check_memberships(
+        self, users: Sequence[UserIdentifier], ids: Sequence[str], deadline: Deadline
+    ) -> list[Memberships]: ...
 
     def enable(self, users: Sequence[UserIdentifier], deadline: Deadline, on_result: ResultCallback) -> None: ...
 
@@ -107,6 +113,7 @@ class Release:
         self._settings = settings
         self._graph = graph
         self._incidents = incidents
+        self._protected = ProtectedUsers.of(settings)
 
     def handle(
         self,
@@ -169,21 +176,28 @@ class Release:
 
     def _checked(self, targets: Sequence[UserIdentifier], ledger: ReleaseLedger, deadline: Deadline) -> dict[int, str]:
         """Each target's object id once it is known and not protected; the others are settled."""
-        protected = self._settings.protected_users
-        object_ids: dict[int, str] = {}
         unchecked = []
         for i, user in enumerate(targets):
-            if user.key in protected:
-                ledger.settle(i, PROTECTED)
+            if user.key in self._settings.protected_users:
+                ledger.settle(i, PROTECTED)  # by name: not even looked up
             else:
                 unchecked.append(i)
         found = look_up(self._graph, [targets[i] for i in unchecked], deadline) if unchecked else []
+        clean: list[tuple[int, UserLookup]] = []
         for i, lookup in zip(unchecked, found, strict=True):
             failure = lookup_failure(lookup, "could not look the user up")
             if failure is not None:
                 ledger.settle(i, failure)  # fail closed: a user we cannot check is never released
-            elif lookup.keys & protected:
-                ledger.settle(i, PROTECTED)
+            else:
+                clean.append((i, lookup))
+        # The guard of every containment, on the users the look-ups found: by name, group and role.
+        checked = [targets[i] for i, _ in clean]
+        known = {position: lookup for position, (_, lookup) in enumerate(clean)}
+        decided, _ = self._protected.check(checked, self._graph, deadline, lookups=known) if clean else ({}, {})
+        object_ids: dict[int, str] = {}
+        for position, (i, lookup) in enumerate(clean):
+            if position in decided:
+                ledger.settle(i, decided[position])
             else:
                 object_ids[i] = str(lookup.object_id)
         return object_ids

@@ -52,6 +52,12 @@ from revoke.settings.limits import (
     parse_protected_users,
 )
 from revoke.settings.names import HostStorageNames, SettingNames
+from revoke.settings.protection import (
+    MAX_PROTECTED_OBJECTS,
+    check_protected_count,
+    parse_protected_groups,
+    parse_protected_roles,
+)
 from revoke.settings.queues import (
     DEFAULT_CAMPAIGN_QUEUE_NAME,
     DEFAULT_QUEUE_NAME,
@@ -85,6 +91,7 @@ __all__ = [
     "MAX_ACTION_BUDGET",
     "MAX_BODY_BYTES_CEILING",
     "MAX_CAMPAIGN_USERS_CEILING",
+    "MAX_PROTECTED_OBJECTS",
     "MAX_RETRY_BUDGET_SECONDS",
     "MIN_MAX_BODY_BYTES",
     "MIN_RETRY_BUDGET_SECONDS",
@@ -139,6 +146,13 @@ class Settings:
     graph_write_quota: tuple[int, float] = DEFAULT_GRAPH_WRITE_QUOTA  # (writes, seconds)
     campaign_quota_share: float = DEFAULT_CAMPAIGN_QUOTA_SHARE
     require_reason: bool = True  # a direct request and a release must say why (REVOKE_REQUIRE_REASON)
+    protected_groups: frozenset[str] = frozenset()  # group object ids: their members, at any depth
+    protected_roles: frozenset[str] = frozenset()  # directory role template ids: their active holders
+
+    @property
+    def protected_by_membership(self) -> bool:
+        """Whether group or role membership protects users, which Graph is asked about for every target."""
+        return bool(self.protected_groups or self.protected_roles)
 
     @property
     def graph_scope(self) -> str:
@@ -179,7 +193,7 @@ class Settings:
             return raw or None
 
         names = SettingNames
-        return cls(
+        settings = cls(
             graph_endpoint=parse_endpoint(names.GRAPH_ENDPOINT, value(names.GRAPH_ENDPOINT), DEFAULT_GRAPH_ENDPOINT),
             action=parse_revocation_action(value(names.ACTION)),
             actions=parse_actions(value(names.ACTIONS)),
@@ -227,4 +241,8 @@ class Settings:
                 "a share of the write quota",
             ),
             require_reason=parse_boolean(names.REQUIRE_REASON, value(names.REQUIRE_REASON), default=True),
+            protected_groups=parse_protected_groups(value(names.PROTECTED_GROUPS)),
+            protected_roles=parse_protected_roles(value(names.PROTECTED_ROLES)),
         )
+        check_protected_count(settings.protected_groups, settings.protected_roles)
+        return settings
