@@ -42,6 +42,8 @@ CODE_DEFAULTS = {
     SettingNames.GRAPH_WRITE_QUOTA: "/".join(f"{n:g}" for n in code.DEFAULT_GRAPH_WRITE_QUOTA),
     SettingNames.CAMPAIGN_QUOTA_SHARE: str(code.DEFAULT_CAMPAIGN_QUOTA_SHARE),
     SettingNames.REQUIRE_REASON: "true",
+    SettingNames.PROTECTED_GROUPS: "",
+    SettingNames.PROTECTED_ROLES: "",
 }
 
 
