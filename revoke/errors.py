@@ -34,6 +34,9 @@
     │       └── Redirected                     Graph (or a proxy) answered 3xx; never followed
     ├── BudgetUnavailable                   the action budget's store cannot be reached:
     │                                       the targets are deferred (fail closed)
+    ├── RecordsUnavailable                  the containment records cannot be reached: a
+    │                                       containment stands unrecorded, a release is
+    │                                       deferred (fail closed)
     ├── UnreadablePayload                   the CLI cannot read the payload file (exit 2)
     └── RetryLater                          raised by the queue trigger so the host redelivers
 
@@ -224,6 +227,10 @@ class Redirected(PermanentGraphError):
 
 class BudgetUnavailable(RevokeError):
     """The tenant-wide action budget could not be read or reserved in time: nothing is sent."""
+
+
+class RecordsUnavailable(RevokeError):
+    """The containment records could not be read or written in time (revoke.containment.records)."""
 
 
 class RetryLater(RevokeError):

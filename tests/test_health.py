@@ -61,7 +61,9 @@ def test_each_enabled_action_needs_its_own_roles(app: GraphSimulator) -> None:
     assert body["missingRoles"] == ["IdentityRiskyUser.ReadWrite.All", "User.EnableDisableAccount.All"]
 
 
-@pytest.mark.parametrize("settings", [{"REVOKE_RELEASE_ACTIONS": "enableAccount,dismissRisk"}])
+@pytest.mark.parametrize(
+    "settings", [{"REVOKE_RELEASE_ACTIONS": "enableAccount,dismissRisk", "REVOKE_CONTAINMENT_RECORDS": "true"}]
+)
 def test_each_enabled_release_action_needs_its_own_roles(app: GraphSimulator) -> None:
     app.app_roles = ["User.RevokeSessions.All"]  # without the read role, which enableAccount needs too
     response = health()

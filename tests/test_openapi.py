@@ -42,9 +42,15 @@ SAMPLES = sorted((ROOT / "samples").glob("*.json"))
 
 
 def documented_codes(status: int) -> set[str]:
-    """The error codes POST /revoke documents for `status`."""
-    schema = REVOKE["responses"][str(status)]["content"]["application/json"]["schema"]
-    return set(schema["allOf"][1]["properties"]["error"]["properties"]["code"]["enum"])
+    """The error codes POST /revoke and POST /release document for `status` (409 is the release's alone)."""
+    codes: set[str] = set()
+    for path in ("/revoke", "/release"):
+        response = DESCRIPTION["paths"][path]["post"]["responses"].get(str(status))
+        schema = response["content"]["application/json"]["schema"] if response else {}
+        if "allOf" in schema:
+            code = schema["allOf"][1]["properties"]["error"]["properties"]["code"]
+            codes |= set(code.get("enum", [code.get("const")]))
+    return codes
 
 
 # --- the description -------------------------------------------------------------------

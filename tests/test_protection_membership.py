@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from graphsim import Fault, GraphSimulator
+from graphsim.azurite import Azurite
 from graphsim.directory import SimulatedGroup
 from graphsim.harness import CapturedOut, LogCapture, app_settings, health_request, http_request, queue_message
 from revoke.app import runtime
@@ -263,13 +264,16 @@ def test_the_cache_is_bounded_and_forgets_the_oldest_first() -> None:
 # --- every path: release, the CLI, health ---------------------------------------------------------
 
 
-@pytest.mark.parametrize("extra", [{"REVOKE_RELEASE_ACTIONS": "enableAccount"}])
-def test_a_protected_member_is_refused_a_release_too(app: GraphSimulator, extra: dict[str, str]) -> None:
-    app.disabled.add(MEGAN[1])
-    with app_settings(extra):
+def test_a_protected_member_is_refused_a_release_too(app: GraphSimulator, azurite: Azurite) -> None:
+    """Megan was disabled here before she joined the administrators' group; releasing her now is refused."""
+    records = {"REVOKE_CONTAINMENT_RECORDS": "true", "AzureWebJobsStorage": azurite.connection_string}
+    with app_settings({**records, "REVOKE_PROTECTED_GROUPS": "", "REVOKE_ACTIONS": "disableAccount"}):
+        assert contain({"users": [MEGAN[1]], "reason": "SOC-10"})[0] == 200
+    with app_settings({**records, "REVOKE_RELEASE_ACTIONS": "enableAccount"}):
         response = release_http(http_request({"users": [MEGAN[1]], "reason": "SOC-10"}))
 
     assert (response.status_code, body_of(response)["error"]["code"]) == (422, "refused_by_policy")
+    assert "REVOKE_PROTECTED_GROUPS" in body_of(response)["error"]["message"]
     assert MEGAN[1] in app.disabled and app.enabled == {}
 
 

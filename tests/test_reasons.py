@@ -148,7 +148,9 @@ def test_an_alert_or_incident_needs_no_reason_field_it_gives_its_id_and_name(
 
 
 # --- release ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("settings", [{**DEFAULT, "REVOKE_RELEASE_ACTIONS": "enableAccount"}])
+@pytest.mark.parametrize(
+    "settings", [{**DEFAULT, "REVOKE_RELEASE_ACTIONS": "enableAccount", "REVOKE_CONTAINMENT_RECORDS": "true"}]
+)
 @pytest.mark.parametrize("reason", [None, "", "   "])
 def test_a_release_without_a_reason_is_400_naming_the_field_and_sends_nothing(
     app: GraphSimulator, logs: LogCapture, reason: str | None
@@ -188,7 +190,7 @@ def test_the_incident_comment_says_why_escaped(app: GraphSimulator) -> None:
 def test_the_cli_without_a_reason_exits_2_and_sends_nothing(
     app: GraphSimulator, capsys: pytest.CaptureFixture[str], command: list[str], given: list[str]
 ) -> None:
-    with app_settings({"REVOKE_RELEASE_ACTIONS": "enableAccount"}):
+    with app_settings({"REVOKE_RELEASE_ACTIONS": "enableAccount", "REVOKE_CONTAINMENT_RECORDS": "true"}):
         assert main([*command, *given]) == EXIT_USAGE
 
     assert "--reason is required (REVOKE_REQUIRE_REASON)" in capsys.readouterr().err

@@ -33,6 +33,7 @@ from revoke.app.responder import NoCredential, Responder, developer_credential, 
 from revoke.audit.events import audit_logger
 from revoke.containment.core import ContainmentReport
 from revoke.containment.protection import ProtectedUsers
+from revoke.containment.records import Requester
 from revoke.containment.verdict import TargetOutcome, is_external
 from revoke.errors import RequestRejected, SettingsError, UnreadablePayload
 from revoke.intake.payloads import load_document, parse_request
@@ -114,7 +115,8 @@ def revoke(args: argparse.Namespace) -> int:
     _, responder = sign_in(credential, settings.graph_scope)
     say_protection(settings)
     with audit_sink(args.audit_log, responder):
-        report = containment_for_cli(settings, credential).handle(body, trigger="cli")
+        requester = Requester(responder.app_id, responder.object_id, responder.upn)
+        report = containment_for_cli(settings, credential).handle(body, trigger="cli", requester=requester)
     return _finish(report, args.json)
 
 

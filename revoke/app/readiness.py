@@ -18,12 +18,13 @@ from revoke.app.responder import claims_in
 from revoke.campaigns.request import SCOPE_APP_ROLES
 from revoke.containment.action_run import revocation_alone
 from revoke.deadline import Deadline
-from revoke.errors import BudgetUnavailable, GraphError, SettingsError
+from revoke.errors import BudgetUnavailable, GraphError, RecordsUnavailable, SettingsError
 from revoke.graph.tokens import TokenSource
 from revoke.permissions import not_served, serves
 from revoke.settings import CallerAuth, RevocationAction, SettingNames, Settings
 
 if TYPE_CHECKING:
+    from revoke.containment.records import RecordTable
     from revoke.policy.budget import ActionBudget
 
 READINESS_SECONDS = 10.0
@@ -102,10 +103,12 @@ def check_readiness(
     environ: Mapping[str, str] | None,
     tokens_for: TokensFor,
     budget_for: Callable[[Settings], ActionBudget | None] | None = None,
+    records_for: Callable[[Settings], RecordTable | None] | None = None,
 ) -> Readiness:
     """Whether the deployment can contain; `tokens_for` gives the process's own token sources, so
-    a health probe reuses the credential and cached tokens the invocations use. `budget_for`
-    builds the action budget whose store is reached (the function); None skips it (the CLI)."""
+    a health probe reuses the credential and cached tokens the invocations use. `budget_for` and
+    `records_for` build the action budget and the containment records whose store is reached
+    (the function); None skips them."""
     deadline = Deadline(READINESS_SECONDS)
     try:
         settings = Settings.from_environment(environ)
@@ -114,6 +117,7 @@ def check_readiness(
     checks = [Check("settings", True)]
     policy_warnings = _policy_warnings(settings)
     checks += _policy_checks(settings, budget_for, deadline)
+    checks += _records_check(settings, records_for, deadline)
     actions = tuple(action.value for action in settings.actions)
     if settings.dry_run:
         checks.append(Check("dryRun", False, DRY_RUN))
@@ -169,6 +173,23 @@ def _policy_checks(
         except BudgetUnavailable as problem:
             checks.append(Check("actionBudget", False, f"{problem}: every target is deferred until it answers"))
     return checks
+
+
+RECORDS_DOWN = "containments are not recorded, and every release is deferred until it answers"
+
+
+def _records_check(
+    settings: Settings, records_for: Callable[[Settings], RecordTable | None] | None, deadline: Deadline
+) -> list[Check]:
+    """The containment records answer: without them a containment stands unrecorded and no release can act."""
+    table = records_for(settings) if records_for is not None else None
+    if table is None:
+        return []
+    try:
+        table.check(deadline)
+    except RecordsUnavailable as problem:
+        return [Check("containmentRecords", False, f"{problem}: {RECORDS_DOWN}")]
+    return [Check("containmentRecords", True)]
 
 
 def _policy_warnings(settings: Settings) -> tuple[str, ...]:

@@ -15,10 +15,12 @@ from revoke.actions import ContainmentAction, allowed_subset
 from revoke.audit.events import RequestContext, audit_event, emit
 from revoke.containment.action_run import ActionRun, Graph
 from revoke.containment.ledger import Ledger
-from revoke.containment.protection import ProtectedUsers, UnverifiedProtection
+from revoke.containment.protection import ProtectedUsers, UnverifiedProtection, look_up
+from revoke.containment.records import Contained, RecordWriter, Requester
 from revoke.containment.verdict import TargetOutcome, TargetResult
 from revoke.deadline import Deadline
 from revoke.errors import BudgetUnavailable, CallerNotPermitted, NoResolvableAccount, RequestRejected
+from revoke.identifiers import UserIdentifier
 from revoke.intake.payloads import (
     RevocationRequest,
     SkippedEntity,
@@ -61,12 +63,23 @@ class ContainmentReport:
     incident_id: str | None = None
     comment: CommentResult | None = None  # the comment on the Sentinel incident, when one was due
     release: bool = False  # a release (revoke.containment.release) rather than a containment
+    # A release whose every target this deployment never contained (or never took the action a release undoes for).
+    not_contained_here: bool = False
 
     def outcomes(self) -> set[TargetOutcome]:
         return {result.outcome for result in self.results}
 
 
 DRY_RUN = ActionResult(Outcome.DRY_RUN, detail="dry run: nothing sent to Graph")
+# The audit event's action for writing or clearing a containment record (revoke.containment.records).
+RECORD_ACTION = "containmentRecord"
+
+
+def _object_id(lookup: UserLookup | None) -> str | None:
+    """The object id a clean look-up gave."""
+    if lookup is None or lookup.missing or lookup.error is not None:
+        return None
+    return lookup.object_id
 
 
 class Containment:
@@ -78,11 +91,13 @@ class Containment:
         graph: Graph,
         incidents: IncidentComments | None = None,
         budget: ActionBudget | None = None,
+        records: RecordWriter | None = None,
     ) -> None:
         self._settings = settings
         self._graph = graph
         self._incidents = incidents
         self._budget = budget
+        self._records = records  # None: REVOKE_CONTAINMENT_RECORDS=false
         self._protected = ProtectedUsers.of(settings)
         self._names = {action: action.value for action in ContainmentAction}
         # The legacy beta action still serves revocation when REVOKE_ACTION selects it.
@@ -99,8 +114,10 @@ class Containment:
         trigger: str,
         correlation_id: str | None = None,
         authenticate: Authenticate | None = None,
+        requester: Requester | None = None,
     ) -> ContainmentReport:
-        """`authenticate` (HTTP) names the caller before the body is read; None: the queue or the CLI."""
+        """`authenticate` (HTTP) names the caller before the body is read; None: the queue or the CLI,
+        whose signed-in responder is `requester`, for the containment records."""
         deadline = Deadline(self._settings.retry_budget_seconds)
         context = RequestContext(trigger, correlation_id or str(uuid.uuid4()))
         caller: Caller | None = None
@@ -136,7 +153,8 @@ class Containment:
                 incident_id=request.incident_id,
             )
             return self._commented(skipped_all, context, deadline)
-        return self._commented(self.contain(request, actions, context, deadline, withheld=withheld), context, deadline)
+        report = self.contain(request, actions, context, deadline, withheld=withheld, requester=requester)
+        return self._commented(report, context, deadline)
 
     def _commented(self, report: ContainmentReport, context: RequestContext, deadline: Deadline) -> ContainmentReport:
         if self._incidents is None:
@@ -151,6 +169,7 @@ class Containment:
         deadline: Deadline,
         *,
         withheld: str | None = None,
+        requester: Requester | None = None,
     ) -> ContainmentReport:
         dry_run = self._settings.dry_run or request.dry_run
         targets = request.targets
@@ -177,16 +196,56 @@ class Containment:
                 over_budget = over_budget or refused
                 if granted:
                     run.take(action, granted)
+        results = ledger.results()
+        if self._records is not None and not dry_run:
+            results = self._recorded(targets, ledger, results, lookups, context, deadline, requester)
         return ContainmentReport(
             context.correlation_id,
             dry_run,
-            ledger.results(),
+            results,
             request.skipped,
             over_limit=over_limit,
             over_budget=over_budget,
             unverified=unverified,
             incident_id=request.incident_id,
         )
+
+    def _recorded(
+        self,
+        targets: Sequence[UserIdentifier],
+        ledger: Ledger,
+        results: tuple[TargetResult, ...],
+        lookups: dict[int, UserLookup],
+        context: RequestContext,
+        deadline: Deadline,
+        requester: Requester | None,
+    ) -> tuple[TargetResult, ...]:
+        """Record every user Graph confirmed an action for, so a release may undo it; a record that
+        cannot be written leaves the containment standing, and the target's detail and an audit
+        event say so. A user named by UPN is recorded by the object id a look-up gives."""
+        assert self._records is not None
+        confirmed = {i: ledger.confirmed(i) for i in range(len(targets))}
+        reached = [i for i, actions in confirmed.items() if actions]
+        unnamed = [i for i in reached if targets[i].kind == "upn" and _object_id(lookups.get(i)) is None]
+        if unnamed:
+            lookups.update(zip(unnamed, look_up(self._graph, [targets[i] for i in unnamed], deadline), strict=True))
+        failures: dict[int, str] = {}
+        contained: list[tuple[int, Contained]] = []
+        for i in reached:
+            object_id = targets[i].value if targets[i].kind == "object_id" else _object_id(lookups.get(i))
+            if object_id is None:
+                failures[i] = "the user's object id could not be looked up"
+            else:
+                contained.append((i, Contained(object_id.lower(), targets[i].value, confirmed[i])))
+        written = self._records.record([entry for _, entry in contained], context, deadline, requester)
+        failures.update({i: written[entry.object_id] for i, entry in contained if entry.object_id in written})
+        noted = list(results)
+        for i, why in sorted(failures.items()):
+            note = f"{why}: the containment was not recorded, so a release of this user will be refused"
+            emit(audit_event(context, Outcome.FAILED, action=RECORD_ACTION, user=targets[i].value, detail=note))
+            detail = f"{results[i].detail}; {note}" if results[i].detail else note
+            noted[i] = replace(results[i], detail=detail)
+        return tuple(noted)
 
     def _within_budget(
         self, action: ContainmentAction, indexes: list[int], ledger: Ledger, deadline: Deadline

@@ -10,6 +10,13 @@ protected user be recognised by either name. Protected users, by name, group or 
 this deployment never changes them, so a leaked key cannot re-enable a break-glass account
 an administrator disabled on purpose.
 
+A release undoes only what this deployment contained (revoke.containment.records): a user
+without a record is refused, with nothing sent; `enableAccount` needs the record to show that
+this deployment disabled the account, `dismissRisk` that it confirmed the compromise. Records
+that cannot be read refuse nothing and release nothing: the targets are deferred. Once Graph
+confirmed a release action, the record forgets what it undid, so a second release finds
+nothing to undo. Each release action draws on REVOKE_ACTION_BUDGET under its own name.
+
 Each target gets one result and one audit event per action, as a containment does; its
 verdict is `released` when Graph confirmed every action asked for.
 """
@@ -20,15 +27,16 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from revoke.actions import ReleaseAction, allowed_release_subset
 from revoke.audit.events import RequestContext, audit_event, emit
-from revoke.containment.core import DRY_RUN, Authenticate, ContainmentReport, IncidentComments
+from revoke.containment.core import DRY_RUN, RECORD_ACTION, Authenticate, ContainmentReport, IncidentComments
 from revoke.containment.protection import PROTECTED, ProtectedUsers, look_up, lookup_failure
+from revoke.containment.records import RECORD_FLOOR_SECONDS, ContainmentRecord, ReleaseRecords
 from revoke.containment.verdict import ActionRecord, TargetOutcome, TargetResult, unfinished
 from revoke.deadline import Deadline
-from revoke.errors import RequestRejected
+from revoke.errors import BudgetUnavailable, RecordsUnavailable, RequestRejected
 from revoke.identifiers import UserIdentifier
 from revoke.intake.payloads import correlation_id_in, load_document
 from revoke.intake.release_request import ReleaseRequest, read_release_request
@@ -36,10 +44,30 @@ from revoke.outcomes import ActionResult, Memberships, Outcome, UserLookup
 from revoke.policy.roles import ROLE_RELEASE
 from revoke.settings import Settings
 
+if TYPE_CHECKING:  # the budget's Table Storage client is imported only by a deployment that has one
+    from revoke.policy.budget import ActionBudget
+
 logger = logging.getLogger(__name__)
 
 ResultCallback = Callable[[int, ActionResult], None]
 UNEXPECTED = ActionResult(Outcome.DEFERRED, detail="unexpected internal error; not confirmed by Graph")
+NOT_CONTAINED_HERE = "not contained by this deployment"
+NO_RECORD = ActionResult(
+    Outcome.REFUSED, detail=f"{NOT_CONTAINED_HERE}: it holds no containment record of this user; nothing sent"
+)
+RECORDS_OFF = ActionResult(
+    Outcome.REFUSED, detail=f"{NOT_CONTAINED_HERE}: it keeps no containment records (REVOKE_CONTAINMENT_RECORDS)"
+)
+UNDOES_WHAT = {
+    ReleaseAction.ENABLE_ACCOUNT: "disable this account",
+    ReleaseAction.DISMISS_RISK: "confirm this user compromised",
+}
+
+
+def not_taken_here(record: ContainmentRecord, action: ReleaseAction) -> ActionResult:
+    """The refusal of a release action whose containing action this deployment never took for the user."""
+    why = f"{NOT_CONTAINED_HERE}: it did not {UNDOES_WHAT[action]} ({record.shown}); nothing sent"
+    return ActionResult(Outcome.REFUSED, detail=why)
 
 
 class ReleaseDirectory(Protocol):
@@ -100,6 +128,14 @@ class ReleaseLedger:
         for action in self._actions[len(self._records[index]) :]:
             self.add(index, action, result)
 
+    def confirmed(self, index: int) -> list[ReleaseAction]:
+        """The release actions Graph confirmed for target `index` (a dry run confirms none)."""
+        return [
+            action
+            for action, record in zip(self._actions, self._records[index], strict=False)
+            if record.result.outcome in (Outcome.ENABLED, Outcome.DISMISSED)
+        ]
+
     def results(self) -> tuple[TargetResult, ...]:
         return tuple(
             judge_release(user.value, records) for user, records in zip(self._targets, self._records, strict=True)
@@ -109,11 +145,21 @@ class ReleaseLedger:
 class Release:
     """Applies policy (allowed actions, protected users, the limit, dry run) and releases the rest."""
 
-    def __init__(self, settings: Settings, graph: ReleaseDirectory, incidents: IncidentComments | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        graph: ReleaseDirectory,
+        incidents: IncidentComments | None = None,
+        *,
+        records: ReleaseRecords | None = None,
+        budget: ActionBudget | None = None,
+    ) -> None:
         self._settings = settings
         self._graph = graph
         self._incidents = incidents
         self._protected = ProtectedUsers.of(settings)
+        self._records = records  # None only with REVOKE_CONTAINMENT_RECORDS=false, which allows no release
+        self._budget = budget
 
     def handle(
         self,
@@ -158,21 +204,105 @@ class Release:
                 ledger.settle(i, ActionResult(Outcome.REFUSED, detail=limit))
         else:
             object_ids = self._checked(targets, ledger, deadline)
+        records, never_contained = self._contained_here(object_ids, ledger, deadline)
+        refused_here: dict[int, int] = {}  # release actions refused for what this deployment did not do
+        over_budget = False
         for action in actions:
-            open_targets = [i for i in ledger.open_targets(action) if i in object_ids]
+            open_targets = [i for i in ledger.open_targets(action) if i in records]
+            allowed = []
+            for i in open_targets:
+                if records[i].allows(action):
+                    allowed.append(i)
+                else:
+                    ledger.add(i, action, not_taken_here(records[i], action))
+                    refused_here[i] = refused_here.get(i, 0) + 1
             if self._settings.dry_run:
-                for i in open_targets:
+                for i in allowed:
                     ledger.add(i, action, DRY_RUN)
-            elif open_targets:
-                self._take(action, open_targets, object_ids, ledger, deadline)
+            elif allowed:
+                granted, refused = self._within_budget(action, allowed, ledger, deadline)
+                over_budget = over_budget or refused
+                if granted:
+                    self._take(action, granted, object_ids, ledger, deadline)
+        results = ledger.results()
+        if not self._settings.dry_run:
+            results = self._cleared(targets, records, ledger, results, context, deadline)
+        uncontained = never_contained | {i for i, count in refused_here.items() if count == len(actions)}
         return ContainmentReport(
             context.correlation_id,
             self._settings.dry_run,
-            ledger.results(),
+            results,
             over_limit=over_limit,
+            over_budget=over_budget,
             incident_id=request.incident_id,
             release=True,
+            not_contained_here=bool(targets) and all(i in uncontained for i in range(len(targets))),
         )
+
+    def _contained_here(
+        self, object_ids: dict[int, str], ledger: ReleaseLedger, deadline: Deadline
+    ) -> tuple[dict[int, ContainmentRecord], set[int]]:
+        """The record of each target this deployment contained; the others are settled: refused when it
+        holds none (returned as the second item), deferred when the records cannot be read (fail closed)."""
+        never_contained: set[int] = set()
+        records: dict[int, ContainmentRecord] = {}
+        for i, object_id in object_ids.items():
+            try:
+                record = self._records.find(object_id, deadline) if self._records is not None else None
+            except RecordsUnavailable as problem:
+                why = f"{problem}: whether this deployment contained the user is unknown, so nothing was released"
+                ledger.settle(i, ActionResult(Outcome.DEFERRED, detail=why))
+                continue
+            if record is None:
+                ledger.settle(i, NO_RECORD if self._records is not None else RECORDS_OFF)
+                never_contained.add(i)
+            else:
+                records[i] = record
+        return records, never_contained
+
+    def _within_budget(
+        self, action: ReleaseAction, indexes: list[int], ledger: ReleaseLedger, deadline: Deadline
+    ) -> tuple[list[int], bool]:
+        """The targets `action` may be sent for now, one unit of its own budget each (REVOKE_ACTION_BUDGET),
+        and whether the budget refused any; deferred, nothing sent, when the budget cannot be reached."""
+        if self._budget is None or self._settings.budget_for(action.value) is None:
+            return indexes, False
+        try:
+            reservation = self._budget.reserve(action.value, len(indexes), deadline)
+        except BudgetUnavailable as problem:
+            unavailable = ActionResult(Outcome.DEFERRED, detail=f"{problem}; nothing sent (the budget fails closed)")
+            for i in indexes:
+                ledger.add(i, action, unavailable)
+            return [], False
+        refused = ActionResult(Outcome.REFUSED, detail=reservation.refusal)
+        for i in indexes[reservation.granted :]:
+            ledger.add(i, action, refused)
+        return indexes[: reservation.granted], reservation.granted < len(indexes)
+
+    def _cleared(
+        self,
+        targets: Sequence[UserIdentifier],
+        records: dict[int, ContainmentRecord],
+        ledger: ReleaseLedger,
+        results: tuple[TargetResult, ...],
+        context: RequestContext,
+        deadline: Deadline,
+    ) -> tuple[TargetResult, ...]:
+        """Clear from each record what Graph confirmed the release undid; a record that cannot be
+        cleared leaves the release standing, and the target's detail and an audit event say so."""
+        noted = list(results)
+        time_left = Deadline(max(deadline.remaining(), RECORD_FLOOR_SECONDS))
+        for i, record in records.items():
+            undone = ledger.confirmed(i)
+            if not undone or self._records is None:
+                continue
+            try:
+                self._records.clear(record, undone, time_left)
+            except RecordsUnavailable as problem:
+                note = f"{problem}: the record still shows the containment, so another release may act again"
+                emit(audit_event(context, Outcome.FAILED, action=RECORD_ACTION, user=targets[i].value, detail=note))
+                noted[i] = replace(results[i], detail=f"{results[i].detail}; {note}" if results[i].detail else note)
+        return tuple(noted)
 
     def _checked(self, targets: Sequence[UserIdentifier], ledger: ReleaseLedger, deadline: Deadline) -> dict[int, str]:
         """Each target's object id once it is known and not protected; the others are settled."""

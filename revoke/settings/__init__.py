@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from revoke.actions import ContainmentAction, ReleaseAction
+from revoke.errors import SettingsError
 from revoke.settings.action_budget import (
     BUDGET_OFF,
     DEFAULT_ACTION_BUDGET,
@@ -148,6 +149,8 @@ class Settings:
     require_reason: bool = True  # a direct request and a release must say why (REVOKE_REQUIRE_REASON)
     protected_groups: frozenset[str] = frozenset()  # group object ids: their members, at any depth
     protected_roles: frozenset[str] = frozenset()  # directory role template ids: their active holders
+    # A record per contained user in the host's Table Storage, which a release must find (REVOKE_CONTAINMENT_RECORDS).
+    containment_records: bool = True
 
     @property
     def protected_by_membership(self) -> bool:
@@ -243,6 +246,16 @@ class Settings:
             require_reason=parse_boolean(names.REQUIRE_REASON, value(names.REQUIRE_REASON), default=True),
             protected_groups=parse_protected_groups(value(names.PROTECTED_GROUPS)),
             protected_roles=parse_protected_roles(value(names.PROTECTED_ROLES)),
+            containment_records=parse_boolean(
+                names.CONTAINMENT_RECORDS, value(names.CONTAINMENT_RECORDS), default=True
+            ),
         )
         check_protected_count(settings.protected_groups, settings.protected_roles)
+        if settings.release_actions and not settings.containment_records:
+            # A release may only undo what this deployment contained, which only the records can tell.
+            raise SettingsError(
+                names.RELEASE_ACTIONS,
+                f"release actions need {names.CONTAINMENT_RECORDS}=true",
+                expected=f"empty while {names.CONTAINMENT_RECORDS} is false",
+            )
         return settings

@@ -33,6 +33,7 @@ class SettingNames:
     GRAPH_WRITE_QUOTA = "REVOKE_GRAPH_WRITE_QUOTA"
     CAMPAIGN_QUOTA_SHARE = "REVOKE_CAMPAIGN_QUOTA_SHARE"
     REQUIRE_REASON = "REVOKE_REQUIRE_REASON"
+    CONTAINMENT_RECORDS = "REVOKE_CONTAINMENT_RECORDS"
     CLIENT_ID = "AZURE_CLIENT_ID"
 
     @classmethod
@@ -41,7 +42,8 @@ class SettingNames:
 
 
 class HostStorageNames:
-    """The Functions host's own storage connection, which the action budget and campaigns share (not REVOKE_* settings)."""
+    """The Functions host's own storage connection, which the action budget, the containment records
+    and campaigns share (not REVOKE_* settings)."""
 
     CONNECTION = "AzureWebJobsStorage"
     TABLE_SERVICE_URI = "AzureWebJobsStorage__tableServiceUri"
