@@ -68,6 +68,9 @@ param revokeProtectedGroups string = ''
 @description('REVOKE_PROTECTED_ROLES: comma-separated directory role template ids whose active holders, directly or through a role-assignable group, are never acted on (e.g. Global Administrator 62e90394-69f5-4237-9190-012177145e10).')
 param revokeProtectedRoles string = ''
 
+@description('REVOKE_CONTAINMENT_RECORDS: record every contained user in the host storage account\'s Table Storage, so a release undoes only what this deployment contained; release actions need it.')
+param revokeContainmentRecords bool = true
+
 @description('REVOKE_REQUIRE_REASON: a direct request, a release or the CLI must say why (400 reason_required otherwise).')
 param revokeRequireReason bool = true
 
@@ -107,7 +110,7 @@ param revokeMaxParallel int = 8
 param revokeCallerAuth string = 'entra'
 
 @description('REVOKE_ACTION_BUDGET: targets each action may be sent for per rolling hour across every instance (action=N pairs), or off.')
-param revokeActionBudget string = 'revokeSignInSessions=200,disableAccount=50,confirmCompromised=100'
+param revokeActionBudget string = 'revokeSignInSessions=200,disableAccount=50,confirmCompromised=100,enableAccount=50,dismissRisk=100'
 
 @description('The callers of the API and their app roles, assigned as code: [{ principalId: <service principal object id of a SOAR app or a managed identity>, roles: [Containment.Revoke, Containment.Disable, Containment.ConfirmCompromised, Containment.Release, Containment.Campaign] }].')
 param revokeCallers array = []
@@ -195,6 +198,7 @@ var revokeAppSettings = {
   REVOKE_PROTECTED_GROUPS: revokeProtectedGroups
   REVOKE_PROTECTED_ROLES: revokeProtectedRoles
   REVOKE_REQUIRE_REASON: revokeRequireReason ? 'true' : 'false'
+  REVOKE_CONTAINMENT_RECORDS: revokeContainmentRecords ? 'true' : 'false'
   REVOKE_MAX_USERS: string(revokeMaxUsers)
   REVOKE_MAX_BODY_BYTES: string(revokeMaxBodyBytes)
   REVOKE_QUEUE_NAME: revokeQueueName
