@@ -151,3 +151,36 @@ def test_targets_shows_the_actions_that_would_apply_and_flags_guests(capsys: pyt
     assert "actions that would apply: revokeSignInSessions" in out
     assert "external (guest)" in next(line for line in out.splitlines() if line.startswith(GUEST[0]))
     assert "external" not in next(line for line in out.splitlines() if line.startswith(ADELE[1]))
+
+
+def test_check_without_a_credential_says_so_once_and_exits_2(tmp_path: Path) -> None:
+    """As CLI.md says: one line, no table, no library error block."""
+    bare = {"HOME": str(tmp_path), "PATH": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    finished = subprocess.run(
+        [sys.executable, "-m", "revoke", "check"],
+        cwd=ROOT,
+        env=bare,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert finished.returncode == EXIT_USAGE, finished.stdout + finished.stderr
+    assert finished.stderr.strip().splitlines() == [NO_CREDENTIAL]
+    assert finished.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "settings", [{"REVOKE_CALLER_AUTH": "entra", "REVOKE_AUTH_TENANT_ID": "", "REVOKE_ACTION_BUDGET": "off"}]
+)
+def test_check_judges_only_what_the_cli_needs(app: GraphSimulator, capsys: pytest.CaptureFixture[str]) -> None:
+    """The HTTP callers' settings (here: entra without a tenant, which the function's health refuses) and the
+    budget, which the CLI does not draw on, are the function's business, not the responder's."""
+    assert main(["check", "--json"]) == EXIT_OK
+
+    out, err = capsys.readouterr()
+    report = json.loads(out)
+    assert [check["name"] for check in report["checks"]] == ["settings", "graphToken", "graphPermissions"]
+    assert report["warnings"] == []
+    assert err.startswith("Protection in force: ")

@@ -363,14 +363,25 @@ def test_the_swagger2_copy_is_valid_openapi_2_and_imports_into_power_platform() 
 
     validate_description(copy_2, cls=OpenAPIV2SpecValidator)
     assert len(converter.TARGET.read_bytes()) < 1_000_000  # Power Platform's limit for a definition
+    token = DESCRIPTION["components"]["securitySchemes"]["entraToken"]["flows"]["clientCredentials"]
     assert copy_2["securityDefinitions"] == {
         "functionKey": {
             **copy_2["securityDefinitions"]["functionKey"],
             "type": "apiKey",
             "in": "header",
             "name": "x-functions-key",
-        }
+        },
+        # The Entra ID token, as the 2.0 client-credentials flow a connector that supports it can use.
+        "entraToken": {
+            **copy_2["securityDefinitions"]["entraToken"],
+            "type": "oauth2",
+            "flow": "application",
+            "tokenUrl": token["tokenUrl"],
+            "scopes": token["scopes"],
+        },
     }
+    assert list(copy_2["securityDefinitions"]) == ["functionKey", "entraToken"]  # Power Platform uses the first
+    assert copy_2["security"] == [{"functionKey": [], "entraToken": []}, {"functionKey": []}]
     # The campaign operations are left out of the 2.0 copy (openapi/to_swagger2.py).
     described = {path: item for path, item in DESCRIPTION["paths"].items() if not path.startswith("/campaigns")}
     assert {path: set(item) for path, item in copy_2["paths"].items()} == {

@@ -155,13 +155,26 @@ def _reason_given(args: argparse.Namespace, settings: Settings) -> bool:
 
 
 def check(args: argparse.Namespace) -> int:
+    """What the CLI needs, with the responder's own sign-in: the settings, a Graph token and what it
+    may do, and the containment records when releases are allowed; never the HTTP callers' settings."""
     from revoke.app.readiness import check_readiness
-    from revoke.app.responder import developer_tokens
+    from revoke.app.runtime import record_table
     from revoke.audit.redaction import protect_logs
+    from revoke.graph.tokens import TokenSource
 
     protect_logs()
+    settings = Settings.from_environment()
+    credential = developer_credential(settings)
+    sign_in(credential, settings.graph_scope)  # no credential: one line, exit 2 (main)
+    say_protection(settings)
+
+    def records_for(checked: Settings) -> Any:
+        return record_table(checked, lambda _: credential) if checked.release_actions else None
+
     try:
-        readiness = check_readiness(None, developer_tokens())
+        readiness = check_readiness(
+            None, lambda _, scope: TokenSource(credential, scope), records_for=records_for, cli=True
+        )
     except Exception as problem:  # one line, never a traceback: it could quote a token
         print(f"error: the check could not finish: {type(problem).__name__}", file=sys.stderr)
         return EXIT_NOT_ALL_CONTAINED

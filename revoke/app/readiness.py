@@ -104,19 +104,23 @@ def check_readiness(
     tokens_for: TokensFor,
     budget_for: Callable[[Settings], ActionBudget | None] | None = None,
     records_for: Callable[[Settings], RecordTable | None] | None = None,
+    *,
+    cli: bool = False,
 ) -> Readiness:
     """Whether the deployment can contain; `tokens_for` gives the process's own token sources, so
     a health probe reuses the credential and cached tokens the invocations use. `budget_for` and
     `records_for` build the action budget and the containment records whose store is reached
-    (the function); None skips them."""
+    (the function); None skips them. `cli` judges only what `python -m revoke` needs: not how
+    HTTP callers are identified, nor the budget, which the CLI does not draw on."""
     deadline = Deadline(READINESS_SECONDS)
     try:
         settings = Settings.from_environment(environ)
     except SettingsError as problem:
         return Readiness((Check("settings", False, problem.public_message),))
     checks = [Check("settings", True)]
-    policy_warnings = _policy_warnings(settings)
-    checks += _policy_checks(settings, budget_for, deadline)
+    policy_warnings = () if cli else _policy_warnings(settings)
+    if not cli:
+        checks += _policy_checks(settings, budget_for, deadline)
     checks += _records_check(settings, records_for, deadline)
     actions = tuple(action.value for action in settings.actions)
     if settings.dry_run:
