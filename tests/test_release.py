@@ -20,6 +20,7 @@ from azure.data.tables import TableServiceClient
 from graphsim import Fault, GraphSimulator
 from graphsim.authority import EntraAuthority
 from graphsim.azurite import Azurite
+from graphsim.faults import answers_about
 from graphsim.harness import LogCapture, app_settings, http_request
 from revoke.app.release_triggers import release_http
 from revoke.app.triggers import revoke_http
@@ -341,3 +342,20 @@ def test_a_misspelt_release_field_is_refused_with_the_field_it_was_likely_meant_
     assert (status, body["error"]["code"]) == (400, "unknown_field")
     assert "did you mean 'actions'?" in body["error"]["message"]
     assert app.graph_requests() == []
+
+
+@pytest.mark.parametrize("settings", [BOTH])
+def test_a_look_up_answering_about_someone_else_releases_nobody(
+    app: GraphSimulator, disabled: GraphSimulator, logs: LogCapture
+) -> None:
+    """The release reads users as a containment does: an answer about another user never stands in for the one asked."""
+    megan = app.find_user(MEGAN[1])
+    assert megan is not None
+    app.inject(answers_about(megan, times=None))
+
+    status, body = release({"users": [ADELE[0]], "actions": ["enableAccount"]})
+
+    assert status == 502
+    assert body["results"][0]["outcome"] == "failed"
+    assert "another user" in body["results"][0]["detail"]
+    assert app.enabled == {} and {ADELE[1], MEGAN[1]} <= app.disabled
