@@ -15,12 +15,12 @@ from revoke.actions import ContainmentAction, allowed_subset
 from revoke.audit.events import RequestContext, audit_event, emit
 from revoke.containment.action_run import ActionRun, Graph
 from revoke.containment.ledger import Ledger
-from revoke.containment.protection import ProtectedUsers, UnverifiedProtection, look_up
-from revoke.containment.records import Contained, RecordWriter, Requester
+from revoke.containment.protection import ProtectedUsers, UnverifiedProtection
+from revoke.containment.recording import Recording
+from revoke.containment.records import RecordWriter, Requester
 from revoke.containment.verdict import TargetOutcome, TargetResult
 from revoke.deadline import Deadline
 from revoke.errors import BudgetUnavailable, CallerNotPermitted, NoResolvableAccount, RequestRejected
-from revoke.identifiers import UserIdentifier
 from revoke.intake.payloads import (
     RevocationRequest,
     SkippedEntity,
@@ -71,15 +71,6 @@ class ContainmentReport:
 
 
 DRY_RUN = ActionResult(Outcome.DRY_RUN, detail="dry run: nothing sent to Graph")
-# The audit event's action for writing or clearing a containment record (revoke.containment.records).
-RECORD_ACTION = "containmentRecord"
-
-
-def _object_id(lookup: UserLookup | None) -> str | None:
-    """The object id a clean look-up gave."""
-    if lookup is None or lookup.missing or lookup.error is not None:
-        return None
-    return lookup.object_id
 
 
 class Containment:
@@ -198,7 +189,9 @@ class Containment:
                     run.take(action, granted)
         results = ledger.results()
         if self._records is not None and not dry_run:
-            results = self._recorded(targets, ledger, results, lookups, context, deadline, requester)
+            reached = {i: ledger.confirmed(i) for i in range(len(targets))}
+            recording = Recording(self._records, self._graph, context, deadline)
+            results = recording.record(targets, reached, results, lookups, requester)
         return ContainmentReport(
             context.correlation_id,
             dry_run,
@@ -209,43 +202,6 @@ class Containment:
             unverified=unverified,
             incident_id=request.incident_id,
         )
-
-    def _recorded(
-        self,
-        targets: Sequence[UserIdentifier],
-        ledger: Ledger,
-        results: tuple[TargetResult, ...],
-        lookups: dict[int, UserLookup],
-        context: RequestContext,
-        deadline: Deadline,
-        requester: Requester | None,
-    ) -> tuple[TargetResult, ...]:
-        """Record every user Graph confirmed an action for, so a release may undo it; a record that
-        cannot be written leaves the containment standing, and the target's detail and an audit
-        event say so. A user named by UPN is recorded by the object id a look-up gives."""
-        assert self._records is not None
-        confirmed = {i: ledger.confirmed(i) for i in range(len(targets))}
-        reached = [i for i, actions in confirmed.items() if actions]
-        unnamed = [i for i in reached if targets[i].kind == "upn" and _object_id(lookups.get(i)) is None]
-        if unnamed:
-            lookups.update(zip(unnamed, look_up(self._graph, [targets[i] for i in unnamed], deadline), strict=True))
-        failures: dict[int, str] = {}
-        contained: list[tuple[int, Contained]] = []
-        for i in reached:
-            object_id = targets[i].value if targets[i].kind == "object_id" else _object_id(lookups.get(i))
-            if object_id is None:
-                failures[i] = "the user's object id could not be looked up"
-            else:
-                contained.append((i, Contained(object_id.lower(), targets[i].value, confirmed[i])))
-        written = self._records.record([entry for _, entry in contained], context, deadline, requester)
-        failures.update({i: written[entry.object_id] for i, entry in contained if entry.object_id in written})
-        noted = list(results)
-        for i, why in sorted(failures.items()):
-            note = f"{why}: the containment was not recorded, so a release of this user will be refused"
-            emit(audit_event(context, Outcome.FAILED, action=RECORD_ACTION, user=targets[i].value, detail=note))
-            detail = f"{results[i].detail}; {note}" if results[i].detail else note
-            noted[i] = replace(results[i], detail=detail)
-        return tuple(noted)
 
     def _within_budget(
         self, action: ContainmentAction, indexes: list[int], ledger: Ledger, deadline: Deadline

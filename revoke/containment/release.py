@@ -31,12 +31,13 @@ from typing import TYPE_CHECKING, Protocol
 
 from revoke.actions import ReleaseAction, allowed_release_subset
 from revoke.audit.events import RequestContext, audit_event, emit
-from revoke.containment.core import DRY_RUN, RECORD_ACTION, Authenticate, ContainmentReport, IncidentComments
+from revoke.containment.core import DRY_RUN, Authenticate, ContainmentReport, IncidentComments
 from revoke.containment.protection import PROTECTED, ProtectedUsers, look_up, lookup_failure
-from revoke.containment.records import RECORD_FLOOR_SECONDS, ContainmentRecord, ReleaseRecords
+from revoke.containment.recording import NOT_CONTAINED_HERE, clear_undone, records_of
+from revoke.containment.records import ContainmentRecord, ReleaseRecords
 from revoke.containment.verdict import ActionRecord, TargetOutcome, TargetResult, unfinished
 from revoke.deadline import Deadline
-from revoke.errors import BudgetUnavailable, RecordsUnavailable, RequestRejected
+from revoke.errors import BudgetUnavailable, RequestRejected
 from revoke.identifiers import UserIdentifier
 from revoke.intake.payloads import correlation_id_in, load_document
 from revoke.intake.release_request import ReleaseRequest, read_release_request
@@ -51,13 +52,6 @@ logger = logging.getLogger(__name__)
 
 ResultCallback = Callable[[int, ActionResult], None]
 UNEXPECTED = ActionResult(Outcome.DEFERRED, detail="unexpected internal error; not confirmed by Graph")
-NOT_CONTAINED_HERE = "not contained by this deployment"
-NO_RECORD = ActionResult(
-    Outcome.REFUSED, detail=f"{NOT_CONTAINED_HERE}: it holds no containment record of this user; nothing sent"
-)
-RECORDS_OFF = ActionResult(
-    Outcome.REFUSED, detail=f"{NOT_CONTAINED_HERE}: it keeps no containment records (REVOKE_CONTAINMENT_RECORDS)"
-)
 UNDOES_WHAT = {
     ReleaseAction.ENABLE_ACCOUNT: "disable this account",
     ReleaseAction.DISMISS_RISK: "confirm this user compromised",
@@ -204,7 +198,7 @@ class Release:
                 ledger.settle(i, ActionResult(Outcome.REFUSED, detail=limit))
         else:
             object_ids = self._checked(targets, ledger, deadline)
-        records, never_contained = self._contained_here(object_ids, ledger, deadline)
+        records, never_contained = records_of(self._records, object_ids, ledger, deadline)
         refused_here: dict[int, int] = {}  # release actions refused for what this deployment did not do
         over_budget = False
         for action in actions:
@@ -226,7 +220,8 @@ class Release:
                     self._take(action, granted, object_ids, ledger, deadline)
         results = ledger.results()
         if not self._settings.dry_run:
-            results = self._cleared(targets, records, ledger, results, context, deadline)
+            undone = {i: ledger.confirmed(i) for i in records}
+            results = clear_undone(self._records, records, undone, results, targets, context, deadline)
         uncontained = never_contained | {i for i, count in refused_here.items() if count == len(actions)}
         return ContainmentReport(
             context.correlation_id,
@@ -238,27 +233,6 @@ class Release:
             release=True,
             not_contained_here=bool(targets) and all(i in uncontained for i in range(len(targets))),
         )
-
-    def _contained_here(
-        self, object_ids: dict[int, str], ledger: ReleaseLedger, deadline: Deadline
-    ) -> tuple[dict[int, ContainmentRecord], set[int]]:
-        """The record of each target this deployment contained; the others are settled: refused when it
-        holds none (returned as the second item), deferred when the records cannot be read (fail closed)."""
-        never_contained: set[int] = set()
-        records: dict[int, ContainmentRecord] = {}
-        for i, object_id in object_ids.items():
-            try:
-                record = self._records.find(object_id, deadline) if self._records is not None else None
-            except RecordsUnavailable as problem:
-                why = f"{problem}: whether this deployment contained the user is unknown, so nothing was released"
-                ledger.settle(i, ActionResult(Outcome.DEFERRED, detail=why))
-                continue
-            if record is None:
-                ledger.settle(i, NO_RECORD if self._records is not None else RECORDS_OFF)
-                never_contained.add(i)
-            else:
-                records[i] = record
-        return records, never_contained
 
     def _within_budget(
         self, action: ReleaseAction, indexes: list[int], ledger: ReleaseLedger, deadline: Deadline
@@ -278,31 +252,6 @@ class Release:
         for i in indexes[reservation.granted :]:
             ledger.add(i, action, refused)
         return indexes[: reservation.granted], reservation.granted < len(indexes)
-
-    def _cleared(
-        self,
-        targets: Sequence[UserIdentifier],
-        records: dict[int, ContainmentRecord],
-        ledger: ReleaseLedger,
-        results: tuple[TargetResult, ...],
-        context: RequestContext,
-        deadline: Deadline,
-    ) -> tuple[TargetResult, ...]:
-        """Clear from each record what Graph confirmed the release undid; a record that cannot be
-        cleared leaves the release standing, and the target's detail and an audit event say so."""
-        noted = list(results)
-        time_left = Deadline(max(deadline.remaining(), RECORD_FLOOR_SECONDS))
-        for i, record in records.items():
-            undone = ledger.confirmed(i)
-            if not undone or self._records is None:
-                continue
-            try:
-                self._records.clear(record, undone, time_left)
-            except RecordsUnavailable as problem:
-                note = f"{problem}: the record still shows the containment, so another release may act again"
-                emit(audit_event(context, Outcome.FAILED, action=RECORD_ACTION, user=targets[i].value, detail=note))
-                noted[i] = replace(results[i], detail=f"{results[i].detail}; {note}" if results[i].detail else note)
-        return tuple(noted)
 
     def _checked(self, targets: Sequence[UserIdentifier], ledger: ReleaseLedger, deadline: Deadline) -> dict[int, str]:
         """Each target's object id once it is known and not protected; the others are settled."""
