@@ -108,6 +108,9 @@ class NoGraph:
     def lookup_all(self, *args: Any, **kwargs: Any) -> Any:
         raise AssertionError("a dry run called Graph")
 
+    def check_memberships(self, *args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a dry run called Graph")
+
 
 def rss_kib(field: str) -> int:
     """`VmRSS` (now) or `VmHWM` (the high-water mark) of this process, from Linux's /proc."""

@@ -1,12 +1,14 @@
-"""`python -m bench.policy_cost`: what identifying the caller and drawing on the action budget add per request.
+"""`python -m bench.policy_cost`: what identifying the caller, drawing on the action budget and recording a containment add per request.
 
-Two figures, each a median over many repetitions, printed as a markdown table for
+Three figures, each a median over many repetitions, printed as a markdown table for
 docs/PERFORMANCE.md:
 
 * the token check (`revoke.policy.callers.identify_caller`) of a real RS256 token, its
   signing key already cached: the cost every HTTP request pays in REVOKE_CALLER_AUTH=entra;
 * one reservation on the action budget (`ActionBudget.reserve`, a read and an ETag-conditional
-  write) against Azurite on loopback: the round trip each action of a request adds.
+  write) against Azurite on loopback: the round trip each action of a request adds;
+* one containment record (`RecordWriter.record` of one user, a merge) against Azurite: the round
+  trip a containment adds before it answers (records of several users are written in parallel).
 
 Everything talks to 127.0.0.1 only.
 """
@@ -27,6 +29,8 @@ from azure.data.tables import TableClient, TableServiceClient
 from graphsim.authority import EntraAuthority
 from graphsim.azurite import Azurite
 from revoke.actions import ContainmentAction
+from revoke.audit.events import RequestContext
+from revoke.containment import records
 from revoke.deadline import Deadline
 from revoke.policy.budget import TABLE_NAME, ActionBudget
 from revoke.policy.callers import ROLE_REVOKE, identify_caller
@@ -70,16 +74,37 @@ def budget_round_trip(repeat: int) -> list[float]:
         return timings_ms(lambda: budget.reserve(ContainmentAction.REVOKE_SESSIONS, 1, Deadline(10)), repeat)
 
 
+def record_round_trip(repeat: int) -> list[float]:
+    with Azurite() as azurite:
+        TableServiceClient.from_connection_string(azurite.connection_string).delete_table(records.TABLE_NAME)
+        table = records.RecordTable(
+            lambda: TableClient.from_connection_string(azurite.connection_string, records.TABLE_NAME, retry_total=0)
+        )
+        writer = records.RecordWriter(table)
+        user = records.Contained(
+            "3f1d7c2a-9b8e-4d6f-a5c4-1e2d3c4b5a69", "adele.vance@contoso.com", (ContainmentAction.REVOKE_SESSIONS,)
+        )
+        context = RequestContext("http", "bench")
+
+        def write() -> None:
+            assert writer.record([user], context, Deadline(10)) == {}
+
+        write()  # creates the table
+        return timings_ms(write, repeat)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=5000, help="token checks to time")
     parser.add_argument("--reservations", type=int, default=300, help="budget reservations to time")
+    parser.add_argument("--records", type=int, default=300, help="containment records to time")
     args = parser.parse_args()
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT, check=False
     ).stdout.strip()
     tokens = token_check(args.tokens)
     reservations = budget_round_trip(args.reservations)
+    recorded = record_round_trip(args.records)
     print(
         f"`python -m bench.policy_cost` · commit `{commit}` · Python {platform.python_version()} · "
         f"{len(os.sched_getaffinity(0))} CPUs\n"
@@ -95,6 +120,10 @@ def main() -> None:
     print(
         f"| Budget reservation, read + conditional write to Azurite ({len(reservations)} calls) | "
         f"{statistics.median(reservations):.2f} ms | {percentile(reservations, 0.95):.2f} ms |  |  |"
+    )
+    print(
+        f"| Containment record, one user merged into Azurite ({len(recorded)} calls) | "
+        f"{statistics.median(recorded):.2f} ms | {percentile(recorded, 0.95):.2f} ms |  |  |"
     )
 
 

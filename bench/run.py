@@ -36,8 +36,12 @@ from revoke.settings import SettingNames, Settings
 ROOT = Path(__file__).resolve().parent.parent
 BATCH_LIMIT = 20  # Graph's limit on requests in one JSON batch
 LOOPBACK_ONLY = {"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
-# The containment path alone: the caller check and the budget are measured by bench.policy_cost.
-CORE_PATH_ONLY = {SettingNames.CALLER_AUTH: "key", SettingNames.ACTION_BUDGET: "off"}
+# The containment path alone: the caller check, the budget and the containment records are measured by bench.policy_cost.
+CORE_PATH_ONLY = {
+    SettingNames.CALLER_AUTH: "key",
+    SettingNames.ACTION_BUDGET: "off",
+    SettingNames.CONTAINMENT_RECORDS: "false",
+}
 DEPENDENCIES = ("azure.functions", "azure.identity", "requests")
 
 # The targets this machine (2 cores, 20 ms RTT) should meet; printed next to the numbers, never asserted.

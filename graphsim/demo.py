@@ -5,10 +5,12 @@ sessions, which does not contain its guest; then, with disableAccount allowed, a
 playbook's direct request through the HTTP trigger, with an Entra ID token whose app roles
 allow revoking and disabling, disables the guest; an automation whose token holds only
 Containment.Revoke is refused the disable (403), audited with its identity; then an analyst
-releases Megan, a false positive, through `POST /api/release`. The action budget is kept in
-Azurite, the real Storage emulator. Each request leaves a comment on the incident through
-the simulated Azure Resource Manager, and sends its audit events to the simulated Logs Ingestion
-endpoint (over loopback HTTPS), where they arrive in the audit table as the SOC sees them. The real
+releases Megan, a false positive, through `POST /api/release`, and is refused Lee, whom HR
+disabled and this deployment never contained (409). The action budget and the containment
+records are kept in Azurite, the real Storage emulator. Each request leaves a comment on the
+incident through the simulated Azure Resource Manager, and sends its audit events to the
+simulated Logs Ingestion endpoint (over loopback HTTPS), where they arrive in the audit table as
+the SOC sees them. The real
 azure-identity fetches tokens from the simulated managed-identity endpoint and the real
 requests session calls the simulated Graph and ARM. The demo checks what it shows and
 exits 1 if anything is not as expected.
@@ -35,6 +37,7 @@ INCIDENT_SAMPLE = SAMPLES / "sentinel-incident.json"
 ADELE = ("adele.vance@contoso.com", "3f1d7c2a-9b8e-4d6f-a5c4-1e2d3c4b5a69")
 GUEST = ("bob_fabrikam.com#EXT#@contoso.onmicrosoft.com", "5e4d3c2b-1a0f-4e9d-8c7b-6a5f4e3d2c1b")
 MEGAN = ("megan.bowen@contoso.com", "7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d")
+LEE = ("lee.gu@contoso.com", "0d9c8b7a-6f5e-4d3c-8b2a-1f0e9d8c7b6a")
 BREAKGLASS = "breakglass@contoso.com"
 MESSAGE_ID = "0b6f3c52-4a7e-4d1b-9f0a-2c8e5d7b1a34"  # the storage queue's id for the message
 SOAR_APP = ("9d2e4f60-1a3b-4c5d-8e7f-0a1b2c3d4e5f", "2c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f")  # (client id, object id)
@@ -49,6 +52,8 @@ NAMES = {
     GUEST[1]: "Bob (guest from Fabrikam)",
     MEGAN[0]: "Megan Bowen",
     MEGAN[1]: "Megan Bowen",
+    LEE[0]: "Lee Gu",
+    LEE[1]: "Lee Gu",
     BREAKGLASS: "the break-glass account",
     "gone@contoso.com": "gone@contoso.com (left the company)",
 }
@@ -76,6 +81,7 @@ def run_demo(verbose: bool = False) -> int:
         graph.add_user(*ADELE)
         graph.add_user(*GUEST)
         graph.add_user(*MEGAN)
+        graph.add_user(*LEE)
         graph.add_user(BREAKGLASS)
         deployment = {
             **graph.environment(),
@@ -86,7 +92,11 @@ def run_demo(verbose: bool = False) -> int:
             # (the default limits) is kept in the host's storage: here Azurite.
             **authority.environment(),
             "AzureWebJobsStorage": azurite.connection_string,
-            "REVOKE_ACTION_BUDGET": "revokeSignInSessions=200,disableAccount=50,confirmCompromised=100",
+            "REVOKE_ACTION_BUDGET": "revokeSignInSessions=200,disableAccount=50,confirmCompromised=100,enableAccount=50,dismissRisk=100",
+            # The defaults, said here so a run from any environment shows them: every contained user is
+            # recorded (a release may only undo what was contained), and every request says why.
+            "REVOKE_CONTAINMENT_RECORDS": "true",
+            "REVOKE_REQUIRE_REASON": "true",
             # Every audit event also goes to the audit table's data collection rule (REVOKE_AUDIT_*).
             **graph.ingestion_environment(),
         }
@@ -144,7 +154,12 @@ def run_demo(verbose: bool = False) -> int:
         print(f"   its token (app {AUTOMATION_APP[0]}) holds the app role {ROLE_REVOKE} only")
         automation_token = authority.mint([ROLE_REVOKE], app_id=AUTOMATION_APP[0], object_id=AUTOMATION_APP[1])
         sent_before = len(graph.graph_requests())  # Graph's own: a token request is no Graph call
-        narrow = {"users": [ADELE[0]], "actions": ["disableAccount"], "correlationId": "soc-4712"}
+        narrow = {
+            "users": [ADELE[0]],
+            "actions": ["disableAccount"],
+            "reason": "Impossible travel, SOC-4712",
+            "correlationId": "soc-4712",
+        }
         print("   request:", json.dumps(narrow))
         with app_settings({**deployment, "REVOKE_ACTIONS": "revokeSignInSessions,disableAccount"}):
             refused = revoke_http(http_request(narrow, token=automation_token))
@@ -181,10 +196,21 @@ def run_demo(verbose: bool = False) -> int:
             print("   " + json.dumps(release_answer, indent=2).replace("\n", "\n   "))
         for result in release_answer.get("results", []):
             print_verdict(result["user"], result["outcome"], result["detail"])
+        print(
+            "   Then the same tool asks to release Lee, whose account HR disabled: this deployment never contained him"
+        )
+        graph.disabled.add(LEE[1])
+        hr = {"users": [LEE[0]], "actions": ["enableAccount"], "reason": "Back from leave", "correlationId": "hr-1"}
+        with app_settings({**deployment, "REVOKE_RELEASE_ACTIONS": "enableAccount"}):
+            hr_response = release_http(http_request(hr, token=analyst_token))
+        hr_answer = json.loads(hr_response.get_body())
+        print(f"   HTTP {hr_response.status_code}: {hr_answer.get('error', {}).get('message')}")
         checks += [
             ("HTTP 200: Megan released", release_response.status_code == 200),
             ("Graph enabled Megan's account again", graph.enabled == {MEGAN[1]: 1} and MEGAN[1] not in graph.disabled),
-        ]
+            ("HTTP 409 not_contained_here for Lee", (hr_response.status_code, hr_answer.get("error", {}).get("code")) == (409, "not_contained_here")),
+            ("Lee's account stays as HR left it", LEE[1] in graph.disabled and LEE[1] not in graph.enabled),
+        ]  # fmt: skip
 
         print("\n== Comments on the Sentinel incident, as Sentinel shows them")
         for (_, comment), messages in graph.comments.items():
@@ -221,7 +247,8 @@ def run_demo(verbose: bool = False) -> int:
         print(f"   rows: {len(arrived)} ({', '.join(f'{n} {o}' for o, n in sorted(by_outcome.items()))})")
         checks += [
             ("every audit event arrived in the table, once, in order", arrived == events),
-            ("one upload per invocation, each answered 204", [u.status for u in graph.ingestion.uploads] == [204] * 4),
+            # Five invocations: the queue message, the SOAR's request, the 403, the release, the refused release.
+            ("one upload per invocation, each answered 204", [u.status for u in graph.ingestion.uploads] == [204] * 5),
             ("every event field has a column in the table", not graph.ingestion.dropped_fields),
         ]
 
@@ -237,7 +264,7 @@ def run_demo(verbose: bool = False) -> int:
         breakglass = graph.find_user(BREAKGLASS)
         checks += [
             ("Graph revoked Adele once, the guest twice, Megan once", graph.revocations == {ADELE[1]: 1, GUEST[1]: 2, MEGAN[1]: 1}),
-            ("the guest stays disabled; Megan is enabled again", graph.disabled == {GUEST[1]}),
+            ("the guest stays disabled, Lee as HR left him; Megan is enabled again", graph.disabled == {GUEST[1], LEE[1]}),
             ("nothing was sent for the break-glass account", not sent_for(graph, breakglass)),
         ]  # fmt: skip
         seen = Counter(event["outcome"] for event in events)

@@ -1,4 +1,4 @@
-"""The simulated directory behind a campaign: groups (nested), directory roles, paged listings, and Graph's write quota.
+"""The simulated directory: groups (nested), directory roles, paged listings, membership checks, and Graph's write quota.
 
 Its routes join the simulator's (`GraphSimulator.perform`), and its write quota is asked first:
 
@@ -6,6 +6,19 @@ Its routes join the simulator's (`GraphSimulator.perform`), and its write quota 
     GET /v1.0/groups/{id}/transitiveMembers/microsoft.graph.user?...     users in the group, at any depth
     GET /v1.0/directoryRoles(roleTemplateId='{id}')/members/microsoft.graph.user?...
                                                                          users actively assigned the role
+    POST /v1.0/users/{id | userPrincipalName}/checkMemberObjects        which of up to 20 ids the user is in
+
+checkMemberObjects, as "directoryObject: checkMemberObjects" (Graph v1.0 reference,
+https://learn.microsoft.com/graph/api/directoryobject-checkmemberobjects) documents it: the body
+is `{"ids": [...]}`, "object IDs of the groups, administrative units, directory roles, or
+roleTemplate IDs of directory roles, in which to check membership. You can specify up to 20
+objects"; the answer is 200 `{"value": [...]}`, the ids asked for that the user is a member of
+(the page's example answers with a role template id as it was asked); "This method is
+transitive". A user is a member of a group nested at any depth, and of a directory role while
+the role is assigned to them actively or to a role-assignable group they are in ("Only users and
+role-enabled groups can be members of directory roles", directoryObject: getMemberObjects); a
+PIM-eligible assignment is no membership. More than 20 ids, or an id that is no GUID, is a 400;
+an unknown user a 404.
 
 Each listing answers at most `min($top, page_size)` users and an `@odata.nextLink` carrying
 an opaque `$skiptoken` while more remain. `userType` is `Guest` for a `#EXT#` UPN and
@@ -33,7 +46,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote
 
-from graphsim.wire import Answer, Route, unsupported
+from graphsim.wire import Answer, Route, graph_error, unsupported
 
 if TYPE_CHECKING:
     from graphsim.server import GraphSimulator
@@ -43,6 +56,9 @@ GRAPH_MAX_TOP = 999
 _GROUP_MEMBERS = re.compile(r"^/v1\.0/groups/([^/]+)/transitiveMembers/microsoft\.graph\.user$")
 _ROLE_MEMBERS = re.compile(r"^/v1\.0/directoryRoles\(roleTemplateId='([^']+)'\)/members/microsoft\.graph\.user$")
 _ALL_USERS = re.compile(r"^/v1\.0/users$")
+_CHECK_MEMBER_OBJECTS = re.compile(r"^/(v1\.0|beta)/users/([^/]+)/checkMemberObjects$")
+CHECK_MEMBER_OBJECTS_LIMIT = 20
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _WRITE = re.compile(
     r"^/(v1\.0|beta)/(users/[^/]+/(revokeSignInSessions|invalidateAllRefreshTokens)"
     r"|identityProtection/riskyUsers/confirmCompromised)$"
@@ -55,6 +71,7 @@ class SimulatedGroup:
     object_id: str
     members: list[str] = field(default_factory=list)  # user object ids
     groups: list[str] = field(default_factory=list)  # nested group object ids
+    role_assignable: bool = False  # isAssignableToRole: only such a group can hold a directory role
 
 
 class WriteQuota:
@@ -90,19 +107,42 @@ class Directory:
         self.groups: dict[str, SimulatedGroup] = {}
         self.roles: dict[str, list[str]] = {}  # role template id -> user object ids actively assigned
         self.eligible: dict[str, list[str]] = {}  # PIM-eligible: never listed as members
+        self.role_groups: dict[str, list[str]] = {}  # role template id -> role-assignable groups actively assigned
+        self.role_object_ids: dict[str, str] = {}  # role template id -> the activated role's own object id
+        self.membership_checks = 0  # checkMemberObjects requests answered
         self.page_size = GRAPH_MAX_TOP
         self.quota: WriteQuota | None = None
         self.list_requests = 0
 
     # --- building the tenant ----------------------------------------------------------
-    def add_group(self, members: Sequence[SimulatedUser] = (), groups: Sequence[SimulatedGroup] = ()) -> SimulatedGroup:
-        group = SimulatedGroup(str(uuid.uuid4()), [u.object_id for u in members], [g.object_id for g in groups])
+    def add_group(
+        self,
+        members: Sequence[SimulatedUser] = (),
+        groups: Sequence[SimulatedGroup] = (),
+        *,
+        role_assignable: bool = False,
+    ) -> SimulatedGroup:
+        group = SimulatedGroup(
+            str(uuid.uuid4()), [u.object_id for u in members], [g.object_id for g in groups], role_assignable
+        )
         self.groups[group.object_id] = group
         return group
 
     def assign_role(self, template_id: str, users: Sequence[SimulatedUser], *, eligible: bool = False) -> None:
         target = self.eligible if eligible else self.roles
         target.setdefault(template_id.lower(), []).extend(u.object_id for u in users)
+        self.role_object_id(template_id)
+
+    def assign_role_to_group(self, template_id: str, group: SimulatedGroup) -> None:
+        """An active assignment of the role to a role-assignable group: its members hold the role."""
+        if not group.role_assignable:
+            raise ValueError("only a role-assignable group (isAssignableToRole) can be assigned a directory role")
+        self.role_groups.setdefault(template_id.lower(), []).append(group.object_id)
+        self.role_object_id(template_id)
+
+    def role_object_id(self, template_id: str) -> str:
+        """The object id of the role activated from `template_id` (another GUID than the template's)."""
+        return self.role_object_ids.setdefault(template_id.lower(), str(uuid.uuid4()))
 
     def set_write_quota(self, limit: int, window: float) -> WriteQuota:
         self.quota = WriteQuota(limit, window)
@@ -125,6 +165,7 @@ class Directory:
             Route("GET", _ALL_USERS, self._all_users),
             Route("GET", _GROUP_MEMBERS, self._group_members),
             Route("GET", _ROLE_MEMBERS, self._role_members),
+            Route("POST", _CHECK_MEMBER_OBJECTS, self._check_member_objects),
         ]
 
     def _all_users(self, match: re.Match[str], body: Any, query: str) -> Answer:
@@ -139,6 +180,29 @@ class Directory:
     def _role_members(self, match: re.Match[str], body: Any, query: str) -> Answer:
         ids = list(dict.fromkeys(self.roles.get(unquote(match.group(1)).lower(), [])))
         return self._page(match.string, ids, query)
+
+    def _check_member_objects(self, match: re.Match[str], body: Any, query: str) -> Answer:
+        user = self._sim.find_user(unquote(match.group(2)))
+        if user is None:
+            return graph_error(404, "Request_ResourceNotFound", f"Resource '{unquote(match.group(2))}' does not exist.")
+        ids = body.get("ids") if isinstance(body, dict) else None
+        if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and _GUID.fullmatch(i) for i in ids):
+            return graph_error(400, "Request_BadRequest", "ids must be a non-empty list of object ids")
+        if len(ids) > CHECK_MEMBER_OBJECTS_LIMIT:
+            return graph_error(400, "Request_BadRequest", f"at most {CHECK_MEMBER_OBJECTS_LIMIT} ids may be checked")
+        self.membership_checks += 1
+        member_of = self.member_objects(user.object_id)
+        return Answer(200, {"value": [i for i in ids if i.lower() in member_of]})
+
+    def member_objects(self, user_id: str) -> set[str]:
+        """Every group (at any depth) and directory role (template id and object id) the user is a member of."""
+        groups = {group_id for group_id in self.groups if user_id in (self._transitive(group_id) or [])}
+        found = set(groups)
+        for template_id in {*self.roles, *self.role_groups}:
+            holders = set(self.roles.get(template_id, []))
+            if user_id in holders or groups & set(self.role_groups.get(template_id, [])):
+                found.update({template_id, self.role_object_id(template_id)})
+        return found
 
     def _transitive(self, group_id: str) -> list[str] | None:
         if group_id not in self.groups:

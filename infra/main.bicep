@@ -64,6 +64,18 @@ param revokeDryRun bool = false
 @description('REVOKE_PROTECTED_USERS: comma-separated UPNs or object ids never revoked (break-glass accounts).')
 param revokeProtectedUsers string = ''
 
+@description('REVOKE_PROTECTED_GROUPS: comma-separated group object ids whose members, at any depth, are never acted on (the administrators\' and break-glass groups).')
+param revokeProtectedGroups string = ''
+
+@description('REVOKE_PROTECTED_ROLES: comma-separated directory role template ids whose active holders, directly or through a role-assignable group, are never acted on (e.g. Global Administrator 62e90394-69f5-4237-9190-012177145e10).')
+param revokeProtectedRoles string = ''
+
+@description('REVOKE_CONTAINMENT_RECORDS: record every contained user in the host storage account\'s Table Storage, so a release undoes only what this deployment contained; release actions need it.')
+param revokeContainmentRecords bool = true
+
+@description('REVOKE_REQUIRE_REASON: a direct request, a release or the CLI must say why (400 reason_required otherwise).')
+param revokeRequireReason bool = true
+
 @description('REVOKE_MAX_USERS: most users one request may name.')
 @minValue(1)
 @maxValue(1000)
@@ -100,7 +112,7 @@ param revokeMaxParallel int = 8
 param revokeCallerAuth string = 'entra'
 
 @description('REVOKE_ACTION_BUDGET: targets each action may be sent for per rolling hour across every instance (action=N pairs), or off.')
-param revokeActionBudget string = 'revokeSignInSessions=200,disableAccount=50,confirmCompromised=100'
+param revokeActionBudget string = 'revokeSignInSessions=200,disableAccount=50,confirmCompromised=100,enableAccount=50,dismissRisk=100'
 
 @description('The callers of the API and their app roles, assigned as code: [{ principalId: <service principal object id of a SOAR app or a managed identity>, roles: [Containment.Revoke, Containment.Disable, Containment.ConfirmCompromised, Containment.Release, Containment.Campaign] }].')
 param revokeCallers array = []
@@ -172,6 +184,8 @@ var deployAutomationRule = deploySentinelBridge && !empty(sentinelWorkspaceName)
 // The action names as the code compares them: trimmed, in any case, empty items ignored.
 var enabledActions = map(filter(split(revokeActions, ','), name => !empty(trim(name))), name => toLower(trim(name)))
 var enabledReleaseActions = map(filter(split(revokeReleaseActions, ','), name => !empty(trim(name))), name => toLower(trim(name)))
+// Protection by membership as the code reads the two settings: any id listed, empty items ignored.
+var protectionByMembership = !empty(filter(split('${revokeProtectedGroups},${revokeProtectedRoles}', ','), id => !empty(trim(id))))
 
 // The Sentinel workspace, when one is named: where comments go and the automation rule lives.
 var sentinelWorkspaceSubscription = empty(sentinelWorkspaceSubscriptionId) ? subscription().subscriptionId : sentinelWorkspaceSubscriptionId
@@ -201,6 +215,10 @@ var revokeAppSettings = {
   REVOKE_ARM_ENDPOINT: environment().resourceManager
   REVOKE_DRY_RUN: revokeDryRun ? 'true' : 'false' // string() would give 'True'
   REVOKE_PROTECTED_USERS: revokeProtectedUsers
+  REVOKE_PROTECTED_GROUPS: revokeProtectedGroups
+  REVOKE_PROTECTED_ROLES: revokeProtectedRoles
+  REVOKE_REQUIRE_REASON: revokeRequireReason ? 'true' : 'false'
+  REVOKE_CONTAINMENT_RECORDS: revokeContainmentRecords ? 'true' : 'false'
   REVOKE_MAX_USERS: string(revokeMaxUsers)
   REVOKE_MAX_BODY_BYTES: string(revokeMaxBodyBytes)
   REVOKE_QUEUE_NAME: revokeQueueName
@@ -339,6 +357,7 @@ module graphPermissions 'app/graph-permissions.bicep' = {
     grantActionPermissions: grantGraphRevokePermission
     grantReadPermission: grantGraphReadPermission
     grantCampaignPermissions: revokeCampaigns && grantGraphRevokePermission
+    protectionByMembership: protectionByMembership
   }
   dependsOn: [
     api

@@ -10,8 +10,10 @@ silently loses a rule it could have kept. What 2.0 cannot say is dropped on purp
 * conditional rules (`if`/`then`/`else`) go, and a `$ref` with a description of its own is
   inlined (2.0 ignores a reference's siblings); the test suite validates every response
   against the 3.1 description, which keeps every rule;
-* only the header key (`x-functions-key`) is kept: a custom connector uses the first
-  security definition only;
+* the security definitions are the header key (`x-functions-key`), first, since a custom
+  connector uses the first security definition only, and the Entra ID token (`entraToken`) as
+  an OAuth 2.0 client-credentials (`application`) flow, which a tool that reads OpenAPI 2.0
+  and supports that flow can use; the query-string key is left out;
 * the campaign operations (`/campaigns...`) and their schemas are left out: a campaign is
   started by a responder with the `Containment.Campaign` role, not by a connector's flow.
 
@@ -36,6 +38,7 @@ SOURCE = HERE / "revoke.openapi.yaml"
 TARGET = HERE / "revoke.swagger2.json"
 
 SECURITY_SCHEME = "functionKey"
+BEARER_SCHEME = "entraToken"  # the name of the security scheme, not a secret
 REQUEST_SHAPE = "DirectRequest"
 # Keywords 2.0's Schema Object has, kept as they are.
 _KEPT = frozenset(
@@ -73,9 +76,11 @@ class _Converter:
             "consumes": ["application/json"],
             "produces": ["application/json"],
             "securityDefinitions": {
-                SECURITY_SCHEME: {key: scheme[key] for key in ("type", "in", "name", "description")}
+                SECURITY_SCHEME: {key: scheme[key] for key in ("type", "in", "name", "description")},
+                BEARER_SCHEME: _oauth2(document["components"]["securitySchemes"][BEARER_SCHEME]),
             },
-            "security": [{SECURITY_SCHEME: []}],
+            # REVOKE_CALLER_AUTH=entra (the default): the key and the token; =key: the key alone.
+            "security": [{SECURITY_SCHEME: [], BEARER_SCHEME: []}, {SECURITY_SCHEME: []}],
             "paths": {
                 path: {method: self._operation(operation) for method, operation in item.items()}
                 for path, item in document["paths"].items()
@@ -160,6 +165,20 @@ class _Converter:
             elif key not in _DROPPED:
                 raise ValueError(f"no OpenAPI 2.0 rendering for the keyword {key!r}")
         return converted
+
+
+def _oauth2(scheme: dict[str, Any]) -> dict[str, Any]:
+    """An OAuth 2.0 client-credentials scheme as 2.0 says it: the `application` flow."""
+    if scheme.get("type") != "oauth2" or set(scheme["flows"]) != {"clientCredentials"}:
+        raise ValueError("only an OAuth 2.0 client-credentials scheme has an OpenAPI 2.0 rendering here")
+    flow = scheme["flows"]["clientCredentials"]
+    return {
+        "type": "oauth2",
+        "flow": "application",
+        "tokenUrl": flow["tokenUrl"],
+        "scopes": flow["scopes"],
+        "description": scheme["description"],
+    }
 
 
 def _type(value: str | list[str]) -> dict[str, Any]:

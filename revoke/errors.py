@@ -5,9 +5,11 @@
     ├── RequestRejected (ValueError)        the request cannot be acted on at all
     │   ├── MalformedPayload                   not JSON, or not a JSON object        -> 400
     │   ├── InvalidField                       a field has the wrong type or value   -> 400
-    │   │   └── UnknownField                   a direct request has a field it does not -> 400
-    │   │                                      define (a typo such as dry_run is refused,
-    │   │                                      never ignored)
+    │   │   ├── UnknownField                   a direct request has a field it does not -> 400
+    │   │   │                                  define (a typo such as dry_run is refused,
+    │   │   │                                  never ignored)
+    │   │   └── ReasonRequired                 a direct request or a release without a  -> 400
+    │   │                                      reason (REVOKE_REQUIRE_REASON)
     │   ├── InvalidIdentifier                  a direct request names a user that is  -> 400
     │   │                                      neither a GUID nor a UPN (in an alert
     │   │                                      such an account is skipped instead)
@@ -32,6 +34,9 @@
     │       └── Redirected                     Graph (or a proxy) answered 3xx; never followed
     ├── BudgetUnavailable                   the action budget's store cannot be reached:
     │                                       the targets are deferred (fail closed)
+    ├── RecordsUnavailable                  the containment records cannot be reached: a
+    │                                       containment stands unrecorded, a release is
+    │                                       deferred (fail closed)
     ├── UnreadablePayload                   the CLI cannot read the payload file (exit 2)
     └── RetryLater                          raised by the queue trigger so the host redelivers
 
@@ -90,6 +95,10 @@ class ActionNotAllowed(RequestRejected):
 
 class UnknownField(InvalidField):
     code = "unknown_field"
+
+
+class ReasonRequired(InvalidField):
+    code = "reason_required"
 
 
 class PayloadTooLarge(RequestRejected):
@@ -218,6 +227,10 @@ class Redirected(PermanentGraphError):
 
 class BudgetUnavailable(RevokeError):
     """The tenant-wide action budget could not be read or reserved in time: nothing is sent."""
+
+
+class RecordsUnavailable(RevokeError):
+    """The containment records could not be read or written in time (revoke.containment.records)."""
 
 
 class RetryLater(RevokeError):

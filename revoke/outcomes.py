@@ -69,6 +69,16 @@ class UserLookup:
         return {name.lower() for name in (self.object_id, self.user_principal_name) if name}
 
 
+@dataclass(frozen=True)
+class Memberships:
+    """Which of the groups and directory roles asked about a user is in (transitively), as Graph
+    answered; or that Graph has no such user; or why it cannot be told."""
+
+    member_of: frozenset[str] = frozenset()  # lower-case ids, each one of those asked
+    missing: bool = False
+    error: GraphError | None = None
+
+
 CommentStatus = Literal["commented", "deferred", "failed", "skipped"]
 
 

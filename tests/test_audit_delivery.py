@@ -19,6 +19,7 @@ import pytest
 
 import function_app
 from graphsim import Fault, GraphSimulator
+from graphsim.azurite import Azurite
 from graphsim.harness import CapturedOut, LogCapture, app_settings, http_request, queue_message
 from graphsim.identity_endpoint import IDENTITY_PATH
 from revoke.app import evidence, runtime
@@ -32,6 +33,7 @@ from revoke.errors import RetryLater
 from revoke.settings import Settings
 from tests.conftest import ADELE, GUEST, MEGAN, body_of
 from tests.test_incident_comment_flow import INCIDENT, WORKSPACE
+from tests.test_release import contain
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = (ROOT / "samples" / "sentinel-incident.json").read_bytes()
@@ -121,9 +123,17 @@ def test_the_queue_triggers_events_arrive_and_a_deferred_message_still_delivers(
 
 
 @pytest.mark.parametrize("release_actions", ["enableAccount"])
-def test_a_releases_events_arrive(graph: GraphSimulator, settings: dict[str, str], release_actions: str) -> None:
-    graph.disabled.add(MEGAN[1])
+def test_a_releases_events_arrive(
+    graph: GraphSimulator,
+    settings: dict[str, str],
+    release_actions: str,
+    azurite: Azurite,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AzureWebJobsStorage", azurite.connection_string)
+    monkeypatch.setenv("REVOKE_CONTAINMENT_RECORDS", "true")
     graph.app_roles = [*graph.app_roles, "User.EnableDisableAccount.All"]
+    contain(graph, [MEGAN[1]], actions="disableAccount")  # recorded: a release may undo it
     with app_settings({**graph.environment(), **settings, "REVOKE_RELEASE_ACTIONS": release_actions}):
         response = release_http(http_request({"users": [MEGAN[0]], "reason": "false positive"}))
 

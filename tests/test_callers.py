@@ -190,40 +190,58 @@ def test_entra_without_a_tenant_refuses_every_caller(app: GraphSimulator) -> Non
     assert app.graph_requests() == []
 
 
-# --- the keys: cached, refreshed at most once per 5 minutes, rotated ------------------------------
+# --- the keys: cached, refreshed at once after the first load, then at most once per 5 minutes ------------------------------
 
 
-def test_a_flood_of_made_up_kids_costs_one_key_fetch(
+def test_a_flood_of_made_up_kids_costs_the_first_load_and_one_refresh(
     app: GraphSimulator, authority: EntraAuthority, clock: list[float]
 ) -> None:
     forged = new_signing_key()
     for _ in range(25):
         response = call({"users": [ADELE[0]]}, authority.mint([ROLE_REVOKE], key=forged, kid=uuid.uuid4().hex))
         assert response.status_code == 401
-    clock[0] += 120  # still inside the 5 minutes
+    assert (authority.configuration_fetches, authority.key_fetches) == (1, 1)  # moments after the load: no refresh
+    clock[0] += 120  # the first unknown kid after the first load refreshes at once; the rest wait 5 minutes
+    for _ in range(25):
+        assert call({"users": [ADELE[0]]}, authority.mint([ROLE_REVOKE], kid=uuid.uuid4().hex)).status_code == 401
+    clock[0] += 120  # still inside the 5 minutes since that refresh
     for _ in range(25):
         assert call({"users": [ADELE[0]]}, authority.mint([ROLE_REVOKE], kid=uuid.uuid4().hex)).status_code == 401
 
-    assert (authority.configuration_fetches, authority.key_fetches) == (1, 1)
+    assert (authority.configuration_fetches, authority.key_fetches) == (2, 2)
     assert call({"users": [ADELE[0]]}, authority.mint([ROLE_REVOKE])).status_code == 200
-    assert authority.key_fetches == 1  # the published key was cached by the first load
+    assert authority.key_fetches == 2  # the published key was cached by the first load
     assert app.graph_requests() != []
 
 
-def test_a_key_rotation_is_picked_up_by_one_refresh_at_most_every_five_minutes(
+def test_a_key_published_a_minute_after_the_first_load_is_accepted_at_once(
     app: GraphSimulator, authority: EntraAuthority, clock: list[float], logs: LogCapture
 ) -> None:
     assert call({"users": [ADELE[0]]}, authority.mint([ROLE_REVOKE])).status_code == 200
     authority.rotate()
-    clock[0] += 10  # a new key, and the last fetch was moments ago: the cache does not ask again yet
+    clock[0] += 60  # the tenant published a new key a minute after the first load
+
+    assert call({"users": [ADELE[0]]}, authority.mint([ROLE_REVOKE])).status_code == 200
+    assert authority.key_fetches == 2
+
+
+def test_after_the_first_refresh_a_key_rotation_is_picked_up_at_most_every_five_minutes(
+    app: GraphSimulator, authority: EntraAuthority, clock: list[float], logs: LogCapture
+) -> None:
+    assert call({"users": [ADELE[0]]}, authority.mint([ROLE_REVOKE])).status_code == 200
+    authority.rotate()
+    clock[0] += 60
+    assert call({"users": [ADELE[0]]}, authority.mint([ROLE_REVOKE])).status_code == 200  # the refresh at once
+    authority.rotate()
+    clock[0] += 60  # another new key, and the last refresh was a minute ago: the cache does not ask again yet
     early = call({"users": [ADELE[0]]}, authority.mint([ROLE_REVOKE]))
     assert body_of(early)["error"]["message"].startswith("unknown_key")
-    assert authority.key_fetches == 1
+    assert authority.key_fetches == 2
 
     clock[0] += keys.REFRESH_INTERVAL_SECONDS
     assert call({"users": [ADELE[0]]}, authority.mint([ROLE_REVOKE])).status_code == 200
     assert call({"users": [MEGAN[0]]}, authority.mint([ROLE_REVOKE])).status_code == 200
-    assert authority.key_fetches == 2
+    assert authority.key_fetches == 3
     assert_never_shown(authority, logs, early)
 
 

@@ -10,11 +10,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from azure.data.tables import TableServiceClient
 
 from graphsim import Fault, GraphSimulator
+from graphsim.azurite import Azurite
+from graphsim.harness import app_settings
 from revoke.app.cli import EXIT_NOT_ALL_CONTAINED, EXIT_OK, EXIT_TRANSIENT, EXIT_USAGE, main
 from revoke.app.readiness import USER_ADMINISTRATOR
 from revoke.app.responder import NO_CREDENTIAL
+from revoke.containment.records import TABLE_NAME
 from revoke.containment.verdict import EXTERNAL_NOT_CONTAINED
 from tests.conftest import ADELE, AUDIT_VALIDATOR, GUEST, MEGAN
 
@@ -71,7 +75,7 @@ def test_without_a_credential_it_says_so_once_and_exits_2(tmp_path: Path) -> Non
     """No az, no service principal, no managed-identity endpoint: one line, no library error block."""
     bare = {"HOME": str(tmp_path), "PATH": str(tmp_path), "PYTHONPATH": str(ROOT)}
     finished = subprocess.run(
-        [sys.executable, "-m", "revoke", "revoke", "--user", ADELE[0]],
+        [sys.executable, "-m", "revoke", "revoke", "--user", ADELE[0], "--reason", "drill"],
         cwd=ROOT,
         env=bare,
         capture_output=True,
@@ -86,23 +90,28 @@ def test_without_a_credential_it_says_so_once_and_exits_2(tmp_path: Path) -> Non
     assert finished.stdout == ""
 
 
-@pytest.mark.parametrize("settings", [{"REVOKE_RELEASE_ACTIONS": "enableAccount"}])
-def test_release_from_the_cli(app: GraphSimulator, capsys: pytest.CaptureFixture[str]) -> None:
-    app.disabled.update({ADELE[1], MEGAN[1]})
+def test_release_from_the_cli(app: GraphSimulator, capsys: pytest.CaptureFixture[str], azurite: Azurite) -> None:
+    """The responder contains Adele and Megan, then releases Adele: the record the CLI wrote is the one it finds."""
+    TableServiceClient.from_connection_string(azurite.connection_string).delete_table(TABLE_NAME)
+    records = {"REVOKE_CONTAINMENT_RECORDS": "true", "AzureWebJobsStorage": azurite.connection_string}
+    with app_settings({**records, "REVOKE_ACTIONS": "disableAccount"}):
+        assert main(["revoke", "--user", ADELE[0], "--user", MEGAN[0], "--reason", "SOC-1"]) == EXIT_OK
+    capsys.readouterr()
 
-    assert main(["release", "--user", ADELE[0], "--reason", "false positive"]) == EXIT_OK
-    out, err = capsys.readouterr()
-    assert next(line for line in out.splitlines() if line.startswith(ADELE[0])).split()[1:3] == [
-        "released",
-        "enableAccount=enabled",
-    ]
-    assert [(e["action"], e["outcome"]) for e in audit_lines(err)] == [("enableAccount", "enabled")]
-    assert app.disabled == {MEGAN[1]}
+    with app_settings({**records, "REVOKE_RELEASE_ACTIONS": "enableAccount"}):
+        assert main(["release", "--user", ADELE[0], "--reason", "false positive"]) == EXIT_OK
+        out, err = capsys.readouterr()
+        assert next(line for line in out.splitlines() if line.startswith(ADELE[0])).split()[1:3] == [
+            "released",
+            "enableAccount=enabled",
+        ]
+        assert [(e["action"], e["outcome"]) for e in audit_lines(err)] == [("enableAccount", "enabled")]
+        assert app.disabled == {MEGAN[1]}
 
-    assert main(["release", "--user", "ghost@contoso.com"]) == EXIT_NOT_ALL_CONTAINED
-    assert main(["release", "--user", MEGAN[0], "--action", "dismissRisk"]) == EXIT_USAGE  # not allowed
-    app.inject(Fault(status=503, times=None))
-    assert main(["release", "--user", MEGAN[0]]) == EXIT_TRANSIENT
+        assert main(["release", "--user", "ghost@contoso.com"]) == EXIT_NOT_ALL_CONTAINED
+        assert main(["release", "--user", MEGAN[0], "--action", "dismissRisk"]) == EXIT_USAGE  # not allowed
+        app.inject(Fault(status=503, times=None))
+        assert main(["release", "--user", MEGAN[0]]) == EXIT_TRANSIENT
     assert app.disabled == {MEGAN[1]}
 
 
@@ -142,3 +151,36 @@ def test_targets_shows_the_actions_that_would_apply_and_flags_guests(capsys: pyt
     assert "actions that would apply: revokeSignInSessions" in out
     assert "external (guest)" in next(line for line in out.splitlines() if line.startswith(GUEST[0]))
     assert "external" not in next(line for line in out.splitlines() if line.startswith(ADELE[1]))
+
+
+def test_check_without_a_credential_says_so_once_and_exits_2(tmp_path: Path) -> None:
+    """As CLI.md says: one line, no table, no library error block."""
+    bare = {"HOME": str(tmp_path), "PATH": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    finished = subprocess.run(
+        [sys.executable, "-m", "revoke", "check"],
+        cwd=ROOT,
+        env=bare,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert finished.returncode == EXIT_USAGE, finished.stdout + finished.stderr
+    assert finished.stderr.strip().splitlines() == [NO_CREDENTIAL]
+    assert finished.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "settings", [{"REVOKE_CALLER_AUTH": "entra", "REVOKE_AUTH_TENANT_ID": "", "REVOKE_ACTION_BUDGET": "off"}]
+)
+def test_check_judges_only_what_the_cli_needs(app: GraphSimulator, capsys: pytest.CaptureFixture[str]) -> None:
+    """The HTTP callers' settings (here: entra without a tenant, which the function's health refuses) and the
+    budget, which the CLI does not draw on, are the function's business, not the responder's."""
+    assert main(["check", "--json"]) == EXIT_OK
+
+    out, err = capsys.readouterr()
+    report = json.loads(out)
+    assert [check["name"] for check in report["checks"]] == ["settings", "graphToken", "graphPermissions"]
+    assert report["warnings"] == []
+    assert err.startswith("Protection in force: ")

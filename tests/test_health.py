@@ -61,7 +61,9 @@ def test_each_enabled_action_needs_its_own_roles(app: GraphSimulator) -> None:
     assert body["missingRoles"] == ["IdentityRiskyUser.ReadWrite.All", "User.EnableDisableAccount.All"]
 
 
-@pytest.mark.parametrize("settings", [{"REVOKE_RELEASE_ACTIONS": "enableAccount,dismissRisk"}])
+@pytest.mark.parametrize(
+    "settings", [{"REVOKE_RELEASE_ACTIONS": "enableAccount,dismissRisk", "REVOKE_CONTAINMENT_RECORDS": "true"}]
+)
 def test_each_enabled_release_action_needs_its_own_roles(app: GraphSimulator) -> None:
     app.app_roles = ["User.RevokeSessions.All"]  # without the read role, which enableAccount needs too
     response = health()
@@ -82,6 +84,34 @@ def test_a_broader_role_than_needed_is_a_warning(app: GraphSimulator) -> None:
     assert response.status_code == 200
     warnings = body_of(response)["warnings"][2:]  # after the suite's own two (tests/conftest.py)
     assert [w.split()[0] for w in warnings] == ["Directory.ReadWrite.All", "User.ReadWrite.All"]
+
+
+@pytest.mark.parametrize("settings", [{"REVOKE_ACTIONS": "revokeSignInSessions,disableAccount"}])
+def test_a_broader_role_that_includes_a_needed_one_is_ready_with_the_broad_role_warning(app: GraphSimulator) -> None:
+    """User.ReadWrite.All serves User.Read.All and User.EnableDisableAccount.All (Graph's Update user
+    and Get user pages list it as higher privileged): not missing, only broader than needed."""
+    app.app_roles = ["User.RevokeSessions.All", "User.ReadWrite.All"]
+
+    response = health()
+
+    assert response.status_code == 200
+    body = body_of(response)
+    assert (body["status"], body["missingRoles"]) == ("ready", [])
+    assert body["warnings"][2:] == ["User.ReadWrite.All is broader than this deployment needs; remove it"]
+
+
+@pytest.mark.parametrize(
+    ("held", "missing"),
+    [
+        (["User.RevokeSessions.All", "Directory.Read.All"], []),  # Directory.Read.All reads users' full profiles
+        (["User.RevokeSessions.All", "User.ReadBasic.All"], ["User.Read.All"]),  # narrower never serves broader
+        (["User.ReadWrite.All"], ["User.RevokeSessions.All"]),  # revokeSignInSessions: no higher application role
+    ],
+)
+def test_only_inclusions_microsoft_documents_count(app: GraphSimulator, held: list[str], missing: list[str]) -> None:
+    app.app_roles = held
+
+    assert body_of(health())["missingRoles"] == missing
 
 
 def test_no_token_is_not_ready(app: GraphSimulator) -> None:

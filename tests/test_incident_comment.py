@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from graphsim import Fault, GraphSimulator
 from graphsim.harness import LogCapture, app_settings
 from graphsim.identity_endpoint import GRAPH_RESOURCE
-from revoke.audit.events import AUDIT_LOGGER_NAME, SCHEMA_PATH, RequestContext, audit_event, emit
+from revoke.audit.events import AUDIT_LOGGER_NAME, SCHEMA_ID, SCHEMA_PATH, RequestContext, audit_event, emit
 from revoke.deadline import Deadline
 from revoke.graph.transport import pooled_session
 from revoke.incidents import comment_id, incident_in_workspace, is_incident_id
@@ -691,7 +691,7 @@ def test_the_comment_event_has_every_key_of_an_audit_event(arm: GraphSimulator, 
 
     assert event.keys() == audit_event(CONTEXT, Outcome.REVOKED, action="revokeSignInSessions", user=None).keys()
     assert {k: event[k] for k in ("schema", "outcome", "action", "user", "trigger", "correlationId", "incidentId")} == {
-        "schema": "revoke.audit/3",
+        "schema": SCHEMA_ID,
         "outcome": "commented",
         "action": "incidentComment",
         "user": None,

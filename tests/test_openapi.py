@@ -42,9 +42,15 @@ SAMPLES = sorted((ROOT / "samples").glob("*.json"))
 
 
 def documented_codes(status: int) -> set[str]:
-    """The error codes POST /revoke documents for `status`."""
-    schema = REVOKE["responses"][str(status)]["content"]["application/json"]["schema"]
-    return set(schema["allOf"][1]["properties"]["error"]["properties"]["code"]["enum"])
+    """The error codes POST /revoke and POST /release document for `status` (409 is the release's alone)."""
+    codes: set[str] = set()
+    for path in ("/revoke", "/release"):
+        response = DESCRIPTION["paths"][path]["post"]["responses"].get(str(status))
+        schema = response["content"]["application/json"]["schema"] if response else {}
+        if "allOf" in schema:
+            code = schema["allOf"][1]["properties"]["error"]["properties"]["code"]
+            codes |= set(code.get("enum", [code.get("const")]))
+    return codes
 
 
 # --- the description -------------------------------------------------------------------
@@ -357,14 +363,25 @@ def test_the_swagger2_copy_is_valid_openapi_2_and_imports_into_power_platform() 
 
     validate_description(copy_2, cls=OpenAPIV2SpecValidator)
     assert len(converter.TARGET.read_bytes()) < 1_000_000  # Power Platform's limit for a definition
+    token = DESCRIPTION["components"]["securitySchemes"]["entraToken"]["flows"]["clientCredentials"]
     assert copy_2["securityDefinitions"] == {
         "functionKey": {
             **copy_2["securityDefinitions"]["functionKey"],
             "type": "apiKey",
             "in": "header",
             "name": "x-functions-key",
-        }
+        },
+        # The Entra ID token, as the 2.0 client-credentials flow a connector that supports it can use.
+        "entraToken": {
+            **copy_2["securityDefinitions"]["entraToken"],
+            "type": "oauth2",
+            "flow": "application",
+            "tokenUrl": token["tokenUrl"],
+            "scopes": token["scopes"],
+        },
     }
+    assert list(copy_2["securityDefinitions"]) == ["functionKey", "entraToken"]  # Power Platform uses the first
+    assert copy_2["security"] == [{"functionKey": [], "entraToken": []}, {"functionKey": []}]
     # The campaign operations are left out of the 2.0 copy (openapi/to_swagger2.py).
     described = {path: item for path, item in DESCRIPTION["paths"].items() if not path.startswith("/campaigns")}
     assert {path: set(item) for path, item in copy_2["paths"].items()} == {

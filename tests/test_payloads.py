@@ -52,7 +52,11 @@ def test_sentinel_alert_with_entities_as_a_json_string_and_a_ref() -> None:
     # megan is referenced again from the process entity via $ref and is still found once.
     assert [t.value for t in request.targets] == ["7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d", "lee.gu@contoso.com"]
     assert request.alert_id == "b8c9d0e1-f2a3-4b4c-8d5e-6f7a8b9c0d1e"
-    assert request.reason == "Password spray followed by a successful sign-in"
+    # An alert's reason is its kind, id and name (issue 25: a reason for every action).
+    assert (
+        request.reason
+        == "Sentinel alert b8c9d0e1-f2a3-4b4c-8d5e-6f7a8b9c0d1e: Password spray followed by a successful sign-in"
+    )
 
 
 def test_sentinel_alert_with_entities_as_a_list_and_nested_accounts() -> None:
@@ -70,7 +74,7 @@ def test_sentinel_alert_with_entities_as_a_list_and_nested_accounts() -> None:
     request = parse_request(alert)
 
     assert [t.value for t in request.targets] == ["kim@contoso.com"]
-    assert request.reason == "Suspicious process"
+    assert request.reason == "Sentinel alert a-1: Suspicious process"
 
 
 def test_sentinel_incident_prefers_object_ids_and_skips_on_premises_accounts() -> None:

@@ -1,7 +1,10 @@
 """Release: undoing a containment through `POST /api/release` against the simulator.
 
 Allowed only by REVOKE_RELEASE_ACTIONS; a direct request only, read exactly; every target
-looked up first; protected users refused; one result and one audit event per action.
+looked up first; protected users refused; one result and one audit event per action. A release
+undoes only what this deployment contained: the containment records live in Azurite, and the
+users released here were disabled and confirmed compromised by a containment through the
+function first (tests/test_records.py covers the records themselves).
 """
 
 from __future__ import annotations
@@ -12,11 +15,16 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from azure.data.tables import TableServiceClient
 
 from graphsim import Fault, GraphSimulator
 from graphsim.authority import EntraAuthority
+from graphsim.azurite import Azurite
+from graphsim.faults import answers_about
 from graphsim.harness import LogCapture, app_settings, http_request
 from revoke.app.release_triggers import release_http
+from revoke.app.triggers import revoke_http
+from revoke.containment.records import TABLE_NAME
 from revoke.graph.pacing import RISKY_USERS_INTERVAL_SECONDS
 from revoke.policy.roles import ROLE_DISABLE, ROLE_RELEASE, ROLE_REVOKE
 from revoke.sentinel.comment_text import CommentSummary, CommentTarget, render_comment
@@ -39,10 +47,38 @@ def graph_calls(graph: GraphSimulator) -> list[tuple[str, str]]:
     return [(r.method, r.path) for r in graph.graph_requests() if not r.path.endswith("$batch")]
 
 
+@pytest.fixture(autouse=True)
+def records(azurite: Azurite, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The containment records, in Azurite, emptied for each test."""
+    TableServiceClient.from_connection_string(azurite.connection_string).delete_table(TABLE_NAME)
+    monkeypatch.setenv("AzureWebJobsStorage", azurite.connection_string)
+    monkeypatch.setenv("REVOKE_CONTAINMENT_RECORDS", "true")
+    return azurite.connection_string
+
+
+def contain(graph: GraphSimulator, users: list[str], actions: str = "disableAccount,confirmCompromised") -> None:
+    """A containment through the function, which records what it did; then the simulator forgets it was asked."""
+    deployment = {
+        **graph.environment(),
+        "REVOKE_ACTIONS": actions,
+        "REVOKE_RETRY_BUDGET_SECONDS": "5",
+        "REVOKE_MAX_USERS": "100",
+        "REVOKE_PROTECTED_USERS": "",  # protected later, after this containment
+        "REVOKE_SENTINEL_WORKSPACE": "",
+        "REVOKE_ARM_ENDPOINT": graph.arm_url,
+    }
+    with app_settings(deployment):
+        response = revoke_http(http_request({"users": users, "reason": "SOC-4711"}))
+    assert response.status_code == 200, response.get_body()
+    graph.requests.clear()
+
+
 @pytest.fixture
-def disabled(graph: GraphSimulator) -> Iterator[GraphSimulator]:
-    """Adele and Megan were disabled by an earlier containment."""
-    graph.disabled.update({ADELE[1], MEGAN[1]})
+def disabled(graph: GraphSimulator, logs: LogCapture) -> Iterator[GraphSimulator]:
+    """Adele and Megan were disabled, and their compromise confirmed, by an earlier containment."""
+    contain(graph, [ADELE[1], MEGAN[0]])
+    assert graph.disabled == {ADELE[1], MEGAN[1]}
+    logs.records.clear()
     yield graph
 
 
@@ -78,7 +114,9 @@ def eval_ids(body: bytes) -> list[str]:
 
 
 @pytest.mark.parametrize("settings", [BOTH])
-def test_the_account_is_enabled_by_the_object_id_the_look_up_returned(app: GraphSimulator) -> None:
+def test_the_account_is_enabled_by_the_object_id_the_look_up_returned(
+    app: GraphSimulator, disabled: GraphSimulator
+) -> None:
     status, _ = release({"users": [ADELE[0]], "actions": ["enableAccount"]})
 
     assert status == 200
@@ -187,6 +225,8 @@ def test_a_failed_look_up_releases_nobody(app: GraphSimulator, disabled: GraphSi
 @pytest.mark.parametrize("settings", [{**BOTH, "REVOKE_RETRY_BUDGET_SECONDS": "10"}])
 def test_dismissals_of_more_than_sixty_users_are_a_second_apart(app: GraphSimulator) -> None:
     users = [user.object_id for user in app.add_users(f"user{i}@contoso.com" for i in range(61))]
+    contain(app, users)
+    app.dismiss_calls.clear()
 
     with app_settings({"REVOKE_MAX_USERS": "100"}):
         status, body = release({"users": users, "actions": ["dismissRisk"]})
@@ -203,6 +243,7 @@ def test_dismissals_of_more_than_sixty_users_are_a_second_apart(app: GraphSimula
     [{**BOTH, "REVOKE_SENTINEL_WORKSPACE": WORKSPACE, "REVOKE_ARM_ENDPOINT": "set-by-fixture"}],
 )
 def test_the_release_comments_on_the_incident(app: GraphSimulator, disabled: GraphSimulator) -> None:
+    contain(app, [GUEST[0]])
     with app_settings({"REVOKE_ARM_ENDPOINT": app.arm_url}):
         status, body = release({"users": [ADELE[0], GUEST[0]], "incidentId": INCIDENT, "correlationId": "fp-2"})
 
@@ -301,3 +342,20 @@ def test_a_misspelt_release_field_is_refused_with_the_field_it_was_likely_meant_
     assert (status, body["error"]["code"]) == (400, "unknown_field")
     assert "did you mean 'actions'?" in body["error"]["message"]
     assert app.graph_requests() == []
+
+
+@pytest.mark.parametrize("settings", [BOTH])
+def test_a_look_up_answering_about_someone_else_releases_nobody(
+    app: GraphSimulator, disabled: GraphSimulator, logs: LogCapture
+) -> None:
+    """The release reads users as a containment does: an answer about another user never stands in for the one asked."""
+    megan = app.find_user(MEGAN[1])
+    assert megan is not None
+    app.inject(answers_about(megan, times=None))
+
+    status, body = release({"users": [ADELE[0]], "actions": ["enableAccount"]})
+
+    assert status == 502
+    assert body["results"][0]["outcome"] == "failed"
+    assert "another user" in body["results"][0]["detail"]
+    assert app.enabled == {} and {ADELE[1], MEGAN[1]} <= app.disabled

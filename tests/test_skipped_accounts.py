@@ -98,7 +98,11 @@ def test_on_the_queue_an_invalid_account_is_skipped_and_the_message_completes(
     assert dict(app.revocations) == {ADELE[1]: 1}
     [skipped] = [e for e in logs.audit_events() if e["outcome"] == "skipped"]
     assert why in skipped["detail"]
-    assert (skipped["trigger"], skipped["alertId"], skipped["reason"]) == ("queue", "alert-1", "Token theft")
+    assert (skipped["trigger"], skipped["alertId"], skipped["reason"]) == (
+        "queue",
+        "alert-1",
+        "Sentinel alert alert-1: Token theft",
+    )
 
 
 def test_a_label_and_reason_built_from_attacker_text_are_bounded_and_printable(

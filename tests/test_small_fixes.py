@@ -65,7 +65,7 @@ def test_python_m_graphsim_serves_the_simulator_and_prints_the_environment() -> 
                 break
         assert {"IDENTITY_ENDPOINT", "IDENTITY_HEADER", "REVOKE_GRAPH_ENDPOINT"} <= environment.keys()
         finished = subprocess.run(
-            [sys.executable, "-m", "revoke", "revoke", "--user", ADELE[0], "--json"],
+            [sys.executable, "-m", "revoke", "revoke", "--user", ADELE[0], "--reason", "drill", "--json"],
             cwd=ROOT,
             env={"PATH": "", "HOME": str(ROOT / "nonexistent"), **environment},
             capture_output=True,

@@ -4,7 +4,11 @@
 // when revocation is the only containing action (it must tell external users apart, and userType,
 // externalUserState, creationType and identities are not in the basic profile), otherwise
 // User.ReadBasic.All unless User.Read.All, which includes it, is granted anyway; never both
-// (revoke/app/readiness.py: KIND_ROLE, LOOKUP_ROLES). Deploying this needs an Entra role that may
+// (revoke/app/readiness.py: KIND_ROLE, LOOKUP_ROLES). Protection by group or directory role
+// (REVOKE_PROTECTED_GROUPS, REVOKE_PROTECTED_ROLES) reads memberships with checkMemberObjects, which
+// Graph documents as needing User.ReadBasic.All and GroupMember.Read.All, or User.Read.All alone:
+// GroupMember.Read.All is granted only when those settings are set and User.Read.All is not granted
+// (readiness.py: MEMBERSHIP_ROLES). Deploying this needs an Entra role that may
 // grant Graph app roles (Privileged Role Administrator); without it, turn the grants off and use
 // infra/scripts/grant-graph-permissions.sh.
 // Nothing else in the deployment depends on this module and it has no outputs: a grant that fails
@@ -30,6 +34,9 @@ param grantReadPermission bool
 @description('Grant the read roles mass containment campaigns need to list a group, a directory role or every user (REVOKE_CAMPAIGNS).')
 param grantCampaignPermissions bool = false
 
+@description('Users are protected by group or directory role membership (REVOKE_PROTECTED_GROUPS or REVOKE_PROTECTED_ROLES names one): with grantReadPermission, the memberships are made readable.')
+param protectionByMembership bool = false
+
 var microsoftGraphAppId = '00000003-0000-0000-c000-000000000000'
 
 // Application role ids of Microsoft Graph, as published in the Microsoft Graph permissions reference.
@@ -49,6 +56,9 @@ var revocationAlone = contains(actions, 'revokesigninsessions') && !contains(act
 
 // User.Read.All for reasons other than the look-ups: disableAccount, enableAccount, campaigns.
 var userReadAllAnyway = (grantActionPermissions && (contains(actions, 'disableaccount') || contains(releaseActions, 'enableaccount'))) || grantCampaignPermissions
+
+// User.Read.All, granted for any reason above: it also reads every membership checkMemberObjects answers.
+var userReadAllGranted = userReadAllAnyway || (grantReadPermission && revocationAlone)
 
 // Every app role this module may grant, when, and why. The action roles are the least privilege
 // the Graph reference documents for each call (revoke/actions.py holds the same list); none of
@@ -76,8 +86,8 @@ var grants = [
   }
   {
     role: 'GroupMember.Read.All'
-    wanted: grantCampaignPermissions
-    why: 'Campaigns, scope group: GET /groups/{id}/transitiveMembers/microsoft.graph.user (reads memberships, not group settings).'
+    wanted: grantCampaignPermissions || (grantReadPermission && protectionByMembership && !userReadAllGranted)
+    why: 'Campaigns, scope group: GET /groups/{id}/transitiveMembers/microsoft.graph.user (reads memberships, not group settings). Protection by group or role: POST /users/{id}/checkMemberObjects, whose least privilege is User.ReadBasic.All and GroupMember.Read.All, unless User.Read.All is granted, which serves alone.'
   }
   {
     role: 'RoleManagement.Read.Directory'

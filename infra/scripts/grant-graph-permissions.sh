@@ -4,7 +4,8 @@
 # GRANT_GRAPH_READ_PERMISSION=false. Run it as a Privileged Role Administrator (or Global
 # Administrator), after `az login`.
 #
-#   infra/scripts/grant-graph-permissions.sh [--actions LIST] [--release-actions LIST] [--no-read] [--campaigns] <principal-object-id>
+#   infra/scripts/grant-graph-permissions.sh [--actions LIST] [--release-actions LIST] [--no-read] [--campaigns]
+#       [--protected-groups LIST] [--protected-roles LIST] <principal-object-id>
 #
 # <principal-object-id> is the FUNCTION_IDENTITY_PRINCIPAL_ID output of the deployment
 # (`azd env get-value FUNCTION_IDENTITY_PRINCIPAL_ID`). LIST is the deployment's REVOKE_ACTIONS,
@@ -22,7 +23,9 @@
 # revokeSignInSessions is listed without disableAccount (revocation alone must tell external users
 # apart, and userType, externalUserState, creationType and identities are not in the basic
 # profile), otherwise User.ReadBasic.All unless User.Read.All, which includes it, is granted
-# anyway; never both. Each role is posted once. Grants that already exist are left alone, and none
+# anyway; never both. When --protected-groups or --protected-roles (or REVOKE_PROTECTED_GROUPS,
+# REVOKE_PROTECTED_ROLES) names an id, memberships are read with checkMemberObjects: GroupMember.Read.All
+# is added beside User.ReadBasic.All, unless User.Read.All, which serves alone, is granted. Each role is posted once. Grants that already exist are left alone, and none
 # is ever removed.
 set -euo pipefail
 
@@ -38,7 +41,7 @@ ROLE_MANAGEMENT_READ_DIRECTORY=483bed4a-2ad3-4361-a73b-c83ccdbdc53c
 GRAPH=https://graph.microsoft.com/v1.0
 
 usage() {
-  echo "usage: $0 [--actions revokeSignInSessions,disableAccount,confirmCompromised] [--release-actions enableAccount,dismissRisk] [--no-read] [--campaigns] <principal-object-id of the function identity>" >&2
+  echo "usage: $0 [--actions revokeSignInSessions,disableAccount,confirmCompromised] [--release-actions enableAccount,dismissRisk] [--no-read] [--campaigns] [--protected-groups IDS] [--protected-roles IDS] <principal-object-id of the function identity>" >&2
   exit 2
 }
 
@@ -46,6 +49,8 @@ actions="${REVOKE_ACTIONS:-revokeSignInSessions}"
 release_actions="${REVOKE_RELEASE_ACTIONS:-}"
 read_role=yes
 campaigns=$(tr '[:upper:]' '[:lower:]' <<<"${REVOKE_CAMPAIGNS:-false}")
+protected_groups="${REVOKE_PROTECTED_GROUPS:-}"
+protected_roles="${REVOKE_PROTECTED_ROLES:-}"
 principal=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -66,6 +71,16 @@ while [[ $# -gt 0 ]]; do
     --campaigns)
       campaigns=true
       shift
+      ;;
+    --protected-groups)
+      [[ $# -ge 2 ]] || usage
+      protected_groups="$2"
+      shift 2
+      ;;
+    --protected-roles)
+      [[ $# -ge 2 ]] || usage
+      protected_roles="$2"
+      shift 2
       ;;
     -*)
       usage
@@ -163,6 +178,11 @@ if [[ "$read_role" == yes ]]; then
     add_role "$USER_READ_ALL"
   elif ! has_role "$USER_READ_ALL"; then
     add_role "$USER_READ_BASIC_ALL"
+  fi
+  # Protection by group or directory role: checkMemberObjects reads memberships with User.ReadBasic.All
+  # and GroupMember.Read.All, or with User.Read.All alone (revoke/app/readiness.py, MEMBERSHIP_ROLES).
+  if [[ "${protected_groups},${protected_roles}" =~ [^[:space:],] ]] && ! has_role "$USER_READ_ALL"; then
+    add_role "$GROUP_MEMBER_READ_ALL"
   fi
 fi
 

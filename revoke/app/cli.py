@@ -34,6 +34,8 @@ from revoke.app.replies import DONE, http_reply
 from revoke.app.responder import NoCredential, Responder, caller_fields, developer_credential, sign_in
 from revoke.audit.events import AUDIT_LOGGER_NAME, audit_logger
 from revoke.containment.core import ContainmentReport
+from revoke.containment.protection import ProtectedUsers
+from revoke.containment.records import Requester
 from revoke.containment.verdict import TargetOutcome, is_external
 from revoke.errors import RequestRejected, SettingsError, UnreadablePayload
 from revoke.intake.payloads import load_document, parse_request
@@ -100,6 +102,8 @@ def revoke(args: argparse.Namespace) -> int:
         print("error: --reason goes with --user; a payload carries its own reason", file=sys.stderr)
         return EXIT_USAGE
     settings = Settings.from_environment()
+    if args.user and not _reason_given(args, settings):
+        return EXIT_USAGE
     if args.dry_run:
         settings = dataclasses.replace(settings, dry_run=True)
     if args.action:
@@ -112,8 +116,10 @@ def revoke(args: argparse.Namespace) -> int:
         body = json.dumps({"users": args.user, "reason": args.reason}).encode()
     credential = developer_credential(settings)
     _, responder = sign_in(credential, settings.graph_scope)
+    say_protection(settings)
     with audit_sink(args.audit_log, responder), cli_audit_delivery(settings, credential, responder, args.audit_log):
-        report = containment_for_cli(settings, credential).handle(body, trigger="cli")
+        requester = Requester(responder.app_id, responder.object_id, responder.upn)
+        report = containment_for_cli(settings, credential).handle(body, trigger="cli", requester=requester)
     return _finish(report, args.json)
 
 
@@ -122,6 +128,8 @@ def release(args: argparse.Namespace) -> int:
     from revoke.app.runtime import release_for_cli
 
     settings = Settings.from_environment()
+    if not _reason_given(args, settings):
+        return EXIT_USAGE
     if args.dry_run:
         settings = dataclasses.replace(settings, dry_run=True)
     request: dict[str, Any] = {"users": args.user, "reason": args.reason}
@@ -131,19 +139,46 @@ def release(args: argparse.Namespace) -> int:
         request["incidentId"] = args.incident
     credential = developer_credential(settings)
     _, responder = sign_in(credential, settings.graph_scope)
+    say_protection(settings)
     with audit_sink(args.audit_log, responder), cli_audit_delivery(settings, credential, responder, args.audit_log):
         report = release_for_cli(settings, credential).handle(json.dumps(request).encode(), trigger="cli")
     return _finish(report, args.json)
 
 
+def say_protection(settings: Settings) -> None:
+    """Which users this run will never act on: the same settings as the function's, read from this shell."""
+    print(f"Protection in force: {ProtectedUsers.of(settings).in_force()}", file=sys.stderr)
+
+
+def _reason_given(args: argparse.Namespace, settings: Settings) -> bool:
+    """With REVOKE_REQUIRE_REASON (the default) --reason must say why; said once, before anything is sent."""
+    if not settings.require_reason or (args.reason and args.reason.strip()):
+        return True
+    print("error: --reason is required (REVOKE_REQUIRE_REASON): say why, for the audit trail", file=sys.stderr)
+    return False
+
+
 def check(args: argparse.Namespace) -> int:
+    """What the CLI needs, with the responder's own sign-in: the settings, a Graph token and what it
+    may do, and the containment records when releases are allowed; never the HTTP callers' settings."""
     from revoke.app.readiness import check_readiness
-    from revoke.app.responder import developer_tokens
+    from revoke.app.runtime import record_table
     from revoke.audit.redaction import protect_logs
+    from revoke.graph.tokens import TokenSource
 
     protect_logs()
+    settings = Settings.from_environment()
+    credential = developer_credential(settings)
+    sign_in(credential, settings.graph_scope)  # no credential: one line, exit 2 (main)
+    say_protection(settings)
+
+    def records_for(checked: Settings) -> Any:
+        return record_table(checked, lambda _: credential) if checked.release_actions else None
+
     try:
-        readiness = check_readiness(None, developer_tokens())
+        readiness = check_readiness(
+            None, lambda _, scope: TokenSource(credential, scope), records_for=records_for, cli=True
+        )
     except Exception as problem:  # one line, never a traceback: it could quote a token
         print(f"error: the check could not finish: {type(problem).__name__}", file=sys.stderr)
         return EXIT_NOT_ALL_CONTAINED
@@ -249,7 +284,9 @@ def _parser() -> argparse.ArgumentParser:
     source = act.add_mutually_exclusive_group(required=True)
     source.add_argument("--user", action="append", help="object id or UPN (repeatable)")
     source.add_argument("--payload", help="a payload file in any accepted shape")
-    act.add_argument("--reason", help="why, for the audit trail (with --user)")
+    act.add_argument(
+        "--reason", help="why, for the audit trail (with --user; required unless REVOKE_REQUIRE_REASON=false)"
+    )
     act.add_argument("--dry-run", action="store_true", help="resolve and audit, but send nothing to Graph")
     act.add_argument(
         "--action",
@@ -261,7 +298,7 @@ def _parser() -> argparse.ArgumentParser:
 
     undo = commands.add_parser("release", help="undo a containment (a false positive) with your signed-in credential")
     undo.add_argument("--user", action="append", required=True, help="object id or UPN (repeatable)")
-    undo.add_argument("--reason", help="why, for the audit trail")
+    undo.add_argument("--reason", help="why, for the audit trail (required unless REVOKE_REQUIRE_REASON=false)")
     undo.add_argument(
         "--action", action="append", help="enableAccount or dismissRisk (repeatable; default: REVOKE_RELEASE_ACTIONS)"
     )

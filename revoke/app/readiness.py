@@ -18,12 +18,14 @@ from revoke.app.responder import claims_in
 from revoke.campaigns.request import SCOPE_APP_ROLES
 from revoke.containment.action_run import revocation_alone
 from revoke.deadline import Deadline
-from revoke.errors import BudgetUnavailable, GraphError, SettingsError
+from revoke.errors import BudgetUnavailable, GraphError, RecordsUnavailable, SettingsError
 from revoke.graph.tokens import TokenSource
+from revoke.permissions import not_served, serves
 from revoke.settings import CallerAuth, RevocationAction, SettingNames, Settings
 
 if TYPE_CHECKING:
     from revoke.audit.ingestion import Delivery
+    from revoke.containment.records import RecordTable
     from revoke.policy.budget import ActionBudget
 
 READINESS_SECONDS = 10.0
@@ -41,6 +43,12 @@ LOOKUP_ROLES = ("User.ReadBasic.All", "User.Read.All")
 # Where a user signs in (userType, externalUserState, creationType, identities) is no basic
 # profile property: when revocation alone must tell an external user, only this role reads it.
 KIND_ROLE = "User.Read.All"
+# Group and role membership (REVOKE_PROTECTED_GROUPS, REVOKE_PROTECTED_ROLES): checkMemberObjects
+# for other users needs both of these, the least privileged Graph's reference names
+# (directoryObject: checkMemberObjects, "Memberships for other users"); User.Read.All alone
+# serves instead, as the same page lists it among the higher privileged permissions.
+MEMBERSHIP_ROLES = ("User.ReadBasic.All", "GroupMember.Read.All")
+MEMBERSHIP_ALTERNATIVE = "User.Read.All"
 # Roles that let a compromised function do far more than contain: flagged, never needed.
 BROAD_ROLES = frozenset(
     {
@@ -102,19 +110,24 @@ def check_readiness(
     environ: Mapping[str, str] | None,
     tokens_for: TokensFor,
     budget_for: Callable[[Settings], ActionBudget | None] | None = None,
+    records_for: Callable[[Settings], RecordTable | None] | None = None,
     last_delivery: Callable[[], Delivery | None] | None = None,
+    *,
+    cli: bool = False,
 ) -> Readiness:
     """Whether the deployment can contain; `tokens_for` gives the process's own token sources, so
-    a health probe reuses the credential and cached tokens the invocations use. `budget_for`
-    builds the action budget whose store is reached (the function); None skips it (the CLI).
-    `last_delivery` gives the process's last delivery of audit events to the workspace table
-    (the function); None leaves it out (the CLI, which delivers nothing before the check)."""
+    a health probe reuses the credential and cached tokens the invocations use. `budget_for` and
+    `records_for` build the action budget and the containment records whose store is reached
+    (the function); None skips them. `last_delivery` gives the process's last delivery of audit
+    events to the workspace table (the function); None leaves it out (the CLI, which delivers
+    nothing before the check). `cli` judges only what `python -m revoke` needs: not how HTTP
+    callers are identified, nor the budget, which the CLI does not draw on."""
     deadline = Deadline(READINESS_SECONDS)
     try:
         settings = Settings.from_environment(environ)
     except SettingsError as problem:
         return Readiness((Check("settings", False, problem.public_message),))
-    readiness = _readiness(settings, tokens_for, budget_for, deadline)
+    readiness = _readiness(settings, tokens_for, budget_for, records_for, deadline, cli=cli)
     return readiness if last_delivery is None else with_audit_delivery(readiness, settings, last_delivery())
 
 
@@ -122,11 +135,16 @@ def _readiness(
     settings: Settings,
     tokens_for: TokensFor,
     budget_for: Callable[[Settings], ActionBudget | None] | None,
+    records_for: Callable[[Settings], RecordTable | None] | None,
     deadline: Deadline,
+    *,
+    cli: bool,
 ) -> Readiness:
     checks = [Check("settings", True)]
-    policy_warnings = _policy_warnings(settings)
-    checks += _policy_checks(settings, budget_for, deadline)
+    policy_warnings = () if cli else _policy_warnings(settings)
+    if not cli:
+        checks += _policy_checks(settings, budget_for, deadline)
+    checks += _records_check(settings, records_for, deadline)
     actions = tuple(action.value for action in settings.actions)
     if settings.dry_run:
         checks.append(Check("dryRun", False, DRY_RUN))
@@ -201,6 +219,23 @@ def _policy_checks(
         except BudgetUnavailable as problem:
             checks.append(Check("actionBudget", False, f"{problem}: every target is deferred until it answers"))
     return checks
+
+
+RECORDS_DOWN = "containments are not recorded, and every release is deferred until it answers"
+
+
+def _records_check(
+    settings: Settings, records_for: Callable[[Settings], RecordTable | None] | None, deadline: Deadline
+) -> list[Check]:
+    """The containment records answer: without them a containment stands unrecorded and no release can act."""
+    table = records_for(settings) if records_for is not None else None
+    if table is None:
+        return []
+    try:
+        table.check(deadline)
+    except RecordsUnavailable as problem:
+        return [Check("containmentRecords", False, f"{problem}: {RECORDS_DOWN}")]
+    return [Check("containmentRecords", True)]
 
 
 def _policy_warnings(settings: Settings) -> tuple[str, ...]:
@@ -287,15 +322,19 @@ def needs_lookup(settings: Settings) -> bool:
 
 
 def _missing(settings: Settings, held: frozenset[str]) -> tuple[str, ...]:
-    missing = set(needed_roles(settings) - held)
-    if revocation_alone(settings.actions) and KIND_ROLE not in held:
+    """The needed roles nothing held serves: a broader role Microsoft documents for the same
+    calls counts (revoke.permissions), and is only warned about as broader than needed."""
+    missing = set(not_served(held, needed_roles(settings)))
+    if revocation_alone(settings.actions) and not serves(held, KIND_ROLE):
         missing.add(KIND_ROLE)  # without it no revocation alone is ever reported contained
-    elif needs_lookup(settings) and not held & set(LOOKUP_ROLES):
+    elif needs_lookup(settings) and not any(serves(held, role) for role in LOOKUP_ROLES):
         missing.add(LOOKUP_ROLES[0])
+    if settings.protected_by_membership and not serves(held, MEMBERSHIP_ALTERNATIVE):
+        missing.update(not_served(held, MEMBERSHIP_ROLES))  # without it every target is refused, unchecked
     return tuple(sorted(missing))
 
 
 def _warnings(settings: Settings, held: frozenset[str]) -> tuple[str, ...]:
-    needed = needed_roles(settings) | set(LOOKUP_ROLES)
+    needed = needed_roles(settings) | set(LOOKUP_ROLES) | set(MEMBERSHIP_ROLES)
     broad = sorted((held & BROAD_ROLES) - needed)
     return tuple(f"{role} is broader than this deployment needs; remove it" for role in broad)

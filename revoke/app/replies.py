@@ -52,6 +52,11 @@ def http_reply(report: ContainmentReport) -> HttpReply:
     if report.rejection is not None:
         return _with_comment(rejection_reply(report.rejection, report.correlation_id), report)
     outcomes = report.outcomes()
+    if report.not_contained_here:
+        # A release may only undo what this deployment contained; it contained none of these.
+        message = "; ".join(sorted({_refusal(r.detail) for r in report.results}))
+        reply = error_reply(409, "not_contained_here", f"nothing was released: {message}", report.correlation_id)
+        return _with_comment(reply, report)
     if outcomes == {TargetOutcome.REFUSED}:
         message = "; ".join(sorted({_refusal(r.detail) for r in report.results}))
         reply = error_reply(422, "refused_by_policy", f"nothing was done: {message}", report.correlation_id)
@@ -70,7 +75,9 @@ def http_reply(report: ContainmentReport) -> HttpReply:
 
 def queue_disposition(report: ContainmentReport) -> QueueDisposition:
     outcomes = report.outcomes()
-    if TargetOutcome.DEFERRED in outcomes:
+    # A target whose protection could not be read was refused, fail closed; the next delivery may read it
+    # (after maxDequeueCount deliveries the host moves the message to the poison queue, unchanged).
+    if TargetOutcome.DEFERRED in outcomes or report.unverified:
         return QueueDisposition.RETRY
     # An over-limit request is kept for a person to split or replay, not dropped; so is one whose
     # targets the action budget refused: a burst past the budget is for a person to judge, and a

@@ -15,13 +15,11 @@ import binascii
 import json
 import logging
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from azure.core.credentials import TokenCredential
 
-from revoke.graph.tokens import TokenSource
 from revoke.settings import Settings
 
 NO_CREDENTIAL = "no credential: sign in with `az login` (or set AZURE_CLIENT_ID for a service principal)"
@@ -60,18 +58,6 @@ def developer_credential(settings: Settings) -> TokenCredential:
         managed_identity_client_id=settings.client_id,
         exclude_managed_identity_credential=not os.environ.get(IDENTITY_ENDPOINT),
     )
-
-
-def developer_tokens() -> Callable[[Settings, str], TokenSource]:
-    """For the CLI's check: token sources on one developer credential, built when first asked for."""
-    credentials: dict[str, TokenCredential] = {}
-
-    def tokens_for(settings: Settings, scope: str) -> TokenSource:
-        if "signed-in" not in credentials:
-            credentials["signed-in"] = developer_credential(settings)
-        return TokenSource(credentials["signed-in"], scope)
-
-    return tokens_for
 
 
 def sign_in(credential: TokenCredential, scope: str) -> tuple[str, Responder]:

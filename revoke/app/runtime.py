@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # imported where used: a cold start needs neither
 
     from revoke.app.readiness import Readiness
     from revoke.audit.ingestion import Delivery, WorkspaceIngestion
+    from revoke.containment.records import RecordTable, RecordWriter
     from revoke.containment.release import Release
     from revoke.policy.budget import ActionBudget
     from revoke.sentinel.incident_report import IncidentReporter
@@ -43,6 +44,7 @@ _service: Containment | None = None
 _release: Release | None = None
 _credential: TokenCredential | None = None
 _budgets: dict[str, ActionBudget | None] = {}  # the process's one action budget, once built (None: off)
+_record_tables: dict[str, RecordTable | None] = {}  # the process's containment records, once built (None: off)
 _token_sources: dict[str, TokenSource] = {}  # by scope: one cached token per resource, per process
 _ingestions: dict[str, WorkspaceIngestion | None] = {}  # the audit table's delivery, once built (None: off)
 
@@ -70,8 +72,15 @@ def identity_timeout_seconds(settings: Settings) -> float:
 
 
 def containment_for_cli(settings: Settings, credential: TokenCredential) -> Containment:
+    """The CLI's containment: the responder's credential for Graph and for the records' table, no budget."""
     protect_logs()
-    return Containment(settings, GraphClient(settings, credential), incident_reporter(settings, credential))
+    table = record_table(settings, lambda _: credential)
+    return Containment(
+        settings,
+        GraphClient(settings, credential),
+        incident_reporter(settings, credential),
+        records=record_writer(table),
+    )
 
 
 def incident_reporter(
@@ -107,6 +116,32 @@ def budget_store_table(settings: Settings, credential_for: Callable[[Settings], 
     return budget_table(settings.host_storage, storage_credential)
 
 
+def record_table(settings: Settings, credential_for: Callable[[Settings], TokenCredential]) -> RecordTable | None:
+    """The containment records' table in the host storage account, or None when REVOKE_CONTAINMENT_RECORDS=false."""
+    if not settings.containment_records:
+        return None
+    from revoke.containment.records import RecordTable, records_table
+
+    def storage_credential(client_id: str | None) -> TokenCredential:
+        return credential_for(replace(settings, client_id=client_id or settings.client_id))
+
+    return RecordTable(partial(records_table, settings.host_storage, storage_credential))
+
+
+def record_writer(table: RecordTable | None) -> RecordWriter | None:
+    from revoke.containment.records import RecordWriter
+
+    return RecordWriter(table) if table is not None else None
+
+
+def shared_records(settings: Settings) -> RecordTable | None:
+    """The process's containment records, which containments, releases and the health check share."""
+    with _lock:
+        if "records" not in _record_tables:
+            _record_tables["records"] = record_table(settings, managed_identity_credential)
+        return _record_tables["records"]
+
+
 def readiness(headers: Mapping[str, str]) -> Readiness:
     """The health check, with the credential an invocation uses, for a caller the settings let in."""
     from revoke.app.readiness import check_readiness
@@ -121,7 +156,7 @@ def readiness(headers: Mapping[str, str]) -> Readiness:
         # entra without a tenant or an audience is reported by the check below.
         with suppress(SettingsError):
             admit_to_route(headers, settings, Deadline(HEALTH_AUTH_SECONDS))
-    return check_readiness(None, shared_tokens, shared_budget, _last_delivery)
+    return check_readiness(None, shared_tokens, shared_budget, shared_records, _last_delivery)
 
 
 def _last_delivery() -> Delivery | None:
@@ -191,6 +226,7 @@ def service() -> Containment:
                     GraphClient(settings, _credential, tokens=graph_tokens),
                     incident_reporter(settings, _credential, arm_tokens),
                     shared_budget(settings),
+                    record_writer(shared_records(settings)),
                 )
     return _service
 
@@ -203,22 +239,39 @@ def release_service() -> Release:
             if _release is None:
                 protect_logs()
                 settings = Settings.from_environment()
-                shared_tokens(settings, settings.graph_scope)
+                graph_tokens = shared_tokens(settings, settings.graph_scope)
                 assert _credential is not None
-                _release = release_with(settings, _credential)
+                directory = GraphClient(settings, _credential, tokens=graph_tokens)
+                _release = release_with(
+                    settings, _credential, shared_records(settings), shared_budget(settings), directory
+                )
     return _release
 
 
 def release_for_cli(settings: Settings, credential: TokenCredential) -> Release:
+    """The CLI's release: the responder's credential for Graph and the records' table; no budget, as for containment."""
     protect_logs()
-    return release_with(settings, credential)
+    return release_with(settings, credential, record_table(settings, lambda _: credential))
 
 
-def release_with(settings: Settings, credential: TokenCredential) -> Release:
+def release_with(
+    settings: Settings,
+    credential: TokenCredential,
+    records: RecordTable | None,
+    budget: ActionBudget | None = None,
+    directory: GraphClient | None = None,
+) -> Release:
+    from revoke.containment.records import ReleaseRecords
     from revoke.containment.release import Release
     from revoke.graph.release_calls import ReleaseGraph
 
-    return Release(settings, ReleaseGraph(settings, credential), incident_reporter(settings, credential))
+    return Release(
+        settings,
+        ReleaseGraph(settings, credential, directory=directory),
+        incident_reporter(settings, credential),
+        records=ReleaseRecords(records) if records is not None else None,
+        budget=budget,
+    )
 
 
 def reset() -> None:
@@ -231,6 +284,9 @@ def reset() -> None:
         _token_sources.clear()
         _budgets.clear()
         _ingestions.clear()
+        _record_tables.clear()
+        from revoke.containment.protection import MEMBERSHIPS
         from revoke.policy.keys import forget_signing_keys
 
         forget_signing_keys()
+        MEMBERSHIPS.clear()

@@ -20,7 +20,7 @@ from revoke.containment.protection import look_up, lookup_failure
 from revoke.containment.verdict import is_external
 from revoke.deadline import Deadline
 from revoke.identifiers import UserIdentifier
-from revoke.outcomes import ActionResult, Outcome, UserLookup
+from revoke.outcomes import ActionResult, Memberships, Outcome, UserLookup
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +40,10 @@ class Graph(Protocol):
     ) -> list[ActionResult]: ...
 
     def lookup_all(self, users: Sequence[UserIdentifier], deadline: Deadline) -> list[UserLookup]: ...
+
+    def check_memberships(
+        self, users: Sequence[UserIdentifier], ids: Sequence[str], deadline: Deadline
+    ) -> list[Memberships]: ...
 
 
 def revocation_alone(actions: Sequence[ContainmentAction]) -> bool:

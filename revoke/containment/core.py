@@ -15,7 +15,9 @@ from revoke.actions import ContainmentAction, allowed_subset
 from revoke.audit.events import RequestContext, audit_event, emit
 from revoke.containment.action_run import ActionRun, Graph
 from revoke.containment.ledger import Ledger
-from revoke.containment.protection import ProtectedUsers
+from revoke.containment.protection import ProtectedUsers, UnverifiedProtection
+from revoke.containment.recording import Recording
+from revoke.containment.records import RecordWriter, Requester
 from revoke.containment.verdict import TargetOutcome, TargetResult
 from revoke.deadline import Deadline
 from revoke.errors import BudgetUnavailable, CallerNotPermitted, NoResolvableAccount, RequestRejected
@@ -56,9 +58,13 @@ class ContainmentReport:
     rejection: RequestRejected | None = None
     over_limit: bool = False
     over_budget: bool = False  # some target was refused by the tenant-wide action budget
+    # Some target was refused because whether it is protected could not be read: worth asking again.
+    unverified: bool = False
     incident_id: str | None = None
     comment: CommentResult | None = None  # the comment on the Sentinel incident, when one was due
     release: bool = False  # a release (revoke.containment.release) rather than a containment
+    # A release whose every target this deployment never contained (or never took the action a release undoes for).
+    not_contained_here: bool = False
 
     def outcomes(self) -> set[TargetOutcome]:
         return {result.outcome for result in self.results}
@@ -76,12 +82,14 @@ class Containment:
         graph: Graph,
         incidents: IncidentComments | None = None,
         budget: ActionBudget | None = None,
+        records: RecordWriter | None = None,
     ) -> None:
         self._settings = settings
         self._graph = graph
         self._incidents = incidents
         self._budget = budget
-        self._protected = ProtectedUsers(settings.protected_users)
+        self._records = records  # None: REVOKE_CONTAINMENT_RECORDS=false
+        self._protected = ProtectedUsers.of(settings)
         self._names = {action: action.value for action in ContainmentAction}
         # The legacy beta action still serves revocation when REVOKE_ACTION selects it.
         self._names[ContainmentAction.REVOKE_SESSIONS] = settings.action.value
@@ -97,8 +105,10 @@ class Containment:
         trigger: str,
         correlation_id: str | None = None,
         authenticate: Authenticate | None = None,
+        requester: Requester | None = None,
     ) -> ContainmentReport:
-        """`authenticate` (HTTP) names the caller before the body is read; None: the queue or the CLI."""
+        """`authenticate` (HTTP) names the caller before the body is read; None: the queue or the CLI,
+        whose signed-in responder is `requester`, for the containment records."""
         deadline = Deadline(self._settings.retry_budget_seconds)
         context = RequestContext(trigger, correlation_id or str(uuid.uuid4()))
         caller: Caller | None = None
@@ -110,7 +120,7 @@ class Containment:
                 context = replace(context, caller_app_id=caller.app_id, caller_object_id=caller.object_id)
             document = load_document(body, self._settings.max_body_bytes)
             context = replace(context, correlation_id=correlation_id_in(document) or context.correlation_id)
-            request = read_request(document)
+            request = read_request(document, require_reason=self._settings.require_reason)
             context = replace(
                 context, alert_id=request.alert_id, incident_id=request.incident_id, reason=request.reason
             )
@@ -134,7 +144,8 @@ class Containment:
                 incident_id=request.incident_id,
             )
             return self._commented(skipped_all, context, deadline)
-        return self._commented(self.contain(request, actions, context, deadline, withheld=withheld), context, deadline)
+        report = self.contain(request, actions, context, deadline, withheld=withheld, requester=requester)
+        return self._commented(report, context, deadline)
 
     def _commented(self, report: ContainmentReport, context: RequestContext, deadline: Deadline) -> ContainmentReport:
         if self._incidents is None:
@@ -149,6 +160,7 @@ class Containment:
         deadline: Deadline,
         *,
         withheld: str | None = None,
+        requester: Requester | None = None,
     ) -> ContainmentReport:
         dry_run = self._settings.dry_run or request.dry_run
         targets = request.targets
@@ -164,6 +176,7 @@ class Containment:
         run = ActionRun(self._graph, targets, ledger, lookups, deadline, actions)
         for i, decision in decided.items():
             ledger.settle(i, decision)
+        unverified = any(isinstance(decision, UnverifiedProtection) for decision in decided.values())
         for action in actions:
             open_targets = ledger.open_targets(action)
             if dry_run:
@@ -174,13 +187,19 @@ class Containment:
                 over_budget = over_budget or refused
                 if granted:
                     run.take(action, granted)
+        results = ledger.results()
+        if self._records is not None and not dry_run:
+            reached = {i: ledger.confirmed(i) for i in range(len(targets))}
+            recording = Recording(self._records, self._graph, context, deadline)
+            results = recording.record(targets, reached, results, lookups, requester)
         return ContainmentReport(
             context.correlation_id,
             dry_run,
-            ledger.results(),
+            results,
             request.skipped,
             over_limit=over_limit,
             over_budget=over_budget,
+            unverified=unverified,
             incident_id=request.incident_id,
         )
 

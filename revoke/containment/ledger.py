@@ -12,7 +12,7 @@ from revoke.actions import ContainmentAction
 from revoke.audit.events import RequestContext, audit_event, emit
 from revoke.containment.verdict import ActionRecord, TargetResult, judge
 from revoke.identifiers import UserIdentifier
-from revoke.outcomes import ActionResult
+from revoke.outcomes import ActionResult, Outcome
 
 
 class Ledger:
@@ -65,6 +65,14 @@ class Ledger:
         """`result` for every action on target `index` that has none yet (refused, not found, ...)."""
         for action in self._actions[len(self._records[index]) :]:
             self.add(index, action, result)
+
+    def confirmed(self, index: int) -> tuple[ContainmentAction, ...]:
+        """The actions Graph confirmed for target `index` (a dry run confirms none)."""
+        return tuple(
+            action
+            for action, record in zip(self._actions, self._records[index], strict=False)
+            if record.result.outcome.is_success and record.result.outcome is not Outcome.DRY_RUN
+        )
 
     def results(self) -> tuple[TargetResult, ...]:
         return tuple(self._results[i] for i in range(len(self._targets)))

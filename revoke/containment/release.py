@@ -2,11 +2,20 @@
 
 A release is asked for by a person, by name (`POST /api/release`, `python -m revoke
 release`), never by an alert, and only for the release actions REVOKE_RELEASE_ACTIONS
-allows (none by default). Every target is looked up first: that finds a user Graph does
-not know (`not_found`, nothing sent), gives riskyUsers/dismiss the object id it needs,
-and lets a protected user be recognised by either name. Protected users are refused a
-release as they are refused a containment: this deployment never changes them, so a
-leaked key cannot re-enable a break-glass account an administrator disabled on purpose.
+allows (none by default). Every target is looked up first, as a containment's look-ups are
+(only an answer about the user asked counts): that finds a user Graph does not know
+(`not_found`, nothing sent), gives riskyUsers/dismiss the object id it needs, and lets a
+protected user be recognised by either name. Protected users, by name, group or role
+(revoke.containment.protection), are refused a release as they are refused a containment:
+this deployment never changes them, so a leaked key cannot re-enable a break-glass account
+an administrator disabled on purpose.
+
+A release undoes only what this deployment contained (revoke.containment.records): a user
+without a record is refused, with nothing sent; `enableAccount` needs the record to show that
+this deployment disabled the account, `dismissRisk` that it confirmed the compromise. Records
+that cannot be read refuse nothing and release nothing: the targets are deferred. Once Graph
+confirmed a release action, the record forgets what it undid, so a second release finds
+nothing to undo. Each release action draws on REVOKE_ACTION_BUDGET under its own name.
 
 Each target gets one result and one audit event per action, as a containment does; its
 verdict is `released` when Graph confirmed every action asked for.
@@ -18,30 +27,49 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from revoke.actions import ReleaseAction, allowed_release_subset
 from revoke.audit.events import RequestContext, audit_event, emit
 from revoke.containment.core import DRY_RUN, Authenticate, ContainmentReport, IncidentComments
-from revoke.containment.protection import PROTECTED, look_up, lookup_failure
+from revoke.containment.protection import PROTECTED, ProtectedUsers, look_up, lookup_failure
+from revoke.containment.recording import NOT_CONTAINED_HERE, clear_undone, records_of
+from revoke.containment.records import ContainmentRecord, ReleaseRecords
 from revoke.containment.verdict import ActionRecord, TargetOutcome, TargetResult, unfinished
 from revoke.deadline import Deadline
-from revoke.errors import RequestRejected
+from revoke.errors import BudgetUnavailable, RequestRejected
 from revoke.identifiers import UserIdentifier
 from revoke.intake.payloads import correlation_id_in, load_document
 from revoke.intake.release_request import ReleaseRequest, read_release_request
-from revoke.outcomes import ActionResult, Outcome, UserLookup
+from revoke.outcomes import ActionResult, Memberships, Outcome, UserLookup
 from revoke.policy.roles import ROLE_RELEASE
 from revoke.settings import Settings
+
+if TYPE_CHECKING:  # the budget's Table Storage client is imported only by a deployment that has one
+    from revoke.policy.budget import ActionBudget
 
 logger = logging.getLogger(__name__)
 
 ResultCallback = Callable[[int, ActionResult], None]
 UNEXPECTED = ActionResult(Outcome.DEFERRED, detail="unexpected internal error; not confirmed by Graph")
+UNDOES_WHAT = {
+    ReleaseAction.ENABLE_ACCOUNT: "disable this account",
+    ReleaseAction.DISMISS_RISK: "confirm this user compromised",
+}
+
+
+def not_taken_here(record: ContainmentRecord, action: ReleaseAction) -> ActionResult:
+    """The refusal of a release action whose containing action this deployment never took for the user."""
+    why = f"{NOT_CONTAINED_HERE}: it did not {UNDOES_WHAT[action]} ({record.shown}); nothing sent"
+    return ActionResult(Outcome.REFUSED, detail=why)
 
 
 class ReleaseDirectory(Protocol):
     def lookup_all(self, users: Sequence[UserIdentifier], deadline: Deadline) -> list[UserLookup]: ...
+
+    def check_memberships(
+        self, users: Sequence[UserIdentifier], ids: Sequence[str], deadline: Deadline
+    ) -> list[Memberships]: ...
 
     def enable(self, users: Sequence[UserIdentifier], deadline: Deadline, on_result: ResultCallback) -> None: ...
 
@@ -94,6 +122,14 @@ class ReleaseLedger:
         for action in self._actions[len(self._records[index]) :]:
             self.add(index, action, result)
 
+    def confirmed(self, index: int) -> list[ReleaseAction]:
+        """The release actions Graph confirmed for target `index` (a dry run confirms none)."""
+        return [
+            action
+            for action, record in zip(self._actions, self._records[index], strict=False)
+            if record.result.outcome in (Outcome.ENABLED, Outcome.DISMISSED)
+        ]
+
     def results(self) -> tuple[TargetResult, ...]:
         return tuple(
             judge_release(user.value, records) for user, records in zip(self._targets, self._records, strict=True)
@@ -103,10 +139,21 @@ class ReleaseLedger:
 class Release:
     """Applies policy (allowed actions, protected users, the limit, dry run) and releases the rest."""
 
-    def __init__(self, settings: Settings, graph: ReleaseDirectory, incidents: IncidentComments | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        graph: ReleaseDirectory,
+        incidents: IncidentComments | None = None,
+        *,
+        records: ReleaseRecords | None = None,
+        budget: ActionBudget | None = None,
+    ) -> None:
         self._settings = settings
         self._graph = graph
         self._incidents = incidents
+        self._protected = ProtectedUsers.of(settings)
+        self._records = records  # None only with REVOKE_CONTAINMENT_RECORDS=false, which allows no release
+        self._budget = budget
 
     def handle(
         self,
@@ -126,7 +173,7 @@ class Release:
                 caller.require(ROLE_RELEASE)
             document = load_document(body, self._settings.max_body_bytes)
             context = replace(context, correlation_id=correlation_id_in(document) or context.correlation_id)
-            request = read_release_request(document)
+            request = read_release_request(document, require_reason=self._settings.require_reason)
             context = replace(context, incident_id=request.incident_id, reason=request.reason)
             actions = allowed_release_subset(request.actions, self._settings.release_actions)
         except RequestRejected as rejection:
@@ -151,39 +198,85 @@ class Release:
                 ledger.settle(i, ActionResult(Outcome.REFUSED, detail=limit))
         else:
             object_ids = self._checked(targets, ledger, deadline)
+        records, never_contained = records_of(self._records, object_ids, ledger, deadline)
+        refused_here: dict[int, int] = {}  # release actions refused for what this deployment did not do
+        over_budget = False
         for action in actions:
-            open_targets = [i for i in ledger.open_targets(action) if i in object_ids]
+            open_targets = [i for i in ledger.open_targets(action) if i in records]
+            allowed = []
+            for i in open_targets:
+                if records[i].allows(action):
+                    allowed.append(i)
+                else:
+                    ledger.add(i, action, not_taken_here(records[i], action))
+                    refused_here[i] = refused_here.get(i, 0) + 1
             if self._settings.dry_run:
-                for i in open_targets:
+                for i in allowed:
                     ledger.add(i, action, DRY_RUN)
-            elif open_targets:
-                self._take(action, open_targets, object_ids, ledger, deadline)
+            elif allowed:
+                granted, refused = self._within_budget(action, allowed, ledger, deadline)
+                over_budget = over_budget or refused
+                if granted:
+                    self._take(action, granted, object_ids, ledger, deadline)
+        results = ledger.results()
+        if not self._settings.dry_run:
+            undone = {i: ledger.confirmed(i) for i in records}
+            results = clear_undone(self._records, records, undone, results, targets, context, deadline)
+        uncontained = never_contained | {i for i, count in refused_here.items() if count == len(actions)}
         return ContainmentReport(
             context.correlation_id,
             self._settings.dry_run,
-            ledger.results(),
+            results,
             over_limit=over_limit,
+            over_budget=over_budget,
             incident_id=request.incident_id,
             release=True,
+            not_contained_here=bool(targets) and all(i in uncontained for i in range(len(targets))),
         )
+
+    def _within_budget(
+        self, action: ReleaseAction, indexes: list[int], ledger: ReleaseLedger, deadline: Deadline
+    ) -> tuple[list[int], bool]:
+        """The targets `action` may be sent for now, one unit of its own budget each (REVOKE_ACTION_BUDGET),
+        and whether the budget refused any; deferred, nothing sent, when the budget cannot be reached."""
+        if self._budget is None or self._settings.budget_for(action.value) is None:
+            return indexes, False
+        try:
+            reservation = self._budget.reserve(action.value, len(indexes), deadline)
+        except BudgetUnavailable as problem:
+            unavailable = ActionResult(Outcome.DEFERRED, detail=f"{problem}; nothing sent (the budget fails closed)")
+            for i in indexes:
+                ledger.add(i, action, unavailable)
+            return [], False
+        refused = ActionResult(Outcome.REFUSED, detail=reservation.refusal)
+        for i in indexes[reservation.granted :]:
+            ledger.add(i, action, refused)
+        return indexes[: reservation.granted], reservation.granted < len(indexes)
 
     def _checked(self, targets: Sequence[UserIdentifier], ledger: ReleaseLedger, deadline: Deadline) -> dict[int, str]:
         """Each target's object id once it is known and not protected; the others are settled."""
-        protected = self._settings.protected_users
-        object_ids: dict[int, str] = {}
         unchecked = []
         for i, user in enumerate(targets):
-            if user.key in protected:
-                ledger.settle(i, PROTECTED)
+            if user.key in self._settings.protected_users:
+                ledger.settle(i, PROTECTED)  # by name: not even looked up
             else:
                 unchecked.append(i)
         found = look_up(self._graph, [targets[i] for i in unchecked], deadline) if unchecked else []
+        clean: list[tuple[int, UserLookup]] = []
         for i, lookup in zip(unchecked, found, strict=True):
             failure = lookup_failure(lookup, "could not look the user up")
             if failure is not None:
                 ledger.settle(i, failure)  # fail closed: a user we cannot check is never released
-            elif lookup.keys & protected:
-                ledger.settle(i, PROTECTED)
+            else:
+                clean.append((i, lookup))
+        # The guard of every containment, on the users the look-ups found: by name, group and role.
+        checked = [targets[i] for i, _ in clean]
+        known = {position: lookup for position, (_, lookup) in enumerate(clean)}
+        decided, _ = self._protected.check(checked, self._graph, deadline, lookups=known) if clean else ({}, {})
+        object_ids: dict[int, str] = {}
+        for position, (i, lookup) in enumerate(clean):
+            if position in decided:
+                ledger.settle(i, decided[position])
             else:
                 object_ids[i] = str(lookup.object_id)
         return object_ids

@@ -6,13 +6,13 @@ action counts: anything else is retried (deferred) or reported as failed, never 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from revoke.errors import GraphError, PermanentGraphError, TransientGraphError, Unconfirmed
 from revoke.graph.transport import GraphReply
 from revoke.identifiers import UserIdentifier, is_object_id
-from revoke.outcomes import ActionResult, Outcome, UserLookup
+from revoke.outcomes import ActionResult, Memberships, Outcome, UserLookup
 
 
 def revocation_confirmed(reply: GraphReply) -> GraphError | None:
@@ -79,6 +79,43 @@ def lookup_answers(asked: UserIdentifier) -> Callable[[GraphReply], GraphError |
         return None
 
     return answers_what_was_asked
+
+
+NOT_ASKED_ID = "Graph's membership answer names an id that was not asked about"
+
+
+def memberships_answer(asked: Sequence[str]) -> Callable[[GraphReply], GraphError | None]:
+    """The check for `checkMemberObjects` with the ids `asked`: 200 `{"value": [...]}`, each one an id asked.
+
+    An answer naming an id that was not asked is about something else (a proxy's cache, a fault):
+    it fails closed, so the user it was asked for is never taken as unprotected on its strength.
+    """
+    wanted = {identifier.lower() for identifier in asked}
+
+    def answers_what_was_asked(reply: GraphReply) -> GraphError | None:
+        if reply.status != 200:
+            return Unconfirmed(f"HTTP {reply.status} is not a membership answer", status=reply.status)
+        body = reply.body
+        value = body.get("value") if isinstance(body, dict) else None
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            return Unconfirmed("Graph's membership answer is unreadable", status=200)
+        if any(item.lower() not in wanted for item in value):
+            return PermanentGraphError(NOT_ASKED_ID, status=200)
+        return None
+
+    return answers_what_was_asked
+
+
+def memberships(reply: GraphReply) -> Memberships:
+    """What one `checkMemberObjects` reply says (checked by `memberships_answer` first)."""
+    if reply.succeeded:
+        return Memberships(member_of=frozenset(item.lower() for item in reply.body["value"]))
+    if reply.status == 404 and reply.error is None:
+        return Memberships(missing=True)
+    error = reply.error or (TransientGraphError if reply.transient else PermanentGraphError)(
+        reply.error_code or "membership check failed", status=reply.status, request_id=reply.request_id
+    )
+    return Memberships(error=error)
 
 
 def signs_in_elsewhere(body: dict[str, Any]) -> bool | None:

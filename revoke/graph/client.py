@@ -22,6 +22,8 @@ from revoke.graph.answers import (
     compromise_confirmed,
     disable_confirmed,
     lookup_answers,
+    memberships,
+    memberships_answer,
     revocation_confirmed,
     user_lookup,
 )
@@ -30,7 +32,7 @@ from revoke.graph.sending import CallSender
 from revoke.graph.tokens import TokenSource
 from revoke.graph.transport import GraphCall, GraphReply, GraphTransport, pooled_session
 from revoke.identifiers import UserIdentifier
-from revoke.outcomes import ActionResult, Outcome, UserLookup
+from revoke.outcomes import ActionResult, Memberships, Outcome, UserLookup
 from revoke.settings import Settings
 
 ResultCallback = Callable[[int, ActionResult], None]
@@ -43,6 +45,9 @@ SENDERS_PER_WINDOW = 4
 CONFIRM_CHUNK = 50
 # Everything a look-up needs: both names, and where the user signs in (revoke.graph.answers).
 LOOKUP_SELECT = "?$select=id,userPrincipalName," + ",".join(KIND_PROPERTIES)
+# Group and role ids in one checkMemberObjects call: "You can specify up to 20 objects"
+# (Graph v1.0, directoryObject: checkMemberObjects).
+MEMBERSHIP_CHUNK = 20
 
 
 class GraphClient:
@@ -108,6 +113,31 @@ class GraphClient:
         name a user by object id where Graph needs one. Only an answer about the user asked counts."""
         calls = [_lookup_call(user) for user in users]
         return [user_lookup(reply) for reply in self._sender.send_all(calls, deadline)]
+
+    def check_memberships(
+        self, users: Sequence[UserIdentifier], ids: Sequence[str], deadline: Deadline
+    ) -> list[Memberships]:
+        """Which of the group and directory role `ids` each user is a member of, transitively
+        (`POST /users/{id}/checkMemberObjects`, up to MEMBERSHIP_CHUNK ids a call, batched).
+
+        Role ids may be role template ids, as the API documents. A user's answer is an error
+        when any of its calls failed, so a user is never taken as unprotected on half an answer.
+        """
+        chunks = [list(ids[start : start + MEMBERSHIP_CHUNK]) for start in range(0, len(ids), MEMBERSHIP_CHUNK)]
+        calls = [
+            GraphCall(
+                "POST", f"/users/{user.path_segment}/checkMemberObjects", {"ids": chunk}, memberships_answer(chunk)
+            )
+            for user in users
+            for chunk in chunks
+        ]
+        replies = self._sender.send_all(calls, deadline)
+        answers = []
+        for position in range(len(users)):
+            parts = [memberships(reply) for reply in replies[position * len(chunks) : (position + 1) * len(chunks)]]
+            failed = next((part for part in parts if part.error is not None or part.missing), None)
+            answers.append(failed or Memberships(frozenset().union(*(part.member_of for part in parts))))
+        return answers
 
     def _calls(
         self, action: ContainmentAction, users: Sequence[UserIdentifier]

@@ -1,4 +1,6 @@
-"""Microsoft Graph for a release: enable accounts again, dismiss users' risk, look users up.
+"""Microsoft Graph for a release: enable accounts again, dismiss users' risk; look-ups and
+membership checks go through the containment's own client (`GraphClient`), so a release reads
+users exactly as a containment does, the "answers what was asked" rule included.
 
 `PATCH /users/{id}` `{"accountEnabled": true}` goes per user, batched like every other
 call. `POST /identityProtection/riskyUsers/dismiss` takes up to 60 object ids in one call
@@ -16,13 +18,14 @@ from azure.core.credentials import TokenCredential
 from revoke.audit.collector import ContextPool
 from revoke.deadline import Deadline
 from revoke.errors import GraphError, Unconfirmed
-from revoke.graph.answers import account_enabled_confirmed, action_result, lookup_complete, user_lookup
+from revoke.graph.answers import account_enabled_confirmed, action_result
+from revoke.graph.client import GraphClient
 from revoke.graph.pacing import IDENTITY_PROTECTION, Pacer
 from revoke.graph.sending import CallSender
 from revoke.graph.tokens import TokenSource
 from revoke.graph.transport import GraphCall, GraphReply, GraphTransport, pooled_session
 from revoke.identifiers import UserIdentifier
-from revoke.outcomes import ActionResult, Outcome, UserLookup
+from revoke.outcomes import ActionResult, Memberships, Outcome, UserLookup
 from revoke.settings import Settings
 
 ResultCallback = Callable[[int, ActionResult], None]
@@ -50,17 +53,24 @@ class ReleaseGraph:
         credential: TokenCredential,
         session: requests.Session | None = None,
         pacer: Pacer = IDENTITY_PROTECTION,
+        directory: GraphClient | None = None,
     ) -> None:
         workers = settings.max_parallel
         transport = GraphTransport(settings.graph_endpoint, session or pooled_session(workers))
         senders = ContextPool(max_workers=workers, thread_name_prefix="graph-release")
-        self._sender = CallSender(transport, TokenSource(credential, settings.graph_scope), senders, workers)
+        tokens = directory.tokens if directory is not None else TokenSource(credential, settings.graph_scope)
+        self._sender = CallSender(transport, tokens, senders, workers)
         self._pacer = pacer
+        self._directory = directory or GraphClient(settings, credential, tokens=tokens)
 
     def lookup_all(self, users: Sequence[UserIdentifier], deadline: Deadline) -> list[UserLookup]:
-        select = "?$select=id,userPrincipalName"
-        calls = [GraphCall("GET", f"/users/{user.path_segment}{select}", check=lookup_complete) for user in users]
-        return [user_lookup(reply) for reply in self._sender.send_all(calls, deadline)]
+        """Each user's look-up, as a containment's (GraphClient.lookup_all): only an answer about the user asked counts."""
+        return self._directory.lookup_all(users, deadline)
+
+    def check_memberships(
+        self, users: Sequence[UserIdentifier], ids: Sequence[str], deadline: Deadline
+    ) -> list[Memberships]:
+        return self._directory.check_memberships(users, ids, deadline)
 
     def enable(self, users: Sequence[UserIdentifier], deadline: Deadline, on_result: ResultCallback) -> None:
         """Enable each account; `on_result(i, result)` as each is final. Never raises for Graph failures."""

@@ -31,6 +31,7 @@ from revoke.errors import (
     MalformedPayload,
     NoResolvableAccount,
     PayloadTooLarge,
+    ReasonRequired,
     TooManyAccounts,
     UnknownField,
 )
@@ -40,10 +41,12 @@ from revoke.untrusted import bounded, printable, quoted
 
 MAX_NESTING_DEPTH = 64
 MAX_TEXT_LENGTH = 512
+# A reason is kept to what the audit event's `reason` holds; longer is cut with a visible ellipsis.
+MAX_REASON_LENGTH = 512
 # A skipped account's label and reason come from the payload: printable, and short enough
 # for the audit event's `user` (256) and for five of them in one error message.
 MAX_LABEL_LENGTH = 128
-MAX_REASON_LENGTH = 256
+MAX_SKIP_REASON_LENGTH = 256
 _CORRELATION_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 # A string runs to its closing quote or, unterminated, to the end of the text: every quote
 # starts a match that cannot fail, so the scan stays linear on hostile input.
@@ -77,7 +80,9 @@ class SkippedEntity:
 
 def skipped_entity(label: str, reason: str) -> SkippedEntity:
     """Both texts may hold whatever an attacker wrote into a log: bounded and printable."""
-    return SkippedEntity(bounded(printable(label), MAX_LABEL_LENGTH), bounded(printable(reason), MAX_REASON_LENGTH))
+    return SkippedEntity(
+        bounded(printable(label), MAX_LABEL_LENGTH), bounded(printable(reason), MAX_SKIP_REASON_LENGTH)
+    )
 
 
 @dataclass(frozen=True)
@@ -173,22 +178,24 @@ def correlation_id_in(document: Mapping[str, Any]) -> str | None:
     return value
 
 
-def parse_request(document: Mapping[str, Any]) -> RevocationRequest:
+def parse_request(document: Mapping[str, Any], *, require_reason: bool = False) -> RevocationRequest:
     """Find every account the payload names; raise RequestRejected if it names none."""
-    request = read_request(document)
+    request = read_request(document, require_reason=require_reason)
     require_targets(request)
     return request
 
 
-def read_request(document: Mapping[str, Any]) -> RevocationRequest:
+def read_request(document: Mapping[str, Any], *, require_reason: bool = False) -> RevocationRequest:
     """Find every account the payload names, those it skips included; it may name no target.
 
     In an alert, incident or entity an account that names no valid user is skipped with its
     reason and the others are still contained: account names there come from logs an
-    attacker can write. A direct request is refused whole for one invalid user.
+    attacker can write. A direct request is refused whole for one invalid user, and, with
+    `require_reason` (REVOKE_REQUIRE_REASON), when it says no reason; an alert, incident or
+    entity gives its own kind, id and name as its reason.
     """
     if _field(document, "users") is not None or _field(document, "user") is not None:
-        request = _direct_request(document)
+        request = _direct_request(document, require_reason)
     elif isinstance(_field(document, "evidence"), list):
         request = _graph_security_alert(document)
     elif isinstance(_field(document, "object"), dict):
@@ -215,7 +222,7 @@ def require_targets(request: RevocationRequest) -> None:
         )
 
 
-def _direct_request(document: Mapping[str, Any]) -> RevocationRequest:
+def _direct_request(document: Mapping[str, Any], require_reason: bool) -> RevocationRequest:
     refuse_unknown_fields(document, DIRECT_FIELDS, "a direct request")
     users = _field(document, "users")
     single = _field(document, "user")
@@ -235,13 +242,29 @@ def _direct_request(document: Mapping[str, Any]) -> RevocationRequest:
         raise InvalidField("dryRun must be true or false")
     return RevocationRequest(
         targets=tuple(found.targets.values()),
-        reason=_text(document, "reason"),
+        reason=read_reason(_field(document, "reason"), required=require_reason, asked="these accounts be contained"),
         alert_id=_text(document, "alertId"),
         incident_id=_text(document, "incidentId"),
         dry_run=bool(dry_run),
         shape="direct",
         actions=_actions(_field(document, "actions")),
     )
+
+
+def read_reason(value: Any, *, required: bool, asked: str) -> str | None:
+    """The reason a person gave, made printable and cut to MAX_REASON_LENGTH; ReasonRequired when it is
+    missing or blank and `required` (REVOKE_REQUIRE_REASON). `asked` says what the reason is for."""
+    if value is not None and not isinstance(value, str):
+        raise InvalidField("reason must be a string")
+    reason = value.strip() if value is not None else ""
+    if not reason:
+        if required:
+            raise ReasonRequired(
+                f"reason is required (REVOKE_REQUIRE_REASON): say why {asked} "
+                f"(its first {MAX_REASON_LENGTH} characters are kept)"
+            )
+        return None
+    return bounded(printable(reason), MAX_REASON_LENGTH)
 
 
 def refuse_unknown_fields(document: Mapping[str, Any], fields: Sequence[str], what: str) -> None:
@@ -277,10 +300,12 @@ def _actions(value: Any) -> tuple[ContainmentAction, ...]:
 
 def _sentinel_alert(document: Mapping[str, Any]) -> RevocationRequest:
     found = _accounts_in(_entities_value(_field(document, "entities")))
+    name = _text(document, "alertName") or _text(document, "displayName") or _text(document, "alertDisplayName")
+    alert_id = _text(document, "systemAlertId")
     return found.request(
         "sentinel_alert",
-        reason=_text(document, "alertName") or _text(document, "displayName") or _text(document, "alertDisplayName"),
-        alert_id=_text(document, "systemAlertId"),
+        reason=alert_reason("Sentinel alert", alert_id, name),
+        alert_id=alert_id,
         incident_id=_text(document, "incidentArmId"),
     )
 
@@ -291,26 +316,41 @@ def _sentinel_incident(document: Mapping[str, Any]) -> RevocationRequest:
     properties = properties if isinstance(properties, dict) else {}
     found = _accounts_in(_field(properties, "relatedEntities"))
     number = _text(properties, "incidentNumber")
-    title = _text(properties, "title")
-    reason = bounded(f"Sentinel incident {number}: {title}", MAX_TEXT_LENGTH) if number and title else title
+    reason = alert_reason("Sentinel incident", number, _text(properties, "title"))
     return found.request("sentinel_incident", reason=reason, incident_id=_text(incident, "id") or number)
 
 
 def _sentinel_entity(document: Mapping[str, Any]) -> RevocationRequest:
     found = _accounts_in(_field(document, "entity"))
+    incident_id = _text(document, "incidentArmId")
+    # The entity trigger names no alert: its incident is what the analyst ran the playbook from.
     return found.request(
-        "sentinel_entity", reason=_text(document, "reason"), incident_id=_text(document, "incidentArmId")
+        "sentinel_entity",
+        reason=alert_reason("Sentinel entity trigger on incident", incident_id, None),
+        incident_id=incident_id,
     )
 
 
 def _graph_security_alert(document: Mapping[str, Any]) -> RevocationRequest:
     found = _accounts_in(_field(document, "evidence"))
+    alert_id = _text(document, "id")
     return found.request(
         "graph_security_alert",
-        reason=_text(document, "title"),
-        alert_id=_text(document, "id"),
+        reason=alert_reason("Microsoft Graph security alert", alert_id, _text(document, "title")),
+        alert_id=alert_id,
         incident_id=_text(document, "incidentId"),
     )
+
+
+def alert_reason(kind: str, identifier: str | None, name: str | None) -> str:
+    """The reason an alert, incident or entity gives for itself: its kind, id and name
+    ("Sentinel incident 4711: Token theft"), printable and bounded; never empty."""
+    label = f"{kind} {identifier}" if identifier else kind
+    if name:
+        text = f"{label}: {name}"
+    else:
+        text = label if identifier else f"{kind} (the payload gives no name or id)"
+    return bounded(printable(text), MAX_REASON_LENGTH)
 
 
 def _entities_value(value: Any) -> Any:

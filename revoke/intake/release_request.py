@@ -15,7 +15,7 @@ from typing import Any
 from revoke.actions import ReleaseAction, parse_release_actions
 from revoke.errors import InvalidField, NoResolvableAccount, TooManyAccounts
 from revoke.identifiers import UserIdentifier, parse_user_identifier
-from revoke.intake.payloads import refuse_unknown_fields
+from revoke.intake.payloads import read_reason, refuse_unknown_fields
 from revoke.settings import MAX_ACCOUNTS
 from revoke.untrusted import bounded
 
@@ -31,8 +31,9 @@ class ReleaseRequest:
     incident_id: str | None = None
 
 
-def read_release_request(document: Mapping[str, Any]) -> ReleaseRequest:
-    """The users and actions a release names; RequestRejected (400/413/422) saying why not."""
+def read_release_request(document: Mapping[str, Any], *, require_reason: bool = False) -> ReleaseRequest:
+    """The users and actions a release names; RequestRejected (400/413/422) saying why not, and
+    ReasonRequired (400) without a reason when `require_reason` (REVOKE_REQUIRE_REASON)."""
     refuse_unknown_fields(document, RELEASE_FIELDS, "a release")
     known = {name.lower(): name for name in RELEASE_FIELDS}
     fields: dict[str, Any] = {known[key.lower()]: value for key, value in document.items()}
@@ -55,7 +56,7 @@ def read_release_request(document: Mapping[str, Any]) -> ReleaseRequest:
     return ReleaseRequest(
         tuple(targets.values()),
         parse_release_actions(actions or ()),
-        _text(fields, "reason"),
+        read_reason(fields.get("reason"), required=require_reason, asked="these accounts be released"),
         _text(fields, "incidentId"),
     )
 

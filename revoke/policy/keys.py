@@ -3,10 +3,12 @@
     GET {authority}/{tenant}/v2.0/.well-known/openid-configuration   -> {"jwks_uri": ...}
     GET {jwks_uri}  (on the authority's own host)                     -> {"keys": [JWK, ...]}
 
-Besides the first load, a token signed with a key the cache does not hold triggers at most
-one refresh per REFRESH_INTERVAL_SECONDS, so a flood of made-up `kid`s costs one fetch,
-not one per request; keys older than MAX_KEY_AGE_SECONDS are refetched, so a key the tenant
-withdrew stops being accepted. Every fetch is bounded by the invocation's deadline, follows
+After the first load, the first token signed with a key the cache does not hold refreshes
+the keys at once (a key the tenant published a minute after the first load is accepted
+without waiting); after that, an unknown `kid` triggers at most one refresh per
+REFRESH_INTERVAL_SECONDS, so a flood of made-up `kid`s costs two fetches, not one per
+request. Keys older than MAX_KEY_AGE_SECONDS are refetched, so a key the tenant withdrew
+stops being accepted. Every fetch is bounded by the invocation's deadline, follows
 no redirect and reads at most MAX_DOCUMENT_BYTES. A fetch that fails accepts nothing: the
 caller gets `KeysUnavailable` (401, try again later), and the keys already held stay.
 """
@@ -29,6 +31,9 @@ from revoke.deadline import Deadline
 logger = logging.getLogger(__name__)
 
 REFRESH_INTERVAL_SECONDS = 300.0
+# The one refresh an unknown kid may trigger at once after the first load waits this long after
+# it: a refresh moments after a load (requests queued behind it) would fetch the same keys.
+FIRST_REFRESH_AFTER_SECONDS = 10.0
 # After a first load that failed (the authority was down), how soon another may be tried.
 FIRST_LOAD_RETRY_SECONDS = 10.0
 MAX_KEY_AGE_SECONDS = 24 * 3600.0
@@ -60,6 +65,7 @@ class SigningKeys:
         self._keys: dict[str, jwt.PyJWK] = {}
         self._loaded_at: float | None = None
         self._last_attempt: float | None = None
+        self._refreshed_since_load = False  # the one refresh at once after the first load is spent
         self._lock = threading.Lock()
         self._session = requests.Session()
         self._session.trust_env = False  # no proxy from the environment sees which tenant is asked
@@ -100,10 +106,18 @@ class SigningKeys:
         if self._last_attempt is None:
             return True
         since = self._clock() - self._last_attempt
-        # With no usable keys, every token is refused until a load works: retry soon, not at once.
-        return since >= (REFRESH_INTERVAL_SECONDS if self._fresh() else FIRST_LOAD_RETRY_SECONDS)
+        if not self._fresh():
+            # With no usable keys, every token is refused until a load works: retry soon, not at once.
+            return since >= FIRST_LOAD_RETRY_SECONDS
+        if not self._refreshed_since_load:
+            # A key the tenant published after the first load: the first token signed with it is
+            # not refused for five minutes; later unknown kids wait for the interval.
+            return since >= FIRST_REFRESH_AFTER_SECONDS
+        return since >= REFRESH_INTERVAL_SECONDS
 
     def _refresh(self, deadline: Deadline) -> None:
+        if self._fresh():
+            self._refreshed_since_load = True  # a refresh after a load, not the load itself
         self._last_attempt = self._clock()
         self.fetches += 1
         try:

@@ -43,6 +43,7 @@ class CommentSummary:
     skipped: tuple[tuple[str, str], ...]
     release: bool = False  # undoing a containment: each target is released or not
     caller_app_id: str | None = None  # the app that asked (its Entra ID token's azp); None: the queue
+    reason: str | None = None  # why it was asked for: the person's reason, or the alert's or incident's id and name
 
 
 def render_comment(summary: CommentSummary, limit: int = MAX_COMMENT_CHARACTERS) -> str:
@@ -91,10 +92,11 @@ def _header(summary: CommentSummary) -> str:
         if summary.caller_app_id
         else ""
     )
+    reason = f"<br>Reason: {_text(summary.reason, MAX_DETAIL_CHARACTERS)}" if summary.reason else ""
     header = (
         f"<p><b>{title}</b>{mode}: {done} of {len(summary.targets)} "
         f"account(s) {verb}, {len(summary.skipped)} skipped.<br>{caller}"
-        f"Correlation id: <code>{_text(summary.correlation_id, MAX_CORRELATION_CHARACTERS)}</code></p>"
+        f"Correlation id: <code>{_text(summary.correlation_id, MAX_CORRELATION_CHARACTERS)}</code>{reason}</p>"
     )
     if summary.dry_run:
         header += DRY_RUN_NOTICE

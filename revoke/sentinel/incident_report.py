@@ -41,7 +41,7 @@ class IncidentReporter:
         if incident is None:
             result = skipped(why_not_commented(report.incident_id))
         else:
-            message = render_comment(summary_of(report, context.caller_app_id))
+            message = render_comment(summary_of(report, context.caller_app_id, context.reason))
             time_left = Deadline(max(deadline.remaining(), COMMENT_FLOOR_SECONDS))
             result = self._commenter.post(incident, comment_id(report.correlation_id, incident), message, time_left)
         emit(comment_audit_event(context, result))
@@ -57,8 +57,11 @@ def why_not_commented(incident_id: str) -> str:
     return OUTSIDE_WORKSPACE
 
 
-def summary_of(report: ContainmentReport, caller_app_id: str | None = None) -> CommentSummary:
-    """What the comment says; `caller_app_id` names the calling app when the request was authenticated."""
+def summary_of(
+    report: ContainmentReport, caller_app_id: str | None = None, reason: str | None = None
+) -> CommentSummary:
+    """What the comment says; `caller_app_id` names the calling app when the request was authenticated,
+    `reason` why it was asked for."""
     targets = tuple(
         CommentTarget(
             result.user,
@@ -71,5 +74,5 @@ def summary_of(report: ContainmentReport, caller_app_id: str | None = None) -> C
     )
     skipped_accounts = tuple((entity.entity, entity.reason) for entity in report.skipped)
     return CommentSummary(
-        report.correlation_id, report.dry_run, targets, skipped_accounts, report.release, caller_app_id
+        report.correlation_id, report.dry_run, targets, skipped_accounts, report.release, caller_app_id, reason
     )

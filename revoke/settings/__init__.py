@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from revoke.actions import ContainmentAction, ReleaseAction
+from revoke.errors import SettingsError
 from revoke.settings.action_budget import (
     BUDGET_OFF,
     DEFAULT_ACTION_BUDGET,
@@ -53,6 +54,12 @@ from revoke.settings.limits import (
     parse_protected_users,
 )
 from revoke.settings.names import HostStorageNames, SettingNames
+from revoke.settings.protection import (
+    MAX_PROTECTED_OBJECTS,
+    check_protected_count,
+    parse_protected_groups,
+    parse_protected_roles,
+)
 from revoke.settings.queues import (
     DEFAULT_CAMPAIGN_QUEUE_NAME,
     DEFAULT_QUEUE_NAME,
@@ -87,6 +94,7 @@ __all__ = [
     "MAX_ACTION_BUDGET",
     "MAX_BODY_BYTES_CEILING",
     "MAX_CAMPAIGN_USERS_CEILING",
+    "MAX_PROTECTED_OBJECTS",
     "MAX_RETRY_BUDGET_SECONDS",
     "MIN_MAX_BODY_BYTES",
     "MIN_RETRY_BUDGET_SECONDS",
@@ -144,6 +152,16 @@ class Settings:
     campaign_quota_share: float = DEFAULT_CAMPAIGN_QUOTA_SHARE
     # The workspace table every audit event is also sent to; None: the function's log only.
     audit_ingestion: AuditIngestion | None = None
+    require_reason: bool = True  # a direct request and a release must say why (REVOKE_REQUIRE_REASON)
+    protected_groups: frozenset[str] = frozenset()  # group object ids: their members, at any depth
+    protected_roles: frozenset[str] = frozenset()  # directory role template ids: their active holders
+    # A record per contained user in the host's Table Storage, which a release must find (REVOKE_CONTAINMENT_RECORDS).
+    containment_records: bool = True
+
+    @property
+    def protected_by_membership(self) -> bool:
+        """Whether group or role membership protects users, which Graph is asked about for every target."""
+        return bool(self.protected_groups or self.protected_roles)
 
     @property
     def graph_scope(self) -> str:
@@ -184,7 +202,7 @@ class Settings:
             return raw or None
 
         names = SettingNames
-        return cls(
+        settings = cls(
             graph_endpoint=parse_endpoint(names.GRAPH_ENDPOINT, value(names.GRAPH_ENDPOINT), DEFAULT_GRAPH_ENDPOINT),
             action=parse_revocation_action(value(names.ACTION)),
             actions=parse_actions(value(names.ACTIONS)),
@@ -232,4 +250,19 @@ class Settings:
                 "a share of the write quota",
             ),
             audit_ingestion=audit_ingestion_from(value),
+            require_reason=parse_boolean(names.REQUIRE_REASON, value(names.REQUIRE_REASON), default=True),
+            protected_groups=parse_protected_groups(value(names.PROTECTED_GROUPS)),
+            protected_roles=parse_protected_roles(value(names.PROTECTED_ROLES)),
+            containment_records=parse_boolean(
+                names.CONTAINMENT_RECORDS, value(names.CONTAINMENT_RECORDS), default=True
+            ),
         )
+        check_protected_count(settings.protected_groups, settings.protected_roles)
+        if settings.release_actions and not settings.containment_records:
+            # A release may only undo what this deployment contained, which only the records can tell.
+            raise SettingsError(
+                names.RELEASE_ACTIONS,
+                f"release actions need {names.CONTAINMENT_RECORDS}=true",
+                expected=f"empty while {names.CONTAINMENT_RECORDS} is false",
+            )
+        return settings

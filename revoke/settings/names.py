@@ -15,6 +15,8 @@ class SettingNames:
     ARM_ENDPOINT = "REVOKE_ARM_ENDPOINT"
     DRY_RUN = "REVOKE_DRY_RUN"
     PROTECTED_USERS = "REVOKE_PROTECTED_USERS"
+    PROTECTED_GROUPS = "REVOKE_PROTECTED_GROUPS"
+    PROTECTED_ROLES = "REVOKE_PROTECTED_ROLES"
     MAX_USERS = "REVOKE_MAX_USERS"
     MAX_BODY_BYTES = "REVOKE_MAX_BODY_BYTES"
     QUEUE_NAME = "REVOKE_QUEUE_NAME"
@@ -33,6 +35,8 @@ class SettingNames:
     AUDIT_DCR_ENDPOINT = "REVOKE_AUDIT_DCR_ENDPOINT"
     AUDIT_DCR_ID = "REVOKE_AUDIT_DCR_ID"
     AUDIT_STREAM = "REVOKE_AUDIT_STREAM"
+    REQUIRE_REASON = "REVOKE_REQUIRE_REASON"
+    CONTAINMENT_RECORDS = "REVOKE_CONTAINMENT_RECORDS"
     CLIENT_ID = "AZURE_CLIENT_ID"
 
     @classmethod
@@ -41,7 +45,8 @@ class SettingNames:
 
 
 class HostStorageNames:
-    """The Functions host's own storage connection, which the action budget and campaigns share (not REVOKE_* settings)."""
+    """The Functions host's own storage connection, which the action budget, the containment records
+    and campaigns share (not REVOKE_* settings)."""
 
     CONNECTION = "AzureWebJobsStorage"
     TABLE_SERVICE_URI = "AzureWebJobsStorage__tableServiceUri"

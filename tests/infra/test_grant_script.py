@@ -210,3 +210,35 @@ def test_campaigns_add_the_listing_roles_once(
     assert len(posted) == len(set(posted))
     assert set(posted) == _role_ids(actions, read, campaigns=True)
     assert USER_READ_BASIC_ALL not in posted
+
+
+GROUP = "0f0e0d0c-0b0a-4908-8706-050403020100"
+GROUP_MEMBER_READ_ALL = GRAPH_APP_ROLES["GroupMember.Read.All"]
+
+
+@pytest.mark.parametrize("actions", ACTION_SETS, ids=lambda actions: ",".join(sorted(a.value for a in actions)))
+@pytest.mark.parametrize("how", ["--protected-groups", "--protected-roles", "environment"])
+def test_protection_by_membership_makes_memberships_readable_as_the_template_does(
+    fake_az: dict[str, str], actions: frozenset[ContainmentAction], how: str
+) -> None:
+    """GroupMember.Read.All beside User.ReadBasic.All, unless User.Read.All is granted (test_permissions_follow_settings)."""
+    listed = ",".join(action.value for action in actions)
+    if how == "environment":
+        completed, calls = _run({**fake_az, "REVOKE_PROTECTED_GROUPS": f" {GROUP} "}, "--actions", listed, PRINCIPAL)
+    else:
+        completed, calls = _run(fake_az, "--actions", listed, how, GROUP, PRINCIPAL)
+    assert completed.returncode == 0, completed.stderr
+    posted = set(_posted_roles(calls))
+    without = _role_ids(actions, True)
+    extra = set() if USER_READ_ALL in without else {GROUP_MEMBER_READ_ALL}
+    assert posted == without | extra
+
+
+def test_an_empty_protection_list_grants_nothing_more(fake_az: dict[str, str]) -> None:
+    completed, calls = _run(fake_az, "--actions", "confirmCompromised", "--protected-groups", " , ", PRINCIPAL)
+    assert completed.returncode == 0, completed.stderr
+    assert GROUP_MEMBER_READ_ALL not in _posted_roles(calls)
+    completed, calls = _run(
+        fake_az, "--actions", "confirmCompromised", "--protected-roles", GROUP, "--no-read", PRINCIPAL
+    )
+    assert GROUP_MEMBER_READ_ALL not in _posted_roles(calls)

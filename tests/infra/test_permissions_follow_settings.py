@@ -226,3 +226,67 @@ def test_the_responder_module_assigns_responder_on_the_workspace(templates: dict
     assert properties["principalId"] == "principalId"
     assert properties["principalType"] == "ServicePrincipal"
     assert properties["description"]
+
+
+# ---------------------------------------------------------------------------
+# Protection by group or directory role: memberships readable exactly when the settings name one.
+# ---------------------------------------------------------------------------
+GROUP = "0f0e0d0c-0b0a-4908-8706-050403020100"
+GLOBAL_ADMINISTRATOR = "62e90394-69f5-4237-9190-012177145e10"
+
+
+@pytest.mark.parametrize(
+    ("groups", "roles", "expected"),
+    [("", "", False), (" , ", ",", False), (GROUP, "", True), ("", f" {GLOBAL_ADMINISTRATOR} ,", True)],
+)
+def test_main_reads_the_protection_settings_as_the_code_does(
+    templates: dict[str, dict[str, Any]], groups: str, roles: str, expected: bool
+) -> None:
+    main = templates["main.bicep"]
+    assert main["modules"]["graphPermissions"]["config"]["params"]["protectionByMembership"] == "protectionByMembership"
+    values = Evaluator(main, {"revokeProtectedGroups": groups, "revokeProtectedRoles": roles})
+    assert values.variable("protectionByMembership") is expected
+    code = Settings.from_environment(
+        {SettingNames.PROTECTED_GROUPS: groups, SettingNames.PROTECTED_ROLES: roles}
+    ).protected_by_membership
+    assert code is expected
+    settings = main["variables"]["revokeAppSettings"]["value"]
+    assert (settings[SettingNames.PROTECTED_GROUPS], settings[SettingNames.PROTECTED_ROLES]) == (
+        "revokeProtectedGroups",
+        "revokeProtectedRoles",
+    )
+
+
+def granted_with_protection(
+    templates: dict[str, dict[str, Any]], actions: list[str], grant_read: bool, protection: bool
+) -> list[str]:
+    values = Evaluator(
+        templates["app/graph-permissions.bicep"],
+        {
+            "principalId": "11111111-2222-3333-4444-555555555555",
+            "actions": actions,
+            "grantActionPermissions": True,
+            "grantReadPermission": grant_read,
+            "protectionByMembership": protection,
+        },
+    )
+    return [grant["role"] for grant in values.variable("wantedGrants")]
+
+
+@pytest.mark.parametrize("enabled", ACTION_SETS, ids=_names)
+@pytest.mark.parametrize(("grant_read", "protection"), list(product([True, False], repeat=2)))
+def test_memberships_are_readable_exactly_when_protection_by_membership_is_on(
+    templates: dict[str, dict[str, Any]], enabled: frozenset[ContainmentAction], grant_read: bool, protection: bool
+) -> None:
+    """checkMemberObjects needs User.ReadBasic.All and GroupMember.Read.All, or User.Read.All alone
+    (revoke/app/readiness.py, MEMBERSHIP_ROLES): GroupMember.Read.All only when the full read is not granted."""
+    roles = set(
+        granted_with_protection(templates, [action.value.lower() for action in enabled], grant_read, protection)
+    )
+    without = needed(enabled, True, grant_read)
+    if protection and grant_read:
+        reads = {"User.Read.All"} <= roles or {"User.ReadBasic.All", "GroupMember.Read.All"} <= roles
+        assert reads, roles
+        assert roles - without == ({"GroupMember.Read.All"} if "User.Read.All" not in without else set())
+    else:
+        assert roles == without

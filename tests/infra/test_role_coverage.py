@@ -208,6 +208,16 @@ NEEDS = (
     need("function", "storage", "Insert Entity", (f"{ENTITIES}/write",), (f"{ENTITIES}/add/action",)),
     need("function", "storage", "Query Entities", (f"{ENTITIES}/read",)),
     need("function", "storage", "Delete Entity", (f"{ENTITIES}/delete",)),
+    # The action budget's and the containment records' tables (revoke/policy/budget.py,
+    # revoke/containment/records.py): create them, read, write (insert, merge, replace) and delete entities.
+    need("function", "storage", "Get Entity: a budget, a containment record", (f"{ENTITIES}/read",)),
+    need(
+        "function",
+        "storage",
+        "Insert Or Merge Entity, Merge Entity, Update Entity: a budget, a containment record",
+        (f"{ENTITIES}/write",),
+    ),
+    need("function", "storage", "Delete Entity: a released containment record", (f"{ENTITIES}/delete",)),
     # Telemetry with an Entra token (local auth is off on Application Insights).
     need("function", "appInsights", "Track telemetry", ("Microsoft.Insights/Telemetry/Write",)),
     # The Sentinel bridge puts incidents on the request queue.

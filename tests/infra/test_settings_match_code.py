@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -46,6 +47,10 @@ CODE_DEFAULTS = {
     SettingNames.AUDIT_DCR_ENDPOINT: "",
     SettingNames.AUDIT_DCR_ID: "",
     SettingNames.AUDIT_STREAM: "",
+    SettingNames.REQUIRE_REASON: "true",
+    SettingNames.PROTECTED_GROUPS: "",
+    SettingNames.PROTECTED_ROLES: "",
+    SettingNames.CONTAINMENT_RECORDS: "true",
 }
 
 
@@ -223,3 +228,52 @@ def test_bicep_range_equals_the_code_range(templates: dict[str, dict[str, Any]],
     """A deployment must not accept a value the function refuses at start-up, nor refuse one it accepts."""
     decorators = {d["type"]: d["argument"] for d in templates["main.bicep"]["parameters"][parameter]["decorators"]}
     assert (decorators["min_value"], decorators["max_value"]) == CODE_RANGES[parameter]
+
+
+# ---------------------------------------------------------------------------
+# The settings tables of docs/DEPLOY.md ("App settings") and docs/SETTINGS.md: every setting the
+# code reads is a row, no other REVOKE_* row, each with the code's default (DEPLOY.md says so).
+# ---------------------------------------------------------------------------
+DOCS = INFRA.parent / "docs"
+# What a table says where the code's default is empty: nothing set, nothing listed.
+EMPTY = ("empty", "unset", "none")
+
+
+def settings_table(path: Path, heading: str | None) -> dict[str, tuple[str, list[str]]]:
+    """Each row's setting name, its default cell, and that cell's `code` spans, from the first table after `heading`."""
+    text = path.read_text()
+    if heading is not None:
+        text = text[text.index(heading) :]
+    rows: dict[str, tuple[str, list[str]]] = {}
+    started = False
+    for line in text.splitlines():
+        if not line.startswith("|"):
+            if started:
+                break
+            continue
+        started = True
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        name = re.fullmatch(r"`([A-Za-z_]+)`", cells[0])
+        if name is not None:
+            rows[name.group(1)] = (cells[1], re.findall(r"`([^`]*)`", cells[1]))
+    return rows
+
+
+@pytest.mark.parametrize(
+    ("document", "heading"), [("DEPLOY.md", "## App settings"), ("SETTINGS.md", None)], ids=["DEPLOY.md", "SETTINGS.md"]
+)
+def test_the_docs_settings_tables_name_every_setting_with_the_code_default(document: str, heading: str | None) -> None:
+    rows = settings_table(DOCS / document, heading)
+    documented = {name for name in rows if name.startswith("REVOKE_") or name == SettingNames.CLIENT_ID}
+    assert documented == set(SettingNames.all()), f"{document}: rows to add or remove"
+    for name, default in CODE_DEFAULTS.items():
+        cell, spans = rows[name]
+        if default == "":
+            assert cell.lower().startswith(EMPTY), (document, name, cell)
+        else:
+            assert spans, (document, name, cell)
+            shown = spans[0].rstrip("/")
+            if name == SettingNames.RETRY_BUDGET_SECONDS:
+                assert float(shown) == float(default), (document, name, cell)
+            else:
+                assert shown == default.rstrip("/"), (document, name, cell)
