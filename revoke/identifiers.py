@@ -18,6 +18,11 @@ NIL_OBJECT_ID = "00000000-0000-0000-0000-000000000000"
 UPN_LOCAL_CHARACTERS = frozenset(string.ascii_letters + string.digits + "'.-_!#^~+")
 GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _DNS_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+# A security identifier as Windows writes it: S-1, the identifier authority, 1-15 sub-authorities
+# (https://learn.microsoft.com/windows-server/identity/ad-ds/manage/understand-security-identifiers).
+_SID = re.compile(r"S-1-(\d{1,15})((?:-\d{1,10}){1,15})")
+MAX_IDENTIFIER_AUTHORITY = 2**48 - 1
+MAX_SUB_AUTHORITY = 2**32 - 1
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,17 @@ def parse_user_identifier(raw: object) -> UserIdentifier:
 
 def is_object_id(text: str) -> bool:
     return GUID.fullmatch(text) is not None
+
+
+def is_sid(text: str) -> bool:
+    """Whether `text` is a well-formed security identifier (S-1-5-21-...), each part in its range."""
+    match = _SID.fullmatch(text)
+    if match is None:
+        return False
+    sub_authorities = match.group(2).split("-")[1:]
+    return int(match.group(1)) <= MAX_IDENTIFIER_AUTHORITY and all(
+        int(part) <= MAX_SUB_AUTHORITY for part in sub_authorities
+    )
 
 
 def _is_dns_name(domain: str) -> bool:

@@ -54,15 +54,32 @@ class ActionResult:
 
 @dataclass(frozen=True)
 class UserLookup:
-    """A user's two names as Graph knows them, and whether another tenant or identity provider
-    signs them in (`external`, None when Graph's answer cannot tell); or that Graph has no
-    such user; or why we cannot tell."""
+    """A user's two names as Graph knows them, whether another tenant or identity provider
+    signs them in (`external`, None when Graph's answer cannot tell), and where the account is
+    mastered; or that Graph has no such user; or why we cannot tell.
+
+    `synced`: True when the user is synced from on-premises Active Directory
+    (`onPremisesSyncEnabled: true`), False when Graph says they are not (null: never synced;
+    false: no longer synced), None when the answer does not say. For a synced user the SID,
+    sAMAccountName and domain of the Active Directory account come with it, when Graph gave them.
+    """
 
     object_id: str | None = None
     user_principal_name: str | None = None
     missing: bool = False
     error: GraphError | None = None
     external: bool | None = None
+    synced: bool | None = None
+    on_premises_sid: str | None = None
+    on_premises_sam_account_name: str | None = None
+    on_premises_domain_name: str | None = None
+
+    @property
+    def on_premises_name(self) -> str | None:
+        """The Active Directory account as DOMAIN\\name, when Graph gave both parts."""
+        if self.on_premises_domain_name and self.on_premises_sam_account_name:
+            return f"{self.on_premises_domain_name}\\{self.on_premises_sam_account_name}"
+        return self.on_premises_sam_account_name
 
     @property
     def keys(self) -> set[str]:

@@ -109,7 +109,10 @@ def confirm_call(*object_ids: str) -> tuple[str, str, Any]:
     return ("POST", "/v1.0/identityProtection/riskyUsers/confirmCompromised", {"userIds": list(object_ids)})
 
 
-LOOKUP_SELECT = "$select=id,userPrincipalName,userType,externalUserState,creationType,identities"
+LOOKUP_SELECT = (
+    "$select=id,userPrincipalName,userType,externalUserState,creationType,identities,"
+    "onPremisesSyncEnabled,onPremisesSecurityIdentifier,onPremisesSamAccountName,onPremisesDomainName"
+)
 
 
 def lookup_call(user: str) -> tuple[str, str, Any]:

@@ -11,8 +11,9 @@ from typing import Any
 
 from revoke.errors import GraphError, PermanentGraphError, TransientGraphError, Unconfirmed
 from revoke.graph.transport import GraphReply
-from revoke.identifiers import UserIdentifier, is_object_id
+from revoke.identifiers import UserIdentifier, is_object_id, is_sid
 from revoke.outcomes import ActionResult, Outcome, UserLookup
+from revoke.untrusted import printable
 
 
 def revocation_confirmed(reply: GraphReply) -> GraphError | None:
@@ -58,6 +59,17 @@ def compromise_confirmed(reply: GraphReply) -> GraphError | None:
 
 # The user properties that say where a user signs in (docs/RELIABILITY.md, "Who is external").
 KIND_PROPERTIES = ("userType", "externalUserState", "creationType", "identities")
+# The user properties that say where the account is mastered, and name its Active Directory
+# account when it is synced; read with User.Read.All, like the kind properties. The user resource:
+# onPremisesSyncEnabled is true for a synced user, false for one no longer synced, null for one
+# never synced (https://learn.microsoft.com/graph/api/resources/user).
+ON_PREMISES_PROPERTIES = (
+    "onPremisesSyncEnabled",
+    "onPremisesSecurityIdentifier",
+    "onPremisesSamAccountName",
+    "onPremisesDomainName",
+)
+MAX_ON_PREMISES_NAME = 256  # a sAMAccountName holds 20 characters, a DNS domain 253
 EXTERNAL_MARKER = "#ext#"
 ANOTHER_USER = "Graph's look-up answer names another user than the one asked for"
 
@@ -101,6 +113,30 @@ def signs_in_elsewhere(body: dict[str, Any]) -> bool | None:
     return any(identity.get("signInType") == "federated" for identity in identities)
 
 
+def mastered_where(body: dict[str, Any]) -> dict[str, Any]:
+    """The look-up's on-premises fields (UserLookup's), from a user resource; only what Graph said.
+
+    `synced` is None when the answer does not carry onPremisesSyncEnabled (a proxy, a permission
+    that cannot read it) or carries something other than true, false or null: it cannot tell.
+    A SID that is not well formed is left out, so nothing is ever sent for it.
+    """
+    sync = body.get("onPremisesSyncEnabled", "absent")
+    synced = True if sync is True else False if sync is None or sync is False else None
+    sid = body.get("onPremisesSecurityIdentifier")
+    return {
+        "synced": synced,
+        "on_premises_sid": sid.upper() if isinstance(sid, str) and is_sid(sid.upper()) else None,
+        "on_premises_sam_account_name": _on_premises_name(body.get("onPremisesSamAccountName")),
+        "on_premises_domain_name": _on_premises_name(body.get("onPremisesDomainName")),
+    }
+
+
+def _on_premises_name(value: Any) -> str | None:
+    if not isinstance(value, str) or not value or len(value) > MAX_ON_PREMISES_NAME:
+        return None
+    return printable(value)
+
+
 def lookup_complete(reply: GraphReply) -> GraphError | None:
     """A look-up counts only as a clean 200 holding both names."""
     if reply.status != 200:
@@ -139,6 +175,7 @@ def user_lookup(reply: GraphReply) -> UserLookup:
             object_id=body["id"].lower(),
             user_principal_name=body["userPrincipalName"],
             external=signs_in_elsewhere(body),
+            **mastered_where(body),
         )
     if reply.status == 404 and reply.error is None:
         return UserLookup(missing=True)

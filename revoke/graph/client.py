@@ -18,6 +18,7 @@ from revoke.actions import ContainmentAction
 from revoke.deadline import Deadline
 from revoke.graph.answers import (
     KIND_PROPERTIES,
+    ON_PREMISES_PROPERTIES,
     action_result,
     compromise_confirmed,
     disable_confirmed,
@@ -41,8 +42,9 @@ SENDERS_PER_WINDOW = 4
 # Users named in one confirmCompromised call. The API takes a list; Microsoft documents no
 # limit on its length, so a chunk is kept to a size a request body carries easily.
 CONFIRM_CHUNK = 50
-# Everything a look-up needs: both names, and where the user signs in (revoke.graph.answers).
-LOOKUP_SELECT = "?$select=id,userPrincipalName," + ",".join(KIND_PROPERTIES)
+# Everything a look-up needs: both names, where the user signs in, and where the account is
+# mastered (revoke.graph.answers): one round trip, one permission (User.Read.All).
+LOOKUP_SELECT = "?$select=id,userPrincipalName," + ",".join((*KIND_PROPERTIES, *ON_PREMISES_PROPERTIES))
 
 
 class GraphClient:
