@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from revoke.actions import ContainmentAction, ReleaseAction
+from revoke.actions import ActiveDirectoryAction, ContainmentAction, ReleaseAction
 from revoke.settings.action_budget import (
     BUDGET_OFF,
     DEFAULT_ACTION_BUDGET,
@@ -43,6 +43,13 @@ from revoke.settings.graph import (
     parse_revocation_action,
     parse_write_quota,
 )
+from revoke.settings.hybrid import (
+    DEFAULT_VERIFY_AFTER_SECONDS,
+    MAX_VERIFY_AFTER_SECONDS,
+    VERIFY_OFF,
+    parse_onprem_actions,
+    parse_verify_after,
+)
 from revoke.settings.limits import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_USERS,
@@ -55,10 +62,13 @@ from revoke.settings.names import HostStorageNames, SettingNames
 from revoke.settings.queues import (
     DEFAULT_CAMPAIGN_QUEUE_NAME,
     DEFAULT_QUEUE_NAME,
+    DEFAULT_VERIFY_QUEUE_NAME,
     POISON_SUFFIX,
     campaign_queue_name_from,
+    distinct_queues,
     poison_queue_of,
     queue_name_from,
+    verify_queue_name_from,
 )
 from revoke.settings.sentinel import DEFAULT_ARM_ENDPOINT, parse_workspace
 from revoke.settings.storage import HostStorage, host_storage_from
@@ -80,16 +90,20 @@ __all__ = [
     "DEFAULT_MAX_USERS",
     "DEFAULT_QUEUE_NAME",
     "DEFAULT_RETRY_BUDGET_SECONDS",
+    "DEFAULT_VERIFY_AFTER_SECONDS",
+    "DEFAULT_VERIFY_QUEUE_NAME",
     "HTTP_FRONT_END_LIMIT_SECONDS",
     "MAX_ACCOUNTS",
     "MAX_ACTION_BUDGET",
     "MAX_BODY_BYTES_CEILING",
     "MAX_CAMPAIGN_USERS_CEILING",
     "MAX_RETRY_BUDGET_SECONDS",
+    "MAX_VERIFY_AFTER_SECONDS",
     "MIN_MAX_BODY_BYTES",
     "MIN_RETRY_BUDGET_SECONDS",
     "POISON_SUFFIX",
     "RETRY_BUDGET_SLACK_SECONDS",
+    "VERIFY_OFF",
     "CallerAuth",
     "HostStorage",
     "HostStorageNames",
@@ -99,6 +113,7 @@ __all__ = [
     "campaign_queue_name_from",
     "poison_queue_of",
     "queue_name_from",
+    "verify_queue_name_from",
 ]
 
 
@@ -138,6 +153,10 @@ class Settings:
     max_campaign_users: int = DEFAULT_MAX_CAMPAIGN_USERS
     graph_write_quota: tuple[int, float] = DEFAULT_GRAPH_WRITE_QUOTA  # (writes, seconds)
     campaign_quota_share: float = DEFAULT_CAMPAIGN_QUOTA_SHARE
+    # Active Directory actions for synced users (none: a synced user disabled in Entra ID alone is not contained).
+    onprem_actions: tuple[ActiveDirectoryAction, ...] = ()
+    verify_after_seconds: int | None = DEFAULT_VERIFY_AFTER_SECONDS  # None: REVOKE_VERIFY_AFTER_SECONDS=off
+    verify_queue_name: str = DEFAULT_VERIFY_QUEUE_NAME
 
     @property
     def graph_scope(self) -> str:
@@ -151,6 +170,11 @@ class Settings:
     def comments_on(self) -> bool:
         """Incident comments need the switch on and the one workspace they may be written in."""
         return self.incident_comments and self.sentinel_workspace is not None
+
+    @property
+    def disables_active_directory(self) -> bool:
+        """Whether Defender for Identity disables a synced user's Active Directory account (REVOKE_ONPREM_ACTIONS)."""
+        return ActiveDirectoryAction.DISABLE in self.onprem_actions
 
     @property
     def auth_issuer(self) -> str:
@@ -225,4 +249,12 @@ class Settings:
                 float,
                 "a share of the write quota",
             ),
+            onprem_actions=parse_onprem_actions(value(names.ONPREM_ACTIONS)),
+            verify_after_seconds=parse_verify_after(value(names.VERIFY_AFTER_SECONDS)),
+            verify_queue_name=_verify_queue(env),
         )
+
+
+def _verify_queue(env: Mapping[str, str]) -> str:
+    distinct_queues(env)
+    return verify_queue_name_from(env)
