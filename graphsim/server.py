@@ -296,7 +296,7 @@ class _Handler(BaseHTTPRequestHandler):
         is_identity = path == IDENTITY_PATH
         authorized = self.authorized()
         sim.record(RecordedRequest(self.command, self.path, user_segment(path), authorized, body))
-        fault = sim.faults.take(path, identity=is_identity)
+        fault = sim.faults.take(path, identity=is_identity, method=self.command)
         self.pause([fault], identity=is_identity)
         self.drip = fault.drip if fault is not None else 0.0
         if fault is not None and fault.drop:
