@@ -15,6 +15,8 @@ class Outcome(StrEnum):
     CONFIRMED = "confirmed"  # Graph confirmed it recorded the user as compromised
     ENABLED = "enabled"  # release: Graph confirmed the account is enabled again
     DISMISSED = "dismissed"  # release: Graph confirmed it dismissed the user's risk
+    # Defender for Identity confirmed it forced an Active Directory password reset (an outcome, not a secret).
+    PASSWORD_RESET = "password_reset"  # noqa: S105
     DRY_RUN = "dry_run"  # would have been revoked; nothing was sent
     REFUSED = "refused"  # policy: a protected user, or the request is over the limit
     NOT_FOUND = "not_found"  # Graph has no such user
@@ -34,6 +36,7 @@ class Outcome(StrEnum):
             Outcome.CONFIRMED,
             Outcome.ENABLED,
             Outcome.DISMISSED,
+            Outcome.PASSWORD_RESET,
             Outcome.DRY_RUN,
         )
 
@@ -99,3 +102,33 @@ class CommentResult:
     attempts: int = 0  # requests that reached Azure Resource Manager
     request_id: str | None = None
     duration_ms: float | None = None
+
+
+@dataclass(frozen=True)
+class TasksResult:
+    """What became of the incident tasks a containment asked a person to finish."""
+
+    wanted: int  # tasks the containment needed
+    created: int  # tasks Sentinel confirmed (created, or already there from an earlier delivery)
+    not_created: tuple[str, ...] = ()  # for each task that was not: whose, and why
+    over_limit: int = 0  # tasks never sent: an incident holds at most 40
+
+
+VerificationStatus = Literal["scheduled", "failed"]
+
+
+@dataclass(frozen=True)
+class VerificationResult:
+    """Whether the check after the next directory sync was scheduled (`due`: when it runs, ISO 8601 UTC)."""
+
+    status: VerificationStatus
+    detail: str | None = None
+    due: str | None = None
+
+
+@dataclass(frozen=True)
+class AccountState:
+    """A user's accountEnabled as Graph answered it now; None with `error` when it could not be read."""
+
+    enabled: bool | None = None
+    error: GraphError | None = None

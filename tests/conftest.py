@@ -38,10 +38,11 @@ def sample_tenant() -> Iterator[GraphSimulator]:
         yield simulator
 
 
-# The product identifies callers by Entra ID token and keeps a tenant-wide action budget in
-# Table Storage. A test about something else runs as a function-key caller without a budget;
-# the tests of either feature set these themselves (tests/test_callers.py, tests/test_budget.py).
-SUITE_DEFAULTS = {"REVOKE_CALLER_AUTH": "key", "REVOKE_ACTION_BUDGET": "off"}
+# The product identifies callers by Entra ID token, keeps a tenant-wide action budget in Table
+# Storage and schedules a check after the next directory sync on a Storage queue. A test about
+# something else runs as a function-key caller without a budget or that check; the tests of each
+# feature set these themselves (tests/test_callers.py, tests/test_budget.py, tests/test_verification.py).
+SUITE_DEFAULTS = {"REVOKE_CALLER_AUTH": "key", "REVOKE_ACTION_BUDGET": "off", "REVOKE_VERIFY_AFTER_SECONDS": "off"}
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -17,7 +17,7 @@ import pytest
 from graphsim import Fault, GraphSimulator
 from graphsim.harness import CapturedOut, LogCapture, app_settings, http_request, queue_message
 from revoke.app.triggers import revoke_http, revoke_queue
-from revoke.containment.verdict import EXTERNAL_NOT_CONTAINED, REVOCATION_ALONE
+from revoke.containment.verdict import DISABLED_UNTIL_SYNC, EXTERNAL_NOT_CONTAINED, ONPREM_OFF_HINT, REVOCATION_ALONE
 from revoke.errors import RetryLater
 from revoke.incidents import comment_id
 from tests.conftest import ADELE, GUEST, MEGAN, body_of
@@ -55,7 +55,8 @@ def comment_events(logs: LogCapture) -> list[dict[str, Any]]:
 
 
 def comment_puts(graph: GraphSimulator) -> list[str]:
-    return [r.path.split("?")[0] for r in graph.arm_requests if r.method == "PUT"]
+    """The comment PUTs ARM received (incident tasks are tests/test_incident_tasks.py's)."""
+    return [r.path.split("?")[0] for r in graph.arm_requests if r.method == "PUT" and "/comments/" in r.path]
 
 
 class Text(HTMLParser):
@@ -243,6 +244,7 @@ def test_the_comment_names_each_user_their_actions_and_whether_they_are_containe
     assert lines_of(first) == [
         "Account containment: 2 of 4 account(s) contained, 0 skipped.",
         "Correlation id: soc-4711",
+        "Tasks for a person: 1 of 1 added to this incident.",  # the guest's home tenant
         f"{ADELE[0]}: contained (outcome: contained): {REVOCATION_ALONE}",
         "revokeSignInSessions: revoked",
         f"{GUEST[0]}: not contained (outcome: not_contained): {EXTERNAL_NOT_CONTAINED}",
@@ -254,14 +256,12 @@ def test_the_comment_names_each_user_their_actions_and_whether_they_are_containe
     ]
     assert [line for line in lines_of(second) if not line.startswith("Correlation id")] == [
         "Account containment: 1 of 2 account(s) contained, 0 skipped.",
+        "Tasks for a person: 2 of 2 added to this incident.",  # the guest's home tenant; the synced account
         f"{GUEST[0]}: contained (outcome: contained)",
         "disableAccount: disabled",
         "revokeSignInSessions: revoked",
-        "pradeep.gupta@contoso.com: not contained (outcome: failed): disableAccount: Graph cannot disable an account "
-        "synced from on-premises Active Directory: disable it in Active Directory; it stays enabled in Entra ID "
-        "until the next sync",
-        "disableAccount: failed (Graph cannot disable an account synced from on-premises Active Directory: "
-        "disable it in Active Directory; it stays enabled in Entra ID until the next sync)",
+        f"pradeep.gupta@contoso.com: not contained (outcome: not_contained): {DISABLED_UNTIL_SYNC} ({ONPREM_OFF_HINT})",
+        "disableAccount: disabled",
         "revokeSignInSessions: revoked",
     ]
 

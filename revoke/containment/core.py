@@ -11,12 +11,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
-from revoke.actions import ContainmentAction, allowed_subset
+from revoke.actions import ActiveDirectoryAction, ContainmentAction, allowed_subset
 from revoke.audit.events import RequestContext, audit_event, emit
 from revoke.containment.action_run import ActionRun, Graph
-from revoke.containment.ledger import Ledger
+from revoke.containment.active_directory import IdentityAccounts, OnPremisesRun
+from revoke.containment.handoff import Handoff, handoffs
+from revoke.containment.ledger import Ledger, Step
 from revoke.containment.protection import ProtectedUsers
 from revoke.containment.verdict import TargetOutcome, TargetResult
+from revoke.containment.verification import DisabledUser, disabled_users
 from revoke.deadline import Deadline
 from revoke.errors import BudgetUnavailable, CallerNotPermitted, NoResolvableAccount, RequestRejected
 from revoke.intake.payloads import (
@@ -27,7 +30,7 @@ from revoke.intake.payloads import (
     read_request,
     require_targets,
 )
-from revoke.outcomes import ActionResult, CommentResult, Outcome, UserLookup
+from revoke.outcomes import ActionResult, CommentResult, Outcome, TasksResult, UserLookup, VerificationResult
 from revoke.policy.roles import ROLE_DISABLE, Caller, roles_for
 from revoke.settings import Settings
 
@@ -59,12 +62,35 @@ class ContainmentReport:
     incident_id: str | None = None
     comment: CommentResult | None = None  # the comment on the Sentinel incident, when one was due
     release: bool = False  # a release (revoke.containment.release) rather than a containment
+    handoffs: tuple[Handoff, ...] = ()  # what a person must finish (incident tasks)
+    disabled: tuple[DisabledUser, ...] = ()  # whom the check after the next directory sync reads again
+    tasks: TasksResult | None = None  # the incident tasks, when some were due
+    verification: VerificationResult | None = None  # the check after the next sync, when one was due
 
     def outcomes(self) -> set[TargetOutcome]:
         return {result.outcome for result in self.results}
 
 
 DRY_RUN = ActionResult(Outcome.DRY_RUN, detail="dry run: nothing sent to Graph")
+
+
+class FollowUps(Protocol):
+    """After the verdicts, before the comment: incident tasks and the check after the next sync."""
+
+    def after(self, report: ContainmentReport, context: RequestContext, deadline: Deadline) -> ContainmentReport: ...
+
+
+def steps_in_order(actions: Sequence[ContainmentAction], onprem: Sequence[ActiveDirectoryAction]) -> tuple[Step, ...]:
+    """The request's actions, the Active Directory ones right after the disable (stop sign-ins first).
+
+    Only synced targets have the Active Directory steps in their plan (revoke.containment.ledger).
+    """
+    steps: list[Step] = []
+    for action in actions:
+        steps.append(action)
+        if action is ContainmentAction.DISABLE_ACCOUNT:
+            steps.extend(onprem)
+    return tuple(steps)
 
 
 class Containment:
@@ -76,11 +102,16 @@ class Containment:
         graph: Graph,
         incidents: IncidentComments | None = None,
         budget: ActionBudget | None = None,
+        *,
+        identity_accounts: IdentityAccounts | None = None,
+        follow_ups: FollowUps | None = None,
     ) -> None:
         self._settings = settings
         self._graph = graph
         self._incidents = incidents
         self._budget = budget
+        self._identity_accounts = identity_accounts  # Defender for Identity, when REVOKE_ONPREM_ACTIONS is set
+        self._follow_ups = follow_ups
         self._protected = ProtectedUsers(settings.protected_users)
         self._names = {action: action.value for action in ContainmentAction}
         # The legacy beta action still serves revocation when REVOKE_ACTION selects it.
@@ -137,6 +168,9 @@ class Containment:
         return self._commented(self.contain(request, actions, context, deadline, withheld=withheld), context, deadline)
 
     def _commented(self, report: ContainmentReport, context: RequestContext, deadline: Deadline) -> ContainmentReport:
+        if self._follow_ups is not None:
+            # Tasks for a person and the check after the next sync come first: the comment says how they went.
+            report = self._follow_ups.after(report, context, deadline)
         if self._incidents is None:
             return report
         return replace(report, comment=self._incidents.comment(report, context, deadline))
@@ -161,31 +195,40 @@ class Containment:
             decided = {i: ActionResult(Outcome.REFUSED, detail=limit) for i in range(len(targets))}
         else:
             decided, lookups = self._protected.check(targets, self._graph, deadline)
-        run = ActionRun(self._graph, targets, ledger, lookups, deadline, actions)
         for i, decision in decided.items():
             ledger.settle(i, decision)
-        for action in actions:
-            open_targets = ledger.open_targets(action)
+        accounts = self._identity_accounts
+        onprem = self._settings.onprem_actions if accounts is not None else ()
+        run = ActionRun(self._graph, targets, ledger, lookups, deadline, actions, onprem)
+        on_premises = OnPremisesRun(accounts, ledger, lookups, deadline) if accounts is not None and onprem else None
+        for step in steps_in_order(actions, onprem):
+            open_targets = ledger.open_targets(step)
             if dry_run:
                 for i in open_targets:
-                    ledger.add(i, action, DRY_RUN)
+                    ledger.add(i, step, DRY_RUN)
             elif open_targets:
-                granted, refused = self._within_budget(action, open_targets, ledger, deadline)
+                granted, refused = self._within_budget(step, open_targets, ledger, deadline)
                 over_budget = over_budget or refused
-                if granted:
-                    run.take(action, granted)
+                if granted and isinstance(step, ContainmentAction):
+                    run.take(step, granted)
+                elif granted and isinstance(step, ActiveDirectoryAction) and on_premises is not None:
+                    on_premises.take(step, granted)
+        results = ledger.results()
+        found = on_premises.found() if on_premises is not None else {}
         return ContainmentReport(
             context.correlation_id,
             dry_run,
-            ledger.results(),
+            results,
             request.skipped,
             over_limit=over_limit,
             over_budget=over_budget,
             incident_id=request.incident_id,
+            handoffs=handoffs(results, [ledger.kind(i) for i in range(len(targets))], lookups),
+            disabled=disabled_users(results, targets, lookups, found),
         )
 
     def _within_budget(
-        self, action: ContainmentAction, indexes: list[int], ledger: Ledger, deadline: Deadline
+        self, action: Step, indexes: list[int], ledger: Ledger, deadline: Deadline
     ) -> tuple[list[int], bool]:
         """The targets `action` may be sent for now (one unit of its budget each, reserved before
         sending), and whether the budget refused any. The rest are refused, saying when the budget

@@ -161,8 +161,6 @@ def action_result(reply: GraphReply, done: Outcome = Outcome.REVOKED) -> ActionR
     else:
         outcome = Outcome.FAILED
     detail = None if outcome is done else reply.error_code
-    if outcome is Outcome.FAILED and _synced_account_refused(reply):
-        detail = SYNCED_ACCOUNT
     return ActionResult(
         outcome, reply.status, reply.request_id, detail, reply.attempts, reply.retry_after, reply.duration_ms
     )
@@ -183,21 +181,6 @@ def user_lookup(reply: GraphReply) -> UserLookup:
         reply.error_code or "look-up failed", status=reply.status, request_id=reply.request_id
     )
     return UserLookup(error=error)
-
-
-SYNCED_ACCOUNT = (
-    "Graph cannot disable an account synced from on-premises Active Directory: "
-    "disable it in Active Directory; it stays enabled in Entra ID until the next sync"
-)
-
-
-def _synced_account_refused(reply: GraphReply) -> bool:
-    """Graph's 400 for changing a property of a directory-synced user names on-premises mastering."""
-    if reply.status != 400 or not isinstance(reply.body, dict):
-        return False
-    error = reply.body.get("error")
-    message = error.get("message") if isinstance(error, dict) else None
-    return isinstance(message, str) and "on-premises" in message.lower()
 
 
 def _error_code(body: dict[str, Any]) -> str:

@@ -69,6 +69,12 @@ class GraphClient:
         """The process's Graph token, for whoever else needs one (the readiness check)."""
         return self._sender.tokens
 
+    @property
+    def sender(self) -> CallSender:
+        """The process's batch senders, for Graph calls of other services on the same token and pool
+        (Defender for Identity: revoke.graph.defender_identity)."""
+        return self._sender
+
     def perform(
         self,
         action: ContainmentAction,
