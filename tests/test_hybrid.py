@@ -13,12 +13,14 @@ from typing import Any
 import pytest
 
 from graphsim import Fault, GraphSimulator
-from graphsim.harness import LogCapture
+from graphsim.harness import LogCapture, http_request
 from graphsim.users import SimulatedUser
+from revoke.app.release_triggers import release_http
 from revoke.containment.active_directory import NO_SID
+from revoke.containment.release import ENABLED_UNTIL_SYNC
 from revoke.containment.verdict import DISABLED_UNTIL_SYNC, ONPREM_OFF_HINT, REVOCATION_ALONE, SYNC_UNKNOWN
 from revoke.graph.defender_identity import ANOTHER_ACCOUNT, UNKNOWN_ACCOUNT
-from tests.conftest import ADELE, MEGAN
+from tests.conftest import ADELE, MEGAN, body_of
 from tests.test_actions import DISABLE, REVOKE, TRIGGERS, by_user, contain, event, expected, sent
 
 AD_DISABLE, AD_RESET = "disableActiveDirectoryAccount", "forceActiveDirectoryPasswordReset"
@@ -280,3 +282,54 @@ def test_without_the_setting_the_detail_names_it(app: GraphSimulator, logs: LogC
 
     assert ONPREM_OFF_HINT not in (event(logs, synced.object_id, REVOKE)["detail"] or "")
     assert DISABLED_UNTIL_SYNC.split(":")[0] not in (event(logs, synced.object_id, REVOKE)["detail"] or "")
+
+
+# --- a release ----------------------------------------------------------------------------------
+def release(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    response = release_http(http_request(body))
+    return response.status_code, body_of(response)
+
+
+@pytest.mark.parametrize("settings", [{**ONPREM, "REVOKE_RELEASE_ACTIONS": "enableAccount"}])
+def test_a_release_enables_the_active_directory_account_too_when_the_setting_is_on(
+    app: GraphSimulator, logs: LogCapture
+) -> None:
+    synced = synced_user(app)
+    app.disabled.update({synced.object_id, ADELE[1]})
+    app.active_directory_disabled.add(synced.object_id)
+
+    status, body = release({"users": [synced.user_principal_name, ADELE[0]], "reason": "false positive"})
+
+    assert status == 200, body
+    assert [(a["action"], a["outcome"]) for a in body["results"][0]["actions"]] == [
+        ("enableAccount", "enabled"),
+        ("enableActiveDirectoryAccount", "enabled"),
+    ]
+    assert [a["action"] for a in body["results"][1]["actions"]] == ["enableAccount"]  # cloud-only: Entra alone
+    assert body["results"][0]["detail"] is None
+    assert app.active_directory_disabled == set()
+    app.directory_sync()
+    assert app.disabled == set()  # it holds past the sync
+    [ad_event] = [e for e in logs.audit_events() if e["action"] == "enableActiveDirectoryAccount"]
+    assert (ad_event["outcome"], ad_event["contained"], ad_event["user"]) == (
+        "enabled",
+        None,
+        synced.user_principal_name,
+    )
+
+
+@pytest.mark.parametrize("settings", [{**BOTH, "REVOKE_RELEASE_ACTIONS": "enableAccount"}])
+def test_without_the_setting_a_synced_release_says_the_next_sync_may_disable_them_again(
+    app: GraphSimulator, logs: LogCapture
+) -> None:
+    synced = synced_user(app)
+    app.disabled.add(synced.object_id)
+    app.active_directory_disabled.add(synced.object_id)  # a person disabled it there, following a task
+
+    status, body = release({"users": [synced.object_id], "reason": "false positive"})
+
+    assert status == 200
+    assert (body["results"][0]["outcome"], body["results"][0]["detail"]) == ("released", ENABLED_UNTIL_SYNC)
+    assert defender_calls(app) == []
+    app.directory_sync()
+    assert synced.object_id in app.disabled  # as the detail said

@@ -243,7 +243,13 @@ def release_with(settings: Settings, credential: TokenCredential) -> Release:
     from revoke.containment.release import Release
     from revoke.graph.release_calls import ReleaseGraph
 
-    return Release(settings, ReleaseGraph(settings, credential), incident_reporter(settings, credential))
+    graph = ReleaseGraph(settings, credential)
+    identity_accounts = None
+    if settings.disables_active_directory:
+        from revoke.graph.defender_identity import DefenderForIdentity
+
+        identity_accounts = DefenderForIdentity(graph.sender)
+    return Release(settings, graph, incident_reporter(settings, credential), identity_accounts)
 
 
 def reset() -> None:

@@ -16,7 +16,6 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from revoke.actions import ActiveDirectoryAction
-from revoke.containment.ledger import Ledger
 from revoke.deadline import Deadline
 from revoke.graph.defender_identity import UNKNOWN_ACCOUNT, IdentityAccount
 from revoke.outcomes import ActionResult, Outcome, UserLookup
@@ -32,6 +31,14 @@ DONE = {
     ActiveDirectoryAction.FORCE_PASSWORD_RESET: Outcome.PASSWORD_RESET,
     ActiveDirectoryAction.ENABLE: Outcome.ENABLED,
 }
+
+
+class StepLedger(Protocol):
+    """A containment's or a release's ledger: one result per step, in order (revoke.containment.ledger)."""
+
+    def is_open(self, index: int, step: ActiveDirectoryAction) -> bool: ...
+
+    def add(self, index: int, step: ActiveDirectoryAction, result: ActionResult) -> None: ...
 
 
 class IdentityAccounts(Protocol):
@@ -67,7 +74,7 @@ class OnPremisesRun:
     """One request's Active Directory steps: each identity account found once, then each step taken."""
 
     def __init__(
-        self, accounts: IdentityAccounts, ledger: Ledger, lookups: dict[int, UserLookup], deadline: Deadline
+        self, accounts: IdentityAccounts, ledger: StepLedger, lookups: dict[int, UserLookup], deadline: Deadline
     ) -> None:
         self._accounts = accounts
         self._ledger = ledger

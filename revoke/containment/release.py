@@ -10,6 +10,12 @@ leaked key cannot re-enable a break-glass account an administrator disabled on p
 
 Each target gets one result and one audit event per action, as a containment does; its
 verdict is `released` when Graph confirmed every action asked for.
+
+A user synced from Active Directory takes accountEnabled from there at the next directory sync.
+With REVOKE_ONPREM_ACTIONS set, `enableAccount` is followed, for synced users only, by
+`enableActiveDirectoryAccount` through Defender for Identity (revoke.containment.active_directory),
+with the SID from the user's own look-up; without it, a synced user's verdict says that the
+next sync disables them again if their Active Directory account is still disabled.
 """
 
 from __future__ import annotations
@@ -20,8 +26,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Protocol
 
-from revoke.actions import ReleaseAction, allowed_release_subset
+from revoke.actions import ActiveDirectoryAction, ReleaseAction, allowed_release_subset
 from revoke.audit.events import RequestContext, audit_event, emit
+from revoke.containment.active_directory import IdentityAccounts, OnPremisesRun
 from revoke.containment.core import DRY_RUN, Authenticate, ContainmentReport, IncidentComments
 from revoke.containment.protection import PROTECTED, look_up, lookup_failure
 from revoke.containment.verdict import ActionRecord, TargetOutcome, TargetResult, unfinished
@@ -48,28 +55,52 @@ class ReleaseDirectory(Protocol):
     def dismiss(self, object_ids: Sequence[str], deadline: Deadline, on_result: ResultCallback) -> None: ...
 
 
-def judge_release(user: str, records: Sequence[ActionRecord]) -> TargetResult:
-    return unfinished(user, records) or TargetResult(user, TargetOutcome.RELEASED, tuple(records))
+# A synced user enabled in Entra ID alone (REVOKE_ONPREM_ACTIONS off).
+ENABLED_UNTIL_SYNC = (
+    "enabled in Entra ID; the account is synced from Active Directory, so if its Active Directory account "
+    "is still disabled the next directory sync disables it again: enable it there too"
+)
+Step = ReleaseAction | ActiveDirectoryAction
+
+
+def judge_release(user: str, records: Sequence[ActionRecord], *, synced: bool = False) -> TargetResult:
+    unsettled = unfinished(user, records)
+    if unsettled is not None:
+        return unsettled
+    enabled_here_only = synced and not any(r.action == ActiveDirectoryAction.ENABLE.value for r in records)
+    entra_enabled = any(r.action == ReleaseAction.ENABLE_ACCOUNT.value for r in records)
+    detail = ENABLED_UNTIL_SYNC if enabled_here_only and entra_enabled else None
+    return TargetResult(user, TargetOutcome.RELEASED, tuple(records), detail)
 
 
 class ReleaseLedger:
-    """Each target's result for each release action, audited as it lands, in action order."""
+    """Each target's result for each release step, audited as it lands, in order."""
 
     def __init__(
         self, context: RequestContext, targets: Sequence[UserIdentifier], actions: Sequence[ReleaseAction]
     ) -> None:
         self._context = context
         self._targets = targets
-        self._actions = tuple(actions)
+        self._plans: list[list[Step]] = [list(actions) for _ in targets]
         self._records: list[list[ActionRecord]] = [[] for _ in targets]
+        self._synced = [False] * len(targets)
 
-    def is_open(self, index: int, action: ReleaseAction) -> bool:
-        return self._actions.index(action) == len(self._records[index])
+    def mark_synced(self, index: int, onprem: Sequence[ActiveDirectoryAction]) -> None:
+        """The target is synced from Active Directory: `onprem` follows its enableAccount."""
+        self._synced[index] = True
+        plan = self._plans[index]
+        if onprem and ReleaseAction.ENABLE_ACCOUNT in plan:
+            position = plan.index(ReleaseAction.ENABLE_ACCOUNT) + 1
+            plan[position:position] = list(onprem)
 
-    def open_targets(self, action: ReleaseAction) -> list[int]:
+    def is_open(self, index: int, action: Step) -> bool:
+        plan = self._plans[index]
+        return action in plan and plan.index(action) == len(self._records[index])
+
+    def open_targets(self, action: Step) -> list[int]:
         return [i for i in range(len(self._targets)) if self.is_open(i, action)]
 
-    def add(self, index: int, action: ReleaseAction, result: ActionResult) -> None:
+    def add(self, index: int, action: Step, result: ActionResult) -> None:
         assert self.is_open(index, action), "actions are recorded once each, in order"
         self._records[index].append(ActionRecord(action.value, result))
         emit(
@@ -91,22 +122,30 @@ class ReleaseLedger:
         return records[-1].result.outcome if records else None
 
     def settle(self, index: int, result: ActionResult) -> None:
-        for action in self._actions[len(self._records[index]) :]:
+        for action in self._plans[index][len(self._records[index]) :]:
             self.add(index, action, result)
 
     def results(self) -> tuple[TargetResult, ...]:
         return tuple(
-            judge_release(user.value, records) for user, records in zip(self._targets, self._records, strict=True)
+            judge_release(user.value, records, synced=synced)
+            for user, records, synced in zip(self._targets, self._records, self._synced, strict=True)
         )
 
 
 class Release:
     """Applies policy (allowed actions, protected users, the limit, dry run) and releases the rest."""
 
-    def __init__(self, settings: Settings, graph: ReleaseDirectory, incidents: IncidentComments | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        graph: ReleaseDirectory,
+        incidents: IncidentComments | None = None,
+        identity_accounts: IdentityAccounts | None = None,
+    ) -> None:
         self._settings = settings
         self._graph = graph
         self._incidents = incidents
+        self._identity_accounts = identity_accounts  # Defender for Identity, when REVOKE_ONPREM_ACTIONS is set
 
     def handle(
         self,
@@ -145,19 +184,27 @@ class Release:
         ledger = ReleaseLedger(context, targets, actions)
         over_limit = len(targets) > self._settings.max_users
         object_ids: dict[int, str] = {}
+        lookups: dict[int, UserLookup] = {}
         if over_limit:
             limit = f"the request names more than {self._settings.max_users} users (REVOKE_MAX_USERS); none acted on"
             for i in range(len(targets)):
                 ledger.settle(i, ActionResult(Outcome.REFUSED, detail=limit))
         else:
-            object_ids = self._checked(targets, ledger, deadline)
-        for action in actions:
-            open_targets = [i for i in ledger.open_targets(action) if i in object_ids]
+            object_ids = self._checked(targets, ledger, lookups, deadline)
+        accounts = self._identity_accounts if self._settings.disables_active_directory else None
+        on_premises = OnPremisesRun(accounts, ledger, lookups, deadline) if accounts is not None else None
+        for i in object_ids:
+            if lookups[i].synced:
+                ledger.mark_synced(i, (ActiveDirectoryAction.ENABLE,) if on_premises is not None else ())
+        for step in release_steps(actions):
+            open_targets = [i for i in ledger.open_targets(step) if i in object_ids]
             if self._settings.dry_run:
                 for i in open_targets:
-                    ledger.add(i, action, DRY_RUN)
-            elif open_targets:
-                self._take(action, open_targets, object_ids, ledger, deadline)
+                    ledger.add(i, step, DRY_RUN)
+            elif open_targets and isinstance(step, ReleaseAction):
+                self._take(step, open_targets, object_ids, ledger, deadline)
+            elif open_targets and on_premises is not None and isinstance(step, ActiveDirectoryAction):
+                on_premises.take(step, open_targets)
         return ContainmentReport(
             context.correlation_id,
             self._settings.dry_run,
@@ -167,8 +214,15 @@ class Release:
             release=True,
         )
 
-    def _checked(self, targets: Sequence[UserIdentifier], ledger: ReleaseLedger, deadline: Deadline) -> dict[int, str]:
-        """Each target's object id once it is known and not protected; the others are settled."""
+    def _checked(
+        self,
+        targets: Sequence[UserIdentifier],
+        ledger: ReleaseLedger,
+        lookups: dict[int, UserLookup],
+        deadline: Deadline,
+    ) -> dict[int, str]:
+        """Each target's object id once it is known and not protected; the others are settled. Each clean
+        look-up lands in `lookups`: whether the user is synced, and the SID Defender for Identity is asked about."""
         protected = self._settings.protected_users
         object_ids: dict[int, str] = {}
         unchecked = []
@@ -186,6 +240,7 @@ class Release:
                 ledger.settle(i, PROTECTED)
             else:
                 object_ids[i] = str(lookup.object_id)
+                lookups[i] = lookup
         return object_ids
 
     def _take(
@@ -215,3 +270,13 @@ class Release:
         for i in indexes:
             if ledger.last_outcome(i) is Outcome.NOT_FOUND:
                 ledger.settle(i, unknown)
+
+
+def release_steps(actions: Sequence[ReleaseAction]) -> tuple[Step, ...]:
+    """The release actions, each synced user's Active Directory enable right after the Entra one."""
+    steps: list[Step] = []
+    for action in actions:
+        steps.append(action)
+        if action is ReleaseAction.ENABLE_ACCOUNT:
+            steps.append(ActiveDirectoryAction.ENABLE)
+    return tuple(steps)

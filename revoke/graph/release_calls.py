@@ -16,7 +16,13 @@ from azure.core.credentials import TokenCredential
 
 from revoke.deadline import Deadline
 from revoke.errors import GraphError, Unconfirmed
-from revoke.graph.answers import account_enabled_confirmed, action_result, lookup_complete, user_lookup
+from revoke.graph.answers import (
+    ON_PREMISES_PROPERTIES,
+    account_enabled_confirmed,
+    action_result,
+    lookup_complete,
+    user_lookup,
+)
 from revoke.graph.pacing import IDENTITY_PROTECTION, Pacer
 from revoke.graph.sending import CallSender
 from revoke.graph.tokens import TokenSource
@@ -57,8 +63,14 @@ class ReleaseGraph:
         self._sender = CallSender(transport, TokenSource(credential, settings.graph_scope), senders, workers)
         self._pacer = pacer
 
+    @property
+    def sender(self) -> CallSender:
+        """For Defender for Identity's calls (a synced user's Active Directory enable), on the same token."""
+        return self._sender
+
     def lookup_all(self, users: Sequence[UserIdentifier], deadline: Deadline) -> list[UserLookup]:
-        select = "?$select=id,userPrincipalName"
+        # The names, and where the account is mastered: a synced user's Active Directory account too.
+        select = "?$select=id,userPrincipalName," + ",".join(ON_PREMISES_PROPERTIES)
         calls = [GraphCall("GET", f"/users/{user.path_segment}{select}", check=lookup_complete) for user in users]
         return [user_lookup(reply) for reply in self._sender.send_all(calls, deadline)]
 
