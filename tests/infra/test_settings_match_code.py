@@ -31,7 +31,7 @@ CODE_DEFAULTS = {
     SettingNames.RETRY_BUDGET_SECONDS: str(code.DEFAULT_RETRY_BUDGET_SECONDS),
     SettingNames.MAX_PARALLEL: str(code.DEFAULT_MAX_PARALLEL),
     SettingNames.CALLER_AUTH: code.CallerAuth.ENTRA.value,
-    SettingNames.ACTION_BUDGET: ",".join(f"{action.value}={limit}" for action, limit in code.DEFAULT_ACTION_BUDGET),
+    SettingNames.ACTION_BUDGET: ",".join(f"{action}={limit}" for action, limit in code.DEFAULT_ACTION_BUDGET),
     # Derived, each tested below: this cloud's sign-in endpoint, this tenant, the API registration.
     SettingNames.AUTH_AUTHORITY: code.DEFAULT_AUTH_AUTHORITY,
     SettingNames.AUTH_TENANT_ID: "",
@@ -41,6 +41,9 @@ CODE_DEFAULTS = {
     SettingNames.MAX_CAMPAIGN_USERS: str(code.DEFAULT_MAX_CAMPAIGN_USERS),
     SettingNames.GRAPH_WRITE_QUOTA: "/".join(f"{n:g}" for n in code.DEFAULT_GRAPH_WRITE_QUOTA),
     SettingNames.CAMPAIGN_QUOTA_SHARE: str(code.DEFAULT_CAMPAIGN_QUOTA_SHARE),
+    SettingNames.ONPREM_ACTIONS: "",  # none
+    SettingNames.VERIFY_AFTER_SECONDS: str(code.DEFAULT_VERIFY_AFTER_SECONDS),
+    SettingNames.VERIFY_QUEUE_NAME: code.DEFAULT_VERIFY_QUEUE_NAME,
 }
 
 
