@@ -1,4 +1,6 @@
-"""Validated user identifiers: an Entra object id (GUID) or a user principal name."""
+"""Validated user identifiers: an Entra object id (GUID) or a user principal name; and, from an
+alert's account entity, the on-premises security identifier (SID) of a user synced from Active
+Directory, which Graph resolves to its Entra user (revoke.containment.resolution)."""
 
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ class UserIdentifier:
     """One user Graph can address: `value` as given, `key` for comparing."""
 
     value: str
-    kind: Literal["object_id", "upn"]
+    kind: Literal["object_id", "upn", "sid"]
 
     @property
     def key(self) -> str:
@@ -40,6 +42,8 @@ class UserIdentifier:
     @property
     def path_segment(self) -> str:
         """Exactly one URL path segment: '#' becomes %23 and nothing can add a '/'."""
+        if self.kind == "sid":
+            raise ValueError("a SID names no Graph path: resolve it to its user first")
         return quote(self.value, safe="@")
 
 
@@ -67,6 +71,16 @@ def parse_user_identifier(raw: object) -> UserIdentifier:
     if not _is_dns_name(domain):
         raise InvalidIdentifier(f"user {shown} has a domain that is not a DNS name")
     return UserIdentifier(raw, "upn")
+
+
+def parse_sid(raw: object) -> UserIdentifier:
+    """The SID `raw` holds (its `S-1-` prefix in any case), or InvalidIdentifier saying why not."""
+    if not isinstance(raw, str):
+        raise InvalidIdentifier(f"an on-premises SID must be a string, not {type(raw).__name__}")
+    sid = raw.strip().upper()
+    if len(sid) > MAX_IDENTIFIER_LENGTH or not is_sid(sid):
+        raise InvalidIdentifier(f"the on-premises SID {quoted(raw)} is not a security identifier (S-1-5-21-...)")
+    return UserIdentifier(sid, "sid")
 
 
 def is_object_id(text: str) -> bool:

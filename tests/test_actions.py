@@ -271,7 +271,9 @@ def test_a_sentinel_incident_on_the_queue_gets_every_action_the_deployment_allow
 
     assert poison.value is None
     assert app.revocations.keys() == app.disabled == app.confirmed_compromised.keys() == {ADELE[1], GUEST[1]}
+    sid = "S-1-5-21-1004336348-1177238915-682003330-1105"  # CORP\\svc-backup: no user here is synced from it
     assert by_user(logs) == {
+        sid: [(DISABLE, "not_found", None), (REVOKE, "not_found", None), (CONFIRM, "not_found", False)],
         ADELE[1]: [(DISABLE, "disabled", None), (REVOKE, "revoked", None), (CONFIRM, "confirmed", True)],
         GUEST[0]: [(DISABLE, "disabled", None), (REVOKE, "revoked", None), (CONFIRM, "confirmed", True)],
     }

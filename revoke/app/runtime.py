@@ -84,6 +84,8 @@ def containment_with(
 ) -> Containment:
     """A Containment on `credential`: Graph, and what the settings turn on (comments and tasks,
     Defender for Identity, the check after the next directory sync)."""
+    from revoke.graph.sid_lookup import SidDirectory
+
     graph = GraphClient(settings, credential, tokens=graph_tokens)
     identity_accounts = None
     if settings.onprem_actions:
@@ -98,6 +100,7 @@ def containment_with(
         budget,
         identity_accounts=identity_accounts,
         follow_ups=follow_ups(settings, reporter),
+        sid_users=SidDirectory(graph.sender),
     )
 
 

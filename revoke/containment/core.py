@@ -18,6 +18,7 @@ from revoke.containment.active_directory import IdentityAccounts, OnPremisesRun
 from revoke.containment.handoff import Handoff, handoffs
 from revoke.containment.ledger import Ledger, Step
 from revoke.containment.protection import ProtectedUsers
+from revoke.containment.resolution import Resolution, SidUsers, resolve
 from revoke.containment.verdict import TargetOutcome, TargetResult
 from revoke.containment.verification import DisabledUser, disabled_users
 from revoke.deadline import Deadline
@@ -105,6 +106,7 @@ class Containment:
         *,
         identity_accounts: IdentityAccounts | None = None,
         follow_ups: FollowUps | None = None,
+        sid_users: SidUsers | None = None,
     ) -> None:
         self._settings = settings
         self._graph = graph
@@ -112,6 +114,7 @@ class Containment:
         self._budget = budget
         self._identity_accounts = identity_accounts  # Defender for Identity, when REVOKE_ONPREM_ACTIONS is set
         self._follow_ups = follow_ups
+        self._sid_users = sid_users  # resolves accounts an alert names by on-premises SID
         self._protected = ProtectedUsers(settings.protected_users)
         self._names = {action: action.value for action in ContainmentAction}
         # The legacy beta action still serves revocation when REVOKE_ACTION selects it.
@@ -193,13 +196,20 @@ class Containment:
         if over_limit:
             limit = f"the request names more than {self._settings.max_users} users (REVOKE_MAX_USERS); none acted on"
             decided = {i: ActionResult(Outcome.REFUSED, detail=limit) for i in range(len(targets))}
-        else:
-            decided, lookups = self._protected.check(targets, self._graph, deadline)
+        addresses = list(targets)
+        if not over_limit:
+            # Named by on-premises SID: resolved first (not in a dry run, which sends nothing but protection's look-ups).
+            protected = self._settings.protected_users
+            sids = Resolution(list(targets)) if dry_run else resolve(targets, self._sid_users, protected, deadline)
+            addresses, decided = sids.addresses, dict(sids.decided)
+            checked, lookups = self._protected.check(addresses, self._graph, deadline)
+            decided = {**checked, **decided}
+            lookups = {**lookups, **sids.lookups}
         for i, decision in decided.items():
             ledger.settle(i, decision)
         accounts = self._identity_accounts
         onprem = self._settings.onprem_actions if accounts is not None else ()
-        run = ActionRun(self._graph, targets, ledger, lookups, deadline, actions, onprem)
+        run = ActionRun(self._graph, addresses, ledger, lookups, deadline, actions, onprem)
         on_premises = OnPremisesRun(accounts, ledger, lookups, deadline) if accounts is not None and onprem else None
         for step in steps_in_order(actions, onprem):
             open_targets = ledger.open_targets(step)
@@ -224,7 +234,7 @@ class Containment:
             over_budget=over_budget,
             incident_id=request.incident_id,
             handoffs=handoffs(results, [ledger.kind(i) for i in range(len(targets))], lookups),
-            disabled=disabled_users(results, targets, lookups, found),
+            disabled=disabled_users(results, addresses, lookups, found),
         )
 
     def _within_budget(

@@ -69,5 +69,7 @@ class ProtectedUsers:
         return decided, lookups
 
     def _needs_lookup(self, user: UserIdentifier) -> bool:
+        if user.kind == "sid":
+            return False  # resolved and checked first (revoke.containment.resolution), or settled
         other_form = self._upns if user.kind == "object_id" else self._object_ids
         return bool(other_form)

@@ -4,6 +4,12 @@ Sentinel alerts and incidents carry accounts as entities (`Type: account`, `kind
 Graph security alerts as `userEvidence`; their fields are read case-insensitively, because
 Sentinel spells the same field differently in each of its forms. Account names come from logs
 an attacker can write, so an account that names no valid user is skipped with its reason.
+
+An account with no Entra object id or UPN but an on-premises SID (Sentinel's `Sid`, Graph
+evidence's `userSid`) names the user synced from that Active Directory account: Graph finds it
+by `onPremisesSecurityIdentifier` (revoke.containment.resolution). A SID that is not well formed
+is skipped, and nothing is looked up for it. `DOMAIN\\name` alone is never resolved: a name
+means a different user in each domain, and the entity does not say which domain Graph knows.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from revoke.errors import InvalidIdentifier
-from revoke.identifiers import NIL_OBJECT_ID, UserIdentifier, is_object_id, parse_user_identifier
+from revoke.identifiers import NIL_OBJECT_ID, UserIdentifier, is_object_id, parse_sid, parse_user_identifier
 from revoke.untrusted import quoted
 
 _GRAPH_USER_EVIDENCE = "#microsoft.graph.security.userevidence"
@@ -72,9 +78,10 @@ def _kinds(entity: dict[str, Any]) -> set[str]:
 def account_identifier(fields: Mapping[str, Any]) -> UserIdentifier | str:
     """The user an account entity names, or why it names none Graph can act on.
 
-    The object id is preferred, unless it is the nil GUID: then the UPN names the user. A
-    malformed object id skips the account rather than falling back to its UPN, because an
-    entity whose id is garbage is not one Sentinel or Defender wrote.
+    The object id is preferred, unless it is the nil GUID: then the UPN names the user, and
+    without a UPN the on-premises SID. A malformed object id skips the account rather than
+    falling back to its UPN, because an entity whose id is garbage is not one Sentinel or
+    Defender wrote; so does a malformed SID.
     """
     object_id = field_named(fields, "aadUserId") or field_named(fields, "azureAdUserId")
     placeholder = object_id == NIL_OBJECT_ID
@@ -93,6 +100,12 @@ def account_identifier(fields: Mapping[str, Any]) -> UserIdentifier | str:
             return parse_user_identifier(upn)
         except InvalidIdentifier as problem:
             return f"not a valid UPN: {problem.message}"
+    sid = field_named(fields, "sid") or field_named(fields, "userSid")
+    if sid:
+        try:
+            return parse_sid(sid)
+        except InvalidIdentifier as problem:
+            return problem.message
     if placeholder:
         return "the Entra object id is the nil GUID, a placeholder, and there is no UPN"
     return _why_unresolvable(fields)
@@ -112,7 +125,11 @@ def describe(fields: Mapping[str, Any]) -> str:
     domain = _first_text(fields, "ntDomain")
     if name is not None and domain is not None:
         return f"{domain}\\{name}"
-    return name or _first_text(fields, "userPrincipalName", "aadUserId", "azureAdUserId", "$id") or "account"
+    return (
+        name
+        or _first_text(fields, "userPrincipalName", "aadUserId", "azureAdUserId", "sid", "userSid", "$id")
+        or "account"
+    )
 
 
 def _first_text(fields: Mapping[str, Any], *names: str) -> str | None:
