@@ -92,7 +92,7 @@ def test_an_on_premises_account_without_a_sid_is_skipped_never_guessed_from_its_
     request = parse_request({"Entities": [on_premises, entra]})
 
     assert request.skipped == (
-        SkippedEntity("CORP\\svc-backup", "on-premises account: no Entra object id or UPN suffix"),
+        SkippedEntity("CORP\\svc-backup", "on-premises account: no Entra object id, UPN suffix or SID"),
     )
 
 

@@ -207,7 +207,8 @@ def require_targets(request: RevocationRequest) -> None:
         # Bounded: the message becomes the audit event's detail, which holds at most 1024 characters.
         reasons = bounded("; ".join(f"{s.entity}: {s.reason}" for s in request.skipped[:5]), MAX_TEXT_LENGTH)
         raise NoResolvableAccount(
-            "the payload names no account with an Entra object id or UPN" + (f" ({reasons})" if reasons else "")
+            "the payload names no account with an Entra object id, UPN or on-premises SID"
+            + (f" ({reasons})" if reasons else "")
         )
 
 
