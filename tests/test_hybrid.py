@@ -11,15 +11,19 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from azure.data.tables import TableServiceClient
 
 from graphsim import Fault, GraphSimulator
-from graphsim.harness import LogCapture, http_request
+from graphsim.azurite import Azurite
+from graphsim.harness import LogCapture, app_settings, http_request
 from graphsim.users import SimulatedUser
 from revoke.app.release_triggers import release_http
+from revoke.app.triggers import revoke_http
 from revoke.containment.active_directory import NO_SID
 from revoke.containment.release import ENABLED_UNTIL_SYNC
 from revoke.containment.verdict import DISABLED_UNTIL_SYNC, ONPREM_OFF_HINT, REVOCATION_ALONE, SYNC_UNKNOWN
 from revoke.graph.defender_identity import ANOTHER_ACCOUNT, UNKNOWN_ACCOUNT
+from revoke.policy.budget import TABLE_NAME
 from tests.conftest import ADELE, MEGAN, body_of
 from tests.test_actions import DISABLE, REVOKE, TRIGGERS, by_user, contain, event, expected, sent
 
@@ -333,3 +337,24 @@ def test_without_the_setting_a_synced_release_says_the_next_sync_may_disable_the
     assert defender_calls(app) == []
     app.directory_sync()
     assert synced.object_id in app.disabled  # as the detail said
+
+
+# --- the action budget ----------------------------------------------------------------------------
+def test_the_active_directory_disable_is_budgeted_under_its_own_name(
+    graph: GraphSimulator, azurite: Azurite, logs: LogCapture
+) -> None:
+    """One Active Directory disable an hour: the second synced user is refused it, and says so."""
+    TableServiceClient.from_connection_string(azurite.connection_string).delete_table(TABLE_NAME)
+    first, second = synced_user(graph), graph.add_user("raul.razo@contoso.com", synced=True)
+    budget = {**ONPREM, "AzureWebJobsStorage": azurite.connection_string}
+    budget["REVOKE_ACTION_BUDGET"] = "disableActiveDirectoryAccount=1"
+
+    with app_settings({**graph.environment(), **budget}):
+        response = revoke_http(http_request({"users": [first.object_id, second.object_id]}))
+
+    assert response.status_code == 207
+    assert graph.active_directory_disabled == {first.object_id}
+    refused = event(logs, second.object_id, AD_DISABLE)
+    assert refused["outcome"] == "refused" and "REVOKE_ACTION_BUDGET" in refused["detail"]
+    assert by_user(logs)[second.object_id][-1] == (REVOKE, "revoked", False)
+    assert by_user(logs)[first.object_id][-1] == (REVOKE, "revoked", True)
