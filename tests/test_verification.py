@@ -249,3 +249,16 @@ def test_the_verify_queue_must_be_its_own() -> None:
             Settings.from_environment(clash)
         assert "REVOKE_QUEUE_NAME" in refused.value.public_message
         assert "REVOKE_CAMPAIGN_QUEUE_NAME" in refused.value.public_message
+
+
+def test_at_a_terminal_without_host_storage_the_cli_says_the_check_was_not_scheduled(
+    app: GraphSimulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from revoke.app.cli import EXIT_OK, main
+
+    with app_settings({"AzureWebJobsStorage": "", "REVOKE_VERIFY_AFTER_SECONDS": "2100"}):
+        assert main(["revoke", "--user", MEGAN[0], "--action", "disableAccount"]) == EXIT_OK  # still contained
+
+    out = capsys.readouterr().out
+    assert "Check after the next directory sync: failed" in out
+    assert "no host storage connection (AzureWebJobsStorage" in out and "REVOKE_VERIFY_AFTER_SECONDS=off" in out

@@ -227,6 +227,10 @@ def _print_report(report: ContainmentReport) -> None:
             f"Incident comment: {report.comment.status}"
             + (f" ({report.comment.detail})" if report.comment.detail else "")
         )
+    if report.tasks is not None:
+        print(f"Incident tasks: {report.tasks.created} of {report.tasks.wanted} added")
+    if report.verification is not None:
+        print(f"Check after the next directory sync: {report.verification.status} ({report.verification.detail})")
     print(f"Correlation id: {report.correlation_id}" + (" (dry run: nothing was sent)" if report.dry_run else ""))
 
 

@@ -19,7 +19,6 @@ from revoke.app.runtime import COMMENT_CONNECTIONS, shared_credential, shared_to
 from revoke.audit.redaction import protect_logs
 from revoke.containment.verification import Verification
 from revoke.deadline import Deadline
-from revoke.errors import SettingsError
 from revoke.graph.account_states import AccountStateReader
 from revoke.graph.defender_identity import DefenderForIdentity
 from revoke.graph.sending import CallSender
@@ -93,10 +92,10 @@ def verify_queue_for(settings: Settings) -> StorageVerifyQueue:
 
         identity = ManagedIdentityCredential(client_id=storage.client_id)
         return StorageVerifyQueue.from_endpoint(storage.queue_endpoint, settings.verify_queue_name, identity)
-    raise SettingsError(
-        HostStorageNames.ACCOUNT_NAME,
-        "is not set",
-        expected=f"the host storage account, for the verify queue ({SettingNames.VERIFY_QUEUE_NAME})",
+    # Said as it is (a RuntimeError's text is shown): a responder's terminal usually has no host storage.
+    raise RuntimeError(
+        f"no host storage connection ({HostStorageNames.CONNECTION} or {HostStorageNames.ACCOUNT_NAME}) for the "
+        f"verify queue; where there is none, set {SettingNames.VERIFY_AFTER_SECONDS}=off"
     )
 
 
