@@ -29,6 +29,10 @@ QUERIES = {
         {"time", "outcome", "detail", "user", "correlationId"},
         ['"refused"', "REVOKE_PROTECTED_USERS"],
     ),
+    "reverted-after-sync.kql": (
+        {"time", "action", "outcome", "user", "detail", "correlationId"},
+        ['"verifyContainment"', '"reverted"', '"disableActiveDirectoryAccount"'],
+    ),
 }
 EVENT_FIELDS = set(json.loads(SCHEMA_PATH.read_text())["properties"]) | {
     "contained"
