@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from bicep_values import Evaluator
 from conftest import body, resources_of_type
-from test_role_coverage import QUEUE
+from test_role_coverage import BUILT_IN_ROLES, MESSAGES, QUEUE
 
 from revoke.actions import ACTIVE_DIRECTORY_APP_ROLES
 from revoke.settings import DEFAULT_VERIFY_QUEUE_NAME, SettingNames
@@ -77,3 +77,28 @@ def test_the_verify_module_creates_both_queues_and_grants_send_and_read(template
         ("${verifyQueueName}-poison", "storageQueueDataContributor"),
     ]
     assert all(grant["why"] for grant in grants)
+
+
+def test_the_identity_may_schedule_receive_and_poison_on_the_verify_queue(templates: dict[str, dict[str, Any]]) -> None:
+    """Put Message with a visibility timeout (schedule), Get/Delete/Update Message (the trigger), on the verify queue."""
+    template = templates["app/verify-queue.bicep"]
+    roles = template["variables"]["roles"]["value"]
+    by_queue: dict[str, set[str]] = {}
+    for grant in template["variables"]["queueGrants"]["value"]:
+        by_queue.setdefault(grant["queue"], set()).add(grant["role"])
+    assert by_queue == {
+        "verifyQueueName": {"storageQueueDataMessageSender", "storageQueueDataContributor"},
+        "${verifyQueueName}-poison": {"storageQueueDataContributor"},
+    }
+    sender = BUILT_IN_ROLES[roles["storageQueueDataMessageSender"]]
+    assert sender.grants(f"{MESSAGES}/add/action") and not sender.grants(f"{MESSAGES}/read")
+    contributor = BUILT_IN_ROLES[roles["storageQueueDataContributor"]]
+    for needed in (f"{MESSAGES}/read", f"{MESSAGES}/delete", f"{MESSAGES}/write", f"{MESSAGES}/process/action"):
+        assert contributor.grants(needed)
+
+
+def test_the_sentinel_responder_role_may_write_incident_tasks() -> None:
+    """IncidentTasks_CreateOrUpdate: Microsoft Sentinel Responder holds Microsoft.SecurityInsights/incidents/*."""
+    responder = BUILT_IN_ROLES["3e150937-b8fe-4cfb-8069-0eaf05ecd056"]
+    assert responder.grants("Microsoft.SecurityInsights/incidents/tasks/write")
+    assert not responder.grants("Microsoft.SecurityInsights/incidents/tasks/delete")
