@@ -27,7 +27,12 @@ ALL_ROLES = [
     "User.EnableDisableAccount.All",
     "User.Read.All",
     "IdentityRiskyUser.ReadWrite.All",
+    "SecurityIdentitiesAccount.Read.All",
+    "SecurityIdentitiesActions.ReadWrite.All",
 ]
+# Synced from Active Directory: disabled in Entra ID alone, the next sync enables them again
+# (POST /graphsim/directorySync plays one sync cycle).
+SYNCED_USERS = ("pradeep.gupta@contoso.com",)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,12 +42,16 @@ def main(argv: list[str] | None = None) -> int:
     with GraphSimulator() as simulator:
         for upn, object_id in SAMPLE_USERS:
             simulator.add_user(upn, object_id)
+        synced = [simulator.add_user(upn, synced=True) for upn in SYNCED_USERS]
         simulator.app_roles = list(ALL_ROLES)
         environment = {**simulator.environment(), "REVOKE_ARM_ENDPOINT": simulator.arm_url}
         print("# The Graph simulator is serving. Export these, then run func start or python -m revoke:")
         for name, value in environment.items():
             print(f"export {name}={shlex.quote(value)}")
-        print(f"# Users: {', '.join(upn for upn, _ in SAMPLE_USERS)}. Ctrl-C stops it.", flush=True)
+        print(f"# Users: {', '.join(upn for upn, _ in SAMPLE_USERS)}.")
+        for user in synced:
+            print(f"# Synced from Active Directory: {user.user_principal_name} (SID {user.on_premises_sid}).")
+        print(f"# A directory sync: curl -X POST {simulator.url}/graphsim/directorySync. Ctrl-C stops it.", flush=True)
         if not args.once:
             with contextlib.suppress(KeyboardInterrupt):
                 threading.Event().wait()

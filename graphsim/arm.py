@@ -1,5 +1,15 @@
-"""Azure Resource Manager in the simulator: the Microsoft Sentinel incident comments the app PUTs,
-on a port of its own, with ARM's token checks and error bodies.
+"""Azure Resource Manager in the simulator: the Microsoft Sentinel incident comments and incident
+tasks the app PUTs, on a port of its own, with ARM's token checks and error bodies.
+
+Incident tasks (IncidentTasks_CreateOrUpdate, stable since 2024-03-01):
+
+    PUT {incident}/tasks/{taskId}?api-version=2024-03-01
+    {"properties": {"title": "...", "description": "...", "status": "New"}}   -> 201 created, 200 updated
+
+as the REST API's example shows it (azure-rest-api-specs, Microsoft.SecurityInsights/stable/2024-03-01/
+examples/incidents/tasks/IncidentTasks_CreateOrUpdate.json); `title` and `status` (New or Completed)
+are required. An incident holds at most 40 tasks (Microsoft Sentinel service limits, "Number of
+tasks": https://learn.microsoft.com/azure/sentinel/sentinel-service-limits); the 41st is refused.
 """
 
 from __future__ import annotations
@@ -10,7 +20,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from graphsim.wire import Answer, Exchange, RecordedRequest, graph_error
@@ -30,11 +40,21 @@ ARM_AUDIENCES = frozenset(
 ARM_COMMENT_API_VERSIONS = frozenset(
     {"2023-02-01", "2023-11-01", "2024-03-01", "2024-09-01", "2025-03-01", "2025-06-01", "2025-09-01"}
 )
+# Stable SecurityInsights versions that serve IncidentTasks_CreateOrUpdate (none before 2024-03-01).
+ARM_TASK_API_VERSIONS = frozenset({"2024-03-01", "2024-09-01", "2025-03-01", "2025-06-01", "2025-09-01"})
 MAX_COMMENT_CHARACTERS = 30_000  # Microsoft Sentinel service limits: characters per comment
+MAX_TASKS_PER_INCIDENT = 40  # Microsoft Sentinel service limits: tasks per incident
+TASK_STATUSES = frozenset({"New", "Completed"})
 ARM_PATH = re.compile(r"^(/subscriptions(?:/.*)?)$", re.IGNORECASE)
 _COMMENT_PATH = re.compile(
     r"^(/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.OperationalInsights/workspaces/[^/]+"
     r"/providers/Microsoft\.SecurityInsights/incidents/[^/]+)/comments/([^/]+)$",
+    re.IGNORECASE,
+)
+
+_TASK_PATH = re.compile(
+    r"^(/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.OperationalInsights/workspaces/[^/]+"
+    r"/providers/Microsoft\.SecurityInsights/incidents/[^/]+)/tasks/([^/]+)$",
     re.IGNORECASE,
 )
 
@@ -49,9 +69,14 @@ class Arm:
         self._sim = simulator
         # (incident id lower-cased, comment id lower-cased) -> every message PUT there.
         self.comments: dict[tuple[str, str], list[str]] = {}
+        # (incident id lower-cased, task id lower-cased) -> the properties of every PUT there.
+        self.tasks: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.requests: list[RecordedRequest] = []
         # The resources served, by their path under /subscriptions; any other is 404.
-        self._resources: list[tuple[re.Pattern[str], _Serve]] = [(_COMMENT_PATH, self._put_comment)]
+        self._resources: list[tuple[re.Pattern[str], _Serve]] = [
+            (_COMMENT_PATH, self._put_comment),
+            (_TASK_PATH, self._put_task),
+        ]
         self._lock = threading.Lock()
 
     def is_arm_token(self, token: str) -> bool:
@@ -120,6 +145,57 @@ class Arm:
             },
         }
         return Answer(201 if created else 200, resource)
+
+    def _put_task(self, method: str, task: re.Match[str], query: str, body: bytes) -> Answer:
+        if method != "PUT":
+            return graph_error(405, "MethodNotAllowed", f"{method} is not served here")
+        if (refused := _refused_api_version(query, ARM_TASK_API_VERSIONS)) is not None:
+            return refused
+        properties = _task_properties(body)
+        if properties is None:
+            message = 'The body must be {"properties": {"title": string, "status": "New" or "Completed", ...}}.'
+            return graph_error(400, "BadRequest", message)
+        incident, task_id = task.group(1), task.group(2)
+        key = (incident.lower(), task_id.lower())
+        with self._lock:
+            created = key not in self.tasks
+            held = sum(1 for known, _ in self.tasks if known == key[0])
+            if created and held >= MAX_TASKS_PER_INCIDENT:
+                return graph_error(400, "BadRequest", f"An incident can have at most {MAX_TASKS_PER_INCIDENT} tasks.")
+            self.tasks.setdefault(key, []).append(properties)
+        now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        author = {"objectId": self._sim.identity_endpoint.identity_object_id, "name": "graphsim"}
+        resource = {
+            "id": f"{incident}/tasks/{task_id}",
+            "name": task_id,
+            "type": "Microsoft.SecurityInsights/incidents/tasks",
+            "etag": f'"{uuid.uuid4()}"',
+            "properties": {
+                **properties,
+                "createdTimeUtc": now,
+                "lastModifiedTimeUtc": now,
+                "createdBy": author,
+                "lastModifiedBy": author,
+            },
+        }
+        return Answer(201 if created else 200, resource)
+
+
+def _task_properties(body: bytes) -> dict[str, Any] | None:
+    """A task PUT body's title, description and status, or None if the body is not a task."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    properties = document.get("properties") if isinstance(document, dict) else None
+    if not isinstance(properties, dict):
+        return None
+    title, status, description = properties.get("title"), properties.get("status"), properties.get("description")
+    if not isinstance(title, str) or not title or status not in TASK_STATUSES:
+        return None
+    if description is not None and not isinstance(description, str):
+        return None
+    return {"title": title, "description": description, "status": status}
 
 
 def _refused_api_version(query: str, served: frozenset[str]) -> Answer | None:

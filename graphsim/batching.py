@@ -79,7 +79,10 @@ class Batches:
             exchange.pause([envelope_fault], identity=False)
             exchange.answer(UNAUTHORIZED)
             return
-        item_faults = [sim.faults.take(urlsplit(item.full_path(version)).path, identity=False) for item in items]
+        item_faults = [
+            sim.faults.take(urlsplit(item.full_path(version)).path, identity=False, method=item.method)
+            for item in items
+        ]
         exchange.pause([envelope_fault, *item_faults], identity=False)
         if any(fault is not None and fault.drop for fault in item_faults):
             exchange.drop()

@@ -10,7 +10,8 @@ disabled and this deployment never contained (409). The action budget and the co
 records are kept in Azurite, the real Storage emulator. Each request leaves a comment on the
 incident through the simulated Azure Resource Manager, and sends its audit events to the
 simulated Logs Ingestion endpoint (over loopback HTTPS), where they arrive in the audit table as
-the SOC sees them. The real
+the SOC sees them. Then a campaign
+(graphsim/campaign_demo.py), and users synced from Active Directory (graphsim/hybrid_demo.py). The real
 azure-identity fetches tokens from the simulated managed-identity endpoint and the real
 requests session calls the simulated Graph and ARM. The demo checks what it shows and
 exits 1 if anything is not as expected.
@@ -56,6 +57,7 @@ NAMES = {
     LEE[1]: "Lee Gu",
     BREAKGLASS: "the break-glass account",
     "gone@contoso.com": "gone@contoso.com (left the company)",
+    "S-1-5-21-1004336348-1177238915-682003330-1105": "CORP\\svc-backup (by its on-premises SID)",
 }
 REASON_WIDTH = 110
 
@@ -105,7 +107,8 @@ def run_demo(verbose: bool = False) -> int:
 
         print("== 1. A Microsoft Sentinel incident lands on the queue (samples/sentinel-incident.json)")
         print(
-            "   It names Adele Vance and Bob, a guest from Fabrikam. REVOKE_ACTIONS=revokeSignInSessions (the default)"
+            "   It names Adele Vance, Bob, a guest from Fabrikam, and CORP\\svc-backup by its on-premises SID."
+            " REVOKE_ACTIONS=revokeSignInSessions (the default)"
         )
         with app_settings({**deployment, "REVOKE_ACTIONS": "revokeSignInSessions"}):
             disposition = deliver(revoke_queue, INCIDENT_SAMPLE.read_bytes())
@@ -356,5 +359,6 @@ def sent_for(graph: GraphSimulator, user: Any) -> bool:
 
 if __name__ == "__main__":
     from graphsim.campaign_demo import run_campaign_demo
+    from graphsim.hybrid_demo import run_hybrid_demo
 
-    raise SystemExit(max(run_demo(verbose="--verbose" in sys.argv[1:]), run_campaign_demo()))
+    raise SystemExit(max(run_demo(verbose="--verbose" in sys.argv[1:]), run_campaign_demo(), run_hybrid_demo()))

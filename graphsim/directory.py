@@ -3,6 +3,8 @@
 Its routes join the simulator's (`GraphSimulator.perform`), and its write quota is asked first:
 
     GET /v1.0/users?$select=...&$top=N                                   every user
+    GET /v1.0/users?$filter=onPremisesSecurityIdentifier eq '{sid}'&$select=...
+                                                                         the user synced from that account
     GET /v1.0/groups/{id}/transitiveMembers/microsoft.graph.user?...     users in the group, at any depth
     GET /v1.0/directoryRoles(roleTemplateId='{id}')/members/microsoft.graph.user?...
                                                                          users actively assigned the role
@@ -64,6 +66,8 @@ _WRITE = re.compile(
     r"|identityProtection/riskyUsers/confirmCompromised)$"
 )
 _USER = re.compile(r"^/(v1\.0|beta)/users/[^/]+$")
+# An OData string literal doubles a quote inside it.
+_SID_FILTER = re.compile(r"onPremisesSecurityIdentifier eq '((?:[^']|'')*)'")
 
 
 @dataclass
@@ -113,6 +117,7 @@ class Directory:
         self.page_size = GRAPH_MAX_TOP
         self.quota: WriteQuota | None = None
         self.list_requests = 0
+        self.filter_requests = 0
 
     # --- building the tenant ----------------------------------------------------------
     def add_group(
@@ -169,7 +174,28 @@ class Directory:
         ]
 
     def _all_users(self, match: re.Match[str], body: Any, query: str) -> Answer:
+        if "$filter" in parse_qs(query):
+            return self._filtered(query)
         return self._page(match.string, self._sim.user_ids(), query)
+
+    def _filtered(self, query_string: str) -> Answer:
+        """`$filter=onPremisesSecurityIdentifier eq '<sid>'`, the one filter on /users simulated here.
+
+        The user resource documents `eq` on onPremisesSecurityIdentifier without the advanced
+        query parameters (https://learn.microsoft.com/graph/aad-advanced-queries, the property
+        table); the answer is a collection, empty when no user was synced from that account.
+        Any other filter is refused as Graph refuses a filter clause it does not support.
+        """
+        query = parse_qs(query_string)
+        self.filter_requests += 1
+        wanted = _SID_FILTER.fullmatch(query["$filter"][0])
+        if wanted is None:
+            message = "Unsupported or invalid query filter clause specified for property of resource 'User'."
+            return graph_error(400, "Request_UnsupportedQuery", message)
+        sid = wanted.group(1).replace("''", "'").lower()
+        users = self._sim.users
+        found = [user for user in users.every_user() if (user.on_premises_sid or "").lower() == sid]
+        return Answer(200, {"value": [users.selected(user, query_string) for user in found]})
 
     def _group_members(self, match: re.Match[str], body: Any, query: str) -> Answer:
         ids = self._transitive(unquote(match.group(1)).lower())

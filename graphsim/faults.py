@@ -26,8 +26,9 @@ from graphsim.wire import Answer
 class Fault:
     """An injected failure: answer `status` (with `headers`), drop the connection, or stall.
 
-    `match` picks the requests it applies to (by their path); `times` is how many it
-    spends itself on (None: every matching request).
+    `match` picks the requests it applies to (by their path), `method` (None: any) by their
+    method, so a fault for a PATCH of /users/{id} spares the look-up's GET of the same path;
+    `times` is how many it spends itself on (None: every matching request).
 
     Inside a `$batch`, a fault applies to each sub-request, matched on its full path
     (`/v1.0/users/{id}/revokeSignInSessions`): a `status` becomes that item's answer
@@ -56,6 +57,7 @@ class Fault:
     drip: float = 0.0  # send the answer (performed as usual) one byte per `drip` seconds
     identity: bool = False  # applies to the managed-identity endpoint instead of Graph
     batch_envelope: bool = False  # applies to a $batch POST itself instead of its sub-requests
+    method: str | None = None  # applies to requests of this method only (None: any)
 
     def answer(self) -> Answer:
         """What Graph answers in the request's place: `status` with `body`, or Graph's error for the status."""
@@ -94,15 +96,22 @@ class FaultPlan:
             self._arm_faults.clear()
             self._ingestion_faults.clear()
 
-    def take(self, path: str, *, identity: bool, batch_envelope: bool = False) -> Fault | None:
+    def take(
+        self, path: str, *, identity: bool, batch_envelope: bool = False, method: str | None = None
+    ) -> Fault | None:
         """The fault for a Graph or identity request (or a `$batch` POST itself) to `path`, if any."""
+
+        def applies(fault: Fault) -> bool:
+            same_method = fault.method is None or method is None or fault.method == method
+            return fault.identity == identity and fault.batch_envelope == batch_envelope and same_method
+
         with self._lock:
             for fault in self._faults:
-                if fault.identity == identity and fault.batch_envelope == batch_envelope and fault.match(path):
+                if applies(fault) and fault.match(path):
                     return _spend(fault, self._faults)
             if self._random_faults and not identity:
                 rate, rng, choices = self._random_faults
-                candidates = [fault for fault in choices if fault.batch_envelope == batch_envelope]
+                candidates = [fault for fault in choices if applies(fault)]
                 if candidates and rng.random() < rate:
                     return rng.choice(candidates)
         return None

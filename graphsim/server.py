@@ -3,12 +3,15 @@
 `GraphSimulator` is what tests hold; `_Handler` reads each HTTP request and hands it to
 the concern that answers it, each in a module of its own:
 
-    users.py                GET and PATCH /users/{id}, revokeSignInSessions, invalidateAllRefreshTokens
+    users.py                GET and PATCH /users/{id}, revokeSignInSessions, invalidateAllRefreshTokens;
+                            a synced user's Active Directory account, and the directory sync
     identity_protection.py  riskyUsers/confirmCompromised and riskyUsers/dismiss
-    directory.py            listings of users, group and role members; Graph's write quota
+    defender_identity.py    Defender for Identity's identity accounts: list, get, invokeAction
+    directory.py            listings of users (and the on-premises SID filter), group and role
+                            members; Graph's write quota
     batching.py             POST /{version}/$batch
     identity_endpoint.py    the managed-identity endpoint and the tokens it issues
-    arm.py                  Azure Resource Manager (its own port): Sentinel incident comments
+    arm.py                  Azure Resource Manager (its own port): Sentinel incident comments and tasks
     ingestion.py            the Logs Ingestion API (its own port, HTTPS: tls.py): the audit table's rule
     faults.py               the faults tests inject, and the plan that spends them
     wire.py                 what they share: RecordedRequest, Answer, Route, Exchange
@@ -31,13 +34,14 @@ import requests
 
 from graphsim.arm import ARM_PATH, Arm
 from graphsim.batching import BATCH_PATH, Batches
+from graphsim.defender_identity import DefenderIdentity
 from graphsim.directory import Directory
 from graphsim.faults import Fault, FaultPlan
 from graphsim.identity_endpoint import GRAPH_RESOURCE, IDENTITY_API_VERSION, IDENTITY_PATH, IdentityEndpoint
 from graphsim.identity_protection import IdentityProtection
 from graphsim.ingestion import LogsIngestion
 from graphsim.tls import authority_bundle, server_context
-from graphsim.users import SimulatedUser, Users, user_segment
+from graphsim.users import DIRECTORY_SYNC_PATH, SimulatedUser, Users, user_segment
 from graphsim.wire import UNAUTHORIZED, Answer, RecordedRequest, unsupported
 
 T = TypeVar("T")
@@ -72,6 +76,9 @@ class GraphSimulator:
     revocations: _Kept[Counter[str]] = _Kept("users")
     disabled: _Kept[set[str]] = _Kept("users")
     enabled: _Kept[Counter[str]] = _Kept("users")
+    active_directory_disabled: _Kept[set[str]] = _Kept("users")
+    password_resets: _Kept[Counter[str]] = _Kept("users")
+    directory_syncs: _Kept[int] = _Kept("users")
     respond_no_content: _Kept[bool] = _Kept("users")
     confirmed_compromised: _Kept[Counter[str]] = _Kept("identity_protection")
     risk_dismissed: _Kept[Counter[str]] = _Kept("identity_protection")
@@ -88,6 +95,7 @@ class GraphSimulator:
     token_requests: _Kept[int] = _Kept("identity_endpoint")
     issued_tokens: _Kept[list[str]] = _Kept("identity_endpoint")
     comments: _Kept[dict[tuple[str, str], list[str]]] = _Kept("arm")
+    tasks: _Kept[dict[tuple[str, str], list[dict[str, Any]]]] = _Kept("arm")
     arm_requests: _Kept[list[RecordedRequest]] = _Kept("arm", "requests")
 
     def __init__(
@@ -101,12 +109,18 @@ class GraphSimulator:
         self.identity_endpoint = IdentityEndpoint()
         self.users = Users(self, respond_no_content=respond_no_content)
         self.identity_protection = IdentityProtection(self.users)
+        self.defender_identity = DefenderIdentity(self.users)
         self.directory = Directory(self)  # groups, roles, paged listings, the write quota
         self.batches = Batches(self, shuffle_responses=shuffle_batch_responses)
         self.arm = Arm(self)
         self.ingestion = LogsIngestion(self)
         # Every Graph request the simulator answers, by the concern that answers it.
-        self._routes = [*self.directory.routes(), *self.users.routes(), *self.identity_protection.routes()]
+        self._routes = [
+            *self.directory.routes(),
+            *self.users.routes(),
+            *self.identity_protection.routes(),
+            *self.defender_identity.routes(),
+        ]
 
     # --- lifecycle -------------------------------------------------------------------
     def __enter__(self) -> GraphSimulator:
@@ -189,6 +203,10 @@ class GraphSimulator:
 
     def find_user(self, key: str) -> SimulatedUser | None:
         return self.users.find(key)
+
+    def directory_sync(self) -> dict[str, list[str]]:
+        """One Entra Connect sync cycle: synced users take their Active Directory account's state (graphsim.users)."""
+        return self.users.directory_sync()
 
     def identity_protection_used_by_another_app(self) -> None:
         """Another app of the tenant just used Identity Protection's turn: the next second is taken."""
@@ -287,6 +305,9 @@ class _Handler(BaseHTTPRequestHandler):
         # ARM's paths are served on Graph's port too, so a token for the wrong audience is refused as ARM refuses it.
         if self.port == "arm" or ARM_PATH.match(path):
             self.simulator.arm.serve(self, path, body)
+        elif self.command == "POST" and path == DIRECTORY_SYNC_PATH:
+            # The simulator's own control, not Graph: no token, not recorded as a Graph request.
+            self.answer(Answer(200, self.simulator.directory_sync()))
         elif self.command == "POST" and (batch := BATCH_PATH.match(path)):
             self.simulator.batches.serve(self, batch.group(1), path, body)
         else:
@@ -310,7 +331,7 @@ class _Handler(BaseHTTPRequestHandler):
         is_identity = path == IDENTITY_PATH
         authorized = self.authorized()
         sim.record(RecordedRequest(self.command, self.path, user_segment(path), authorized, body))
-        fault = sim.faults.take(path, identity=is_identity)
+        fault = sim.faults.take(path, identity=is_identity, method=self.command)
         self.pause([fault], identity=is_identity)
         self.drip = fault.drip if fault is not None else 0.0
         if fault is not None and fault.drop:

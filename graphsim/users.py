@@ -1,14 +1,27 @@
 """The tenant's users and what Graph does to one: look it up (GET), disable or enable it (PATCH),
-revoke its sessions (revokeSignInSessions, beta invalidateAllRefreshTokens).
+revoke its sessions (revokeSignInSessions, beta invalidateAllRefreshTokens); and, for a user synced
+from on-premises Active Directory, its Active Directory account and the directory sync that copies
+that account's state over the cloud's.
+
+Graph accepts `accountEnabled` on a synced user: the error "Unable to update the specified
+properties for on-premises mastered Directory Sync objects" is documented for other attributes,
+not this one. The change holds only until the next directory sync, which puts the on-premises
+value back ("any changes, such as disabling a user in the cloud (Azure AD), are overridden by
+the setting defined in the on-prem AD during the next sync": the Azure-Sentinel playbook
+Block-OnPremADUser, https://github.com/Azure/Azure-Sentinel/tree/master/Playbooks/Block-OnPremADUser).
+Microsoft Entra Connect runs that sync every 30 minutes by default
+(https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-sync-feature-scheduler);
+here it runs when a test calls `directory_sync()` (or POSTs DIRECTORY_SYNC_PATH).
 """
 
 from __future__ import annotations
 
+import random
 import re
 import threading
 import uuid
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote
 
@@ -19,25 +32,41 @@ if TYPE_CHECKING:
 
 _ACTION_PATH = re.compile(r"^/(v1\.0|beta)/users/([^/]+)/(revokeSignInSessions|invalidateAllRefreshTokens)$")
 _USER_PATH = re.compile(r"^/(v1\.0|beta)/users/([^/]+)$")
+# Not a Graph path: the simulator's control for one Entra Connect sync cycle (graphsim.server).
+DIRECTORY_SYNC_PATH = "/graphsim/directorySync"
+ON_PREMISES_DOMAIN = "corp.contoso.com"
 
 
 @dataclass(frozen=True)
 class SimulatedUser:
     object_id: str
     user_principal_name: str
-    synced: bool = False  # mastered in on-premises Active Directory: Graph refuses to disable it
+    synced: bool = False  # mastered in on-premises Active Directory, kept in step by directory sync
     # Where the user signs in, as Graph's user resource says it (see the kinds in graphsim.faults).
     user_type: str = "Member"
     external_user_state: str | None = None
     creation_type: str | None = None
     identities: tuple[tuple[str, str], ...] = ()  # (signInType, issuer); empty: this tenant's own
+    # A synced user's Active Directory account, as Entra Connect copies it onto the user resource.
+    on_premises_sid: str | None = None
+    sam_account_name: str | None = None
+    domain_name: str | None = None
 
     def properties(self) -> dict[str, Any]:
-        """The user resource's properties this simulator knows, by their Graph names."""
+        """The user resource's properties this simulator knows, by their Graph names.
+
+        The user resource documents onPremisesSyncEnabled as `true` for a user synced from an
+        on-premises directory and `null` for one never synced, and the onPremises* names as
+        populated only for synced users (https://learn.microsoft.com/graph/api/resources/user).
+        """
         identities = self.identities or (("userPrincipalName", "contoso.onmicrosoft.com"),)
         return {
             "id": self.object_id,
             "userPrincipalName": self.user_principal_name,
+            "onPremisesSyncEnabled": True if self.synced else None,
+            "onPremisesSecurityIdentifier": self.on_premises_sid,
+            "onPremisesSamAccountName": self.sam_account_name,
+            "onPremisesDomainName": self.domain_name,
             "userType": self.user_type,
             "externalUserState": self.external_user_state,
             "creationType": self.creation_type,
@@ -50,6 +79,11 @@ class SimulatedUser:
                 for kind, issuer in identities
             ],
         }
+
+
+def new_sid(rng: random.Random) -> str:
+    """A domain account's security identifier: S-1-5-21, three sub-authorities naming the domain, a RID."""
+    return f"S-1-5-21-{rng.getrandbits(32)}-{rng.getrandbits(32)}-{rng.getrandbits(32)}-{rng.randint(1100, 99999)}"
 
 
 def user_segment(path: str) -> str | None:
@@ -67,7 +101,13 @@ class Users:
         self.revocations: Counter[str] = Counter()  # object id -> revocations performed
         self.disabled: set[str] = set()  # object ids of accounts Graph disabled
         self.enabled: Counter[str] = Counter()  # object id -> times Graph enabled the account again
+        # A synced user's Active Directory account: disabled on premises (the directory sync copies
+        # this over the cloud's accountEnabled), and password resets forced at next sign-in.
+        self.active_directory_disabled: set[str] = set()  # object ids
+        self.password_resets: Counter[str] = Counter()  # object id -> resets forced
+        self.directory_syncs = 0
         self._by_key: dict[str, SimulatedUser] = {}  # lower-cased object id and UPN -> the user
+        self._sids = random.Random(22)
         self._lock = threading.Lock()
 
     def add(self, user_principal_name: str, object_id: str | None, *, synced: bool, **kind: Any) -> SimulatedUser:
@@ -79,6 +119,11 @@ class Users:
                 "identities": (("federated", "ExternalAzureAD"),),
             }
         user = SimulatedUser(object_id or str(uuid.uuid4()), user_principal_name, synced, **kind)
+        if synced and user.on_premises_sid is None:
+            with self._lock:
+                sid = new_sid(self._sids)
+            local = user_principal_name.split("@")[0][:20]  # sAMAccountName holds at most 20 characters
+            user = replace(user, on_premises_sid=sid, sam_account_name=local, domain_name=ON_PREMISES_DOMAIN)
         with self._lock:
             self._by_key[user.object_id.lower()] = user
             self._by_key[user_principal_name.lower()] = user
@@ -91,6 +136,46 @@ class Users:
     def find(self, key: str) -> SimulatedUser | None:
         with self._lock:
             return self._by_key.get(key.lower())
+
+    def every_user(self) -> list[SimulatedUser]:
+        with self._lock:
+            return list({user.object_id: user for user in self._by_key.values()}.values())
+
+    def account_enabled(self, user: SimulatedUser) -> bool:
+        with self._lock:
+            return user.object_id not in self.disabled
+
+    def active_directory_enabled(self, user: SimulatedUser) -> bool:
+        with self._lock:
+            return user.object_id not in self.active_directory_disabled
+
+    def act_on_premises(self, user: SimulatedUser, action: str) -> None:
+        """What Defender for Identity does to the user's Active Directory account: disable, enable, forcePasswordReset."""
+        with self._lock:
+            if action == "disable":
+                self.active_directory_disabled.add(user.object_id)
+            elif action == "enable":
+                self.active_directory_disabled.discard(user.object_id)
+            elif action == "forcePasswordReset":
+                self.password_resets[user.object_id] += 1
+
+    def directory_sync(self) -> dict[str, list[str]]:
+        """One Entra Connect sync cycle: each synced user's accountEnabled becomes its Active Directory
+        account's. The object ids whose cloud value changed, by what it became."""
+        changed: dict[str, list[str]] = {"enabled": [], "disabled": []}
+        with self._lock:
+            self.directory_syncs += 1
+            for user in {user.object_id: user for user in self._by_key.values()}.values():
+                if not user.synced:
+                    continue
+                on_premises_disabled = user.object_id in self.active_directory_disabled
+                if on_premises_disabled and user.object_id not in self.disabled:
+                    self.disabled.add(user.object_id)
+                    changed["disabled"].append(user.object_id)
+                elif not on_premises_disabled and user.object_id in self.disabled:
+                    self.disabled.discard(user.object_id)
+                    changed["enabled"].append(user.object_id)
+        return changed
 
     def routes(self) -> list[Route]:
         return [
@@ -117,11 +202,14 @@ class Users:
         user = self.find(unquote(segment))
         if user is None:
             return _not_found(segment)
-        properties = user.properties()
+        return Answer(200, self.selected(user, query))
+
+    def selected(self, user: SimulatedUser, query: str) -> dict[str, Any]:
+        """As Graph: the properties $select names (null where unset); without it, the default set."""
+        properties = {**user.properties(), "accountEnabled": self.account_enabled(user)}
         selected = parse_qs(query).get("$select")
-        # As Graph: the properties $select names (null where unset); without it, the default set.
         names = selected[0].split(",") if selected else ["id", "userPrincipalName"]
-        return Answer(200, {name: properties.get(name) for name in names})
+        return {name: properties.get(name) for name in names}
 
     def _update(self, match: re.Match[str], body: Any, query: str) -> Answer:
         segment = match.group(2)
@@ -132,12 +220,8 @@ class Users:
         user = self.find(unquote(segment))
         if user is None:
             return _not_found(segment)
-        if user.synced:
-            message = (
-                "Unable to update the specified properties for on-premises mastered Directory Sync objects "
-                "or objects currently undergoing migration."
-            )
-            return graph_error(400, "Request_BadRequest", message)
+        # A synced user's too: accepted, and undone by the next directory_sync() unless the
+        # Active Directory account is disabled as well (this module's docstring).
         with self._lock:
             self.disabled.add(user.object_id)
         return Answer(204)
@@ -147,9 +231,6 @@ class Users:
         user = self.find(unquote(segment))
         if user is None:
             return _not_found(segment)
-        if user.synced:
-            message = "Unable to update the specified properties for on-premises mastered Directory Sync objects."
-            return graph_error(400, "Request_BadRequest", message)
         with self._lock:
             self.disabled.discard(user.object_id)
             self.enabled[user.object_id] += 1

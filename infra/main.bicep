@@ -112,7 +112,19 @@ param revokeMaxParallel int = 8
 param revokeCallerAuth string = 'entra'
 
 @description('REVOKE_ACTION_BUDGET: targets each action may be sent for per rolling hour across every instance (action=N pairs), or off.')
-param revokeActionBudget string = 'revokeSignInSessions=200,disableAccount=50,confirmCompromised=100,enableAccount=50,dismissRisk=100'
+param revokeActionBudget string = 'revokeSignInSessions=200,disableAccount=50,confirmCompromised=100,enableAccount=50,dismissRisk=100,disableActiveDirectoryAccount=50,forceActiveDirectoryPasswordReset=50,enableActiveDirectoryAccount=50'
+
+// Users synced from Active Directory (docs/CONTAINED.md, "Hybrid users").
+@description('REVOKE_ONPREM_ACTIONS: the Active Directory actions Microsoft Defender for Identity takes for users synced from Active Directory: empty (none), disableAccount, or disableAccount,forcePasswordReset. When set, the identity gets SecurityIdentitiesAccount.Read.All and SecurityIdentitiesActions.ReadWrite.All; Defender for Identity needs its sensor on the domain controllers.')
+param revokeOnpremActions string = ''
+
+@description('REVOKE_VERIFY_AFTER_SECONDS: seconds after a containment that disabled someone to check it again (one 30-minute directory sync cycle and a margin), or off; the verify queue is created unless off.')
+param revokeVerifyAfterSeconds string = '2100'
+
+@description('REVOKE_VERIFY_QUEUE_NAME: the queue the check after the next directory sync waits on; its poison queue is <name>-poison.')
+@minLength(3)
+@maxLength(56)
+param revokeVerifyQueueName string = 'revoke-verify'
 
 @description('The callers of the API and their app roles, assigned as code: [{ principalId: <service principal object id of a SOAR app or a managed identity>, roles: [Containment.Revoke, Containment.Disable, Containment.ConfirmCompromised, Containment.Release, Containment.Campaign] }].')
 param revokeCallers array = []
@@ -186,6 +198,8 @@ var enabledActions = map(filter(split(revokeActions, ','), name => !empty(trim(n
 var enabledReleaseActions = map(filter(split(revokeReleaseActions, ','), name => !empty(trim(name))), name => toLower(trim(name)))
 // Protection by membership as the code reads the two settings: any id listed, empty items ignored.
 var protectionByMembership = !empty(filter(split('${revokeProtectedGroups},${revokeProtectedRoles}', ','), id => !empty(trim(id))))
+var enabledOnpremActions = map(filter(split(revokeOnpremActions, ','), name => !empty(trim(name))), name => toLower(trim(name)))
+var verifyOn = toLower(trim(revokeVerifyAfterSeconds)) != 'off'
 
 // The Sentinel workspace, when one is named: where comments go and the automation rule lives.
 var sentinelWorkspaceSubscription = empty(sentinelWorkspaceSubscriptionId) ? subscription().subscriptionId : sentinelWorkspaceSubscriptionId
@@ -240,6 +254,9 @@ var revokeAppSettings = {
   REVOKE_AUDIT_DCR_ENDPOINT: revokeAuditTable ? auditWorkspace.outputs.logsIngestionEndpoint : ''
   REVOKE_AUDIT_DCR_ID: revokeAuditTable ? auditWorkspace.outputs.immutableId : ''
   REVOKE_AUDIT_STREAM: revokeAuditTable ? auditWorkspace.outputs.streamName : ''
+  REVOKE_ONPREM_ACTIONS: revokeOnpremActions
+  REVOKE_VERIFY_AFTER_SECONDS: revokeVerifyAfterSeconds
+  REVOKE_VERIFY_QUEUE_NAME: revokeVerifyQueueName
 }
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
@@ -354,6 +371,7 @@ module graphPermissions 'app/graph-permissions.bicep' = {
     principalId: identity.outputs.principalId
     actions: enabledActions
     releaseActions: enabledReleaseActions
+    onpremActions: enabledOnpremActions
     grantActionPermissions: grantGraphRevokePermission
     grantReadPermission: grantGraphReadPermission
     grantCampaignPermissions: revokeCampaigns && grantGraphRevokePermission
@@ -371,6 +389,18 @@ module campaigns 'app/campaigns.bicep' = if (revokeCampaigns) {
   params: {
     storageAccountName: storage.outputs.name
     campaignQueueName: revokeCampaignQueueName
+    functionPrincipalId: identity.outputs.principalId
+  }
+}
+
+// The verify queue (the check after the next directory sync), its poison queue, and the identity's
+// data roles on them; not when REVOKE_VERIFY_AFTER_SECONDS is off.
+module verifyQueue 'app/verify-queue.bicep' = if (verifyOn) {
+  name: 'verifyQueue'
+  scope: rg
+  params: {
+    storageAccountName: storage.outputs.name
+    verifyQueueName: revokeVerifyQueueName
     functionPrincipalId: identity.outputs.principalId
   }
 }

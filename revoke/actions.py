@@ -74,6 +74,45 @@ def allowed_subset(
     return chosen
 
 
+class ActiveDirectoryAction(StrEnum):
+    """What Microsoft Defender for Identity is asked to do to a synced user's Active Directory account.
+
+    A user synced from Active Directory gets its accountEnabled back from there at the next
+    directory sync, so the cloud disable alone does not hold (docs/CONTAINED.md). With
+    REVOKE_ONPREM_ACTIONS set, these run for synced users only, through Graph's
+    identityAccounts invokeAction, each audited and budgeted under its own name.
+    """
+
+    DISABLE = "disableActiveDirectoryAccount"
+    FORCE_PASSWORD_RESET = "forceActiveDirectoryPasswordReset"  # noqa: S105 - an action's name
+    ENABLE = "enableActiveDirectoryAccount"  # a release's, never a containment's
+
+    @property
+    def invoked_as(self) -> str:
+        """The invokeAction `action` value (https://learn.microsoft.com/graph/api/security-identityaccounts-invokeaction)."""
+        return _INVOKED_AS[self]
+
+    @property
+    def app_roles(self) -> tuple[str, ...]:
+        """Finding the identity account by SID, then acting on it."""
+        return ACTIVE_DIRECTORY_APP_ROLES
+
+
+_INVOKED_AS = {
+    ActiveDirectoryAction.DISABLE: "disable",
+    ActiveDirectoryAction.FORCE_PASSWORD_RESET: "forcePasswordReset",
+    ActiveDirectoryAction.ENABLE: "enable",
+}
+# List identityAccounts (by SID) needs the first; invokeAction the second (both documented as least privilege).
+ACTIVE_DIRECTORY_APP_ROLES = ("SecurityIdentitiesAccount.Read.All", "SecurityIdentitiesActions.ReadWrite.All")
+# REVOKE_ONPREM_ACTIONS names these by the containment action they complete: disableAccount and forcePasswordReset.
+ONPREM_SETTING_NAMES = {
+    "disableaccount": ActiveDirectoryAction.DISABLE,
+    "forcepasswordreset": ActiveDirectoryAction.FORCE_PASSWORD_RESET,
+}
+ONPREM_ORDER = (ActiveDirectoryAction.DISABLE, ActiveDirectoryAction.FORCE_PASSWORD_RESET)
+
+
 class ReleaseAction(StrEnum):
     """The actions that undo a containment (a false positive): allowed by REVOKE_RELEASE_ACTIONS."""
 

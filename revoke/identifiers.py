@@ -1,4 +1,6 @@
-"""Validated user identifiers: an Entra object id (GUID) or a user principal name."""
+"""Validated user identifiers: an Entra object id (GUID) or a user principal name; and, from an
+alert's account entity, the on-premises security identifier (SID) of a user synced from Active
+Directory, which Graph resolves to its Entra user (revoke.containment.resolution)."""
 
 from __future__ import annotations
 
@@ -18,6 +20,11 @@ NIL_OBJECT_ID = "00000000-0000-0000-0000-000000000000"
 UPN_LOCAL_CHARACTERS = frozenset(string.ascii_letters + string.digits + "'.-_!#^~+")
 GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _DNS_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+# A security identifier as Windows writes it: S-1, the identifier authority, 1-15 sub-authorities
+# (https://learn.microsoft.com/windows-server/identity/ad-ds/manage/understand-security-identifiers).
+_SID = re.compile(r"S-1-(\d{1,15})((?:-\d{1,10}){1,15})")
+MAX_IDENTIFIER_AUTHORITY = 2**48 - 1
+MAX_SUB_AUTHORITY = 2**32 - 1
 
 
 @dataclass(frozen=True)
@@ -25,7 +32,7 @@ class UserIdentifier:
     """One user Graph can address: `value` as given, `key` for comparing."""
 
     value: str
-    kind: Literal["object_id", "upn"]
+    kind: Literal["object_id", "upn", "sid"]
 
     @property
     def key(self) -> str:
@@ -35,6 +42,8 @@ class UserIdentifier:
     @property
     def path_segment(self) -> str:
         """Exactly one URL path segment: '#' becomes %23 and nothing can add a '/'."""
+        if self.kind == "sid":
+            raise ValueError("a SID names no Graph path: resolve it to its user first")
         return quote(self.value, safe="@")
 
 
@@ -64,8 +73,29 @@ def parse_user_identifier(raw: object) -> UserIdentifier:
     return UserIdentifier(raw, "upn")
 
 
+def parse_sid(raw: object) -> UserIdentifier:
+    """The SID `raw` holds (its `S-1-` prefix in any case), or InvalidIdentifier saying why not."""
+    if not isinstance(raw, str):
+        raise InvalidIdentifier(f"an on-premises SID must be a string, not {type(raw).__name__}")
+    sid = raw.strip().upper()
+    if len(sid) > MAX_IDENTIFIER_LENGTH or not is_sid(sid):
+        raise InvalidIdentifier(f"the on-premises SID {quoted(raw)} is not a security identifier (S-1-5-21-...)")
+    return UserIdentifier(sid, "sid")
+
+
 def is_object_id(text: str) -> bool:
     return GUID.fullmatch(text) is not None
+
+
+def is_sid(text: str) -> bool:
+    """Whether `text` is a well-formed security identifier (S-1-5-21-...), each part in its range."""
+    match = _SID.fullmatch(text)
+    if match is None:
+        return False
+    sub_authorities = match.group(2).split("-")[1:]
+    return int(match.group(1)) <= MAX_IDENTIFIER_AUTHORITY and all(
+        int(part) <= MAX_SUB_AUTHORITY for part in sub_authorities
+    )
 
 
 def _is_dns_name(domain: str) -> bool:

@@ -43,8 +43,9 @@ _WORKSPACE_SHAPE = (
 _INCIDENT_TAIL = ("providers", "Microsoft.SecurityInsights", "incidents", _INCIDENT_NAME)
 _Shape = tuple[str | re.Pattern[str], ...]
 
-# Fixed forever: changing it would give every redelivered request a second comment.
+# Fixed forever: changing it would give every redelivered request a second comment (or task).
 _COMMENT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://schemas.revoke.example/incident-comment")
+_TASK_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://schemas.revoke.example/incident-task")
 
 
 def incident_in_workspace(incident_id: str, workspace_id: str | None) -> str | None:
@@ -82,6 +83,13 @@ def comment_id(correlation_id: str, incident_id: str) -> str:
     """The id of this request's comment on this incident: the same every time the request is delivered."""
     key = json.dumps([correlation_id, incident_id.lower()], ensure_ascii=True)
     return str(uuid.uuid5(_COMMENT_NAMESPACE, key))
+
+
+def task_id(incident_id: str, user: str, step: str) -> str:
+    """The id of the task asking a person to take `step` for `user` on this incident: the same for
+    every request and every delivery, so a retry or a second request updates it instead of adding one."""
+    key = json.dumps([incident_id.lower(), user.lower(), step], ensure_ascii=True)
+    return str(uuid.uuid5(_TASK_NAMESPACE, key))
 
 
 def _segments(text: str, shape: _Shape) -> tuple[str, ...] | None:

@@ -15,6 +15,8 @@ class Outcome(StrEnum):
     CONFIRMED = "confirmed"  # Graph confirmed it recorded the user as compromised
     ENABLED = "enabled"  # release: Graph confirmed the account is enabled again
     DISMISSED = "dismissed"  # release: Graph confirmed it dismissed the user's risk
+    # Defender for Identity confirmed it forced an Active Directory password reset (an outcome, not a secret).
+    PASSWORD_RESET = "password_reset"  # noqa: S105
     DRY_RUN = "dry_run"  # would have been revoked; nothing was sent
     REFUSED = "refused"  # policy: a protected user, or the request is over the limit
     NOT_FOUND = "not_found"  # Graph has no such user
@@ -34,6 +36,7 @@ class Outcome(StrEnum):
             Outcome.CONFIRMED,
             Outcome.ENABLED,
             Outcome.DISMISSED,
+            Outcome.PASSWORD_RESET,
             Outcome.DRY_RUN,
         )
 
@@ -54,15 +57,32 @@ class ActionResult:
 
 @dataclass(frozen=True)
 class UserLookup:
-    """A user's two names as Graph knows them, and whether another tenant or identity provider
-    signs them in (`external`, None when Graph's answer cannot tell); or that Graph has no
-    such user; or why we cannot tell."""
+    """A user's two names as Graph knows them, whether another tenant or identity provider
+    signs them in (`external`, None when Graph's answer cannot tell), and where the account is
+    mastered; or that Graph has no such user; or why we cannot tell.
+
+    `synced`: True when the user is synced from on-premises Active Directory
+    (`onPremisesSyncEnabled: true`), False when Graph says they are not (null: never synced;
+    false: no longer synced), None when the answer does not say. For a synced user the SID,
+    sAMAccountName and domain of the Active Directory account come with it, when Graph gave them.
+    """
 
     object_id: str | None = None
     user_principal_name: str | None = None
     missing: bool = False
     error: GraphError | None = None
     external: bool | None = None
+    synced: bool | None = None
+    on_premises_sid: str | None = None
+    on_premises_sam_account_name: str | None = None
+    on_premises_domain_name: str | None = None
+
+    @property
+    def on_premises_name(self) -> str | None:
+        """The Active Directory account as DOMAIN\\name, when Graph gave both parts."""
+        if self.on_premises_domain_name and self.on_premises_sam_account_name:
+            return f"{self.on_premises_domain_name}\\{self.on_premises_sam_account_name}"
+        return self.on_premises_sam_account_name
 
     @property
     def keys(self) -> set[str]:
@@ -92,3 +112,33 @@ class CommentResult:
     attempts: int = 0  # requests that reached Azure Resource Manager
     request_id: str | None = None
     duration_ms: float | None = None
+
+
+@dataclass(frozen=True)
+class TasksResult:
+    """What became of the incident tasks a containment asked a person to finish."""
+
+    wanted: int  # tasks the containment needed
+    created: int  # tasks Sentinel confirmed (created, or already there from an earlier delivery)
+    not_created: tuple[str, ...] = ()  # for each task that was not: whose, and why
+    over_limit: int = 0  # tasks never sent: an incident holds at most 40
+
+
+VerificationStatus = Literal["scheduled", "failed"]
+
+
+@dataclass(frozen=True)
+class VerificationResult:
+    """Whether the check after the next directory sync was scheduled (`due`: when it runs, ISO 8601 UTC)."""
+
+    status: VerificationStatus
+    detail: str | None = None
+    due: str | None = None
+
+
+@dataclass(frozen=True)
+class AccountState:
+    """A user's accountEnabled as Graph answered it now; None with `error` when it could not be read."""
+
+    enabled: bool | None = None
+    error: GraphError | None = None

@@ -39,15 +39,17 @@ def sample_tenant() -> Iterator[GraphSimulator]:
 
 
 # The product identifies callers by Entra ID token, keeps a tenant-wide action budget and a record
-# of each contained user in Table Storage, and refuses a direct request or a release that says no
-# reason. A test about something else runs as a function-key caller without a budget or records,
-# and may leave the reason out; the tests of each feature set these themselves (tests/test_callers.py,
-# tests/test_budget.py, tests/test_records.py, tests/test_reasons.py).
+# of each contained user in Table Storage, refuses a direct request or a release that says no
+# reason, and schedules a check after the next directory sync on a Storage queue. A test about
+# something else runs as a function-key caller without a budget, records or that check, and may
+# leave the reason out; the tests of each feature set these themselves (tests/test_callers.py,
+# tests/test_budget.py, tests/test_records.py, tests/test_reasons.py, tests/test_verification.py).
 SUITE_DEFAULTS = {
     "REVOKE_CALLER_AUTH": "key",
     "REVOKE_ACTION_BUDGET": "off",
     "REVOKE_REQUIRE_REASON": "false",
     "REVOKE_CONTAINMENT_RECORDS": "false",
+    "REVOKE_VERIFY_AFTER_SECONDS": "off",
 }
 
 

@@ -66,7 +66,7 @@ def trail(logs: LogCapture) -> list[tuple[str, str, str, bool | None]]:
     return [
         (e["user"], e["action"], e["outcome"], e["contained"])
         for e in logs.audit_events()
-        if e["action"] not in (None, "incidentComment")
+        if e["action"] not in (None, "incidentComment", "incidentTask", "verifyContainment")
     ]
 
 
@@ -109,7 +109,10 @@ def confirm_call(*object_ids: str) -> tuple[str, str, Any]:
     return ("POST", "/v1.0/identityProtection/riskyUsers/confirmCompromised", {"userIds": list(object_ids)})
 
 
-LOOKUP_SELECT = "$select=id,userPrincipalName,userType,externalUserState,creationType,identities"
+LOOKUP_SELECT = (
+    "$select=id,userPrincipalName,userType,externalUserState,creationType,identities,"
+    "onPremisesSyncEnabled,onPremisesSecurityIdentifier,onPremisesSamAccountName,onPremisesDomainName"
+)
 
 
 def lookup_call(user: str) -> tuple[str, str, Any]:
@@ -121,14 +124,25 @@ def unordered(calls: list[tuple[str, str, Any]]) -> list[str]:
     return sorted(json.dumps(call) for call in calls)
 
 
-# Faults are matched on the path alone, and a look-up's GET shares the PATCH's path: tests
-# that fault disableAccount name users by object id with disableAccount asked for, so no
-# look-up is made.
+# Each action's requests, by path and method: a look-up's GET shares the disable's PATCH path.
 MATCHES = {
     REVOKE: lambda path: path.endswith("/revokeSignInSessions"),
     DISABLE: lambda path: re.fullmatch(r"/v1\.0/users/[^/]+", path) is not None,
     CONFIRM: lambda path: path.endswith("/riskyUsers/confirmCompromised"),
 }
+METHODS = {REVOKE: "POST", DISABLE: "PATCH", CONFIRM: "POST"}
+
+
+def fault_for(action: str, **fault: Any) -> Fault:
+    """A fault for `action`'s requests only (not the look-up beside a disable)."""
+    return Fault(match=MATCHES[action], method=METHODS[action], **fault)
+
+
+def calls_for(graph: GraphSimulator, action: str) -> int:
+    """How many of `action`'s requests Graph received."""
+    return sum(method == METHODS[action] and MATCHES[action](path.split("?")[0]) for method, path, _ in sent(graph))
+
+
 DONE = {REVOKE: "revoked", DISABLE: "disabled", CONFIRM: "confirmed"}
 
 
@@ -183,7 +197,8 @@ def test_disabling_an_account_contains_it(app: GraphSimulator, logs: LogCapture,
     run = contain(trigger, {"users": [ADELE[0]], "actions": [DISABLE]})
 
     assert run.answer == expected(trigger, http=200, queue="complete")
-    assert sent(app) == [disable_call(ADELE[0])]
+    # Beside the disable, Graph is asked whether the account is synced from Active Directory.
+    assert unordered(sent(app)) == unordered([lookup_call(ADELE[0]), disable_call(ADELE[0])])
     assert state(app) == state_after(DISABLE, ADELE[1])
     assert trail(logs) == [(ADELE[0], DISABLE, "disabled", True)]
     if trigger == "http":
@@ -219,7 +234,9 @@ def test_every_action_is_taken_in_order_whatever_order_the_request_names_them(
 
     assert run.answer == expected(trigger, http=200, queue="complete")
     # Disable first: revoking first would leave a stolen password or refresh token a window to mint tokens.
-    assert sent(app) == [disable_call(ADELE[1]), revoke_call(ADELE[1]), confirm_call(ADELE[1])]
+    first, then = sent(app)[:2], sent(app)[2:]
+    assert unordered(first) == unordered([lookup_call(ADELE[1]), disable_call(ADELE[1])])
+    assert then == [revoke_call(ADELE[1]), confirm_call(ADELE[1])]
     assert trail(logs) == [
         (ADELE[1], DISABLE, "disabled", None),
         (ADELE[1], REVOKE, "revoked", None),
@@ -239,7 +256,8 @@ def test_a_request_without_actions_gets_every_action_the_deployment_allows(
     run = contain(trigger, {"users": [MEGAN[0]]})
 
     assert run.answer == expected(trigger, http=200, queue="complete")
-    assert sent(app) == [disable_call(MEGAN[0]), revoke_call(MEGAN[0])]
+    assert unordered(sent(app)[:2]) == unordered([lookup_call(MEGAN[0]), disable_call(MEGAN[0])])
+    assert sent(app)[2:] == [revoke_call(MEGAN[0])]
     assert [(action, outcome) for _, action, outcome, _ in trail(logs)] == [(DISABLE, "disabled"), (REVOKE, "revoked")]
 
 
@@ -253,7 +271,9 @@ def test_a_sentinel_incident_on_the_queue_gets_every_action_the_deployment_allow
 
     assert poison.value is None
     assert app.revocations.keys() == app.disabled == app.confirmed_compromised.keys() == {ADELE[1], GUEST[1]}
+    sid = "S-1-5-21-1004336348-1177238915-682003330-1105"  # CORP\\svc-backup: no user here is synced from it
     assert by_user(logs) == {
+        sid: [(DISABLE, "not_found", None), (REVOKE, "not_found", None), (CONFIRM, "not_found", False)],
         ADELE[1]: [(DISABLE, "disabled", None), (REVOKE, "revoked", None), (CONFIRM, "confirmed", True)],
         GUEST[0]: [(DISABLE, "disabled", None), (REVOKE, "revoked", None), (CONFIRM, "confirmed", True)],
     }
@@ -266,7 +286,7 @@ def test_a_sentinel_incident_on_the_queue_gets_every_action_the_deployment_allow
 def test_graph_refusing_the_action_fails_the_target(
     app: GraphSimulator, logs: LogCapture, trigger: str, action: str
 ) -> None:
-    app.inject(Fault(status=403, match=MATCHES[action], times=None))
+    app.inject(fault_for(action, status=403, times=None))
 
     run = contain(trigger, {"users": [MEGAN[1]], "actions": [action]})
 
@@ -275,7 +295,7 @@ def test_graph_refusing_the_action_fails_the_target(
     refused = event(logs, MEGAN[1], action)
     assert (refused["outcome"], refused["graphStatus"], refused["attempts"]) == ("failed", 403, 1)
     assert (refused["detail"], refused["contained"]) == ("Authorization_RequestDenied", False)
-    assert sum(MATCHES[action](path.split("?")[0]) for _, path, _ in sent(app)) == 1  # never retried
+    assert calls_for(app, action) == 1  # never retried
     if trigger == "http":
         [result] = run.body["results"]
         assert (result["outcome"], result["graphStatus"]) == ("failed", 403)
@@ -288,12 +308,13 @@ def test_graph_refusing_the_action_fails_the_target(
 def test_a_refused_disable_still_lets_the_other_actions_run_and_the_target_fails(
     app: GraphSimulator, logs: LogCapture, trigger: str
 ) -> None:
-    app.inject(Fault(status=403, match=MATCHES[DISABLE], times=None))
+    app.inject(fault_for(DISABLE, status=403, times=None))
 
     run = contain(trigger, {"users": [MEGAN[1]]})
 
     assert run.answer == expected(trigger, http=502, queue="poison")
-    assert sent(app) == [disable_call(MEGAN[1]), revoke_call(MEGAN[1]), confirm_call(MEGAN[1])]
+    assert unordered(sent(app)[:2]) == unordered([lookup_call(MEGAN[1]), disable_call(MEGAN[1])])
+    assert sent(app)[2:] == [revoke_call(MEGAN[1]), confirm_call(MEGAN[1])]
     assert by_user(logs)[MEGAN[1]] == [
         (DISABLE, "failed", None),
         (REVOKE, "revoked", None),
@@ -322,13 +343,12 @@ PACED = {**EVERY_ACTION, "REVOKE_RETRY_BUDGET_SECONDS": "6"}
 def test_a_passing_fault_is_retried_and_the_action_done(
     app: GraphSimulator, logs: LogCapture, trigger: str, action: str, fault: Fault
 ) -> None:
-    app.inject(Fault(status=fault.status, headers=fault.headers, match=MATCHES[action]))
+    app.inject(fault_for(action, status=fault.status, headers=fault.headers))
 
-    # With disableAccount asked for, a user named by object id needs no look-up to learn their kind.
     run = contain(trigger, {"users": [MEGAN[1]], "actions": [action, DISABLE]})
 
     assert run.answer == expected(trigger, http=200, queue="complete")
-    assert sum(MATCHES[action](path.split("?")[0]) for _, path, _ in sent(app)) == 2
+    assert calls_for(app, action) == 2
     done = event(logs, MEGAN[1], action)
     assert (done["outcome"], done["attempts"]) == (DONE[action], 2)
     assert MEGAN[1] in app.disabled
@@ -340,7 +360,7 @@ def test_a_passing_fault_is_retried_and_the_action_done(
 def test_graph_unavailable_throughout_defers_the_action_and_the_target(
     app: GraphSimulator, logs: LogCapture, trigger: str, action: str
 ) -> None:
-    app.inject(Fault(status=503, match=MATCHES[action], times=None))
+    app.inject(fault_for(action, status=503, times=None))
 
     run = contain(trigger, {"users": [MEGAN[1]], "actions": [action]})
 
@@ -349,7 +369,7 @@ def test_graph_unavailable_throughout_defers_the_action_and_the_target(
     deferred = event(logs, MEGAN[1], action)
     assert (deferred["outcome"], deferred["graphStatus"], deferred["contained"]) == ("deferred", 503, False)
     assert deferred["attempts"] >= 2
-    assert deferred["attempts"] == sum(MATCHES[action](path.split("?")[0]) for _, path, _ in sent(app))
+    assert deferred["attempts"] == calls_for(app, action)
     if trigger == "http":
         assert int(run.headers["Retry-After"]) >= 5
         [result] = run.body["results"]
@@ -523,25 +543,29 @@ def test_a_user_whose_kind_cannot_be_learned_is_not_reported_contained_by_revoca
 
 @pytest.mark.parametrize("settings", [{"REVOKE_ACTIONS": f"{REVOKE},{DISABLE}"}])
 @pytest.mark.parametrize("trigger", TRIGGERS)
-def test_a_synced_account_cannot_be_disabled_and_the_answer_says_where_to_do_it(
+def test_a_synced_account_disabled_in_entra_id_alone_is_not_contained_and_the_answer_says_where_to_do_it(
     app: GraphSimulator, logs: LogCapture, trigger: str
 ) -> None:
+    """Graph accepts the disable; the next directory sync would undo it (tests/test_hybrid.py has the rest)."""
     synced = app.add_user("pradeep.gupta@contoso.com", synced=True)
 
     run = contain(trigger, {"users": [synced.object_id, MEGAN[1]]})
 
-    assert run.answer == expected(trigger, http=207, queue="poison")
-    assert app.disabled == {MEGAN[1]}
+    assert run.answer == expected(trigger, http=207, queue="complete")
+    assert app.disabled == {synced.object_id, MEGAN[1]}
     assert app.revocations == {synced.object_id: 1, MEGAN[1]: 1}
-    refused = event(logs, synced.object_id, DISABLE)
-    assert (refused["outcome"], refused["graphStatus"]) == ("failed", 400)
-    assert "disable it in Active Directory" in refused["detail"]
-    assert event(logs, synced.object_id, REVOKE)["contained"] is False
+    disabled = event(logs, synced.object_id, DISABLE)
+    assert (disabled["outcome"], disabled["graphStatus"]) == ("disabled", 204)
+    verdict = event(logs, synced.object_id, REVOKE)
+    assert verdict["contained"] is False
+    assert "until the next directory sync" in verdict["detail"] and "REVOKE_ONPREM_ACTIONS" in verdict["detail"]
     if trigger == "http":
-        result, _ = run.body["results"]
-        assert actions_of(result) == [(DISABLE, "failed"), (REVOKE, "revoked")]
-        assert result["outcome"] == "failed"
-        assert result["detail"].startswith("disableAccount: Graph cannot disable an account synced from on-premises")
+        result, megan = run.body["results"]
+        assert actions_of(result) == [(DISABLE, "disabled"), (REVOKE, "revoked")]
+        assert (result["outcome"], result["detail"]) == ("not_contained", verdict["detail"])
+        assert megan["outcome"] == "contained"
+    app.directory_sync()
+    assert app.disabled == {MEGAN[1]}  # what the verdict foresaw
 
 
 @pytest.mark.parametrize("settings", [EVERY_ACTION])
@@ -600,7 +624,7 @@ def test_confirming_without_the_p2_licence_fails(app: GraphSimulator, logs: LogC
     ("ghost", "actions", "first_calls"),
     [
         ("ghost@contoso.com", [REVOKE, CONFIRM], [revoke_call("ghost@contoso.com"), lookup_call("ghost@contoso.com")]),
-        ("0f0e0d0c-0b0a-4908-8706-050403020100", [DISABLE, CONFIRM], [disable_call("0f0e0d0c-0b0a-4908-8706-050403020100")]),
+        ("0f0e0d0c-0b0a-4908-8706-050403020100", [DISABLE, CONFIRM], [disable_call("0f0e0d0c-0b0a-4908-8706-050403020100"), lookup_call("0f0e0d0c-0b0a-4908-8706-050403020100")]),
         ("ghost@contoso.com", [CONFIRM], [lookup_call("ghost@contoso.com")]),
     ],
     ids=["revoke first", "disable first", "confirm's look-up"],
@@ -631,15 +655,16 @@ def test_a_user_graph_does_not_know_gets_no_further_action(
 def test_many_users_are_disabled_in_batches_of_twenty(app: GraphSimulator, logs: LogCapture, trigger: str) -> None:
     app.shuffle_batch_responses = True
     people = [app.add_user(f"person{n:02}@contoso.com").object_id for n in range(45)]
-    app.inject(Fault(status=429, headers={"Retry-After": "1"}, match=MATCHES[DISABLE]))  # one item, once
+    app.inject(fault_for(DISABLE, status=429, headers={"Retry-After": "1"}))  # one item, once
 
     run = contain(trigger, {"users": people, "actions": [DISABLE]})
 
     assert run.answer == expected(trigger, http=200, queue="complete")
     envelopes = [json.loads(r.body) for r in app.graph_requests() if r.path.endswith("/$batch")]
-    assert sorted(len(e["requests"]) for e in envelopes) == [5, 20, 20]
+    # The disables in three batches, the look-ups beside them in three more.
+    assert sorted(len(e["requests"]) for e in envelopes) == [5, 5, 20, 20, 20, 20]
     [throttled] = [e["user"] for e in logs.audit_events() if e["attempts"] == 2]
-    calls = [call for call in sent(app) if MATCHES[DISABLE](call[1])]
+    calls = [call for call in sent(app) if call[0] == "PATCH"]
     assert sorted(path.rsplit("/", 1)[-1] for _, path, _ in calls) == sorted([*people, throttled])
     assert app.disabled == set(people)
     assert sorted(user for user, _, outcome, _ in trail(logs) if outcome == "disabled") == sorted(people)
@@ -667,7 +692,7 @@ def test_many_users_are_confirmed_in_one_call(app: GraphSimulator, logs: LogCapt
 def test_one_event_per_target_per_action_and_only_the_last_carries_the_verdict(
     app: GraphSimulator, logs: LogCapture, trigger: str
 ) -> None:
-    app.inject(Fault(status=403, match=MATCHES[CONFIRM], times=None))
+    app.inject(fault_for(CONFIRM, status=403, times=None))
 
     contain(trigger, {"users": [ADELE[1], MEGAN[0], GUEST[0]], "actions": [REVOKE, CONFIRM], "correlationId": "c-1"})
 
@@ -700,7 +725,7 @@ def test_the_cli_exit_code_for_each_kind_of_verdict(app: GraphSimulator) -> None
     assert main(["revoke", "--user", GUEST[0], "--dry-run"]) == EXIT_OK
     assert main(["revoke", "--user", MEGAN[0], "--action", CONFIRM]) == EXIT_USAGE  # not allowed here
     assert main(["revoke", "--user", MEGAN[0], "--action", "lockAccount"]) == EXIT_USAGE
-    app.inject(Fault(status=503, match=MATCHES[DISABLE], times=None))
+    app.inject(fault_for(DISABLE, status=503, times=None))
     assert main(["revoke", "--user", MEGAN[0]]) == EXIT_TRANSIENT
     assert app.disabled == {ADELE[1]}
 

@@ -84,7 +84,9 @@ def test_an_http_requests_events_arrive_in_one_upload_after_its_graph_work_and_c
     assert [e["action"] for e in events][-1] == "incidentComment"
     assert table(app) == events  # every event, the same shape, in the order emitted, the comment's last
     [upload] = app.ingestion.uploads
-    assert (upload.status, upload.records, upload.gzip, upload.audience) == (204, 3, True, "https://monitor.azure.com")
+    # Two revocations, the incident task for the guest's home tenant, the comment.
+    assert [e["action"] for e in events] == ["revokeSignInSessions"] * 2 + ["incidentTask", "incidentComment"]
+    assert (upload.status, upload.records, upload.gzip, upload.audience) == (204, 4, True, "https://monitor.azure.com")
     assert all(record["TimeGenerated"] == record["time"] for record in app.ingestion.records)
     assert app.ingestion.dropped_fields == set()  # every field has a column in the deployed stream
     assert monitor_token_requests(app) == 1

@@ -21,8 +21,13 @@ def test_targets_prints_what_a_payload_resolves_to(capsys: pytest.CaptureFixture
 
     printed = json.loads(capsys.readouterr().out)
     assert printed["shape"] == "sentinel_incident"
-    assert [t["user"] for t in printed["targets"]] == [ADELE[1], "bob_fabrikam.com#EXT#@contoso.onmicrosoft.com"]
-    assert printed["skipped"][0]["entity"] == "CORP\\svc-backup"
+    # CORP\\svc-backup carries its on-premises SID: the user synced from it is looked up by that.
+    assert [(t["user"], t["kind"]) for t in printed["targets"]] == [
+        (ADELE[1], "object_id"),
+        ("bob_fabrikam.com#EXT#@contoso.onmicrosoft.com", "upn"),
+        ("S-1-5-21-1004336348-1177238915-682003330-1105", "sid"),
+    ]
+    assert printed["skipped"] == []
 
 
 def test_targets_exits_2_on_an_invalid_payload(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -143,6 +143,21 @@ def test_check_reads_a_delegated_tokens_directory_roles_and_never_flags_its_scop
     assert capsys.readouterr().out.startswith("ready")
 
 
+@pytest.mark.parametrize(
+    "settings", [{"REVOKE_ACTIONS": "revokeSignInSessions,disableAccount", "REVOKE_ONPREM_ACTIONS": "disableAccount"}]
+)
+def test_check_names_the_directory_role_the_active_directory_action_needs(
+    app: GraphSimulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """identityAccounts: Security Administrator is the least privileged role Microsoft documents."""
+    app.app_roles = []
+    app.token_claims = {**RESPONDER, "wids": [USER_ADMINISTRATOR]}
+
+    assert main(["check", "--json"]) == EXIT_NOT_ALL_CONTAINED
+    roles = next(c for c in json.loads(capsys.readouterr().out)["checks"] if c["name"] == "directoryRoles")
+    assert roles["detail"] == "the signed-in user needs Security Administrator (for disableActiveDirectoryAccount)"
+
+
 def test_targets_shows_the_actions_that_would_apply_and_flags_guests(capsys: pytest.CaptureFixture[str]) -> None:
     os.environ.pop("REVOKE_ACTIONS", None)
     assert main(["targets", str(ROOT / "samples" / "sentinel-incident.json")]) == EXIT_OK

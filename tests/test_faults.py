@@ -116,7 +116,8 @@ def test_a_protected_object_id_is_recognised_when_the_request_names_the_upn(app:
     assert response.status_code == 422
     assert not any(on_action(r.path) for r in app.graph_requests())
     assert [r.path for r in app.graph_requests()] == [
-        "/v1.0/users/adele.vance@contoso.com?$select=id,userPrincipalName,userType,externalUserState,creationType,identities"
+        "/v1.0/users/adele.vance@contoso.com?$select=id,userPrincipalName,userType,externalUserState,creationType,identities,"
+        "onPremisesSyncEnabled,onPremisesSecurityIdentifier,onPremisesSamAccountName,onPremisesDomainName"
     ]
 
 

@@ -172,3 +172,44 @@ def test_the_cli_check_exits_0_when_ready_and_1_when_not(
 
     app.app_roles = []
     assert main(["check"]) == EXIT_NOT_ALL_CONTAINED
+
+
+ONPREM = {"REVOKE_ACTIONS": "revokeSignInSessions,disableAccount", "REVOKE_ONPREM_ACTIONS": "disableAccount"}
+DEFENDER_FOR_IDENTITY = ["SecurityIdentitiesAccount.Read.All", "SecurityIdentitiesActions.ReadWrite.All"]
+
+
+@pytest.mark.parametrize("settings", [ONPREM])
+@pytest.mark.parametrize(
+    "held", [[], ["SecurityIdentitiesAccount.Read.All"], ["SecurityIdentitiesActions.ReadWrite.All"]]
+)
+def test_the_active_directory_actions_need_both_defender_for_identity_roles_each_named(
+    app: GraphSimulator, capsys: pytest.CaptureFixture[str], held: list[str]
+) -> None:
+    app.app_roles = ["User.RevokeSessions.All", "User.EnableDisableAccount.All", "User.Read.All", *held]
+
+    response = health()
+
+    assert response.status_code == 503
+    missing = [role for role in DEFENDER_FOR_IDENTITY if role not in held]
+    assert body_of(response)["missingRoles"] == missing
+    assert main(["check"]) == EXIT_NOT_ALL_CONTAINED
+    assert f"missing {', '.join(missing)}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("settings", [ONPREM])
+def test_ready_for_active_directory_actions_with_both_roles(app: GraphSimulator) -> None:
+    app.app_roles = [
+        "User.RevokeSessions.All",
+        "User.EnableDisableAccount.All",
+        "User.Read.All",
+        *DEFENDER_FOR_IDENTITY,
+    ]
+
+    assert health().status_code == 200
+
+
+@pytest.mark.parametrize("settings", [{"REVOKE_ACTIONS": "revokeSignInSessions,disableAccount"}])
+def test_without_the_setting_no_defender_for_identity_role_is_needed(app: GraphSimulator) -> None:
+    app.app_roles = ["User.RevokeSessions.All", "User.EnableDisableAccount.All", "User.Read.All"]
+
+    assert health().status_code == 200

@@ -54,6 +54,20 @@ ENCODED_SEGMENT = re.compile(r"(?:[A-Za-z0-9@._~-]|%[0-9A-F]{2})+")
 GRAPH_USER_PATH = re.compile(r"/(?:v1\.0|beta)/users/([^/]+)(?:/revokeSignInSessions|/invalidateAllRefreshTokens)?")
 BATCH_PATH = re.compile(r"/(?:v1\.0|beta)/\$batch")
 SELECT_QUERY = re.compile(r"\$select=[A-Za-z,]+")
+# The one look-up that is not by a user's name: the user synced from an on-premises SID an alert gives.
+SID_LOOKUP = re.compile(r"\$filter=onPremisesSecurityIdentifier%20eq%20'(S-1-[0-9]+(?:-[0-9]+)+)'&\$select=[A-Za-z,]+")
+
+
+def is_reference_sid(sid: str) -> bool:
+    """A security identifier as Windows writes it: S-1, an authority under 2^48, 1-15 sub-authorities under 2^32."""
+    parts = sid.split("-")
+    return (
+        parts[:2] == ["S", "1"]
+        and 4 <= len(parts) <= 18
+        and all(part.isdigit() and len(part) <= 15 for part in parts[2:])
+        and int(parts[2]) < 2**48
+        and all(int(part) < 2**32 for part in parts[3:])
+    )
 
 
 def is_reference_identifier(user: str) -> bool:
@@ -126,6 +140,13 @@ def check_what_graph_received(raw: bytes, received: list[RecordedRequest]) -> li
         assert all(0x21 <= ord(c) <= 0x7E for c in wire), f"whitespace, control or non-ASCII in {wire!a}"
         assert "#" not in wire and "\\" not in wire, wire
         path, _, query = wire.partition("?")
+        if path == "/v1.0/users" and request.method == "GET":
+            looked_up = SID_LOOKUP.fullmatch(query)
+            assert looked_up is not None, f"a listing of users that is no SID look-up: {wire!a}"
+            sid = looked_up.group(1)
+            assert is_reference_sid(sid), f"Graph was asked about an invalid SID: {sid!a}"
+            assert is_named_in(sid, texts), f"Graph was asked about a SID the payload does not name: {sid!a}"
+            continue
         assert query == "" or SELECT_QUERY.fullmatch(query), wire
         match = GRAPH_USER_PATH.fullmatch(path)
         assert match is not None, f"not a single-user Graph path: {wire!a}"

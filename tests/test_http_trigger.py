@@ -92,7 +92,7 @@ def test_body_over_the_limit_is_413(app: GraphSimulator) -> None:
 def test_a_payload_without_an_entra_account_is_422(app: GraphSimulator) -> None:
     alert = {
         "SystemAlertId": "a1",
-        "Entities": [{"Type": "account", "Name": "svc", "NTDomain": "CORP", "Sid": "S-1-5-21-1"}],
+        "Entities": [{"Type": "account", "Name": "svc", "NTDomain": "CORP"}],  # no SID: a name alone is never guessed
     }
 
     response = revoke_http(http_request(alert))

@@ -17,7 +17,7 @@ import pytest
 from graphsim import Fault, GraphSimulator
 from graphsim.harness import CapturedOut, LogCapture, app_settings, http_request, queue_message
 from revoke.app.triggers import revoke_http, revoke_queue
-from revoke.containment.verdict import EXTERNAL_NOT_CONTAINED, REVOCATION_ALONE
+from revoke.containment.verdict import DISABLED_UNTIL_SYNC, EXTERNAL_NOT_CONTAINED, ONPREM_OFF_HINT, REVOCATION_ALONE
 from revoke.errors import RetryLater
 from revoke.incidents import comment_id
 from tests.conftest import ADELE, GUEST, MEGAN, body_of
@@ -55,7 +55,8 @@ def comment_events(logs: LogCapture) -> list[dict[str, Any]]:
 
 
 def comment_puts(graph: GraphSimulator) -> list[str]:
-    return [r.path.split("?")[0] for r in graph.arm_requests if r.method == "PUT"]
+    """The comment PUTs ARM received (incident tasks are tests/test_incident_tasks.py's)."""
+    return [r.path.split("?")[0] for r in graph.arm_requests if r.method == "PUT" and "/comments/" in r.path]
 
 
 class Text(HTMLParser):
@@ -147,8 +148,9 @@ def test_a_deferred_containment_is_commented_and_the_redelivery_brings_the_comme
     assert deliver(SAMPLE, dequeue_count=2) == "complete"
 
     [(_, [first, second])] = app.comments.items()
-    assert "0 of 2 account(s) contained" in first and "revokeSignInSessions: deferred" in first
-    assert "2 of 2 account(s) contained" in second and "deferred" not in second
+    # CORP\\svc-backup is named by its SID, and no user here is synced from it: not found, each time.
+    assert "0 of 3 account(s) contained" in first and "revokeSignInSessions: deferred" in first
+    assert "2 of 3 account(s) contained" in second and "deferred" not in second
     assert [e["outcome"] for e in comment_events(logs)] == ["commented", "commented"]
 
 
@@ -243,6 +245,7 @@ def test_the_comment_names_each_user_their_actions_and_whether_they_are_containe
     assert lines_of(first) == [
         "Account containment: 2 of 4 account(s) contained, 0 skipped.",
         "Correlation id: soc-4711",
+        "Tasks for a person: 1 of 1 added to this incident.",  # the guest's home tenant
         f"{ADELE[0]}: contained (outcome: contained): {REVOCATION_ALONE}",
         "revokeSignInSessions: revoked",
         f"{GUEST[0]}: not contained (outcome: not_contained): {EXTERNAL_NOT_CONTAINED}",
@@ -254,28 +257,27 @@ def test_the_comment_names_each_user_their_actions_and_whether_they_are_containe
     ]
     assert [line for line in lines_of(second) if not line.startswith("Correlation id")] == [
         "Account containment: 1 of 2 account(s) contained, 0 skipped.",
+        "Tasks for a person: 2 of 2 added to this incident.",  # the guest's home tenant; the synced account
         f"{GUEST[0]}: contained (outcome: contained)",
         "disableAccount: disabled",
         "revokeSignInSessions: revoked",
-        "pradeep.gupta@contoso.com: not contained (outcome: failed): disableAccount: Graph cannot disable an account "
-        "synced from on-premises Active Directory: disable it in Active Directory; it stays enabled in Entra ID "
-        "until the next sync",
-        "disableAccount: failed (Graph cannot disable an account synced from on-premises Active Directory: "
-        "disable it in Active Directory; it stays enabled in Entra ID until the next sync)",
+        f"pradeep.gupta@contoso.com: not contained (outcome: not_contained): {DISABLED_UNTIL_SYNC} ({ONPREM_OFF_HINT})",
+        "disableAccount: disabled",
         "revokeSignInSessions: revoked",
     ]
 
 
-def test_the_comment_on_a_sentinel_incident_lists_the_skipped_account(app: GraphSimulator) -> None:
+def test_the_comment_on_a_sentinel_incident_names_the_on_premises_account_by_its_sid(app: GraphSimulator) -> None:
     assert deliver(SAMPLE) == "complete"
 
     [[message]] = app.comments.values()
     lines = lines_of(message)
-    assert lines[0] == "Account containment: 2 of 2 account(s) contained, 1 skipped."
-    assert lines[-2:] == [
-        "Skipped (nothing sent):",
-        "CORP\\svc-backup: on-premises account: no Entra object id or UPN suffix",
-    ]
+    assert lines[0] == "Account containment: 2 of 3 account(s) contained, 0 skipped."
+    sid = "S-1-5-21-1004336348-1177238915-682003330-1105"
+    assert (
+        f"{sid}: not contained (outcome: not_found): disableAccount: "
+        f"no user in Entra ID is synced from the on-premises SID {sid}"
+    ) in lines
     assert f"{ADELE[1]}: contained (outcome: contained)" in lines
     assert f"{GUEST[0]}: contained (outcome: contained)" in lines
     assert MEGAN[0] not in message

@@ -23,12 +23,14 @@ def settings(graph: GraphSimulator) -> dict[str, str]:
 
 
 def only_on_premises_accounts() -> bytes:
-    """The sample incident with its Entra accounts removed: only CORP\\svc-backup is left."""
+    """The sample incident with its Entra accounts removed: only CORP\\svc-backup is left, without its
+    SID (with it, the user synced from it would be looked up: tests/test_sid_accounts.py)."""
     incident: dict[str, Any] = json.loads(SAMPLE)
     entities = incident["object"]["properties"]["relatedEntities"]
-    incident["object"]["properties"]["relatedEntities"] = [
-        e for e in entities if e["kind"] != "Account" or "upnSuffix" not in e["properties"]
-    ]
+    kept = [e for e in entities if e["kind"] != "Account" or "upnSuffix" not in e["properties"]]
+    for entity in kept:
+        entity["properties"].pop("sid", None)
+    incident["object"]["properties"]["relatedEntities"] = kept
     return json.dumps(incident).encode()
 
 

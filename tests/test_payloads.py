@@ -77,18 +77,27 @@ def test_sentinel_alert_with_entities_as_a_list_and_nested_accounts() -> None:
     assert request.reason == "Sentinel alert a-1: Suspicious process"
 
 
-def test_sentinel_incident_prefers_object_ids_and_skips_on_premises_accounts() -> None:
+def test_sentinel_incident_prefers_object_ids_and_names_an_on_premises_account_by_its_sid() -> None:
     request = parse_request(sample("sentinel-incident.json"))
 
-    assert [t.value for t in request.targets] == [
-        "3f1d7c2a-9b8e-4d6f-a5c4-1e2d3c4b5a69",
-        "bob_fabrikam.com#EXT#@contoso.onmicrosoft.com",
+    assert [(t.value, t.kind) for t in request.targets] == [
+        ("3f1d7c2a-9b8e-4d6f-a5c4-1e2d3c4b5a69", "object_id"),
+        ("bob_fabrikam.com#EXT#@contoso.onmicrosoft.com", "upn"),
+        ("S-1-5-21-1004336348-1177238915-682003330-1105", "sid"),
     ]
-    assert request.skipped == (
-        SkippedEntity("CORP\\svc-backup", "on-premises account: no Entra object id or UPN suffix"),
-    )
+    assert request.skipped == ()
     assert request.incident_id == INCIDENT_ARM_ID
     assert request.reason == "Sentinel incident 4711: Token theft: sign-ins from an anonymous IP after MFA"
+
+
+def test_an_on_premises_account_without_a_sid_is_skipped_never_guessed_from_its_domain_and_name() -> None:
+    on_premises = {"Type": "account", "Name": "svc-backup", "NTDomain": "CORP"}
+    entra = {"Type": "account", "AadUserId": "3f1d7c2a-9b8e-4d6f-a5c4-1e2d3c4b5a69"}
+    request = parse_request({"Entities": [on_premises, entra]})
+
+    assert request.skipped == (
+        SkippedEntity("CORP\\svc-backup", "on-premises account: no Entra object id, UPN suffix or SID"),
+    )
 
 
 def test_sentinel_entity_trigger() -> None:

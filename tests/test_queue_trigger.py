@@ -18,6 +18,9 @@ SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 INCIDENT = (SAMPLES / "sentinel-incident.json").read_bytes()
 
 
+SVC_BACKUP_SID = "S-1-5-21-1004336348-1177238915-682003330-1105"
+
+
 def test_sentinel_incident_revokes_its_accounts_and_completes(app: GraphSimulator, logs: LogCapture) -> None:
     poison = CapturedOut()
 
@@ -26,13 +29,13 @@ def test_sentinel_incident_revokes_its_accounts_and_completes(app: GraphSimulato
     assert poison.value is None
     assert dict(app.revocations) == {ADELE[1]: 1, GUEST[1]: 1}
     events = logs.audit_events()
-    # The on-premises account the incident names is in the trail too, with why it was skipped.
-    # Skipped accounts first; then each result as it lands (Adele's once her look-up says she is a member).
-    assert [(e["user"], e["outcome"], e["trigger"]) for e in events[:1]] == [("CORP\\svc-backup", "skipped", "queue")]
+    # The on-premises account the incident names (CORP\\svc-backup) is named by its SID: no user of
+    # this tenant is synced from it, so it is not found, first; then each result as it lands.
+    assert [(e["user"], e["outcome"], e["trigger"]) for e in events[:1]] == [(SVC_BACKUP_SID, "not_found", "queue")]
     assert sorted((e["user"], e["outcome"], e["trigger"]) for e in events[1:]) == sorted(
         [(ADELE[1], "revoked", "queue"), (GUEST[0], "revoked", "queue")]
     )
-    assert events[0]["detail"] == "on-premises account: no Entra object id or UPN suffix"
+    assert SVC_BACKUP_SID in events[0]["detail"]
     assert all(e["incidentId"].endswith("/Incidents/9f1c2d3e-4b5a-4c6d-8e7f-a1b2c3d4e5f6") for e in events)
     assert all(e["reason"].startswith("Sentinel incident 4711:") for e in events)
 

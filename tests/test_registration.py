@@ -25,7 +25,7 @@ INDEXED = {f.get_function_name(): f for f in function_app.app.get_functions()}
 BINDINGS = {name: json.loads(f.get_function_json())["bindings"] for name, f in INDEXED.items()}
 
 
-def test_the_app_registers_exactly_the_http_queue_health_release_and_campaign_functions() -> None:
+def test_the_app_registers_exactly_the_http_queue_health_release_campaign_and_verify_functions() -> None:
     assert sorted(BINDINGS) == [
         "campaign_cancel",
         "campaign_poison",
@@ -37,7 +37,24 @@ def test_the_app_registers_exactly_the_http_queue_health_release_and_campaign_fu
         "release_http",
         "revoke_http",
         "revoke_queue",
+        "revoke_verify",
     ]
+
+
+def test_the_verify_function_reads_the_verify_queue() -> None:
+    """The check after the next directory sync (revoke.app.verify_triggers)."""
+    [trigger] = [b for b in BINDINGS["revoke_verify"] if b["type"] == "queueTrigger"]
+    assert (trigger["queueName"], trigger["connection"]) == ("revoke-verify", "AzureWebJobsStorage")
+
+
+def test_indexing_the_app_imports_no_storage_client() -> None:
+    """The verify trigger builds its queue client and Graph wire on its first message, not at import."""
+    probe = "import sys, function_app\nprint(sorted(m for m in sys.modules if m.startswith('azure.storage')))\n"
+    root = Path(__file__).resolve().parent.parent
+    finished = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, check=False)
+
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stdout.strip() == "[]"
 
 
 def test_campaign_routes_need_a_function_key() -> None:
@@ -125,4 +142,4 @@ def test_importing_the_app_opens_no_connection() -> None:
     finished = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, check=False)
 
     assert finished.returncode == 0, finished.stderr
-    assert finished.stdout.strip() == "10"
+    assert finished.stdout.strip() == "11"

@@ -441,8 +441,8 @@ def test_the_function_finds_the_same_request_in_the_reduced_and_the_full_inciden
     reduced = read_as_the_function_does(run_bridge(incident))
     full = read_as_the_function_does(previous_bridge_message(incident))
     assert reduced == full
-    assert len(reduced.targets) == 28  # 30 accounts: 28 name an Entra user, 2 are on-premises only
-    assert len(reduced.skipped) == 2
+    assert len(reduced.targets) == 30  # 28 name an Entra user, 2 on-premises accounts their SID
+    assert len(reduced.skipped) == 0
     assert reduced.shape == "sentinel_incident"
     assert reduced.incident_id == incident["object"]["id"]
     assert reduced.reason == "Sentinel incident 4711: Token theft: sign-ins from an anonymous IP after MFA"

@@ -145,7 +145,7 @@ def test_every_account_a_payload_names_is_audited_even_when_none_can_be_containe
     alert = {
         "SystemAlertId": "a1",
         "Entities": [
-            {"Type": "account", "Name": "svc", "NTDomain": "CORP", "Sid": "S-1-5-21-1"},
+            {"Type": "account", "Name": "svc", "NTDomain": "CORP"},
             {"Type": "account", "Name": "kim"},
             {"Type": "account", "UserPrincipalName": "kim at contoso.com"},
         ],

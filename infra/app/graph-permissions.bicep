@@ -8,7 +8,9 @@
 // (REVOKE_PROTECTED_GROUPS, REVOKE_PROTECTED_ROLES) reads memberships with checkMemberObjects, which
 // Graph documents as needing User.ReadBasic.All and GroupMember.Read.All, or User.Read.All alone:
 // GroupMember.Read.All is granted only when those settings are set and User.Read.All is not granted
-// (readiness.py: MEMBERSHIP_ROLES). Deploying this needs an Entra role that may
+// (readiness.py: MEMBERSHIP_ROLES); and Defender for Identity's two roles when the deployment takes
+// Active Directory actions for synced users (REVOKE_ONPREM_ACTIONS, none by default).
+// Deploying this needs an Entra role that may
 // grant Graph app roles (Privileged Role Administrator); without it, turn the grants off and use
 // infra/scripts/grant-graph-permissions.sh.
 // Nothing else in the deployment depends on this module and it has no outputs: a grant that fails
@@ -25,7 +27,10 @@ param actions array
 @description('The release actions the deployment allows (REVOKE_RELEASE_ACTIONS), trimmed and in lower case; none by default.')
 param releaseActions array = []
 
-@description('Grant the app roles of the actions in `actions` and `releaseActions`.')
+@description('The Active Directory actions the deployment takes through Defender for Identity (REVOKE_ONPREM_ACTIONS), trimmed and in lower case; none by default.')
+param onpremActions array = []
+
+@description('Grant the app roles of the actions in `actions`, `releaseActions` and `onpremActions`.')
 param grantActionPermissions bool
 
 @description('Grant a read role for the look-ups: User.Read.All when revocation is the only containing action, otherwise User.ReadBasic.All unless User.Read.All is granted anyway.')
@@ -48,6 +53,8 @@ var graphAppRoles = {
   'User.ReadBasic.All': '97235f07-e226-4f63-ace3-39588e11d3a1'
   'GroupMember.Read.All': '98830695-27a2-44f7-8c18-0c3ebc9698f6'
   'RoleManagement.Read.Directory': '483bed4a-2ad3-4361-a73b-c83ccdbdc53c'
+  'SecurityIdentitiesAccount.Read.All': 'c5bc96f5-b4a1-4cfc-8189-d5f0d772278f'
+  'SecurityIdentitiesActions.ReadWrite.All': 'af2bf46f-7bf1-4be3-8bad-e17e279e8462'
 }
 
 // Revocation is the only containing action (revocation_alone in revoke/containment/action_run.py):
@@ -93,6 +100,16 @@ var grants = [
     role: 'RoleManagement.Read.Directory'
     wanted: grantCampaignPermissions
     why: 'Campaigns, scope directoryRole: GET /directoryRoles(roleTemplateId={id})/members (active assignments; PIM-eligible ones are not read).'
+  }
+  {
+    role: 'SecurityIdentitiesAccount.Read.All'
+    wanted: grantActionPermissions && !empty(onpremActions)
+    why: 'REVOKE_ONPREM_ACTIONS: GET /security/identities/identityAccounts?$filter=onPremisesSecurityIdentifier eq ... finds a synced user\'s identity account in Defender for Identity (read only).'
+  }
+  {
+    role: 'SecurityIdentitiesActions.ReadWrite.All'
+    wanted: grantActionPermissions && !empty(onpremActions)
+    why: 'REVOKE_ONPREM_ACTIONS: POST /security/identities/identityAccounts/{id}/invokeAction disables (or enables, or forces a password reset for) that identity\'s Active Directory account.'
   }
   {
     role: 'User.ReadBasic.All'

@@ -4,7 +4,7 @@
 # GRANT_GRAPH_READ_PERMISSION=false. Run it as a Privileged Role Administrator (or Global
 # Administrator), after `az login`.
 #
-#   infra/scripts/grant-graph-permissions.sh [--actions LIST] [--release-actions LIST] [--no-read] [--campaigns]
+#   infra/scripts/grant-graph-permissions.sh [--actions LIST] [--release-actions LIST] [--onprem-actions LIST] [--no-read] [--campaigns]
 #       [--protected-groups LIST] [--protected-roles LIST] <principal-object-id>
 #
 # <principal-object-id> is the FUNCTION_IDENTITY_PRINCIPAL_ID output of the deployment
@@ -17,6 +17,9 @@
 #   disableAccount        User.EnableDisableAccount.All and User.Read.All
 #   confirmCompromised    IdentityRiskyUser.ReadWrite.All
 #
+# --onprem-actions LIST (or REVOKE_ONPREM_ACTIONS: disableAccount, optionally forcePasswordReset)
+# adds Defender for Identity's SecurityIdentitiesAccount.Read.All (find the identity account by
+# SID) and SecurityIdentitiesActions.ReadWrite.All (invokeAction on its Active Directory account).
 # --campaigns (or REVOKE_CAMPAIGNS=true) adds the read roles campaigns list members with:
 # GroupMember.Read.All, RoleManagement.Read.Directory and User.Read.All. Unless --no-read is given,
 # a read role is granted for the look-ups, as the template does: User.Read.All when
@@ -38,15 +41,18 @@ IDENTITY_RISKY_USER_READ_WRITE_ALL=656f6061-f9fe-4807-9708-6a2e0934df76
 USER_READ_BASIC_ALL=97235f07-e226-4f63-ace3-39588e11d3a1
 GROUP_MEMBER_READ_ALL=98830695-27a2-44f7-8c18-0c3ebc9698f6
 ROLE_MANAGEMENT_READ_DIRECTORY=483bed4a-2ad3-4361-a73b-c83ccdbdc53c
+SECURITY_IDENTITIES_ACCOUNT_READ_ALL=c5bc96f5-b4a1-4cfc-8189-d5f0d772278f
+SECURITY_IDENTITIES_ACTIONS_READ_WRITE_ALL=af2bf46f-7bf1-4be3-8bad-e17e279e8462
 GRAPH=https://graph.microsoft.com/v1.0
 
 usage() {
-  echo "usage: $0 [--actions revokeSignInSessions,disableAccount,confirmCompromised] [--release-actions enableAccount,dismissRisk] [--no-read] [--campaigns] [--protected-groups IDS] [--protected-roles IDS] <principal-object-id of the function identity>" >&2
+  echo "usage: $0 [--actions revokeSignInSessions,disableAccount,confirmCompromised] [--release-actions enableAccount,dismissRisk] [--onprem-actions disableAccount,forcePasswordReset] [--no-read] [--campaigns] [--protected-groups IDS] [--protected-roles IDS] <principal-object-id of the function identity>" >&2
   exit 2
 }
 
 actions="${REVOKE_ACTIONS:-revokeSignInSessions}"
 release_actions="${REVOKE_RELEASE_ACTIONS:-}"
+onprem_actions="${REVOKE_ONPREM_ACTIONS:-}"
 read_role=yes
 campaigns=$(tr '[:upper:]' '[:lower:]' <<<"${REVOKE_CAMPAIGNS:-false}")
 protected_groups="${REVOKE_PROTECTED_GROUPS:-}"
@@ -62,6 +68,11 @@ while [[ $# -gt 0 ]]; do
     --release-actions)
       [[ $# -ge 2 ]] || usage
       release_actions="$2"
+      shift 2
+      ;;
+    --onprem-actions)
+      [[ $# -ge 2 ]] || usage
+      onprem_actions="$2"
       shift 2
       ;;
     --no-read)
@@ -161,6 +172,23 @@ for name in "${names[@]+"${names[@]}"}"; do
       ;;
     *)
       echo "unknown release action '$name': expected enableAccount or dismissRisk" >&2
+      exit 2
+      ;;
+  esac
+done
+# The Active Directory actions (REVOKE_ONPREM_ACTIONS, none by default), through Defender for Identity.
+IFS=',' read -r -a names <<<"$onprem_actions"
+for name in "${names[@]+"${names[@]}"}"; do
+  name="${name#"${name%%[![:space:]]*}"}"
+  name="${name%"${name##*[![:space:]]}"}"
+  [[ -n "$name" ]] || continue
+  case "$(tr '[:upper:]' '[:lower:]' <<<"$name")" in
+    disableaccount | forcepasswordreset)
+      add_role "$SECURITY_IDENTITIES_ACCOUNT_READ_ALL"
+      add_role "$SECURITY_IDENTITIES_ACTIONS_READ_WRITE_ALL"
+      ;;
+    *)
+      echo "unknown on-premises action '$name': expected disableAccount or forcePasswordReset" >&2
       exit 2
       ;;
   esac

@@ -82,16 +82,18 @@ def show_targets(args: argparse.Namespace) -> int:
     if settings.dry_run or request.dry_run:
         print("Dry run: nothing would be sent to Graph.")
     rows = [
-        (
-            t.value,
-            t.kind.replace("_", " "),
-            "external (guest): only disableAccount contains" if is_external(t.value) else "",
-        )
+        (t.value, t.kind.replace("_", " ").replace("sid", "on-premises SID"), _note(t.value, t.kind))
         for t in request.targets
     ]
     rows += [(s.entity, "skipped", s.reason) for s in request.skipped]
     _table(("USER", "NAMED BY", "NOTE"), rows)
     return EXIT_OK
+
+
+def _note(name: str, kind: str) -> str:
+    if kind == "sid":
+        return "the Entra user synced from this Active Directory account is looked up first"
+    return "external (guest): only disableAccount contains" if is_external(name) else ""
 
 
 def revoke(args: argparse.Namespace) -> int:
@@ -262,6 +264,10 @@ def _print_report(report: ContainmentReport) -> None:
             f"Incident comment: {report.comment.status}"
             + (f" ({report.comment.detail})" if report.comment.detail else "")
         )
+    if report.tasks is not None:
+        print(f"Incident tasks: {report.tasks.created} of {report.tasks.wanted} added")
+    if report.verification is not None:
+        print(f"Check after the next directory sync: {report.verification.status} ({report.verification.detail})")
     print(f"Correlation id: {report.correlation_id}" + (" (dry run: nothing was sent)" if report.dry_run else ""))
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from revoke.actions import ContainmentAction
+from revoke.actions import ACTIVE_DIRECTORY_APP_ROLES, ActiveDirectoryAction, ContainmentAction
 from revoke.app.responder import claims_in
 from revoke.campaigns.request import SCOPE_APP_ROLES
 from revoke.containment.action_run import revocation_alone
@@ -267,6 +267,9 @@ DELEGATED_ROLES = {
     "confirmCompromised": _RISK_ROLES,
     "enableAccount": _USER_ROLES,
     "dismissRisk": _RISK_ROLES,
+    # identityAccounts: "Security Administrator is the least privileged role supported"
+    # (https://learn.microsoft.com/graph/api/security-identityaccounts-invokeaction).
+    **{action.value: _RISK_ROLES for action in ActiveDirectoryAction},
 }
 
 
@@ -278,7 +281,11 @@ def _delegated(settings: Settings, claims: dict[str, Any], checks: list[Check], 
     """
     wids = claims.get("wids")
     held = {w.lower() for w in wids if isinstance(w, str)} if isinstance(wids, list) else set()
-    wanted = [*actions, *(action.value for action in settings.release_actions)]
+    wanted = [
+        *actions,
+        *(action.value for action in settings.release_actions),
+        *(action.value for action in settings.onprem_actions),
+    ]
     needed: dict[str, list[str]] = {}
     for action in wanted:
         roles = DELEGATED_ROLES.get(action, _USER_ROLES)
@@ -308,6 +315,9 @@ def permissions_of(claims: dict[str, Any]) -> frozenset[str]:
 def needed_roles(settings: Settings) -> frozenset[str]:
     roles = {role for action in settings.actions for role in action.app_roles}
     roles |= {role for action in settings.release_actions for role in action.app_roles}
+    if settings.onprem_actions:
+        # Find the identity account by SID, then act on it: each named when it is missing.
+        roles |= set(ACTIVE_DIRECTORY_APP_ROLES)
     if settings.campaigns:  # every scope's listing (revoke/campaigns/request.py)
         roles |= {role for scope_roles in SCOPE_APP_ROLES.values() for role in scope_roles}
     return frozenset(roles)

@@ -105,7 +105,7 @@ def _results_body(report: ContainmentReport, status: str) -> dict[str, Any]:
         "results": [result.as_json() for result in report.results],
         "skipped": [{"entity": s.entity, "reason": s.reason} for s in report.skipped],
     }
-    return _with_comment(HttpReply(200, body), report).body
+    return _with_comment(HttpReply(200, _with_follow_ups(body, report)), report).body
 
 
 def _with_comment(reply: HttpReply, report: ContainmentReport) -> HttpReply:
@@ -113,3 +113,19 @@ def _with_comment(reply: HttpReply, report: ContainmentReport) -> HttpReply:
     if report.comment is not None:
         reply.body["incidentComment"] = {"status": report.comment.status, "detail": report.comment.detail}
     return reply
+
+
+def _with_follow_ups(body: dict[str, Any], report: ContainmentReport) -> dict[str, Any]:
+    """The incident tasks and the check after the next directory sync, when either was due."""
+    if report.tasks is not None:
+        tasks = report.tasks
+        body["incidentTasks"] = {
+            "wanted": tasks.wanted,
+            "created": tasks.created,
+            "notCreated": list(tasks.not_created),
+            "overLimit": tasks.over_limit,
+        }
+    if report.verification is not None:
+        verification = report.verification
+        body["verification"] = {"status": verification.status, "detail": verification.detail, "due": verification.due}
+    return body

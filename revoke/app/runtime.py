@@ -7,6 +7,7 @@ token sources: a probe every few seconds neither builds a credential nor fetches
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable, Mapping
 from contextlib import suppress
@@ -18,6 +19,7 @@ from azure.core.credentials import TokenCredential
 
 from revoke.audit.redaction import protect_logs
 from revoke.containment.core import Authenticate, Containment
+from revoke.containment.verification import VerifyQueue
 from revoke.deadline import Deadline
 from revoke.errors import SettingsError
 from revoke.graph.client import GraphClient
@@ -30,6 +32,7 @@ if TYPE_CHECKING:  # imported where used: a cold start needs neither
 
     from revoke.app.readiness import Readiness
     from revoke.audit.ingestion import Delivery, WorkspaceIngestion
+    from revoke.containment.follow_up import ContainmentFollowUps
     from revoke.containment.records import RecordTable, RecordWriter
     from revoke.containment.release import Release
     from revoke.policy.budget import ActionBudget
@@ -75,12 +78,57 @@ def containment_for_cli(settings: Settings, credential: TokenCredential) -> Cont
     """The CLI's containment: the responder's credential for Graph and for the records' table, no budget."""
     protect_logs()
     table = record_table(settings, lambda _: credential)
+    return containment_with(settings, credential, records=record_writer(table))
+
+
+def containment_with(
+    settings: Settings,
+    credential: TokenCredential,
+    graph_tokens: TokenSource | None = None,
+    arm_tokens: TokenSource | None = None,
+    budget: ActionBudget | None = None,
+    records: RecordWriter | None = None,
+) -> Containment:
+    """A Containment on `credential`: Graph, and what the settings turn on (comments and tasks,
+    the containment records, Defender for Identity, the check after the next directory sync)."""
+    from revoke.graph.sid_lookup import SidDirectory
+
+    graph = GraphClient(settings, credential, tokens=graph_tokens)
+    identity_accounts = None
+    if settings.onprem_actions:
+        from revoke.graph.defender_identity import DefenderForIdentity
+
+        identity_accounts = DefenderForIdentity(graph.sender)
+    reporter = incident_reporter(settings, credential, arm_tokens)
     return Containment(
         settings,
-        GraphClient(settings, credential),
-        incident_reporter(settings, credential),
-        records=record_writer(table),
+        graph,
+        reporter,
+        budget,
+        records,
+        identity_accounts=identity_accounts,
+        follow_ups=follow_ups(settings, reporter),
+        sid_users=SidDirectory(graph.sender),
     )
+
+
+def follow_ups(settings: Settings, reporter: IncidentReporter | None) -> ContainmentFollowUps:
+    """Incident tasks beside the comments, and the check after the next sync on the verify queue."""
+    from revoke.containment.follow_up import ContainmentFollowUps
+
+    tasks = None
+    if reporter is not None and settings.sentinel_workspace is not None:
+        from revoke.sentinel.incident_tasks import IncidentTasks
+
+        tasks = IncidentTasks(reporter.commenter, settings.sentinel_workspace)
+    return ContainmentFollowUps(settings, tasks, partial(verify_queue, settings))
+
+
+def verify_queue(settings: Settings) -> VerifyQueue:
+    """The process's verify queue, built when a containment first schedules a check (Storage's client then)."""
+    from revoke.app.verify_runtime import shared_verify_queue
+
+    return shared_verify_queue(settings)
 
 
 def incident_reporter(
@@ -172,6 +220,15 @@ def shared_budget(settings: Settings) -> ActionBudget | None:
         return _budgets["budget"]
 
 
+def shared_credential(settings: Settings) -> TokenCredential:
+    """The process's one managed-identity credential."""
+    global _credential
+    with _lock:
+        if _credential is None:
+            _credential = managed_identity_credential(settings)
+        return _credential
+
+
 def shared_tokens(settings: Settings, scope: str) -> TokenSource:
     """The process's token source for `scope`, on the process's one credential."""
     global _credential
@@ -221,10 +278,11 @@ def service() -> Containment:
                 graph_tokens = shared_tokens(settings, settings.graph_scope)
                 arm_tokens = shared_tokens(settings, f"{settings.arm_endpoint.rstrip('/')}/.default")
                 assert _credential is not None
-                _service = Containment(
+                _service = containment_with(
                     settings,
-                    GraphClient(settings, _credential, tokens=graph_tokens),
-                    incident_reporter(settings, _credential, arm_tokens),
+                    _credential,
+                    graph_tokens,
+                    arm_tokens,
                     shared_budget(settings),
                     record_writer(shared_records(settings)),
                 )
@@ -265,10 +323,17 @@ def release_with(
     from revoke.containment.release import Release
     from revoke.graph.release_calls import ReleaseGraph
 
+    graph = ReleaseGraph(settings, credential, directory=directory)
+    identity_accounts = None
+    if settings.disables_active_directory:
+        from revoke.graph.defender_identity import DefenderForIdentity
+
+        identity_accounts = DefenderForIdentity(graph.sender)
     return Release(
         settings,
-        ReleaseGraph(settings, credential, directory=directory),
+        graph,
         incident_reporter(settings, credential),
+        identity_accounts=identity_accounts,
         records=ReleaseRecords(records) if records is not None else None,
         budget=budget,
     )
@@ -286,6 +351,10 @@ def reset() -> None:
         _ingestions.clear()
         _record_tables.clear()
         from revoke.containment.protection import MEMBERSHIPS
+
+        verify_runtime = sys.modules.get("revoke.app.verify_runtime")
+        if verify_runtime is not None:  # built only once a check was scheduled or run
+            verify_runtime.reset()
         from revoke.policy.keys import forget_signing_keys
 
         forget_signing_keys()

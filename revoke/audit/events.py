@@ -18,7 +18,12 @@ SCHEMA_ID = "revoke.audit/4"
 SCHEMA_PATH = Path(__file__).with_name("audit_event.schema.json")
 
 audit_logger = logging.getLogger(AUDIT_LOGGER_NAME)
-_ROUTINE = frozenset({"revoked", "disabled", "confirmed", "enabled", "dismissed", "dry_run", "not_found", "commented"})
+_ROUTINE = frozenset(
+    {
+        "revoked", "disabled", "confirmed", "enabled", "dismissed", "password_reset", "dry_run", "not_found",
+        "commented", "created", "scheduled", "verified",
+    }
+)  # fmt: skip
 _COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)
 
 

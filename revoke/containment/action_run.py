@@ -2,10 +2,12 @@
 
 Each action goes to Graph for every target still open, batched, its results audited as
 they land (`Ledger`). A user Graph does not know gets no further action. The look-ups the
-verdict needs (when revocation is the only containing action, every target's kind) and
-those confirmCompromised needs (a UPN's object id) go out with the first containing
-action, in the same round trips, so they never delay the containment; a result whose
-verdict waits on its look-up is audited as soon as the look-up lands.
+verdict needs (when revocation is the only containing action, every target's kind; when
+disableAccount is asked, whether each target is synced from Active Directory) and those
+confirmCompromised needs (a UPN's object id) go out with the first containing action, in
+the same round trips, so they never delay the containment; a result whose verdict waits on
+its look-up is audited as soon as the look-up lands. A look-up that shows a synced user
+plans the Active Directory actions (REVOKE_ONPREM_ACTIONS) right after the disable.
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from revoke.actions import CONTAINING, ContainmentAction
+from revoke.actions import CONTAINING, ActiveDirectoryAction, ContainmentAction
 from revoke.containment.ledger import Ledger
 from revoke.containment.protection import look_up, lookup_failure
-from revoke.containment.verdict import is_external
+from revoke.containment.verdict import Kind, is_external, kind_of
 from revoke.deadline import Deadline
 from revoke.identifiers import UserIdentifier
 from revoke.outcomes import ActionResult, Memberships, Outcome, UserLookup
@@ -60,6 +62,7 @@ class ActionRun:
         lookups: dict[int, UserLookup],
         deadline: Deadline,
         actions: Sequence[ContainmentAction],
+        onprem_actions: Sequence[ActiveDirectoryAction] = (),
     ) -> None:
         self._graph = graph
         self._targets = targets
@@ -67,9 +70,11 @@ class ActionRun:
         self._lookups = lookups  # by target index; shared with the protected-user check
         self._deadline = deadline
         self._actions = tuple(actions)
+        self._onprem = tuple(onprem_actions) if ContainmentAction.DISABLE_ACCOUNT in actions else ()
+        self._onprem_on = bool(onprem_actions)
         self._first_containing = next((action for action in actions if action in CONTAINING), None)
         for i in range(len(targets)):
-            self._ledger.mark_external(i, self._kind(i, lookups.get(i)))
+            self._learn(i, lookups.get(i))
 
     def take(self, action: ContainmentAction, indexes: list[int]) -> None:
         """`action` on each target in `indexes`, each result audited as its batch lands."""
@@ -90,6 +95,7 @@ class ActionRun:
 
         def learned(position: int, lookup: UserLookup) -> None:
             i = alongside[position]
+            self._lookups[i] = lookup
             self._learn(i, lookup)
             awaited.discard(i)
             if i in held:
@@ -108,7 +114,7 @@ class ActionRun:
             # Never expected; but every target must still get one result and one audit event.
             logger.exception("Unexpected failure while calling Graph for %s", action.value)
         for i in sorted(awaited):  # a kind that never arrived cannot be told
-            self._ledger.mark_external(i, self._kind(i, None))
+            self._learn(i, None)
             if i in held:
                 self._ledger.add(i, action, held.pop(i))
         for i in indexes:
@@ -121,22 +127,29 @@ class ActionRun:
                 self._ledger.settle(i, unknown_user)
 
     def _lookups_due(self, indexes: list[int]) -> list[int]:
-        """Targets still to be looked up: every one when the verdict turns on its kind, a UPN for confirmCompromised."""
+        """Targets still to be looked up: every one when the verdict turns on its kind or on whether it is
+        synced (a disable), a UPN for confirmCompromised."""
         kinds_matter = revocation_alone(self._actions)
+        disables = ContainmentAction.DISABLE_ACCOUNT in self._actions
         confirms = ContainmentAction.CONFIRM_COMPROMISED in self._actions
         return [
             i
             for i in indexes
             if i not in self._lookups
             and (
-                (kinds_matter and not is_external(self._targets[i].value))
+                disables
+                or (kinds_matter and not is_external(self._targets[i].value))
                 or (confirms and self._targets[i].kind == "upn")
             )
         ]
 
-    def _learn(self, index: int, lookup: UserLookup) -> None:
-        self._lookups[index] = lookup
-        self._ledger.mark_external(index, self._kind(index, lookup))
+    def _learn(self, index: int, lookup: UserLookup | None) -> None:
+        """What the look-up (None: none, or none that arrived) tells the verdict, and the plan of a synced user."""
+        kind: Kind = kind_of(lookup, external=self._kind(index, lookup), onprem_actions=self._onprem_on)
+        self._ledger.learn(index, kind)
+        disable = ContainmentAction.DISABLE_ACCOUNT
+        if kind.synced and self._onprem and self._ledger.is_open(index, disable):
+            self._ledger.plan_after(index, disable, self._onprem)
 
     def _kind(self, index: int, lookup: UserLookup | None) -> bool | None:
         """Whether the target is external; None when it cannot be told (no clean answer about them)."""

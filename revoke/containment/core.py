@@ -11,14 +11,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
-from revoke.actions import ContainmentAction, allowed_subset
+from revoke.actions import ActiveDirectoryAction, ContainmentAction, allowed_subset
 from revoke.audit.events import RequestContext, audit_event, emit
 from revoke.containment.action_run import ActionRun, Graph
-from revoke.containment.ledger import Ledger
+from revoke.containment.active_directory import IdentityAccounts, OnPremisesRun
+from revoke.containment.handoff import Handoff, handoffs
+from revoke.containment.ledger import Ledger, Step
 from revoke.containment.protection import ProtectedUsers, UnverifiedProtection
 from revoke.containment.recording import Recording
 from revoke.containment.records import RecordWriter, Requester
+from revoke.containment.resolution import Resolution, SidUsers, resolve
 from revoke.containment.verdict import TargetOutcome, TargetResult
+from revoke.containment.verification import DisabledUser, disabled_users
 from revoke.deadline import Deadline
 from revoke.errors import BudgetUnavailable, CallerNotPermitted, NoResolvableAccount, RequestRejected
 from revoke.intake.payloads import (
@@ -29,7 +33,7 @@ from revoke.intake.payloads import (
     read_request,
     require_targets,
 )
-from revoke.outcomes import ActionResult, CommentResult, Outcome, UserLookup
+from revoke.outcomes import ActionResult, CommentResult, Outcome, TasksResult, UserLookup, VerificationResult
 from revoke.policy.roles import ROLE_DISABLE, Caller, roles_for
 from revoke.settings import Settings
 
@@ -65,12 +69,35 @@ class ContainmentReport:
     release: bool = False  # a release (revoke.containment.release) rather than a containment
     # A release whose every target this deployment never contained (or never took the action a release undoes for).
     not_contained_here: bool = False
+    handoffs: tuple[Handoff, ...] = ()  # what a person must finish (incident tasks)
+    disabled: tuple[DisabledUser, ...] = ()  # whom the check after the next directory sync reads again
+    tasks: TasksResult | None = None  # the incident tasks, when some were due
+    verification: VerificationResult | None = None  # the check after the next sync, when one was due
 
     def outcomes(self) -> set[TargetOutcome]:
         return {result.outcome for result in self.results}
 
 
 DRY_RUN = ActionResult(Outcome.DRY_RUN, detail="dry run: nothing sent to Graph")
+
+
+class FollowUps(Protocol):
+    """After the verdicts, before the comment: incident tasks and the check after the next sync."""
+
+    def after(self, report: ContainmentReport, context: RequestContext, deadline: Deadline) -> ContainmentReport: ...
+
+
+def steps_in_order(actions: Sequence[ContainmentAction], onprem: Sequence[ActiveDirectoryAction]) -> tuple[Step, ...]:
+    """The request's actions, the Active Directory ones right after the disable (stop sign-ins first).
+
+    Only synced targets have the Active Directory steps in their plan (revoke.containment.ledger).
+    """
+    steps: list[Step] = []
+    for action in actions:
+        steps.append(action)
+        if action is ContainmentAction.DISABLE_ACCOUNT:
+            steps.extend(onprem)
+    return tuple(steps)
 
 
 class Containment:
@@ -83,12 +110,19 @@ class Containment:
         incidents: IncidentComments | None = None,
         budget: ActionBudget | None = None,
         records: RecordWriter | None = None,
+        *,
+        identity_accounts: IdentityAccounts | None = None,
+        follow_ups: FollowUps | None = None,
+        sid_users: SidUsers | None = None,
     ) -> None:
         self._settings = settings
         self._graph = graph
         self._incidents = incidents
         self._budget = budget
         self._records = records  # None: REVOKE_CONTAINMENT_RECORDS=false
+        self._identity_accounts = identity_accounts  # Defender for Identity, when REVOKE_ONPREM_ACTIONS is set
+        self._follow_ups = follow_ups
+        self._sid_users = sid_users  # resolves accounts an alert names by on-premises SID
         self._protected = ProtectedUsers.of(settings)
         self._names = {action: action.value for action in ContainmentAction}
         # The legacy beta action still serves revocation when REVOKE_ACTION selects it.
@@ -148,6 +182,9 @@ class Containment:
         return self._commented(report, context, deadline)
 
     def _commented(self, report: ContainmentReport, context: RequestContext, deadline: Deadline) -> ContainmentReport:
+        if self._follow_ups is not None:
+            # Tasks for a person and the check after the next sync come first: the comment says how they went.
+            report = self._follow_ups.after(report, context, deadline)
         if self._incidents is None:
             return report
         return replace(report, comment=self._incidents.comment(report, context, deadline))
@@ -171,27 +208,40 @@ class Containment:
         if over_limit:
             limit = f"the request names more than {self._settings.max_users} users (REVOKE_MAX_USERS); none acted on"
             decided = {i: ActionResult(Outcome.REFUSED, detail=limit) for i in range(len(targets))}
-        else:
-            decided, lookups = self._protected.check(targets, self._graph, deadline)
-        run = ActionRun(self._graph, targets, ledger, lookups, deadline, actions)
+        addresses = list(targets)
+        if not over_limit:
+            # Named by on-premises SID: resolved first (not in a dry run, which sends nothing but protection's look-ups).
+            protected = self._settings.protected_users
+            sids = Resolution(list(targets)) if dry_run else resolve(targets, self._sid_users, protected, deadline)
+            addresses, decided = sids.addresses, dict(sids.decided)
+            checked, lookups = self._protected.check(addresses, self._graph, deadline)
+            decided = {**checked, **decided}
+            lookups = {**lookups, **sids.lookups}
         for i, decision in decided.items():
             ledger.settle(i, decision)
         unverified = any(isinstance(decision, UnverifiedProtection) for decision in decided.values())
-        for action in actions:
-            open_targets = ledger.open_targets(action)
+        accounts = self._identity_accounts
+        onprem = self._settings.onprem_actions if accounts is not None else ()
+        run = ActionRun(self._graph, addresses, ledger, lookups, deadline, actions, onprem)
+        on_premises = OnPremisesRun(accounts, ledger, lookups, deadline) if accounts is not None and onprem else None
+        for step in steps_in_order(actions, onprem):
+            open_targets = ledger.open_targets(step)
             if dry_run:
                 for i in open_targets:
-                    ledger.add(i, action, DRY_RUN)
+                    ledger.add(i, step, DRY_RUN)
             elif open_targets:
-                granted, refused = self._within_budget(action, open_targets, ledger, deadline)
+                granted, refused = self._within_budget(step, open_targets, ledger, deadline)
                 over_budget = over_budget or refused
-                if granted:
-                    run.take(action, granted)
+                if granted and isinstance(step, ContainmentAction):
+                    run.take(step, granted)
+                elif granted and isinstance(step, ActiveDirectoryAction) and on_premises is not None:
+                    on_premises.take(step, granted)
         results = ledger.results()
         if self._records is not None and not dry_run:
             reached = {i: ledger.confirmed(i) for i in range(len(targets))}
             recording = Recording(self._records, self._graph, context, deadline)
-            results = recording.record(targets, reached, results, lookups, requester)
+            results = recording.record(addresses, reached, results, lookups, requester)
+        found = on_premises.found() if on_premises is not None else {}
         return ContainmentReport(
             context.correlation_id,
             dry_run,
@@ -201,10 +251,12 @@ class Containment:
             over_budget=over_budget,
             unverified=unverified,
             incident_id=request.incident_id,
+            handoffs=handoffs(results, [ledger.kind(i) for i in range(len(targets))], lookups),
+            disabled=disabled_users(results, addresses, lookups, found),
         )
 
     def _within_budget(
-        self, action: ContainmentAction, indexes: list[int], ledger: Ledger, deadline: Deadline
+        self, action: Step, indexes: list[int], ledger: Ledger, deadline: Deadline
     ) -> tuple[list[int], bool]:
         """The targets `action` may be sent for now (one unit of its budget each, reserved before
         sending), and whether the budget refused any. The rest are refused, saying when the budget

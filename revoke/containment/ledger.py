@@ -1,18 +1,23 @@
 """One request's record of every action on every target, audited as each result lands.
 
-Each target gets exactly one result per action asked for, and one audit event for each;
-the event of its last action carries the verdict (`contained`).
+Each target gets exactly one result per action in its plan, and one audit event for each;
+the event of its last action carries the verdict (`contained`). A target's plan is the
+request's actions, and for a user synced from Active Directory, the Active Directory actions
+(REVOKE_ONPREM_ACTIONS) right after the disable, once its look-up shows it is synced.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from revoke.actions import ContainmentAction
+from revoke.actions import ActiveDirectoryAction, ContainmentAction
 from revoke.audit.events import RequestContext, audit_event, emit
-from revoke.containment.verdict import ActionRecord, TargetResult, judge
+from revoke.containment.verdict import ActionRecord, Kind, TargetResult, judge
 from revoke.identifiers import UserIdentifier
 from revoke.outcomes import ActionResult, Outcome
+
+# One thing done to a target: a containment action, or an Active Directory action that completes one.
+Step = ContainmentAction | ActiveDirectoryAction
 
 
 class Ledger:
@@ -26,51 +31,78 @@ class Ledger:
     ) -> None:
         self._context = context
         self._targets = targets
-        self._actions = tuple(actions)
+        self._plans: list[list[Step]] = [list(actions) for _ in targets]
         self._names = names  # the Graph action each containment action is audited as
         self._records: list[list[ActionRecord]] = [[] for _ in targets]
-        self._external: list[bool | None] = [False] * len(targets)
+        self._kinds: list[Kind] = [Kind() for _ in targets]
         self._results: dict[int, TargetResult] = {}
         self._withheld = withheld  # why disableAccount was not asked for, when the caller may not
 
     def mark_external(self, index: int, external: bool | None = True) -> None:
         """Whether the target is an external (guest) user; None: it could not be told."""
-        self._external[index] = external
+        self._kinds[index] = Kind(external, self._kinds[index].synced, self._kinds[index].onprem_hint)
 
-    def is_open(self, index: int, action: ContainmentAction) -> bool:
-        """Whether `action` on target `index` still has no result."""
-        return self._actions.index(action) == len(self._records[index])
+    def learn(self, index: int, kind: Kind) -> None:
+        """What the verdict needs to know of the target (revoke.containment.verdict.kind_of)."""
+        self._kinds[index] = kind
 
-    def open_targets(self, action: ContainmentAction) -> list[int]:
-        return [i for i in range(len(self._targets)) if self.is_open(i, action)]
+    def kind(self, index: int) -> Kind:
+        return self._kinds[index]
+
+    def plan_after(self, index: int, after: Step, steps: Sequence[Step]) -> None:
+        """`steps` join the target's plan right after `after`, which must not have a result yet."""
+        plan = self._plans[index]
+        position = plan.index(after) + 1
+        assert len(self._records[index]) < position, "a step is planned before the one it follows has a result"
+        plan[position:position] = [step for step in steps if step not in plan]
+
+    def planned(self, index: int, step: Step) -> bool:
+        return step in self._plans[index]
+
+    def is_open(self, index: int, step: Step) -> bool:
+        """Whether `step` on target `index` is the next to get a result."""
+        plan = self._plans[index]
+        return step in plan and plan.index(step) == len(self._records[index])
+
+    def open_targets(self, step: Step) -> list[int]:
+        return [i for i in range(len(self._targets)) if self.is_open(i, step)]
 
     def last(self, index: int) -> ActionResult | None:
         records = self._records[index]
         return records[-1].result if records else None
 
-    def add(self, index: int, action: ContainmentAction, result: ActionResult) -> None:
-        """The result of `action` (which must be the target's next) on target `index`."""
-        assert self.is_open(index, action), "actions are recorded once each, in order"
+    def add(self, index: int, step: Step, result: ActionResult) -> None:
+        """The result of `step` (which must be the target's next) on target `index`."""
+        assert self.is_open(index, step), "actions are recorded once each, in order"
         records = self._records[index]
-        records.append(ActionRecord(self._names[action], result))
+        name = self._names[step] if isinstance(step, ContainmentAction) else step.value
+        records.append(ActionRecord(name, result))
         verdict, why = None, None
-        if len(records) == len(self._actions):
-            judged = judge(self._targets[index].value, records, external=self._external[index], withheld=self._withheld)
+        if len(records) == len(self._plans[index]):
+            kind = self._kinds[index]
+            judged = judge(
+                self._targets[index].value,
+                records,
+                external=kind.external,
+                withheld=self._withheld,
+                synced=kind.synced,
+                onprem_hint=kind.onprem_hint,
+            )
             self._results[index] = judged
             # Not contained: why. Contained by revocation alone: what that leaves open.
             verdict, why = judged.contained, judged.detail
         self._audit(index, records[-1], verdict, why)
 
     def settle(self, index: int, result: ActionResult) -> None:
-        """`result` for every action on target `index` that has none yet (refused, not found, ...)."""
-        for action in self._actions[len(self._records[index]) :]:
-            self.add(index, action, result)
+        """`result` for every step of target `index` that has none yet (refused, not found, ...)."""
+        for step in self._plans[index][len(self._records[index]) :]:
+            self.add(index, step, result)
 
-    def confirmed(self, index: int) -> tuple[ContainmentAction, ...]:
-        """The actions Graph confirmed for target `index` (a dry run confirms none)."""
+    def confirmed(self, index: int) -> tuple[Step, ...]:
+        """The steps Graph confirmed for target `index` (a dry run confirms none)."""
         return tuple(
-            action
-            for action, record in zip(self._actions, self._records[index], strict=False)
+            step
+            for step, record in zip(self._plans[index], self._records[index], strict=False)
             if record.result.outcome.is_success and record.result.outcome is not Outcome.DRY_RUN
         )
 

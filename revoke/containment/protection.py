@@ -205,6 +205,8 @@ class ProtectedUsers:
         return decided, made
 
     def _needs_lookup(self, user: UserIdentifier) -> bool:
+        if user.kind == "sid":
+            return False  # resolved and checked first (revoke.containment.resolution), or settled
         other_form = self._upns if user.kind == "object_id" else self._object_ids
         return bool(other_form)
 

@@ -13,16 +13,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from revoke.actions import ContainmentAction, ReleaseAction
 from revoke.audit.events import RequestContext, audit_event, emit
 from revoke.containment.protection import Lookups, look_up
 from revoke.containment.records import (
     RECORD_FLOOR_SECONDS,
     Contained,
     ContainmentRecord,
+    Recorded,
     RecordWriter,
     ReleaseRecords,
     Requester,
+    Undoing,
 )
 from revoke.containment.verdict import TargetResult
 from revoke.deadline import Deadline
@@ -58,7 +59,7 @@ class Recording:
     def record(
         self,
         targets: Sequence[UserIdentifier],
-        confirmed: Mapping[int, tuple[ContainmentAction, ...]],
+        confirmed: Mapping[int, tuple[Recorded, ...]],
         results: tuple[TargetResult, ...],
         lookups: dict[int, UserLookup],
         requester: Requester | None,
@@ -109,7 +110,7 @@ def records_of(
 def clear_undone(
     records: ReleaseRecords | None,
     found: Mapping[int, ContainmentRecord],
-    undone: Mapping[int, Sequence[ReleaseAction]],
+    undone: Mapping[int, Sequence[Undoing]],
     results: tuple[TargetResult, ...],
     targets: Sequence[UserIdentifier],
     context: RequestContext,

@@ -29,7 +29,7 @@ from azure.core import MatchConditions
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError, ResourceNotFoundError
 
-from revoke.actions import ContainmentAction, ReleaseAction
+from revoke.actions import ActiveDirectoryAction, ContainmentAction, ReleaseAction
 from revoke.audit.collector import ContextPool
 from revoke.audit.events import RequestContext
 from revoke.deadline import Deadline
@@ -42,10 +42,21 @@ if TYPE_CHECKING:  # Table Storage's client is imported when a table is built
 logger = logging.getLogger(__name__)
 
 TABLE_NAME = "revokecontainments"
-# What each release action undoes: a release may only take it where this deployment took that.
-UNDOES = {
+# What a containment can record (the Active Directory steps of a synced user too), and what a
+# release step can undo.
+Recorded = ContainmentAction | ActiveDirectoryAction
+Undoing = ReleaseAction | ActiveDirectoryAction
+RECORDED: tuple[Recorded, ...] = (
+    *ContainmentAction,
+    ActiveDirectoryAction.DISABLE,
+    ActiveDirectoryAction.FORCE_PASSWORD_RESET,
+)
+# What each release step undoes: a release may only take it where this deployment took that. An
+# Active Directory account is enabled only where this deployment disabled it (HR may have too).
+UNDOES: dict[Undoing, Recorded] = {
     ReleaseAction.ENABLE_ACCOUNT: ContainmentAction.DISABLE_ACCOUNT,
     ReleaseAction.DISMISS_RISK: ContainmentAction.CONFIRM_COMPROMISED,
+    ActiveDirectoryAction.ENABLE: ActiveDirectoryAction.DISABLE,
 }
 CALL_CEILING_SECONDS = 5.0
 MIN_CALL_SECONDS = 0.2
@@ -70,7 +81,7 @@ class Contained:
 
     object_id: str
     user: str  # as the request named them
-    actions: tuple[ContainmentAction, ...]
+    actions: tuple[Recorded, ...]
 
 
 @dataclass(frozen=True)
@@ -78,12 +89,12 @@ class ContainmentRecord:
     """A user's record, as read back (`etag` guards the clearing against a newer containment)."""
 
     object_id: str
-    actions: frozenset[ContainmentAction]
+    actions: frozenset[Recorded]
     etag: str
     contained_at: str | None = None
     correlation_id: str | None = None
 
-    def allows(self, action: ReleaseAction) -> bool:
+    def allows(self, action: Undoing) -> bool:
         return UNDOES[action] in self.actions
 
     @property
@@ -192,7 +203,7 @@ class ReleaseRecords:
             return None
         except AzureError as problem:
             raise _unavailable("read", problem) from None
-        actions = frozenset(action for action in ContainmentAction if entity.get(action.value) is True)
+        actions = frozenset(action for action in RECORDED if entity.get(action.value) is True)
         return ContainmentRecord(
             object_id,
             actions,
@@ -201,7 +212,7 @@ class ReleaseRecords:
             _text(entity.get("correlationId")),
         )
 
-    def clear(self, record: ContainmentRecord, undone: Iterable[ReleaseAction], deadline: Deadline) -> None:
+    def clear(self, record: ContainmentRecord, undone: Iterable[Undoing], deadline: Deadline) -> None:
         """Forget what the release undid; the record goes when nothing a release undoes is left.
 
         Only if nobody wrote the record since it was read (ETag): a containment that came in between

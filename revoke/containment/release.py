@@ -19,6 +19,12 @@ nothing to undo. Each release action draws on REVOKE_ACTION_BUDGET under its own
 
 Each target gets one result and one audit event per action, as a containment does; its
 verdict is `released` when Graph confirmed every action asked for.
+
+A user synced from Active Directory takes accountEnabled from there at the next directory sync.
+With REVOKE_ONPREM_ACTIONS set, `enableAccount` is followed, for synced users only, by
+`enableActiveDirectoryAccount` through Defender for Identity (revoke.containment.active_directory),
+with the SID from the user's own look-up; without it, a synced user's verdict says that the
+next sync disables them again if their Active Directory account is still disabled.
 """
 
 from __future__ import annotations
@@ -29,8 +35,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol
 
-from revoke.actions import ReleaseAction, allowed_release_subset
+from revoke.actions import ActiveDirectoryAction, ReleaseAction, allowed_release_subset
 from revoke.audit.events import RequestContext, audit_event, emit
+from revoke.containment.active_directory import IdentityAccounts, OnPremisesRun
 from revoke.containment.core import DRY_RUN, Authenticate, ContainmentReport, IncidentComments
 from revoke.containment.protection import PROTECTED, ProtectedUsers, look_up, lookup_failure
 from revoke.containment.recording import NOT_CONTAINED_HERE, clear_undone, records_of
@@ -76,28 +83,52 @@ class ReleaseDirectory(Protocol):
     def dismiss(self, object_ids: Sequence[str], deadline: Deadline, on_result: ResultCallback) -> None: ...
 
 
-def judge_release(user: str, records: Sequence[ActionRecord]) -> TargetResult:
-    return unfinished(user, records) or TargetResult(user, TargetOutcome.RELEASED, tuple(records))
+# A synced user enabled in Entra ID alone (REVOKE_ONPREM_ACTIONS off).
+ENABLED_UNTIL_SYNC = (
+    "enabled in Entra ID; the account is synced from Active Directory, so if its Active Directory account "
+    "is still disabled the next directory sync disables it again: enable it there too"
+)
+Step = ReleaseAction | ActiveDirectoryAction
+
+
+def judge_release(user: str, records: Sequence[ActionRecord], *, synced: bool = False) -> TargetResult:
+    unsettled = unfinished(user, records)
+    if unsettled is not None:
+        return unsettled
+    enabled_here_only = synced and not any(r.action == ActiveDirectoryAction.ENABLE.value for r in records)
+    entra_enabled = any(r.action == ReleaseAction.ENABLE_ACCOUNT.value for r in records)
+    detail = ENABLED_UNTIL_SYNC if enabled_here_only and entra_enabled else None
+    return TargetResult(user, TargetOutcome.RELEASED, tuple(records), detail)
 
 
 class ReleaseLedger:
-    """Each target's result for each release action, audited as it lands, in action order."""
+    """Each target's result for each release step, audited as it lands, in order."""
 
     def __init__(
         self, context: RequestContext, targets: Sequence[UserIdentifier], actions: Sequence[ReleaseAction]
     ) -> None:
         self._context = context
         self._targets = targets
-        self._actions = tuple(actions)
+        self._plans: list[list[Step]] = [list(actions) for _ in targets]
         self._records: list[list[ActionRecord]] = [[] for _ in targets]
+        self._synced = [False] * len(targets)
 
-    def is_open(self, index: int, action: ReleaseAction) -> bool:
-        return self._actions.index(action) == len(self._records[index])
+    def mark_synced(self, index: int, onprem: Sequence[ActiveDirectoryAction]) -> None:
+        """The target is synced from Active Directory: `onprem` follows its enableAccount."""
+        self._synced[index] = True
+        plan = self._plans[index]
+        if onprem and ReleaseAction.ENABLE_ACCOUNT in plan:
+            position = plan.index(ReleaseAction.ENABLE_ACCOUNT) + 1
+            plan[position:position] = list(onprem)
 
-    def open_targets(self, action: ReleaseAction) -> list[int]:
+    def is_open(self, index: int, action: Step) -> bool:
+        plan = self._plans[index]
+        return action in plan and plan.index(action) == len(self._records[index])
+
+    def open_targets(self, action: Step) -> list[int]:
         return [i for i in range(len(self._targets)) if self.is_open(i, action)]
 
-    def add(self, index: int, action: ReleaseAction, result: ActionResult) -> None:
+    def add(self, index: int, action: Step, result: ActionResult) -> None:
         assert self.is_open(index, action), "actions are recorded once each, in order"
         self._records[index].append(ActionRecord(action.value, result))
         emit(
@@ -119,20 +150,21 @@ class ReleaseLedger:
         return records[-1].result.outcome if records else None
 
     def settle(self, index: int, result: ActionResult) -> None:
-        for action in self._actions[len(self._records[index]) :]:
+        for action in self._plans[index][len(self._records[index]) :]:
             self.add(index, action, result)
 
-    def confirmed(self, index: int) -> list[ReleaseAction]:
-        """The release actions Graph confirmed for target `index` (a dry run confirms none)."""
+    def confirmed(self, index: int) -> list[Step]:
+        """The release steps Graph confirmed for target `index` (a dry run confirms none)."""
         return [
             action
-            for action, record in zip(self._actions, self._records[index], strict=False)
+            for action, record in zip(self._plans[index], self._records[index], strict=False)
             if record.result.outcome in (Outcome.ENABLED, Outcome.DISMISSED)
         ]
 
     def results(self) -> tuple[TargetResult, ...]:
         return tuple(
-            judge_release(user.value, records) for user, records in zip(self._targets, self._records, strict=True)
+            judge_release(user.value, records, synced=synced)
+            for user, records, synced in zip(self._targets, self._records, self._synced, strict=True)
         )
 
 
@@ -147,6 +179,7 @@ class Release:
         *,
         records: ReleaseRecords | None = None,
         budget: ActionBudget | None = None,
+        identity_accounts: IdentityAccounts | None = None,
     ) -> None:
         self._settings = settings
         self._graph = graph
@@ -154,6 +187,7 @@ class Release:
         self._protected = ProtectedUsers.of(settings)
         self._records = records  # None only with REVOKE_CONTAINMENT_RECORDS=false, which allows no release
         self._budget = budget
+        self._identity_accounts = identity_accounts  # Defender for Identity, when REVOKE_ONPREM_ACTIONS is set
 
     def handle(
         self,
@@ -192,32 +226,42 @@ class Release:
         ledger = ReleaseLedger(context, targets, actions)
         over_limit = len(targets) > self._settings.max_users
         object_ids: dict[int, str] = {}
+        lookups: dict[int, UserLookup] = {}
         if over_limit:
             limit = f"the request names more than {self._settings.max_users} users (REVOKE_MAX_USERS); none acted on"
             for i in range(len(targets)):
                 ledger.settle(i, ActionResult(Outcome.REFUSED, detail=limit))
         else:
-            object_ids = self._checked(targets, ledger, deadline)
+            object_ids = self._checked(targets, ledger, lookups, deadline)
         records, never_contained = records_of(self._records, object_ids, ledger, deadline)
+        accounts = self._identity_accounts if self._settings.disables_active_directory else None
+        on_premises = OnPremisesRun(accounts, ledger, lookups, deadline) if accounts is not None else None
+        for i in records:
+            if lookups[i].synced:
+                # The Active Directory account is enabled only where this deployment disabled it.
+                enables_there = on_premises is not None and records[i].allows(ActiveDirectoryAction.ENABLE)
+                ledger.mark_synced(i, (ActiveDirectoryAction.ENABLE,) if enables_there else ())
         refused_here: dict[int, int] = {}  # release actions refused for what this deployment did not do
         over_budget = False
-        for action in actions:
-            open_targets = [i for i in ledger.open_targets(action) if i in records]
+        for step in release_steps(actions):
+            open_targets = [i for i in ledger.open_targets(step) if i in records]
             allowed = []
             for i in open_targets:
-                if records[i].allows(action):
+                if not isinstance(step, ReleaseAction) or records[i].allows(step):
                     allowed.append(i)
                 else:
-                    ledger.add(i, action, not_taken_here(records[i], action))
+                    ledger.add(i, step, not_taken_here(records[i], step))
                     refused_here[i] = refused_here.get(i, 0) + 1
             if self._settings.dry_run:
                 for i in allowed:
-                    ledger.add(i, action, DRY_RUN)
+                    ledger.add(i, step, DRY_RUN)
             elif allowed:
-                granted, refused = self._within_budget(action, allowed, ledger, deadline)
+                granted, refused = self._within_budget(step, allowed, ledger, deadline)
                 over_budget = over_budget or refused
-                if granted:
-                    self._take(action, granted, object_ids, ledger, deadline)
+                if granted and isinstance(step, ReleaseAction):
+                    self._take(step, granted, object_ids, ledger, deadline)
+                elif granted and on_premises is not None and isinstance(step, ActiveDirectoryAction):
+                    on_premises.take(step, granted)
         results = ledger.results()
         if not self._settings.dry_run:
             undone = {i: ledger.confirmed(i) for i in records}
@@ -235,7 +279,7 @@ class Release:
         )
 
     def _within_budget(
-        self, action: ReleaseAction, indexes: list[int], ledger: ReleaseLedger, deadline: Deadline
+        self, action: Step, indexes: list[int], ledger: ReleaseLedger, deadline: Deadline
     ) -> tuple[list[int], bool]:
         """The targets `action` may be sent for now, one unit of its own budget each (REVOKE_ACTION_BUDGET),
         and whether the budget refused any; deferred, nothing sent, when the budget cannot be reached."""
@@ -253,8 +297,15 @@ class Release:
             ledger.add(i, action, refused)
         return indexes[: reservation.granted], reservation.granted < len(indexes)
 
-    def _checked(self, targets: Sequence[UserIdentifier], ledger: ReleaseLedger, deadline: Deadline) -> dict[int, str]:
-        """Each target's object id once it is known and not protected; the others are settled."""
+    def _checked(
+        self,
+        targets: Sequence[UserIdentifier],
+        ledger: ReleaseLedger,
+        lookups: dict[int, UserLookup],
+        deadline: Deadline,
+    ) -> dict[int, str]:
+        """Each target's object id once it is known and not protected; the others are settled. Each clean
+        look-up lands in `lookups`: whether the user is synced, and the SID Defender for Identity is asked about."""
         unchecked = []
         for i, user in enumerate(targets):
             if user.key in self._settings.protected_users:
@@ -279,6 +330,7 @@ class Release:
                 ledger.settle(i, decided[position])
             else:
                 object_ids[i] = str(lookup.object_id)
+                lookups[i] = lookup
         return object_ids
 
     def _take(
@@ -308,3 +360,13 @@ class Release:
         for i in indexes:
             if ledger.last_outcome(i) is Outcome.NOT_FOUND:
                 ledger.settle(i, unknown)
+
+
+def release_steps(actions: Sequence[ReleaseAction]) -> tuple[Step, ...]:
+    """The release actions, each synced user's Active Directory enable right after the Entra one."""
+    steps: list[Step] = []
+    for action in actions:
+        steps.append(action)
+        if action is ReleaseAction.ENABLE_ACCOUNT:
+            steps.append(ActiveDirectoryAction.ENABLE)
+    return tuple(steps)

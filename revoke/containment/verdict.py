@@ -5,6 +5,13 @@ external (B2B guest) user's sessions in their home tenant, so a guest is contain
 disabling the account in this tenant. Confirming the compromise records a risk signal and
 contains nobody by itself. A user is `contained` only when every action asked for was
 confirmed by Graph and one of them contains this kind of user.
+
+A user synced from Active Directory gets accountEnabled back from there at the next directory
+sync (every 30 minutes by default), so disabling them in Entra ID holds only until then: such a
+user is contained by a disable only when their Active Directory account was disabled too
+(REVOKE_ONPREM_ACTIONS). Revocation alone, when it is all that was asked, contains a synced
+member as it does any member: it changes nothing the sync puts back. When whether the user is
+synced cannot be read, a disable contains no one (docs/CONTAINED.md).
 """
 
 from __future__ import annotations
@@ -14,8 +21,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from revoke.actions import ActiveDirectoryAction, ContainmentAction
 from revoke.graph.answers import EXTERNAL_MARKER
-from revoke.outcomes import ActionResult, Outcome
+from revoke.outcomes import ActionResult, Outcome, UserLookup
 
 EXTERNAL_NOT_CONTAINED = (
     "external (guest) user: revocation does not reach a guest; disable the account in this tenant "
@@ -30,6 +38,17 @@ REVOCATION_ALONE = (
 )
 KIND_UNKNOWN = "could not tell whether the user is external, and revoking sessions does not contain an external user"
 NOTHING_CONTAINING = "no action that contains the user was asked for (confirmCompromised alone does not)"
+# A synced user disabled in Entra ID only (the Entra Connect sync schedule:
+# https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-sync-feature-scheduler).
+DISABLED_UNTIL_SYNC = (
+    "synced from Active Directory: the account is disabled in Entra ID only until the next directory sync "
+    "(every 30 minutes by default), which enables it again; it must be disabled in Active Directory"
+)
+ONPREM_OFF_HINT = "REVOKE_ONPREM_ACTIONS=disableAccount has Defender for Identity do it"
+SYNC_UNKNOWN = (
+    "could not read whether the account is synced from Active Directory, and a directory sync enables a "
+    "synced account again: the disable is not known to hold"
+)
 # When several actions did not succeed, the one a responder must act on first.
 _PRESSING = (Outcome.DEFERRED, Outcome.FAILED, Outcome.REFUSED, Outcome.NOT_FOUND)
 
@@ -121,18 +140,46 @@ def unfinished(user: str, records: Sequence[ActionRecord]) -> TargetResult | Non
     return None
 
 
+@dataclass(frozen=True)
+class Kind:
+    """What the verdict must know of a target beyond its actions' results: whether another tenant
+    or identity provider signs them in, and whether they are synced from Active Directory (None:
+    it could not be told). `onprem_hint` names the setting that would disable them there."""
+
+    external: bool | None = False
+    synced: bool | None = False
+    onprem_hint: str | None = None
+
+
+def kind_of(lookup: UserLookup | None, *, external: bool | None, onprem_actions: bool) -> Kind:
+    """A target's Kind from its look-up (None: not looked up, or no clean answer)."""
+    synced = lookup.synced if lookup is not None and not lookup.missing and lookup.error is None else None
+    return Kind(external, synced, None if onprem_actions else ONPREM_OFF_HINT)
+
+
 def judge(
-    user: str, records: Sequence[ActionRecord], *, external: bool | None, withheld: str | None = None
+    user: str,
+    records: Sequence[ActionRecord],
+    *,
+    external: bool | None,
+    withheld: str | None = None,
+    synced: bool | None = False,
+    onprem_hint: str | None = None,
 ) -> TargetResult:
-    """The target's result once every action asked for has its own; `external` None: unknown.
+    """The target's result once every action asked for has its own; `external`, `synced` None: unknown.
 
     `withheld` says why an action that would contain a guest was not asked for (the caller
-    may not take it); a guest left not contained carries it in its detail.
+    may not take it); a guest left not contained carries it in its detail. `synced` matters
+    only when the account was disabled: see the module docstring.
     """
     unsettled = unfinished(user, records)
     if unsettled is not None:
         return unsettled
     outcomes = [record.result.outcome for record in records]
+    if _disabled_in_entra_only(records) and synced is not False:
+        detail = SYNC_UNKNOWN if synced is None else DISABLED_UNTIL_SYNC
+        detail = f"{detail} ({onprem_hint})" if synced and onprem_hint else detail
+        return TargetResult(user, TargetOutcome.NOT_CONTAINED, tuple(records), detail)
     containing = {Outcome.REVOKED, Outcome.DISABLED} if external is False else {Outcome.DISABLED}
     if containing & set(outcomes):
         alone = Outcome.DISABLED not in outcomes
@@ -143,3 +190,12 @@ def judge(
     else:
         detail = NOTHING_CONTAINING
     return TargetResult(user, TargetOutcome.NOT_CONTAINED, tuple(records), detail)
+
+
+def _disabled_in_entra_only(records: Sequence[ActionRecord]) -> bool:
+    """Entra ID confirmed the disable, and Defender for Identity did not disable the Active Directory account."""
+
+    def confirmed(action: str) -> bool:
+        return any(r.action == action and r.result.outcome is Outcome.DISABLED for r in records)
+
+    return confirmed(ContainmentAction.DISABLE_ACCOUNT.value) and not confirmed(ActiveDirectoryAction.DISABLE.value)

@@ -11,8 +11,9 @@ from typing import Any
 
 from revoke.errors import GraphError, PermanentGraphError, TransientGraphError, Unconfirmed
 from revoke.graph.transport import GraphReply
-from revoke.identifiers import UserIdentifier, is_object_id
+from revoke.identifiers import UserIdentifier, is_object_id, is_sid
 from revoke.outcomes import ActionResult, Memberships, Outcome, UserLookup
+from revoke.untrusted import printable
 
 
 def revocation_confirmed(reply: GraphReply) -> GraphError | None:
@@ -58,6 +59,17 @@ def compromise_confirmed(reply: GraphReply) -> GraphError | None:
 
 # The user properties that say where a user signs in (docs/RELIABILITY.md, "Who is external").
 KIND_PROPERTIES = ("userType", "externalUserState", "creationType", "identities")
+# The user properties that say where the account is mastered, and name its Active Directory
+# account when it is synced; read with User.Read.All, like the kind properties. The user resource:
+# onPremisesSyncEnabled is true for a synced user, false for one no longer synced, null for one
+# never synced (https://learn.microsoft.com/graph/api/resources/user).
+ON_PREMISES_PROPERTIES = (
+    "onPremisesSyncEnabled",
+    "onPremisesSecurityIdentifier",
+    "onPremisesSamAccountName",
+    "onPremisesDomainName",
+)
+MAX_ON_PREMISES_NAME = 256  # a sAMAccountName holds 20 characters, a DNS domain 253
 EXTERNAL_MARKER = "#ext#"
 ANOTHER_USER = "Graph's look-up answer names another user than the one asked for"
 
@@ -138,6 +150,30 @@ def signs_in_elsewhere(body: dict[str, Any]) -> bool | None:
     return any(identity.get("signInType") == "federated" for identity in identities)
 
 
+def mastered_where(body: dict[str, Any]) -> dict[str, Any]:
+    """The look-up's on-premises fields (UserLookup's), from a user resource; only what Graph said.
+
+    `synced` is None when the answer does not carry onPremisesSyncEnabled (a proxy, a permission
+    that cannot read it) or carries something other than true, false or null: it cannot tell.
+    A SID that is not well formed is left out, so nothing is ever sent for it.
+    """
+    sync = body.get("onPremisesSyncEnabled", "absent")
+    synced = True if sync is True else False if sync is None or sync is False else None
+    sid = body.get("onPremisesSecurityIdentifier")
+    return {
+        "synced": synced,
+        "on_premises_sid": sid.upper() if isinstance(sid, str) and is_sid(sid.upper()) else None,
+        "on_premises_sam_account_name": _on_premises_name(body.get("onPremisesSamAccountName")),
+        "on_premises_domain_name": _on_premises_name(body.get("onPremisesDomainName")),
+    }
+
+
+def _on_premises_name(value: Any) -> str | None:
+    if not isinstance(value, str) or not value or len(value) > MAX_ON_PREMISES_NAME:
+        return None
+    return printable(value)
+
+
 def lookup_complete(reply: GraphReply) -> GraphError | None:
     """A look-up counts only as a clean 200 holding both names."""
     if reply.status != 200:
@@ -162,8 +198,6 @@ def action_result(reply: GraphReply, done: Outcome = Outcome.REVOKED) -> ActionR
     else:
         outcome = Outcome.FAILED
     detail = None if outcome is done else reply.error_code
-    if outcome is Outcome.FAILED and _synced_account_refused(reply):
-        detail = SYNCED_ACCOUNT
     return ActionResult(
         outcome, reply.status, reply.request_id, detail, reply.attempts, reply.retry_after, reply.duration_ms
     )
@@ -176,6 +210,7 @@ def user_lookup(reply: GraphReply) -> UserLookup:
             object_id=body["id"].lower(),
             user_principal_name=body["userPrincipalName"],
             external=signs_in_elsewhere(body),
+            **mastered_where(body),
         )
     if reply.status == 404 and reply.error is None:
         return UserLookup(missing=True)
@@ -183,21 +218,6 @@ def user_lookup(reply: GraphReply) -> UserLookup:
         reply.error_code or "look-up failed", status=reply.status, request_id=reply.request_id
     )
     return UserLookup(error=error)
-
-
-SYNCED_ACCOUNT = (
-    "Graph cannot disable an account synced from on-premises Active Directory: "
-    "disable it in Active Directory; it stays enabled in Entra ID until the next sync"
-)
-
-
-def _synced_account_refused(reply: GraphReply) -> bool:
-    """Graph's 400 for changing a property of a directory-synced user names on-premises mastering."""
-    if reply.status != 400 or not isinstance(reply.body, dict):
-        return False
-    error = reply.body.get("error")
-    message = error.get("message") if isinstance(error, dict) else None
-    return isinstance(message, str) and "on-premises" in message.lower()
 
 
 def _error_code(body: dict[str, Any]) -> str:

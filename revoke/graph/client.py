@@ -18,6 +18,7 @@ from revoke.audit.collector import ContextPool
 from revoke.deadline import Deadline
 from revoke.graph.answers import (
     KIND_PROPERTIES,
+    ON_PREMISES_PROPERTIES,
     action_result,
     compromise_confirmed,
     disable_confirmed,
@@ -43,8 +44,9 @@ SENDERS_PER_WINDOW = 4
 # Users named in one confirmCompromised call. The API takes a list; Microsoft documents no
 # limit on its length, so a chunk is kept to a size a request body carries easily.
 CONFIRM_CHUNK = 50
-# Everything a look-up needs: both names, and where the user signs in (revoke.graph.answers).
-LOOKUP_SELECT = "?$select=id,userPrincipalName," + ",".join(KIND_PROPERTIES)
+# Everything a look-up needs: both names, where the user signs in, and where the account is
+# mastered (revoke.graph.answers): one round trip, one permission (User.Read.All).
+LOOKUP_SELECT = "?$select=id,userPrincipalName," + ",".join((*KIND_PROPERTIES, *ON_PREMISES_PROPERTIES))
 # Group and role ids in one checkMemberObjects call: "You can specify up to 20 objects"
 # (Graph v1.0, directoryObject: checkMemberObjects).
 MEMBERSHIP_CHUNK = 20
@@ -71,6 +73,12 @@ class GraphClient:
     def tokens(self) -> TokenSource:
         """The process's Graph token, for whoever else needs one (the readiness check)."""
         return self._sender.tokens
+
+    @property
+    def sender(self) -> CallSender:
+        """The process's batch senders, for Graph calls of other services on the same token and pool
+        (Defender for Identity: revoke.graph.defender_identity)."""
+        return self._sender
 
     def perform(
         self,

@@ -63,6 +63,11 @@ class ReleaseGraph:
         self._pacer = pacer
         self._directory = directory or GraphClient(settings, credential, tokens=tokens)
 
+    @property
+    def sender(self) -> CallSender:
+        """For Defender for Identity's calls (a synced user's Active Directory enable), on the same token."""
+        return self._sender
+
     def lookup_all(self, users: Sequence[UserIdentifier], deadline: Deadline) -> list[UserLookup]:
         """Each user's look-up, as a containment's (GraphClient.lookup_all): only an answer about the user asked counts."""
         return self._directory.lookup_all(users, deadline)

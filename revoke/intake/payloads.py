@@ -19,7 +19,7 @@ import binascii
 import difflib
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Any
@@ -27,7 +27,6 @@ from typing import Any
 from revoke.actions import ContainmentAction, parse_actions
 from revoke.errors import (
     InvalidField,
-    InvalidIdentifier,
     MalformedPayload,
     NoResolvableAccount,
     PayloadTooLarge,
@@ -35,7 +34,8 @@ from revoke.errors import (
     TooManyAccounts,
     UnknownField,
 )
-from revoke.identifiers import NIL_OBJECT_ID, UserIdentifier, is_object_id, parse_user_identifier
+from revoke.identifiers import UserIdentifier, parse_user_identifier
+from revoke.intake.accounts import account_fields, account_identifier, describe, field_named, walk
 from revoke.settings import MAX_ACCOUNTS
 from revoke.untrusted import bounded, printable, quoted
 
@@ -53,10 +53,6 @@ _CORRELATION_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)', re.DOTALL)
 _NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
 _DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
-_GRAPH_USER_EVIDENCE = "#microsoft.graph.security.userevidence"
-# Alert entities say "Type": "account"; incident entities say "kind": "Account" (their
-# "type" is the ARM type); Graph evidence says "@odata.type".
-_KIND_FIELDS = frozenset({"type", "kind", "@odata.type"})
 # Base64 as queue senders write it: MIME wraps lines (CRLF or LF), URL-safe drops padding.
 _LINE_BREAK = re.compile(rb"\r?\n")
 _BASE64 = re.compile(rb"[A-Za-z0-9+/]+={0,2}")
@@ -170,7 +166,7 @@ def decode_queue_body(body: bytes) -> bytes:
 
 def correlation_id_in(document: Mapping[str, Any]) -> str | None:
     """The caller's correlation id, when it gives a usable one."""
-    value = _field(document, "correlationId")
+    value = field_named(document, "correlationId")
     if value is None:
         return None
     if not isinstance(value, str) or not _CORRELATION_ID.fullmatch(value):
@@ -194,15 +190,15 @@ def read_request(document: Mapping[str, Any], *, require_reason: bool = False) -
     `require_reason` (REVOKE_REQUIRE_REASON), when it says no reason; an alert, incident or
     entity gives its own kind, id and name as its reason.
     """
-    if _field(document, "users") is not None or _field(document, "user") is not None:
+    if field_named(document, "users") is not None or field_named(document, "user") is not None:
         request = _direct_request(document, require_reason)
-    elif isinstance(_field(document, "evidence"), list):
+    elif isinstance(field_named(document, "evidence"), list):
         request = _graph_security_alert(document)
-    elif isinstance(_field(document, "object"), dict):
+    elif isinstance(field_named(document, "object"), dict):
         request = _sentinel_incident(document)
-    elif _field(document, "entity") is not None:
+    elif field_named(document, "entity") is not None:
         request = _sentinel_entity(document)
-    elif _field(document, "entities") is not None:
+    elif field_named(document, "entities") is not None:
         request = _sentinel_alert(document)
     else:
         raise InvalidField(
@@ -218,14 +214,15 @@ def require_targets(request: RevocationRequest) -> None:
         # Bounded: the message becomes the audit event's detail, which holds at most 1024 characters.
         reasons = bounded("; ".join(f"{s.entity}: {s.reason}" for s in request.skipped[:5]), MAX_TEXT_LENGTH)
         raise NoResolvableAccount(
-            "the payload names no account with an Entra object id or UPN" + (f" ({reasons})" if reasons else "")
+            "the payload names no account with an Entra object id, UPN or on-premises SID"
+            + (f" ({reasons})" if reasons else "")
         )
 
 
 def _direct_request(document: Mapping[str, Any], require_reason: bool) -> RevocationRequest:
     refuse_unknown_fields(document, DIRECT_FIELDS, "a direct request")
-    users = _field(document, "users")
-    single = _field(document, "user")
+    users = field_named(document, "users")
+    single = field_named(document, "user")
     listed: list[Any] = []
     if users is not None:
         if not isinstance(users, list):
@@ -237,17 +234,19 @@ def _direct_request(document: Mapping[str, Any], require_reason: bool) -> Revoca
     for raw in listed:
         found.examine()
         found.add(parse_user_identifier(raw))
-    dry_run = _field(document, "dryRun")
+    dry_run = field_named(document, "dryRun")
     if dry_run is not None and not isinstance(dry_run, bool):
         raise InvalidField("dryRun must be true or false")
     return RevocationRequest(
         targets=tuple(found.targets.values()),
-        reason=read_reason(_field(document, "reason"), required=require_reason, asked="these accounts be contained"),
+        reason=read_reason(
+            field_named(document, "reason"), required=require_reason, asked="these accounts be contained"
+        ),
         alert_id=_text(document, "alertId"),
         incident_id=_text(document, "incidentId"),
         dry_run=bool(dry_run),
         shape="direct",
-        actions=_actions(_field(document, "actions")),
+        actions=_actions(field_named(document, "actions")),
     )
 
 
@@ -299,7 +298,7 @@ def _actions(value: Any) -> tuple[ContainmentAction, ...]:
 
 
 def _sentinel_alert(document: Mapping[str, Any]) -> RevocationRequest:
-    found = _accounts_in(_entities_value(_field(document, "entities")))
+    found = _accounts_in(_entities_value(field_named(document, "entities")))
     name = _text(document, "alertName") or _text(document, "displayName") or _text(document, "alertDisplayName")
     alert_id = _text(document, "systemAlertId")
     return found.request(
@@ -311,17 +310,17 @@ def _sentinel_alert(document: Mapping[str, Any]) -> RevocationRequest:
 
 
 def _sentinel_incident(document: Mapping[str, Any]) -> RevocationRequest:
-    incident = _field(document, "object")
-    properties = _field(incident, "properties")
+    incident = field_named(document, "object")
+    properties = field_named(incident, "properties")
     properties = properties if isinstance(properties, dict) else {}
-    found = _accounts_in(_field(properties, "relatedEntities"))
+    found = _accounts_in(field_named(properties, "relatedEntities"))
     number = _text(properties, "incidentNumber")
     reason = alert_reason("Sentinel incident", number, _text(properties, "title"))
     return found.request("sentinel_incident", reason=reason, incident_id=_text(incident, "id") or number)
 
 
 def _sentinel_entity(document: Mapping[str, Any]) -> RevocationRequest:
-    found = _accounts_in(_field(document, "entity"))
+    found = _accounts_in(field_named(document, "entity"))
     incident_id = _text(document, "incidentArmId")
     # The entity trigger names no alert: its incident is what the analyst ran the playbook from.
     return found.request(
@@ -332,7 +331,7 @@ def _sentinel_entity(document: Mapping[str, Any]) -> RevocationRequest:
 
 
 def _graph_security_alert(document: Mapping[str, Any]) -> RevocationRequest:
-    found = _accounts_in(_field(document, "evidence"))
+    found = _accounts_in(field_named(document, "evidence"))
     alert_id = _text(document, "id")
     return found.request(
         "graph_security_alert",
@@ -366,137 +365,21 @@ def _entities_value(value: Any) -> Any:
 
 def _accounts_in(entities: Any) -> _Found:
     found = _Found()
-    for entity in _walk(entities):
-        fields = _account_fields(entity)
+    for entity in walk(entities):
+        fields = account_fields(entity)
         if fields is None:
             continue
         found.examine()
-        user = _account_identifier(fields)
+        user = account_identifier(fields)
         if isinstance(user, UserIdentifier):
             found.add(user)
         else:
-            found.skip(skipped_entity(_describe(fields), user))
+            found.skip(skipped_entity(describe(fields), user))
     return found
 
 
-def _walk(value: Any) -> Iterator[dict[str, Any]]:
-    """Every JSON object inside `value` in document order, iteratively so depth cannot
-    exhaust the stack. It visits every value of the payload, so it does as little per value
-    as it can: json.loads makes only exact dicts and lists, and empty ones add nothing."""
-    stack = [value]
-    pop, push = stack.pop, stack.extend
-    while stack:
-        item = pop()
-        kind = type(item)
-        if kind is dict:
-            yield item
-            if item:
-                push(reversed(item.values()))
-        elif kind is list and item:
-            push(reversed(item))
-
-
-def _account_fields(entity: dict[str, Any]) -> dict[str, Any] | None:
-    """The fields of an account entity in any of the shapes, or None if it is not one."""
-    kinds = _kinds(entity) if entity else None
-    if not kinds:
-        return None
-    if _GRAPH_USER_EVIDENCE in kinds:
-        account = _field(entity, "userAccount")
-        return dict(account) if isinstance(account, dict) else {}
-    if "account" not in kinds:
-        return None
-    # Incident entities keep their fields under "properties" (their top-level "name" is
-    # the ARM resource name, not the account's); alert entities keep them at the top.
-    properties = _field(entity, "properties")
-    return dict(properties) if isinstance(properties, dict) else entity
-
-
-def _kinds(entity: dict[str, Any]) -> set[str]:
-    """What an entity says it is, lowercased, read as `_field` reads each of _KIND_FIELDS.
-
-    Called for every object in the payload, so it passes over the keys once, and lowers
-    only strings: a kind field holding a large value must not cost its size each time.
-    """
-    found: dict[str, Any] = {}
-    for key, value in entity.items():
-        if isinstance(key, str):
-            lowered = key.lower()
-            if lowered in _KIND_FIELDS and (lowered not in found or key == lowered):
-                found[lowered] = value
-    return {value.lower() for value in found.values() if isinstance(value, str)}
-
-
-def _account_identifier(fields: Mapping[str, Any]) -> UserIdentifier | str:
-    """The user an account entity names, or why it names none Graph can act on.
-
-    The object id is preferred, unless it is the nil GUID: then the UPN names the user. A
-    malformed object id skips the account rather than falling back to its UPN, because an
-    entity whose id is garbage is not one Sentinel or Defender wrote.
-    """
-    object_id = _field(fields, "aadUserId") or _field(fields, "azureAdUserId")
-    placeholder = object_id == NIL_OBJECT_ID
-    if object_id and not placeholder:
-        if isinstance(object_id, str) and is_object_id(object_id):
-            return parse_user_identifier(object_id)
-        return f"the Entra object id {quoted(str(object_id))} is not a GUID"
-    upn = _field(fields, "userPrincipalName")
-    if not upn:
-        name = _field(fields, "name") or _field(fields, "accountName")
-        suffix = _field(fields, "upnSuffix")
-        if isinstance(name, str) and isinstance(suffix, str) and name.strip() and suffix.strip():
-            upn = f"{name}@{suffix}"
-    if upn:
-        try:
-            return parse_user_identifier(upn)
-        except InvalidIdentifier as problem:
-            return f"not a valid UPN: {problem.message}"
-    if placeholder:
-        return "the Entra object id is the nil GUID, a placeholder, and there is no UPN"
-    return _why_unresolvable(fields)
-
-
-def _why_unresolvable(fields: Mapping[str, Any]) -> str:
-    if _field(fields, "upnSuffix") or _field(fields, "name") or _field(fields, "accountName"):
-        if _field(fields, "ntDomain") or _field(fields, "sid"):
-            return "on-premises account: no Entra object id or UPN suffix"
-        return "incomplete UPN: name or UPN suffix missing, and no Entra object id"
-    return "no Entra object id, UPN, or account name"
-
-
-def _describe(fields: Mapping[str, Any]) -> str:
-    """A label a responder can recognise the account by (made safe by `skipped_entity`)."""
-    name = _first_text(fields, "name", "accountName", "displayName")
-    domain = _first_text(fields, "ntDomain")
-    if name is not None and domain is not None:
-        return f"{domain}\\{name}"
-    return name or _first_text(fields, "userPrincipalName", "aadUserId", "azureAdUserId", "$id") or "account"
-
-
-def _first_text(fields: Mapping[str, Any], *names: str) -> str | None:
-    """The first of the fields `names` that holds a non-empty string."""
-    for name in names:
-        value = _field(fields, name)
-        if isinstance(value, str) and value:
-            return value
-    return None
-
-
-def _field(mapping: Any, name: str) -> Any:
-    """Look a field up by name, ignoring case."""
-    if not isinstance(mapping, (dict, Mapping)):  # dict first: the ABC check is slow, and JSON gives dicts
-        return None
-    if name in mapping:
-        return mapping[name]
-    wanted = name.lower()
-    for key, value in mapping.items():
-        if isinstance(key, str) and key.lower() == wanted:
-            return value
-    return None
-
-
 def _text(mapping: Any, name: str) -> str | None:
-    value = _field(mapping, name)
+    value = field_named(mapping, name)
     if value is None or value == "":
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int)):

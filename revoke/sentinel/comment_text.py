@@ -18,6 +18,7 @@ MAX_COMMENT_CHARACTERS = 30_000  # Microsoft Sentinel service limits: characters
 MAX_NAME_CHARACTERS = 256  # a user, an account, an action or an outcome, as shown
 MAX_DETAIL_CHARACTERS = 512  # a detail or a reason, as shown
 MAX_CORRELATION_CHARACTERS = 128
+MAX_NOTE_CHARACTERS = 1024  # a note on the incident tasks or the check after the next sync
 
 Action = tuple[str, str, str | None]  # (action, outcome, detail)
 
@@ -44,18 +45,19 @@ class CommentSummary:
     release: bool = False  # undoing a containment: each target is released or not
     caller_app_id: str | None = None  # the app that asked (its Entra ID token's azp); None: the queue
     reason: str | None = None  # why it was asked for: the person's reason, or the alert's or incident's id and name
+    notes: tuple[str, ...] = ()  # what followed the verdicts: incident tasks, the check after the next sync
 
 
 def render_comment(summary: CommentSummary, limit: int = MAX_COMMENT_CHARACTERS) -> str:
     """The comment's HTML, at most `limit` characters, every summary text escaped."""
-    header = _header(summary)
+    header = _header(summary) + "".join(f"<p>{inert(note, MAX_NOTE_CHARACTERS)}</p>" for note in summary.notes)
     targets = [_target_item(target, summary.release) for target in summary.targets]
     skipped = [_skipped_item(account, reason) for account, reason in summary.skipped]
     whole = _assemble(header, targets, skipped, "")
     if len(whole) <= limit:
         return whole
     total = len(targets) + len(skipped)
-    correlation = _text(summary.correlation_id, MAX_CORRELATION_CHARACTERS)
+    correlation = inert(summary.correlation_id, MAX_CORRELATION_CHARACTERS)
 
     # Room for the header, every wrapper, and the longest note this summary could need.
     fixed = len(header) + len(_TARGETS_OPEN + _LIST_CLOSE + _SKIPPED_OPEN + _LIST_CLOSE)
@@ -88,15 +90,15 @@ def _header(summary: CommentSummary) -> str:
         done = sum(1 for target in summary.targets if target.contained)
         title, verb = "Account containment", "contained"
     caller = (
-        f"Requested by app <code>{_text(summary.caller_app_id, MAX_NAME_CHARACTERS)}</code>.<br>"
+        f"Requested by app <code>{inert(summary.caller_app_id, MAX_NAME_CHARACTERS)}</code>.<br>"
         if summary.caller_app_id
         else ""
     )
-    reason = f"<br>Reason: {_text(summary.reason, MAX_DETAIL_CHARACTERS)}" if summary.reason else ""
+    reason = f"<br>Reason: {inert(summary.reason, MAX_DETAIL_CHARACTERS)}" if summary.reason else ""
     header = (
         f"<p><b>{title}</b>{mode}: {done} of {len(summary.targets)} "
         f"account(s) {verb}, {len(summary.skipped)} skipped.<br>{caller}"
-        f"Correlation id: <code>{_text(summary.correlation_id, MAX_CORRELATION_CHARACTERS)}</code>{reason}</p>"
+        f"Correlation id: <code>{inert(summary.correlation_id, MAX_CORRELATION_CHARACTERS)}</code>{reason}</p>"
     )
     if summary.dry_run:
         header += DRY_RUN_NOTICE
@@ -110,11 +112,11 @@ def _target_item(target: CommentTarget, release: bool = False) -> str:
         state = "released" if target.outcome == "released" else "<b>not released</b>"
     else:
         state = "contained" if target.contained else "<b>not contained</b>"
-    reason = f": {_text(target.reason, MAX_DETAIL_CHARACTERS)}" if target.reason else ""
+    reason = f": {inert(target.reason, MAX_DETAIL_CHARACTERS)}" if target.reason else ""
     actions = "".join(_action_item(action) for action in target.actions)
     return (
-        f"<li><b>{_text(target.user, MAX_NAME_CHARACTERS)}</b>: {state} "
-        f"(outcome: {_text(target.outcome, MAX_NAME_CHARACTERS)}){reason}"
+        f"<li><b>{inert(target.user, MAX_NAME_CHARACTERS)}</b>: {state} "
+        f"(outcome: {inert(target.outcome, MAX_NAME_CHARACTERS)}){reason}"
         + (f"<ul>{actions}</ul>" if actions else "")
         + "</li>"
     )
@@ -122,14 +124,14 @@ def _target_item(target: CommentTarget, release: bool = False) -> str:
 
 def _action_item(action: Action) -> str:
     name, outcome, detail = action
-    shown = f"{_text(name, MAX_NAME_CHARACTERS)}: {_text(outcome, MAX_NAME_CHARACTERS)}"
+    shown = f"{inert(name, MAX_NAME_CHARACTERS)}: {inert(outcome, MAX_NAME_CHARACTERS)}"
     if detail:
-        shown += f" ({_text(detail, MAX_DETAIL_CHARACTERS)})"
+        shown += f" ({inert(detail, MAX_DETAIL_CHARACTERS)})"
     return f"<li>{shown}</li>"
 
 
 def _skipped_item(account: str, reason: str) -> str:
-    return f"<li><b>{_text(account, MAX_NAME_CHARACTERS)}</b>: {_text(reason, MAX_DETAIL_CHARACTERS)}</li>"
+    return f"<li><b>{inert(account, MAX_NAME_CHARACTERS)}</b>: {inert(reason, MAX_DETAIL_CHARACTERS)}</li>"
 
 
 _TARGETS_OPEN = "<ul>"
@@ -155,6 +157,6 @@ def _omitted_note(count: int, correlation: str) -> str:
     )
 
 
-def _text(raw: object, limit: int) -> str:
+def inert(raw: object, limit: int) -> str:
     """Untrusted text as inert HTML: printable, at most `limit` characters before escaping."""
     return html.escape(bounded(printable(str(raw)), limit), quote=True)

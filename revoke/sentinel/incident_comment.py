@@ -89,11 +89,20 @@ class IncidentCommenter:
             version="",  # ARM's version is the api-version query parameter
         )
         try:
-            [reply] = self._sender.send_all([call], deadline)
+            reply = self.send(call, deadline)
         except Exception as problem:  # a comment must never break the containment that wrote it
             logger.error("Could not write the incident comment: %s", type(problem).__name__)
             return CommentResult("failed", detail=f"unexpected error: {type(problem).__name__}")
         return comment_result(reply)
+
+    @property
+    def api_version(self) -> str:
+        return self._api_version
+
+    def send(self, call: GraphCall, deadline: Deadline) -> GraphReply:
+        """One ARM call on the comments' token, wire and retry loop (incident tasks use it too)."""
+        [reply] = self._sender.send_all([call], deadline)  # one call: never batched
+        return reply
 
 
 def comment_saved(reply: GraphReply) -> GraphError | None:
@@ -115,14 +124,14 @@ def comment_result(reply: GraphReply) -> CommentResult:
     return CommentResult(
         status,
         http_status=reply.status,
-        detail=None if status == "commented" else _detail(reply),
+        detail=None if status == "commented" else arm_detail(reply),
         attempts=reply.attempts,
         request_id=reply.request_id,
         duration_ms=reply.duration_ms,
     )
 
 
-def _detail(reply: GraphReply) -> str | None:
+def arm_detail(reply: GraphReply) -> str | None:
     error = reply.error
     # The wire's own messages name Graph, the service it was first written for.
     if isinstance(error, GraphUnreachable):

@@ -33,6 +33,11 @@ class IncidentReporter:
         self._commenter = commenter
         self._workspace_id = workspace_id
 
+    @property
+    def commenter(self) -> IncidentCommenter:
+        """The ARM writer, which the incident tasks share (revoke.sentinel.incident_tasks)."""
+        return self._commenter
+
     def comment(self, report: ContainmentReport, context: RequestContext, deadline: Deadline) -> CommentResult | None:
         """Comment on the report's incident, if it names one; audited; never raises."""
         if report.incident_id is None or not (report.results or report.skipped):
@@ -74,5 +79,32 @@ def summary_of(
     )
     skipped_accounts = tuple((entity.entity, entity.reason) for entity in report.skipped)
     return CommentSummary(
-        report.correlation_id, report.dry_run, targets, skipped_accounts, report.release, caller_app_id, reason
+        report.correlation_id,
+        report.dry_run,
+        targets,
+        skipped_accounts,
+        report.release,
+        caller_app_id,
+        reason,
+        notes_of(report),
     )
+
+
+def notes_of(report: ContainmentReport) -> tuple[str, ...]:
+    """What followed the verdicts, as the comment says it: the incident tasks, the check after the next sync."""
+    notes = []
+    tasks = report.tasks
+    if tasks is not None:
+        note = f"Tasks for a person: {tasks.created} of {tasks.wanted} added to this incident."
+        if tasks.over_limit:
+            note += f" {tasks.over_limit} not added: an incident holds at most 40 tasks."
+        notes.append(" ".join([note, *(f"Not added: {why}." for why in tasks.not_created[:5])]))
+    verification = report.verification
+    if verification is not None and verification.status == "scheduled":
+        notes.append(
+            f"Each account disabled here is checked again at {verification.due}, after the next directory sync; "
+            "an account found enabled again is commented here (nothing is done again by itself)."
+        )
+    elif verification is not None:
+        notes.append(f"Check after the next directory sync: {verification.detail}.")
+    return tuple(notes)

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from revoke.actions import ContainmentAction, ReleaseAction
+from revoke.actions import ActiveDirectoryAction, ContainmentAction, ReleaseAction
 from revoke.errors import SettingsError
 from revoke.settings.action_budget import (
     BUDGET_OFF,
@@ -45,6 +45,13 @@ from revoke.settings.graph import (
     parse_revocation_action,
     parse_write_quota,
 )
+from revoke.settings.hybrid import (
+    DEFAULT_VERIFY_AFTER_SECONDS,
+    MAX_VERIFY_AFTER_SECONDS,
+    VERIFY_OFF,
+    parse_onprem_actions,
+    parse_verify_after,
+)
 from revoke.settings.limits import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_USERS,
@@ -63,10 +70,13 @@ from revoke.settings.protection import (
 from revoke.settings.queues import (
     DEFAULT_CAMPAIGN_QUEUE_NAME,
     DEFAULT_QUEUE_NAME,
+    DEFAULT_VERIFY_QUEUE_NAME,
     POISON_SUFFIX,
     campaign_queue_name_from,
+    distinct_queues,
     poison_queue_of,
     queue_name_from,
+    verify_queue_name_from,
 )
 from revoke.settings.sentinel import DEFAULT_ARM_ENDPOINT, parse_workspace
 from revoke.settings.storage import HostStorage, host_storage_from
@@ -89,6 +99,8 @@ __all__ = [
     "DEFAULT_MAX_USERS",
     "DEFAULT_QUEUE_NAME",
     "DEFAULT_RETRY_BUDGET_SECONDS",
+    "DEFAULT_VERIFY_AFTER_SECONDS",
+    "DEFAULT_VERIFY_QUEUE_NAME",
     "HTTP_FRONT_END_LIMIT_SECONDS",
     "MAX_ACCOUNTS",
     "MAX_ACTION_BUDGET",
@@ -96,10 +108,12 @@ __all__ = [
     "MAX_CAMPAIGN_USERS_CEILING",
     "MAX_PROTECTED_OBJECTS",
     "MAX_RETRY_BUDGET_SECONDS",
+    "MAX_VERIFY_AFTER_SECONDS",
     "MIN_MAX_BODY_BYTES",
     "MIN_RETRY_BUDGET_SECONDS",
     "POISON_SUFFIX",
     "RETRY_BUDGET_SLACK_SECONDS",
+    "VERIFY_OFF",
     "AuditIngestion",
     "CallerAuth",
     "HostStorage",
@@ -110,6 +124,7 @@ __all__ = [
     "campaign_queue_name_from",
     "poison_queue_of",
     "queue_name_from",
+    "verify_queue_name_from",
 ]
 
 
@@ -163,6 +178,11 @@ class Settings:
         """Whether group or role membership protects users, which Graph is asked about for every target."""
         return bool(self.protected_groups or self.protected_roles)
 
+    # Active Directory actions for synced users (none: a synced user disabled in Entra ID alone is not contained).
+    onprem_actions: tuple[ActiveDirectoryAction, ...] = ()
+    verify_after_seconds: int | None = DEFAULT_VERIFY_AFTER_SECONDS  # None: REVOKE_VERIFY_AFTER_SECONDS=off
+    verify_queue_name: str = DEFAULT_VERIFY_QUEUE_NAME
+
     @property
     def graph_scope(self) -> str:
         return f"{self.graph_endpoint}/.default"
@@ -175,6 +195,11 @@ class Settings:
     def comments_on(self) -> bool:
         """Incident comments need the switch on and the one workspace they may be written in."""
         return self.incident_comments and self.sentinel_workspace is not None
+
+    @property
+    def disables_active_directory(self) -> bool:
+        """Whether Defender for Identity disables a synced user's Active Directory account (REVOKE_ONPREM_ACTIONS)."""
+        return ActiveDirectoryAction.DISABLE in self.onprem_actions
 
     @property
     def auth_issuer(self) -> str:
@@ -256,6 +281,9 @@ class Settings:
             containment_records=parse_boolean(
                 names.CONTAINMENT_RECORDS, value(names.CONTAINMENT_RECORDS), default=True
             ),
+            onprem_actions=parse_onprem_actions(value(names.ONPREM_ACTIONS)),
+            verify_after_seconds=parse_verify_after(value(names.VERIFY_AFTER_SECONDS)),
+            verify_queue_name=_verify_queue(env),
         )
         check_protected_count(settings.protected_groups, settings.protected_roles)
         if settings.release_actions and not settings.containment_records:
@@ -266,3 +294,8 @@ class Settings:
                 expected=f"empty while {names.CONTAINMENT_RECORDS} is false",
             )
         return settings
+
+
+def _verify_queue(env: Mapping[str, str]) -> str:
+    distinct_queues(env)
+    return verify_queue_name_from(env)

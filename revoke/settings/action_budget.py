@@ -3,7 +3,7 @@ every instance and both triggers (docs/DEPLOY.md, "The action budget")."""
 
 from __future__ import annotations
 
-from revoke.actions import ContainmentAction, ReleaseAction
+from revoke.actions import ActiveDirectoryAction, ContainmentAction, ReleaseAction
 from revoke.errors import SettingsError
 from revoke.settings.names import SettingNames
 from revoke.settings.values import parse_integer
@@ -12,13 +12,17 @@ from revoke.settings.values import parse_integer
 # with its default limit; an action is budgeted by being listed here. Revoking sessions is
 # cheap to undo (users sign in again); disabling stops people working; a confirmation raises
 # their risk for good. A release is held as tightly as what it undoes: re-enabling accounts
-# in bulk is what a leaked release credential would do.
+# in bulk is what a leaked release credential would do. The Active Directory actions
+# (REVOKE_ONPREM_ACTIONS) stop people working as disabling does, and get its limit.
 DEFAULT_ACTION_BUDGET: tuple[tuple[str, int], ...] = (
     (ContainmentAction.REVOKE_SESSIONS.value, 200),
     (ContainmentAction.DISABLE_ACCOUNT.value, 50),
     (ContainmentAction.CONFIRM_COMPROMISED.value, 100),
     (ReleaseAction.ENABLE_ACCOUNT.value, 50),
     (ReleaseAction.DISMISS_RISK.value, 100),
+    (ActiveDirectoryAction.DISABLE.value, 50),
+    (ActiveDirectoryAction.FORCE_PASSWORD_RESET.value, 50),
+    (ActiveDirectoryAction.ENABLE.value, 50),
 )
 MAX_ACTION_BUDGET = 100_000
 BUDGET_OFF = "off"

@@ -10,6 +10,7 @@ from revoke.settings.names import SettingNames
 
 DEFAULT_QUEUE_NAME = "revoke-requests"
 DEFAULT_CAMPAIGN_QUEUE_NAME = "revoke-campaigns"
+DEFAULT_VERIFY_QUEUE_NAME = "revoke-verify"
 POISON_SUFFIX = "-poison"
 
 
@@ -26,6 +27,27 @@ def queue_name_from(environ: Mapping[str, str]) -> str:
 def campaign_queue_name_from(environ: Mapping[str, str]) -> str:
     """The campaign queue's name; its trigger binding needs it at import time too."""
     return _queue_name(SettingNames.CAMPAIGN_QUEUE_NAME, environ, DEFAULT_CAMPAIGN_QUEUE_NAME)
+
+
+def verify_queue_name_from(environ: Mapping[str, str]) -> str:
+    """The queue the check after the next directory sync waits on; its trigger binding needs it at import time."""
+    return _queue_name(SettingNames.VERIFY_QUEUE_NAME, environ, DEFAULT_VERIFY_QUEUE_NAME)
+
+
+def distinct_queues(environ: Mapping[str, str]) -> None:
+    """The verify queue is its own: a verification message on the request or campaign queue would be
+    read as a containment request (or a campaign page), and the other way round."""
+    verify = verify_queue_name_from(environ)
+    for setting, name in (
+        (SettingNames.QUEUE_NAME, queue_name_from(environ)),
+        (SettingNames.CAMPAIGN_QUEUE_NAME, campaign_queue_name_from(environ)),
+    ):
+        if name == verify or poison_queue_of(name) == verify or poison_queue_of(verify) == name:
+            raise SettingsError(
+                SettingNames.VERIFY_QUEUE_NAME,
+                f"{verify!r} is the queue (or poison queue) {setting} names",
+                expected=f"a queue name other than {SettingNames.QUEUE_NAME}'s and {SettingNames.CAMPAIGN_QUEUE_NAME}'s",
+            )
 
 
 def _queue_name(setting: str, environ: Mapping[str, str], default: str) -> str:

@@ -242,3 +242,34 @@ def test_an_empty_protection_list_grants_nothing_more(fake_az: dict[str, str]) -
         fake_az, "--actions", "confirmCompromised", "--protected-roles", GROUP, "--no-read", PRINCIPAL
     )
     assert GROUP_MEMBER_READ_ALL not in _posted_roles(calls)
+
+
+DEFENDER_FOR_IDENTITY = [
+    GRAPH_APP_ROLES["SecurityIdentitiesAccount.Read.All"],
+    GRAPH_APP_ROLES["SecurityIdentitiesActions.ReadWrite.All"],
+]
+
+
+@pytest.mark.parametrize("onprem", ["disableAccount", " disableaccount , forcePasswordReset "])
+def test_onprem_actions_add_both_defender_for_identity_roles_once(fake_az: dict[str, str], onprem: str) -> None:
+    completed, calls = _run(fake_az, "--onprem-actions", onprem, "--no-read", PRINCIPAL)
+
+    assert completed.returncode == 0, completed.stderr
+    assert _posted_roles(calls) == [USER_REVOKE_SESSIONS_ALL, *DEFENDER_FOR_IDENTITY]
+
+
+def test_onprem_actions_come_from_the_environment_too_and_none_by_default(fake_az: dict[str, str]) -> None:
+    _, none = _run(fake_az, "--no-read", PRINCIPAL)
+    assert not set(DEFENDER_FOR_IDENTITY) & set(_posted_roles(none))
+    Path(fake_az["AZ_LOG"]).unlink()
+
+    completed, calls = _run({**fake_az, "REVOKE_ONPREM_ACTIONS": "disableAccount"}, "--no-read", PRINCIPAL)
+    assert completed.returncode == 0
+    assert _posted_roles(calls)[-2:] == DEFENDER_FOR_IDENTITY
+
+
+def test_refuses_an_unknown_onprem_action(fake_az: dict[str, str]) -> None:
+    completed, calls = _run(fake_az, "--onprem-actions", "lockAccount", PRINCIPAL)
+
+    assert completed.returncode == 2 and "unknown on-premises action" in completed.stderr
+    assert _posted_roles(calls) == []

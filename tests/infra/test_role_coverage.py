@@ -34,6 +34,7 @@ TABLES = "Microsoft.Storage/storageAccounts/tableServices/tables"
 ENTITIES = f"{TABLES}/entities"
 SECURITY_INSIGHTS = "Microsoft.SecurityInsights"
 INCIDENT_COMMENTS = f"{SECURITY_INSIGHTS}/incidents/comments"
+INCIDENT_TASKS = f"{SECURITY_INSIGHTS}/incidents/tasks"
 
 
 def _matches(pattern: str, permission: str) -> bool:
@@ -228,6 +229,8 @@ NEEDS = (
     need("function", "sentinelWorkspace", "Create or update an incident comment", (f"{INCIDENT_COMMENTS}/write",)),
     # The function sends its audit events to the audit table's data collection rule (Logs Ingestion API).
     need("function", "auditRule", "Upload to the audit table's stream", ("Microsoft.Insights/Telemetry/Write",)),
+    # And adds tasks to it for what a person must finish (IncidentTasks_CreateOrUpdate).
+    need("function", "sentinelWorkspace", "Create or update an incident task", (f"{INCIDENT_TASKS}/write",)),
 )
 
 
@@ -351,4 +354,7 @@ def test_sentinel_reader_could_not_comment() -> None:
     assert missing(
         tuple(n for n in NEEDS if n.resource == "sentinelWorkspace"),
         [Assignment("function", reader, "sentinelWorkspace")],
-    ) == ["function on sentinelWorkspace: Create or update an incident comment"]
+    ) == [
+        "function on sentinelWorkspace: Create or update an incident comment",
+        "function on sentinelWorkspace: Create or update an incident task",
+    ]

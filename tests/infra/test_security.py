@@ -10,7 +10,7 @@ from typing import Any
 
 from conftest import BICEP_FILES, ROOT, body, function_app_settings, resources_of_type, the_resource
 
-from revoke.actions import ContainmentAction
+from revoke.actions import ACTIVE_DIRECTORY_APP_ROLES, ContainmentAction
 from revoke.campaigns.request import SCOPE_APP_ROLES
 from revoke.containment.action_run import revocation_alone
 
@@ -25,6 +25,10 @@ GRAPH_APP_ROLES = {
     "User.ReadBasic.All": USER_READ_BASIC_ALL,
     "GroupMember.Read.All": "98830695-27a2-44f7-8c18-0c3ebc9698f6",
     "RoleManagement.Read.Directory": "483bed4a-2ad3-4361-a73b-c83ccdbdc53c",
+    # Defender for Identity (REVOKE_ONPREM_ACTIONS): the application ids Microsoft Graph's service
+    # principal publishes (listed at graphpermissions.merill.net, generated from it).
+    "SecurityIdentitiesAccount.Read.All": "c5bc96f5-b4a1-4cfc-8189-d5f0d772278f",
+    "SecurityIdentitiesActions.ReadWrite.All": "af2bf46f-7bf1-4be3-8bad-e17e279e8462",
 }
 
 
@@ -173,6 +177,7 @@ def test_graph_roles_are_exactly_those_the_actions_and_the_look_ups_need(templat
     assert role_ids == GRAPH_APP_ROLES
     needed = {role for action in ContainmentAction for role in action.app_roles} | set(LOOKUP_ROLES) | {KIND_ROLE}
     needed |= {role for roles in SCOPE_APP_ROLES.values() for role in roles}
+    needed |= set(ACTIVE_DIRECTORY_APP_ROLES)
     assert set(role_ids) == needed
     assert {row["role"] for row in graph["variables"]["grants"]["value"]} == needed
 
@@ -260,9 +265,11 @@ def test_role_assignments_come_from_the_table_and_are_named_with_guid(templates:
     ]
     # One loop per kind of scope over the table in app/rbac.bicep, the Sentinel workspace's one
     # in app/sentinel-responder.bicep (another resource group, and nothing may wait for it), the
-    # audit rule's one in app/audit-publisher.bicep (likewise), and the campaign queue's and
-    # table's loops in app/campaigns.bicep (only when campaigns are on).
-    assert len(assignments) == 8
+    # audit rule's one in app/audit-publisher.bicep (likewise), the campaign queue's and table's loops in app/campaigns.bicep (only when campaigns are on), and
+    # the verify queue's loop in app/verify-queue.bicep (unless the check is off).
+    assert len(assignments) == 9
+    verify = resources_of_type(templates["app/verify-queue.bicep"], "Microsoft.Authorization/roleAssignments")
+    assert {a["config"]["loop_type"]["detail"]["array_name"] for a in verify.values()} == {"queueGrants"}
     campaigns = resources_of_type(templates["app/campaigns.bicep"], "Microsoft.Authorization/roleAssignments")
     assert {a["config"]["loop_type"]["detail"]["array_name"] for a in campaigns.values()} == {
         "queueGrants",

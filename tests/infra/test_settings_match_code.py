@@ -51,6 +51,9 @@ CODE_DEFAULTS = {
     SettingNames.PROTECTED_GROUPS: "",
     SettingNames.PROTECTED_ROLES: "",
     SettingNames.CONTAINMENT_RECORDS: "true",
+    SettingNames.ONPREM_ACTIONS: "",  # none
+    SettingNames.VERIFY_AFTER_SECONDS: str(code.DEFAULT_VERIFY_AFTER_SECONDS),
+    SettingNames.VERIFY_QUEUE_NAME: code.DEFAULT_VERIFY_QUEUE_NAME,
 }
 
 

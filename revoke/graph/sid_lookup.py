@@ -1,0 +1,73 @@
+"""Finding the Entra user synced from an on-premises account, by its SID.
+
+    GET /users?$filter=onPremisesSecurityIdentifier eq '{sid}'&$select=<the look-up's properties>
+
+The user resource documents `eq` on onPremisesSecurityIdentifier without the advanced query
+parameters (https://learn.microsoft.com/graph/aad-advanced-queries, the table of user properties),
+and User.Read.All reads it. The answer is a collection: empty when no user was synced from that
+account. Only an answer about the SID asked counts, and only one user: an item naming another SID
+fails closed, as the look-ups' "answers what was asked" rule does (revoke.graph.answers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from urllib.parse import quote
+
+from revoke.deadline import Deadline
+from revoke.errors import GraphError, PermanentGraphError, TransientGraphError, Unconfirmed
+from revoke.graph.answers import ANOTHER_USER, KIND_PROPERTIES, ON_PREMISES_PROPERTIES, lookup_complete, user_lookup
+from revoke.graph.sending import CallSender
+from revoke.graph.transport import GraphCall, GraphReply
+from revoke.identifiers import is_sid
+from revoke.outcomes import UserLookup
+
+SELECT = "$select=id,userPrincipalName," + ",".join((*KIND_PROPERTIES, *ON_PREMISES_PROPERTIES))
+SEVERAL_USERS = "Graph answers more than one user for this on-premises SID"
+
+
+class SidDirectory:
+    """On the GraphClient's sender: the same token, pool, deadline and retry loop."""
+
+    def __init__(self, sender: CallSender) -> None:
+        self._sender = sender
+
+    def find_by_sid(self, sids: Sequence[str], deadline: Deadline) -> list[UserLookup]:
+        """Each SID's user, in order: `missing` when no user was synced from it. Never raises for Graph failures."""
+        calls = [_call(sid) for sid in sids]
+        return [_lookup(reply) for reply in self._sender.send_all(calls, deadline)]
+
+
+def _call(sid: str) -> GraphCall:
+    if not is_sid(sid):
+        raise ValueError("not a SID")  # never sent: entities' SIDs are checked when the payload is read
+    condition = quote(f"onPremisesSecurityIdentifier eq '{sid}'", safe="'")
+    return GraphCall("GET", f"/users?$filter={condition}&{SELECT}", check=_about(sid))
+
+
+def _about(sid: str) -> Callable[[GraphReply], GraphError | None]:
+    def users_synced_from_the_sid(reply: GraphReply) -> GraphError | None:
+        if reply.status != 200:
+            return Unconfirmed(f"HTTP {reply.status} is not a list of users", status=reply.status)
+        items = reply.body.get("value") if isinstance(reply.body, dict) else None
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            return Unconfirmed("Graph's answer to the SID look-up is not a list of users", status=200)
+        if any(str(item.get("onPremisesSecurityIdentifier", "")).upper() != sid for item in items):
+            return PermanentGraphError(ANOTHER_USER, status=200)
+        if len(items) > 1:
+            return PermanentGraphError(SEVERAL_USERS, status=200)
+        if items:
+            return lookup_complete(GraphReply(200, items[0]))
+        return None
+
+    return users_synced_from_the_sid
+
+
+def _lookup(reply: GraphReply) -> UserLookup:
+    if reply.succeeded:
+        items = reply.body["value"]
+        return user_lookup(GraphReply(200, items[0])) if items else UserLookup(missing=True)
+    error = reply.error or (TransientGraphError if reply.transient else PermanentGraphError)(
+        reply.error_code or "SID look-up failed", status=reply.status, request_id=reply.request_id
+    )
+    return UserLookup(error=error)
