@@ -34,7 +34,7 @@ from graphsim.directory import Directory
 from graphsim.faults import Fault, FaultPlan
 from graphsim.identity_endpoint import GRAPH_RESOURCE, IDENTITY_API_VERSION, IDENTITY_PATH, IdentityEndpoint
 from graphsim.identity_protection import IdentityProtection
-from graphsim.users import SimulatedUser, Users, user_segment
+from graphsim.users import SimulatedUser, Users, filter_values, user_segment
 from graphsim.wire import UNAUTHORIZED, Answer, RecordedRequest, unsupported
 
 T = TypeVar("T")
@@ -274,7 +274,8 @@ class _Handler(BaseHTTPRequestHandler):
         sim = self.simulator
         is_identity = path == IDENTITY_PATH
         authorized = self.authorized()
-        sim.record(RecordedRequest(self.command, self.path, user_segment(path), authorized, body))
+        values = filter_values(path, urlsplit(self.path).query)
+        sim.record(RecordedRequest(self.command, self.path, user_segment(path), authorized, body, False, values))
         fault = sim.faults.take(path, identity=is_identity)
         self.pause([fault], identity=is_identity)
         self.drip = fault.drip if fault is not None else 0.0
@@ -287,7 +288,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif not authorized:
             self.answer(UNAUTHORIZED)
         else:
-            self.answer(sim.perform(self.command, path, _json_body(body), urlsplit(self.path).query))
+            answer = sim.perform(self.command, path, _json_body(body), urlsplit(self.path).query)
+            self.answer(fault.replace(answer) if fault is not None and fault.replace is not None else answer)
 
     # --- the managed-identity endpoint -----------------------------------------------
     def _identity(self) -> None:

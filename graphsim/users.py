@@ -1,5 +1,21 @@
 """The tenant's users and what Graph does to one: look it up (GET), disable or enable it (PATCH),
-revoke its sessions (revokeSignInSessions, beta invalidateAllRefreshTokens).
+revoke its sessions (revokeSignInSessions, beta invalidateAllRefreshTokens); and which users a
+look-up by `$filter` names (`id` or `userPrincipalName`, `eq` or `in`), served as a listing by
+graphsim.directory.
+
+The filter, as Microsoft Graph documents it:
+- `id` and `userPrincipalName` support `$filter` with `eq` and `in` by default, without the
+  ConsistencyLevel header of advanced queries (learn.microsoft.com/graph/api/resources/user,
+  "Properties"; learn.microsoft.com/graph/aad-advanced-queries: "The `in` operator is supported
+  by default whenever `eq` operator is supported by default").
+- `in` takes at most 15 values by default (learn.microsoft.com/graph/known-issues, "Some
+  limitations apply to query parameters": "the request is limited to 15 expressions in the
+  filter clause by default"). Graph's error for more is not documented: this simulator answers
+  400 Request_UnsupportedQuery.
+- A value is a single-quoted string literal; a quote inside it doubles
+  (learn.microsoft.com/graph/query-parameters, "Escaping single quotes").
+- Directory strings compare without regard to case, and each user matches a filter once,
+  however many of its values name them.
 """
 
 from __future__ import annotations
@@ -19,6 +35,74 @@ if TYPE_CHECKING:
 
 _ACTION_PATH = re.compile(r"^/(v1\.0|beta)/users/([^/]+)/(revokeSignInSessions|invalidateAllRefreshTokens)$")
 _USER_PATH = re.compile(r"^/(v1\.0|beta)/users/([^/]+)$")
+_USERS = re.compile(r"^/(v1\.0|beta)/users$")
+MAX_IN_VALUES = 15  # Graph: "limited to 15 expressions in the filter clause by default"
+FILTERABLE = {"id": "object_id", "userPrincipalName": "user_principal_name"}
+_FILTER = re.compile(r"\s*(id|userPrincipalName)\s+(eq|in)\s+(.*?)\s*", re.DOTALL)
+DEFAULT_PROPERTIES = ("id", "userPrincipalName")  # what this simulator answers without $select
+
+
+class FilterRefused(ValueError):
+    """A `$filter` Graph answers 400 for; the message says why."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def parse_user_filter(text: str) -> tuple[str, list[str]]:
+    """The property and the values of `id|userPrincipalName eq 'v'` or `... in ('v1','v2',...)`."""
+    match = _FILTER.fullmatch(text)
+    if match is None:
+        raise FilterRefused("BadRequest", "Invalid filter clause")
+    name, operator, operand = match.groups()
+    if operator == "eq":
+        value, rest = _literal(operand, 0)
+        if operand[rest:].strip():
+            raise FilterRefused("BadRequest", "Invalid filter clause")
+        return name, [value]
+    if not (operand.startswith("(") and operand.endswith(")")):
+        raise FilterRefused("BadRequest", "Invalid filter clause")
+    values: list[str] = []
+    inner, position = operand[1:-1], 0
+    while True:
+        value, position = _literal(inner, position)
+        values.append(value)
+        position = _skip_spaces(inner, position)
+        if position == len(inner):
+            break
+        if inner[position] != ",":
+            raise FilterRefused("BadRequest", "Invalid filter clause")
+        position += 1
+    if len(values) > MAX_IN_VALUES:
+        message = f"Too many values in the 'in' operator: {len(values)}. Max allowed: {MAX_IN_VALUES}."
+        raise FilterRefused("Request_UnsupportedQuery", message)
+    return name, values
+
+
+def _literal(text: str, position: int) -> tuple[str, int]:
+    """The string literal starting at `position` (spaces skipped), and the position after it."""
+    position = _skip_spaces(text, position)
+    if position >= len(text) or text[position] != "'":
+        raise FilterRefused("BadRequest", "Invalid filter clause")
+    value: list[str] = []
+    position += 1
+    while position < len(text):
+        if text[position] == "'":
+            if text[position + 1 : position + 2] == "'":  # a quote inside the value, doubled
+                value.append("'")
+                position += 2
+                continue
+            return "".join(value), position + 1
+        value.append(text[position])
+        position += 1
+    raise FilterRefused("BadRequest", "Invalid filter clause")
+
+
+def _skip_spaces(text: str, position: int) -> int:
+    while position < len(text) and text[position].isspace():
+        position += 1
+    return position
 
 
 @dataclass(frozen=True)
@@ -58,6 +142,15 @@ def user_segment(path: str) -> str | None:
     return unquote(match.group(2)) if match else None
 
 
+def filter_values(path: str, query: str) -> tuple[str, ...]:
+    """The values a look-up's `$filter` on /users names (none for another request, or a filter Graph refuses)."""
+    filters = parse_qs(query).get("$filter") if _USERS.match(path) else None
+    try:
+        return tuple(parse_user_filter(filters[0])[1]) if filters else ()
+    except FilterRefused:
+        return ()
+
+
 class Users:
     """The users of the simulated tenant, found by object id or UPN, and what was done to them."""
 
@@ -92,6 +185,21 @@ class Users:
         with self._lock:
             return self._by_key.get(key.lower())
 
+    def matching(self, name: str, values: list[str]) -> list[SimulatedUser]:
+        """The users whose property `name` (`id` or `userPrincipalName`) is one of `values`, each once."""
+        wanted = {value.lower() for value in values}
+        attribute = FILTERABLE[name]
+        with self._lock:
+            users = list({user.object_id: user for user in self._by_key.values()}.values())
+        return [user for user in users if getattr(user, attribute).lower() in wanted]
+
+    def selected(self, user: SimulatedUser, query: str) -> dict[str, Any]:
+        """As Graph: the properties `$select` names (null where unset); without it, the default set."""
+        properties = {**user.properties(), "accountEnabled": user.object_id not in self.disabled}
+        selected = parse_qs(query).get("$select")
+        names = selected[0].split(",") if selected else DEFAULT_PROPERTIES
+        return {name: properties.get(name) for name in names}
+
     def routes(self) -> list[Route]:
         return [
             Route("POST", _ACTION_PATH, self._revoke),
@@ -117,11 +225,7 @@ class Users:
         user = self.find(unquote(segment))
         if user is None:
             return _not_found(segment)
-        properties = user.properties()
-        selected = parse_qs(query).get("$select")
-        # As Graph: the properties $select names (null where unset); without it, the default set.
-        names = selected[0].split(",") if selected else ["id", "userPrincipalName"]
-        return Answer(200, {name: properties.get(name) for name in names})
+        return Answer(200, self.selected(user, query))
 
     def _update(self, match: re.Match[str], body: Any, query: str) -> Answer:
         segment = match.group(2)
