@@ -6,12 +6,10 @@ action counts: anything else is retried (deferred) or reported as failed, never 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from revoke.errors import GraphError, PermanentGraphError, TransientGraphError, Unconfirmed
+from revoke.errors import GraphError, PermanentGraphError, Unconfirmed
 from revoke.graph.transport import GraphReply
-from revoke.identifiers import UserIdentifier, is_object_id
 from revoke.outcomes import ActionResult, Outcome, UserLookup
 
 
@@ -58,27 +56,10 @@ def compromise_confirmed(reply: GraphReply) -> GraphError | None:
 
 # The user properties that say where a user signs in (docs/RELIABILITY.md, "Who is external").
 KIND_PROPERTIES = ("userType", "externalUserState", "creationType", "identities")
+# Everything a look-up reads ($select): both names, and where the user signs in. The one list;
+# `user_lookup` below reads each of them.
+LOOKUP_PROPERTIES = ("id", "userPrincipalName", *KIND_PROPERTIES)
 EXTERNAL_MARKER = "#ext#"
-ANOTHER_USER = "Graph's look-up answer names another user than the one asked for"
-
-
-def lookup_answers(asked: UserIdentifier) -> Callable[[GraphReply], GraphError | None]:
-    """The check for a look-up of `asked`: a clean 200 holding both names, and one of them `asked`'s.
-
-    An answer about someone else (a proxy's cache, a fault) must never stand in for the user
-    asked about: it fails closed, as a refusal, so nobody acts on what it says.
-    """
-
-    def answers_what_was_asked(reply: GraphReply) -> GraphError | None:
-        problem = lookup_complete(reply)
-        if problem is not None:
-            return problem
-        named = reply.body["id"] if asked.kind == "object_id" else reply.body["userPrincipalName"]
-        if named.lower() != asked.key:
-            return PermanentGraphError(ANOTHER_USER, status=200)
-        return None
-
-    return answers_what_was_asked
 
 
 def signs_in_elsewhere(body: dict[str, Any]) -> bool | None:
@@ -101,19 +82,6 @@ def signs_in_elsewhere(body: dict[str, Any]) -> bool | None:
     return any(identity.get("signInType") == "federated" for identity in identities)
 
 
-def lookup_complete(reply: GraphReply) -> GraphError | None:
-    """A look-up counts only as a clean 200 holding both names."""
-    if reply.status != 200:
-        return Unconfirmed(f"HTTP {reply.status} is not a look-up answer", status=reply.status)
-    body = reply.body
-    if not isinstance(body, dict):
-        return Unconfirmed("Graph's answer to the look-up is unreadable", status=200)
-    object_id, upn = body.get("id"), body.get("userPrincipalName")
-    if isinstance(object_id, str) and is_object_id(object_id) and isinstance(upn, str) and upn:
-        return None
-    return PermanentGraphError("the look-up answer lacks the user's id or userPrincipalName", status=200)
-
-
 def action_result(reply: GraphReply, done: Outcome = Outcome.REVOKED) -> ActionResult:
     """What one call's final reply means for its target; `done` is the word for a confirmed success."""
     if reply.succeeded:
@@ -132,20 +100,13 @@ def action_result(reply: GraphReply, done: Outcome = Outcome.REVOKED) -> ActionR
     )
 
 
-def user_lookup(reply: GraphReply) -> UserLookup:
-    if reply.succeeded:
-        body = reply.body
-        return UserLookup(
-            object_id=body["id"].lower(),
-            user_principal_name=body["userPrincipalName"],
-            external=signs_in_elsewhere(body),
-        )
-    if reply.status == 404 and reply.error is None:
-        return UserLookup(missing=True)
-    error = reply.error or (TransientGraphError if reply.transient else PermanentGraphError)(
-        reply.error_code or "look-up failed", status=reply.status, request_id=reply.request_id
+def user_lookup(user: dict[str, Any]) -> UserLookup:
+    """A user object from a look-up's answer, already matched to the name asked (revoke.graph.lookups)."""
+    return UserLookup(
+        object_id=user["id"].lower(),
+        user_principal_name=user["userPrincipalName"],
+        external=signs_in_elsewhere(user),
     )
-    return UserLookup(error=error)
 
 
 SYNCED_ACCOUNT = (

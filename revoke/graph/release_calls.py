@@ -16,7 +16,8 @@ from azure.core.credentials import TokenCredential
 
 from revoke.deadline import Deadline
 from revoke.errors import GraphError, Unconfirmed
-from revoke.graph.answers import account_enabled_confirmed, action_result, lookup_complete, user_lookup
+from revoke.graph.answers import account_enabled_confirmed, action_result
+from revoke.graph.lookups import look_up_all
 from revoke.graph.pacing import IDENTITY_PROTECTION, Pacer
 from revoke.graph.sending import CallSender
 from revoke.graph.tokens import TokenSource
@@ -58,9 +59,8 @@ class ReleaseGraph:
         self._pacer = pacer
 
     def lookup_all(self, users: Sequence[UserIdentifier], deadline: Deadline) -> list[UserLookup]:
-        select = "?$select=id,userPrincipalName"
-        calls = [GraphCall("GET", f"/users/{user.path_segment}{select}", check=lookup_complete) for user in users]
-        return [user_lookup(reply) for reply in self._sender.send_all(calls, deadline)]
+        """As a containment looks users up (revoke.graph.lookups): only an answer about the user asked counts."""
+        return look_up_all(self._sender, users, deadline)
 
     def enable(self, users: Sequence[UserIdentifier], deadline: Deadline, on_result: ResultCallback) -> None:
         """Enable each account; `on_result(i, result)` as each is final. Never raises for Graph failures."""
