@@ -21,23 +21,19 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from bench.child import COUNT_VARIABLE, PREFIX_VARIABLE, USER_VARIABLE, bulk_user_names
+from bench.child import bulk_user_names
+from bench.cold import CORE_PATH_ONLY, LOOPBACK_ONLY, ROOT, cold_and_bare, import_times, is_project, peak_rss
 from graphsim.harness import app_settings, http_request
 from graphsim.identity_endpoint import IDENTITY_PATH
 from graphsim.process import SimulatorProcess
 from revoke.settings import SettingNames, Settings
 
-ROOT = Path(__file__).resolve().parent.parent
 BATCH_LIMIT = 20  # Graph's limit on requests in one JSON batch
-LOOPBACK_ONLY = {"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
-# The containment path alone: the caller check and the budget are measured by bench.policy_cost.
-CORE_PATH_ONLY = {SettingNames.CALLER_AUTH: "key", SettingNames.ACTION_BUDGET: "off"}
 DEPENDENCIES = ("azure.functions", "azure.identity", "requests")
 
 # The targets this machine (2 cores, 20 ms RTT) should meet; printed next to the numbers, never asserted.
@@ -209,14 +205,7 @@ def measure_single(config: Config, sim: SimulatorProcess) -> list[Row]:
 def measure_cold_start(config: Config, sim: SimulatorProcess) -> list[Row]:
     """A fresh process to its first completed revocation, against one that only imports the dependencies."""
     user = sim.add_user("cold@contoso.com").user_principal_name
-    env = _child_environment(sim, {USER_VARIABLE: user})
-    cold: list[float] = []
-    bare: list[float] = []
-    started = time.perf_counter()
-    while len(cold) < config.repeat and (not cold or time.perf_counter() - started < config.budget):
-        # Interleaved, first one then the other first, so drift and order effects hit both alike.
-        for program in ("bare", "cold") if len(cold) % 2 == 0 else ("cold", "bare"):
-            (bare if program == "bare" else cold).append(_child_seconds(program, env))
+    cold, bare = cold_and_bare(sim, user, config.repeat, config.budget)
     cold_s, bare_s = statistics.median(cold), statistics.median(bare)
     return [
         Row(f"Cold start: fresh process to first revocation (median of {len(cold)})", _ms_text(cold_s)),
@@ -232,8 +221,8 @@ def measure_cold_start(config: Config, sim: SimulatorProcess) -> list[Row]:
 
 def measure_imports(config: Config) -> list[Row]:
     """`python -X importtime -c "import function_app"`: the project's own modules against its dependencies."""
-    runs = [_import_times() for _ in range(max(1, min(config.repeat, 3)))]
-    own = statistics.median(sum(us for name, (us, _) in run.items() if _is_project(name)) for run in runs)
+    runs = [import_times() for _ in range(max(1, min(config.repeat, 3)))]
+    own = statistics.median(sum(us for name, (us, _) in run.items() if is_project(name)) for run in runs)
     total = statistics.median(run["function_app"][1] for run in runs)
     rows = [
         Row("Import function_app: total (cumulative)", _us(total)),
@@ -244,7 +233,7 @@ def measure_imports(config: Config) -> list[Row]:
         rows.append(
             Row(f"Import: {name} (cumulative)", _us(statistics.median(seen)) if seen else "not imported (lazy)")
         )
-    project = sorted(((us, name) for name, (us, _) in runs[-1].items() if _is_project(name)), reverse=True)
+    project = sorted(((us, name) for name, (us, _) in runs[-1].items() if is_project(name)), reverse=True)
     for us, name in project[:3]:
         rows.append(Row(f"Import: {name} (self)", _us(us)))
     return rows
@@ -253,8 +242,7 @@ def measure_imports(config: Config) -> list[Row]:
 def measure_peak_rss(config: Config, sim: SimulatorProcess) -> list[Row]:
     """The N-target request in a fresh process; its peak RSS, and the RSS after imports alone."""
     sim.add_users(bulk_user_names("rss-", config.targets))
-    env = _child_environment(sim, {PREFIX_VARIABLE: "rss-", COUNT_VARIABLE: str(config.targets)})
-    report = _run_child("bulk", env)
+    report = peak_rss(sim, "rss-", config.targets)
     complete = "" if report["revoked"] == config.targets else f" ({report['revoked']:,}/{config.targets:,} contained)"
     return [
         Row(
@@ -325,52 +313,6 @@ def _app_token_requests(sim: SimulatorProcess) -> int:
     bare calls ask for https://graph.microsoft.com)."""
     identity = [urlsplit(r.path) for r in sim.requests if r.path.startswith(IDENTITY_PATH)]
     return sum(1 for parts in identity if parse_qs(parts.query).get("resource") == [sim.url])
-
-
-def _child_environment(sim: SimulatorProcess, extra: dict[str, str]) -> dict[str, str]:
-    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    return {**os.environ, **sim.environment(), **LOOPBACK_ONLY, **CORE_PATH_ONLY, "PYTHONPATH": path, **extra}
-
-
-def _run_child(program: str, env: dict[str, str]) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.child", program], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"bench.child {program} failed:\n{done.stderr[-2000:]}")
-    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return report
-
-
-def _child_seconds(program: str, env: dict[str, str]) -> float:
-    started = time.monotonic()
-    report = _run_child(program, env)
-    if report.get("status", 200) != 200:
-        raise RuntimeError(f"bench.child {program}: the HTTP trigger answered {report['status']}")
-    return float(report["done"]) - started
-
-
-def _import_times() -> dict[str, tuple[int, int]]:
-    """Module -> (self µs, cumulative µs), from one `-X importtime` run."""
-    done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "import function_app"],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    times: dict[str, tuple[int, int]] = {}
-    for line in done.stderr.splitlines():
-        fields = line.removeprefix("import time:").split("|")
-        if len(fields) == 3 and fields[0].strip().isdigit():
-            times.setdefault(fields[2].strip(), (int(fields[0]), int(fields[1])))
-    return times
-
-
-def _is_project(module: str) -> bool:
-    return module in {"function_app", "revoke"} or module.startswith("revoke.")
 
 
 def _percentiles(samples: list[float]) -> tuple[float, float]:
