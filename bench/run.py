@@ -40,7 +40,8 @@ DEPENDENCIES = ("azure.functions", "azure.identity", "requests")
 BOUND_FACTOR = 1.5
 NAIVE_SPEEDUP = 40.0
 SINGLE_OVERHEAD_P50_MS = 2.0
-COLD_START_FACTOR = 1.25
+COLD_START_FACTOR = 1.2
+PEAK_RSS_MIB = 80
 PARALLEL_SWEEP = (2, 4, 8, 16)
 
 
@@ -244,11 +245,13 @@ def measure_peak_rss(config: Config, sim: SimulatorProcess) -> list[Row]:
     sim.add_users(bulk_user_names("rss-", config.targets))
     report = peak_rss(sim, "rss-", config.targets)
     complete = "" if report["revoked"] == config.targets else f" ({report['revoked']:,}/{config.targets:,} contained)"
+    peak_mib = report["rss_peak_kib"] / 1024
     return [
         Row(
             f"Peak RSS, {config.targets:,}-target request in a fresh process",
-            f"{report['rss_peak_kib'] / 1024:.1f} MiB (after imports: {report['rss_after_imports_kib'] / 1024:.1f} MiB)"
-            + complete,
+            f"{peak_mib:.1f} MiB (after imports: {report['rss_after_imports_kib'] / 1024:.1f} MiB)" + complete,
+            f"< {PEAK_RSS_MIB} MiB",
+            _verdict(peak_mib < PEAK_RSS_MIB),
         )
     ]
 
@@ -428,6 +431,10 @@ def main(argv: list[str] | None = None) -> int:
             f"by object id: {config.targets} targets, then {config.calls} single-target calls (a new app instance)"
         )
         rows += _object_id_rows(config, sim)
+        _progress(
+            f"by object id, disableAccount and revokeSignInSessions: {config.targets} targets (a new app instance)"
+        )
+        rows += _disable_and_revoke_rows(config, sim)
         _progress(f"bulk at REVOKE_MAX_PARALLEL {', '.join(map(str, PARALLEL_SWEEP))} (a new app instance each)")
         rows += measure_parallel_sweep(config, sim)
         _progress("cold start")
@@ -448,6 +455,15 @@ def _object_id_rows(config: Config, sim: SimulatorProcess) -> list[Row]:
     with app_settings({**sim.environment(), SettingNames.MAX_USERS: str(config.targets),
                        SettingNames.MAX_PARALLEL: str(OBJECT_ID_PARALLEL)}):  # fmt: skip
         measured = measure_object_ids(config.rtt, config.targets, config.repeat, config.calls, config.budget, sim)
+    return [Row(name, result, target, "" if met is None else _verdict(met)) for name, result, target, met in measured]
+
+
+def _disable_and_revoke_rows(config: Config, sim: SimulatorProcess) -> list[Row]:
+    from bench.object_ids import DISABLE_AND_REVOKE, measure_disable_and_revoke
+
+    with app_settings({**sim.environment(), SettingNames.MAX_USERS: str(config.targets),
+                       SettingNames.ACTIONS: ",".join(DISABLE_AND_REVOKE)}):  # fmt: skip
+        measured = measure_disable_and_revoke(config.rtt, config.targets, config.repeat, config.budget, sim)
     return [Row(name, result, target, "" if met is None else _verdict(met)) for name, result, target, met in measured]
 
 
