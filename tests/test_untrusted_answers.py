@@ -269,6 +269,7 @@ PROTECT_ADELE_BY_OBJECT_ID = {"REVOKE_PROTECTED_USERS": ADELE[1]}
 
 
 NEXT_PAGE = "https://graph.example.net/v1.0/users?$skiptoken=x"
+CUT_OFF_COLLECTION = '{"value":[{"id":"' + ADELE[1] + '","userPrincipalName":"adele.va'
 
 
 @pytest.mark.parametrize(
@@ -282,6 +283,7 @@ NEXT_PAGE = "https://graph.example.net/v1.0/users?$skiptoken=x"
         pytest.param(Fault(status=200, body={"value": [{"id": "x", "userPrincipalName": ADELE[0]}]}, match=on_lookup), "failed", id="200, id not a GUID"),
         pytest.param(Fault(status=200, body={"id": ADELE[1], "userPrincipalName": ADELE[0]}, match=on_lookup, times=None), "deferred", id="200, a user, not a collection"),
         pytest.param(Fault(status=200, raw_body="{", match=on_lookup, times=None), "deferred", id="200 unreadable"),
+        pytest.param(Fault(status=200, raw_body=CUT_OFF_COLLECTION, match=on_lookup, times=None), "deferred", id="200, the collection cut off"),
         pytest.param(Fault(status=302, headers={"Location": "https://example.invalid/"}, match=on_lookup), "failed", id="302"),
         pytest.param(Fault(status=202, raw_body="", match=on_lookup, times=None), "deferred", id="202"),
         pytest.param(Fault(status=500, match=on_lookup, times=None), "deferred", id="500"),
