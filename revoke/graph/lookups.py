@@ -96,7 +96,7 @@ def plan_lookups(users: Sequence[UserIdentifier]) -> list[Lookup]:
         positions.setdefault(user.key, []).append(position)
         named.setdefault(user.key, user)
     lookups: list[Lookup] = []
-    for kind in ("object_id", "upn"):
+    for kind in dict.fromkeys(user.kind for user in named.values()):  # in the order the users were named
         group: list[UserIdentifier] = []
         length = 0  # of the group's URL
         for user in (user for user in named.values() if user.kind == kind):
