@@ -97,20 +97,20 @@ def plan_lookups(users: Sequence[UserIdentifier]) -> list[Lookup]:
         named.setdefault(user.key, user)
     lookups: list[Lookup] = []
     for kind in dict.fromkeys(user.kind for user in named.values()):  # in the order the users were named
-        group: list[UserIdentifier] = []
+        group: list[tuple[UserIdentifier, str]] = []  # each user, and its name as a literal
         length = 0  # of the group's URL
         for user in (user for user in named.values() if user.kind == kind):
             if len(user.value) > EQ_VALUE_LIMIT:
                 lookups.append(_by_path(user, tuple(positions[user.key])))
                 continue
-            literal = len(_literal(user)) + 1  # and its comma
-            if group and (len(group) == IN_FILTER_LIMIT or length + literal > FILTER_URL_LIMIT):
+            literal = _literal(user)
+            if group and (len(group) == IN_FILTER_LIMIT or length + len(literal) + 1 > FILTER_URL_LIMIT):
                 lookups.append(_by_filter(group, positions))
                 group = []
             if not group:
                 length = len(_filter_path(kind, []))
-            group.append(user)
-            length += literal
+            group.append((user, literal))
+            length += len(literal) + 1  # and its comma
         if group:
             lookups.append(_by_filter(group, positions))
     return lookups
@@ -205,10 +205,11 @@ def _failure(reply: GraphReply) -> GraphError:
     return kind(reply.error_code or "look-up failed", status=reply.status, request_id=reply.request_id)
 
 
-def _by_filter(group: list[UserIdentifier], positions: dict[str, list[int]]) -> Lookup:
-    kind = group[0].kind
-    call = GraphCall("GET", _filter_path(kind, [_literal(user) for user in group]), check=collection_readable)
-    return Lookup(call, kind, tuple(user.key for user in group), tuple(tuple(positions[u.key]) for u in group))
+def _by_filter(group: list[tuple[UserIdentifier, str]], positions: dict[str, list[int]]) -> Lookup:
+    kind = group[0][0].kind
+    call = GraphCall("GET", _filter_path(kind, [literal for _, literal in group]), check=collection_readable)
+    keys = tuple(user.key for user, _ in group)
+    return Lookup(call, kind, keys, tuple(tuple(positions[key]) for key in keys))
 
 
 def _by_path(user: UserIdentifier, positions: tuple[int, ...]) -> Lookup:
