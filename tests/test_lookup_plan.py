@@ -115,7 +115,7 @@ def test_an_object_is_matched_by_the_name_asked_without_regard_to_case() -> None
         ({"value": [ADA, EVE]}, PermanentGraphError, "names another user"),
         ({"value": [ADA, {"id": BEN["id"]}]}, PermanentGraphError, "lacks a user's id"),
         ({"value": [ADA, EVE, EVE]}, PermanentGraphError, "names another user"),
-        ({"value": [ADA, {**ADA, "id": EVE["id"]}]}, PermanentGraphError, "repeats a user"),
+        ({"value": [ADA, {**ADA, "id": EVE["id"]}]}, PermanentGraphError, "cannot say this one is absent"),
         ({"value": [ADA], "@odata.nextLink": "https://graph.microsoft.com/v1.0/users?$skiptoken=x"}, Unconfirmed, "paged"),
     ],
     ids=["a user not asked", "an unreadable user", "a user not asked, twice", "a name answered twice", "a next link"],

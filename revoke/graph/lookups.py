@@ -57,7 +57,7 @@ _KEPT = "'(),@"  # left as they are in the encoded filter; everything else is pe
 ANOTHER_USER = "Graph's look-up answer names another user than the one asked for"
 UNREADABLE_USER = "the look-up answer lacks a user's id or userPrincipalName"
 TWO_USERS = "Graph's look-up answer names more than one user for this name"
-REPEATED = "Graph's look-up answer repeats a user, so it cannot say this one is absent"
+REPEATED = "Graph's look-up answer names one user twice, or two users for one name, so it cannot say this one is absent"
 PAGED = "Graph's look-up answer was paged, and this user is not in the page it sent (next links are not followed)"
 
 
