@@ -12,9 +12,11 @@ from __future__ import annotations
 import compileall
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,17 +41,25 @@ def compile_project() -> None:
             compileall.compile_file(path, quiet=2)
 
 
-def cold_and_bare(sim: SimulatorProcess, user: str, repeat: int, budget: float) -> tuple[list[float], list[float]]:
-    """Seconds from spawn to the first containment (`cold`), and to the three bare imports (`bare`)."""
+@dataclass(frozen=True)
+class Spawned:
+    """One fresh interpreter: seconds from its spawn to its finish line, and the CPU seconds it used."""
+
+    wall: float
+    cpu: float
+
+
+def cold_and_bare(sim: SimulatorProcess, user: str, repeat: int, budget: float) -> tuple[list[Spawned], list[Spawned]]:
+    """Fresh interpreters to the first containment (`cold`), and to the three bare imports (`bare`)."""
     compile_project()
     env = child_environment(sim, {USER_VARIABLE: user})
-    cold: list[float] = []
-    bare: list[float] = []
+    cold: list[Spawned] = []
+    bare: list[Spawned] = []
     started = time.perf_counter()
     while len(cold) < repeat and (not cold or time.perf_counter() - started < budget):
         # Interleaved, first one then the other first, so drift and order effects hit both alike.
         for program in ("bare", "cold") if len(cold) % 2 == 0 else ("cold", "bare"):
-            (bare if program == "bare" else cold).append(child_seconds(program, env))
+            (bare if program == "bare" else cold).append(spawned(program, env))
     return cold, bare
 
 
@@ -99,9 +109,14 @@ def run_child(program: str, env: dict[str, str]) -> dict[str, Any]:
     return report
 
 
-def child_seconds(program: str, env: dict[str, str]) -> float:
+def spawned(program: str, env: dict[str, str]) -> Spawned:
+    """Its CPU is what the reaped child used (RUSAGE_CHILDREN), which a loaded machine's run queue
+    does not stretch as it stretches the wall time."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     report = run_child(program, env)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if report.get("status", 200) != 200:
         raise RuntimeError(f"bench.child {program}: the HTTP trigger answered {report['status']}")
-    return float(report["done"]) - started
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Spawned(float(report["done"]) - started, cpu)
