@@ -3,9 +3,11 @@
 `GraphSimulator` is what tests hold; `_Handler` reads each HTTP request and hands it to
 the concern that answers it, each in a module of its own:
 
-    users.py                GET and PATCH /users/{id}, revokeSignInSessions, invalidateAllRefreshTokens
+    users.py                GET and PATCH /users/{id}, revokeSignInSessions, invalidateAllRefreshTokens,
+                            and which users a look-up's $filter names
     identity_protection.py  riskyUsers/confirmCompromised and riskyUsers/dismiss
-    directory.py            listings of users, group and role members; Graph's write quota
+    directory.py            listings of users (a look-up by $filter among them), group and role
+                            members; Graph's write quota
     batching.py             POST /{version}/$batch
     identity_endpoint.py    the managed-identity endpoint and the tokens it issues
     arm.py                  Azure Resource Manager (its own port): Sentinel incident comments
