@@ -165,7 +165,8 @@ def is_lookup_by_filter(path: str) -> bool:
 
 def answers_about(user: SimulatedUser, *, times: int | None = None) -> Fault:
     """Every look-up is answered 200 about `user`, whoever was asked for: a GET of one user with
-    `user`'s properties, a look-up by filter with a collection holding `user` alone."""
+    `user`'s properties, a look-up by filter with a collection holding `user` alone. A fault sees
+    only the path, so a PATCH of `/users/{id}` is performed and answered so too (which confirms nothing)."""
 
     def about(answer: Answer) -> Answer:
         listing = isinstance(answer.body, dict) and "value" in answer.body
