@@ -1,8 +1,11 @@
 """Targets named by object id, as Sentinel names them: the common case, measured beside the UPN one.
 
 When revocation is the only containing action, every target is looked up to learn whether it
-is external; those look-ups go out beside the revocations, in batches of their own, so the
-request should still take about as many round trips as its revocations alone.
+is external; those look-ups go out beside the revocations, 15 users a request, in batches of
+their own, so the request should take about as many round trips as its revocations alone.
+The second measurement names every target by object id with disableAccount and
+revokeSignInSessions, Sentinel's common playbook: it shows what its look-ups cost wherever
+every target needs one (a hybrid user's on-premises properties, for one).
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ from graphsim.process import SimulatorProcess
 from revoke.settings import Settings
 
 BATCH_LIMIT = 20
-BOUND_FACTOR = 1.5
-SINGLE_ROUND_TRIPS = 1.5
-OBJECT_ID_PARALLEL = 4  # issue 16's figure: 1,000 targets at REVOKE_MAX_PARALLEL=4 within 1.5x of the bound  # one round trip, with room for the in-process work around it
+BOUND_FACTOR = 1.3
+SINGLE_ROUND_TRIPS = 1.5  # one round trip, with room for the in-process work around it
+OBJECT_ID_PARALLEL = 4  # the figure issues 16 and 24 set: 1,000 targets at REVOKE_MAX_PARALLEL=4
+DISABLE_AND_REVOKE = ("disableAccount", "revokeSignInSessions")
 
 Measured = tuple[str, str, str, bool | None]  # measurement, result, target, met (None: no target)
 
@@ -40,6 +44,7 @@ def measure_object_ids(
         results = _contain([user.object_id for user in users])
         contained.append(sum(1 for r in results if r["outcome"] == "contained"))
 
+    first = len(sim.requests)
     measured = _median(one_request, repeat, budget)
     round_trips = math.ceil(targets / BATCH_LIMIT / parallel)
     bound = round_trips * rtt
@@ -49,6 +54,8 @@ def measure_object_ids(
          f"{measured:.2f} s{complete}", "", None),
         (f"By object id: measured / bound (ceil({targets:,}/{BATCH_LIMIT}/{parallel}) = {round_trips} round trips)",
          f"{measured / bound:.2f}x", f"≤ {BOUND_FACTOR}x", measured <= BOUND_FACTOR * bound),
+        (f"By object id: look-ups per request of {targets:,} targets", lookups_text(sim, first, len(contained)), "",
+         None),
     ]  # fmt: skip
 
     single = sim.add_user("single-oid@contoso.com").object_id
@@ -77,10 +84,52 @@ def measure_object_ids(
     return rows
 
 
-def _contain(users: list[str]) -> list[dict[str, Any]]:
+def measure_disable_and_revoke(
+    rtt: float, targets: int, repeat: int, budget: float, sim: SimulatorProcess
+) -> list[Measured]:
+    """N targets by object id, disableAccount then revokeSignInSessions, at the settings in force."""
+    parallel = Settings.from_environment().max_parallel
+    _contain([sim.add_user("warm-dr@contoso.com").object_id], DISABLE_AND_REVOKE)
+    contained: list[int] = []
+
+    def one_request(rep: int) -> None:
+        users = sim.add_users(f"dr{rep}-{n}@contoso.com" for n in range(targets))
+        results = _contain([user.object_id for user in users], DISABLE_AND_REVOKE)
+        contained.append(sum(1 for r in results if r["outcome"] == "contained"))
+
+    first = len(sim.requests)
+    measured = _median(one_request, repeat, budget)
+    round_trips = len(DISABLE_AND_REVOKE) * math.ceil(targets / BATCH_LIMIT / parallel)
+    complete = "" if min(contained) == targets else f" ({min(contained):,}/{targets:,} contained)"
+    name = f"{targets:,} targets by object id, disableAccount and revokeSignInSessions, REVOKE_MAX_PARALLEL={parallel}"
+    return [
+        (f"{name} (median of {len(contained)})", f"{measured:.2f} s{complete}", "", None),
+        (f"Disable and revoke: measured / bound (2 x ceil({targets:,}/{BATCH_LIMIT}/{parallel}) = {round_trips} round trips)",
+         f"{measured / (round_trips * rtt):.2f}x", "", None),
+        (f"Disable and revoke: look-ups per request of {targets:,} targets", lookups_text(sim, first, len(contained)),
+         "", None),
+    ]  # fmt: skip
+
+
+def lookups_text(sim: SimulatorProcess, first: int, requests: int) -> str:
+    """The look-ups the timed requests sent (GETs of users, single or batched), per request, with their size."""
+    recorded = sim.requests[first:]
+    lookups = [r for r in recorded if r.method == "GET" and r.named_users]
+    if not lookups:
+        return "none"
+    users = sum(len(r.named_users) for r in lookups)
+    batches = sum(1 for r in recorded if r.path.endswith("/$batch") and b'"GET"' in r.body)
+    per_request = len(lookups) / requests
+    return f"{per_request:.0f} ({users / len(lookups):.1f} users each, {batches / requests:.0f} batches)"
+
+
+def _contain(users: list[str], actions: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     from revoke.app.triggers import revoke_http
 
-    response = revoke_http(http_request({"users": users, "reason": "benchmark"}))
+    document: dict[str, Any] = {"users": users, "reason": "benchmark"}
+    if actions:
+        document["actions"] = list(actions)
+    response = revoke_http(http_request(document))
     if response.status_code != 200:
         raise RuntimeError(f"the HTTP trigger answered {response.status_code}: {response.get_body()[:300]!r}")
     results: list[dict[str, Any]] = json.loads(response.get_body())["results"]

@@ -21,34 +21,27 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from bench.child import COUNT_VARIABLE, PREFIX_VARIABLE, USER_VARIABLE, bulk_user_names
+from bench.child import bulk_user_names
+from bench.cold import CORE_PATH_ONLY, LOOPBACK_ONLY, ROOT, cold_and_bare, import_times, is_project, peak_rss
 from graphsim.harness import app_settings, http_request
 from graphsim.identity_endpoint import IDENTITY_PATH
 from graphsim.process import SimulatorProcess
 from revoke.settings import SettingNames, Settings
 
-ROOT = Path(__file__).resolve().parent.parent
 BATCH_LIMIT = 20  # Graph's limit on requests in one JSON batch
-LOOPBACK_ONLY = {"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
-# The containment path alone: the caller check, the budget and the containment records are measured by bench.policy_cost.
-CORE_PATH_ONLY = {
-    SettingNames.CALLER_AUTH: "key",
-    SettingNames.ACTION_BUDGET: "off",
-    SettingNames.CONTAINMENT_RECORDS: "false",
-}
 DEPENDENCIES = ("azure.functions", "azure.identity", "requests")
 
 # The targets this machine (2 cores, 20 ms RTT) should meet; printed next to the numbers, never asserted.
 BOUND_FACTOR = 1.5
 NAIVE_SPEEDUP = 40.0
 SINGLE_OVERHEAD_P50_MS = 2.0
-COLD_START_FACTOR = 1.25
+COLD_START_FACTOR = 1.2
+PEAK_RSS_MIB = 80
 PARALLEL_SWEEP = (2, 4, 8, 16)
 
 
@@ -213,15 +206,9 @@ def measure_single(config: Config, sim: SimulatorProcess) -> list[Row]:
 def measure_cold_start(config: Config, sim: SimulatorProcess) -> list[Row]:
     """A fresh process to its first completed revocation, against one that only imports the dependencies."""
     user = sim.add_user("cold@contoso.com").user_principal_name
-    env = _child_environment(sim, {USER_VARIABLE: user})
-    cold: list[float] = []
-    bare: list[float] = []
-    started = time.perf_counter()
-    while len(cold) < config.repeat and (not cold or time.perf_counter() - started < config.budget):
-        # Interleaved, first one then the other first, so drift and order effects hit both alike.
-        for program in ("bare", "cold") if len(cold) % 2 == 0 else ("cold", "bare"):
-            (bare if program == "bare" else cold).append(_child_seconds(program, env))
-    cold_s, bare_s = statistics.median(cold), statistics.median(bare)
+    cold, bare = cold_and_bare(sim, user, config.repeat, config.budget)
+    cold_s, bare_s = statistics.median(c.wall for c in cold), statistics.median(b.wall for b in bare)
+    cold_cpu, bare_cpu = statistics.median(c.cpu for c in cold), statistics.median(b.cpu for b in bare)
     return [
         Row(f"Cold start: fresh process to first revocation (median of {len(cold)})", _ms_text(cold_s)),
         Row("Fresh process importing only " + ", ".join(DEPENDENCIES), _ms_text(bare_s)),
@@ -231,13 +218,14 @@ def measure_cold_start(config: Config, sim: SimulatorProcess) -> list[Row]:
             f"≤ {COLD_START_FACTOR}x",
             _verdict(cold_s <= COLD_START_FACTOR * bare_s),
         ),
+        Row("Cold start: CPU time, cold / bare (medians)", f"{_ms_text(cold_cpu)} / {_ms_text(bare_cpu)}"),
     ]
 
 
 def measure_imports(config: Config) -> list[Row]:
     """`python -X importtime -c "import function_app"`: the project's own modules against its dependencies."""
-    runs = [_import_times() for _ in range(max(1, min(config.repeat, 3)))]
-    own = statistics.median(sum(us for name, (us, _) in run.items() if _is_project(name)) for run in runs)
+    runs = [import_times() for _ in range(max(1, min(config.repeat, 3)))]
+    own = statistics.median(sum(us for name, (us, _) in run.items() if is_project(name)) for run in runs)
     total = statistics.median(run["function_app"][1] for run in runs)
     rows = [
         Row("Import function_app: total (cumulative)", _us(total)),
@@ -248,7 +236,7 @@ def measure_imports(config: Config) -> list[Row]:
         rows.append(
             Row(f"Import: {name} (cumulative)", _us(statistics.median(seen)) if seen else "not imported (lazy)")
         )
-    project = sorted(((us, name) for name, (us, _) in runs[-1].items() if _is_project(name)), reverse=True)
+    project = sorted(((us, name) for name, (us, _) in runs[-1].items() if is_project(name)), reverse=True)
     for us, name in project[:3]:
         rows.append(Row(f"Import: {name} (self)", _us(us)))
     return rows
@@ -257,14 +245,15 @@ def measure_imports(config: Config) -> list[Row]:
 def measure_peak_rss(config: Config, sim: SimulatorProcess) -> list[Row]:
     """The N-target request in a fresh process; its peak RSS, and the RSS after imports alone."""
     sim.add_users(bulk_user_names("rss-", config.targets))
-    env = _child_environment(sim, {PREFIX_VARIABLE: "rss-", COUNT_VARIABLE: str(config.targets)})
-    report = _run_child("bulk", env)
+    report = peak_rss(sim, "rss-", config.targets)
     complete = "" if report["revoked"] == config.targets else f" ({report['revoked']:,}/{config.targets:,} contained)"
+    peak_mib = report["rss_peak_kib"] / 1024
     return [
         Row(
             f"Peak RSS, {config.targets:,}-target request in a fresh process",
-            f"{report['rss_peak_kib'] / 1024:.1f} MiB (after imports: {report['rss_after_imports_kib'] / 1024:.1f} MiB)"
-            + complete,
+            f"{peak_mib:.1f} MiB (after imports: {report['rss_after_imports_kib'] / 1024:.1f} MiB)" + complete,
+            f"< {PEAK_RSS_MIB} MiB",
+            _verdict(peak_mib < PEAK_RSS_MIB),
         )
     ]
 
@@ -329,52 +318,6 @@ def _app_token_requests(sim: SimulatorProcess) -> int:
     bare calls ask for https://graph.microsoft.com)."""
     identity = [urlsplit(r.path) for r in sim.requests if r.path.startswith(IDENTITY_PATH)]
     return sum(1 for parts in identity if parse_qs(parts.query).get("resource") == [sim.url])
-
-
-def _child_environment(sim: SimulatorProcess, extra: dict[str, str]) -> dict[str, str]:
-    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    return {**os.environ, **sim.environment(), **LOOPBACK_ONLY, **CORE_PATH_ONLY, "PYTHONPATH": path, **extra}
-
-
-def _run_child(program: str, env: dict[str, str]) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.child", program], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"bench.child {program} failed:\n{done.stderr[-2000:]}")
-    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return report
-
-
-def _child_seconds(program: str, env: dict[str, str]) -> float:
-    started = time.monotonic()
-    report = _run_child(program, env)
-    if report.get("status", 200) != 200:
-        raise RuntimeError(f"bench.child {program}: the HTTP trigger answered {report['status']}")
-    return float(report["done"]) - started
-
-
-def _import_times() -> dict[str, tuple[int, int]]:
-    """Module -> (self µs, cumulative µs), from one `-X importtime` run."""
-    done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "import function_app"],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    times: dict[str, tuple[int, int]] = {}
-    for line in done.stderr.splitlines():
-        fields = line.removeprefix("import time:").split("|")
-        if len(fields) == 3 and fields[0].strip().isdigit():
-            times.setdefault(fields[2].strip(), (int(fields[0]), int(fields[1])))
-    return times
-
-
-def _is_project(module: str) -> bool:
-    return module in {"function_app", "revoke"} or module.startswith("revoke.")
 
 
 def _percentiles(samples: list[float]) -> tuple[float, float]:
@@ -492,6 +435,10 @@ def main(argv: list[str] | None = None) -> int:
             f"by object id: {config.targets} targets, then {config.calls} single-target calls (a new app instance)"
         )
         rows += _object_id_rows(config, sim)
+        _progress(
+            f"by object id, disableAccount and revokeSignInSessions: {config.targets} targets (a new app instance)"
+        )
+        rows += _disable_and_revoke_rows(config, sim)
         _progress(f"bulk at REVOKE_MAX_PARALLEL {', '.join(map(str, PARALLEL_SWEEP))} (a new app instance each)")
         rows += measure_parallel_sweep(config, sim)
         _progress("cold start")
@@ -519,6 +466,15 @@ def _object_id_rows(config: Config, sim: SimulatorProcess) -> list[Row]:
     with app_settings({**sim.environment(), SettingNames.MAX_USERS: str(config.targets),
                        SettingNames.MAX_PARALLEL: str(OBJECT_ID_PARALLEL)}):  # fmt: skip
         measured = measure_object_ids(config.rtt, config.targets, config.repeat, config.calls, config.budget, sim)
+    return [Row(name, result, target, "" if met is None else _verdict(met)) for name, result, target, met in measured]
+
+
+def _disable_and_revoke_rows(config: Config, sim: SimulatorProcess) -> list[Row]:
+    from bench.object_ids import DISABLE_AND_REVOKE, measure_disable_and_revoke
+
+    with app_settings({**sim.environment(), SettingNames.MAX_USERS: str(config.targets),
+                       SettingNames.ACTIONS: ",".join(DISABLE_AND_REVOKE)}):  # fmt: skip
+        measured = measure_disable_and_revoke(config.rtt, config.targets, config.repeat, config.budget, sim)
     return [Row(name, result, target, "" if met is None else _verdict(met)) for name, result, target, met in measured]
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from graphsim.users import user_segment
+from graphsim.users import filter_values, user_segment
 from graphsim.wire import UNAUTHORIZED, Answer, Exchange, RecordedRequest, graph_error
 
 if TYPE_CHECKING:
@@ -73,8 +73,9 @@ class Batches:
         for item in items:
             sent = item.full_path(version)
             recorded_body = b"" if item.body is None else json.dumps(item.body).encode()
-            segment = user_segment(urlsplit(sent).path)
-            sim.record(RecordedRequest(item.method, sent, segment, authorized, recorded_body, in_batch=True))
+            parts = urlsplit(sent)
+            segment, values = user_segment(parts.path), filter_values(parts.path, parts.query)
+            sim.record(RecordedRequest(item.method, sent, segment, authorized, recorded_body, True, values))
         if not authorized:
             exchange.pause([envelope_fault], identity=False)
             exchange.answer(UNAUTHORIZED)
@@ -106,6 +107,8 @@ class Batches:
         else:
             sent = urlsplit(item.full_path(version))
             answer = self._sim.perform(item.method, sent.path, item.body, sent.query)
+            if fault is not None and fault.replace is not None:
+                answer = fault.replace(answer)
         headers = {"Content-Type": "application/json"} if answer.body is not None else {}
         response: dict[str, Any] = {"id": item.id, "status": answer.status, "headers": {**headers, **answer.headers}}
         if answer.body is not None:

@@ -354,7 +354,8 @@ def released(message: str, user: str) -> bool:
 
 def sent_for(graph: GraphSimulator, user: Any) -> bool:
     names = {BREAKGLASS} if user is None else {user.user_principal_name, user.object_id}
-    return any(request.user_segment in names for request in graph.requests)
+    wanted = {name.lower() for name in names}
+    return any(wanted & {named.lower() for named in request.named_users} for request in graph.requests)
 
 
 if __name__ == "__main__":

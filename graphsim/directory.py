@@ -3,6 +3,7 @@
 Its routes join the simulator's (`GraphSimulator.perform`), and its write quota is asked first:
 
     GET /v1.0/users?$select=...&$top=N                                   every user
+    GET /v1.0/users?$filter=id in ('...',...)&$select=...                the users a look-up names
     GET /v1.0/users?$filter=onPremisesSecurityIdentifier eq '{sid}'&$select=...
                                                                          the user synced from that account
     GET /v1.0/groups/{id}/transitiveMembers/microsoft.graph.user?...     users in the group, at any depth
@@ -23,7 +24,10 @@ PIM-eligible assignment is no membership. More than 20 ids, or an id that is no 
 an unknown user a 404.
 
 Each listing answers at most `min($top, page_size)` users and an `@odata.nextLink` carrying
-an opaque `$skiptoken` while more remain. `userType` is `Guest` for a `#EXT#` UPN and
+an opaque `$skiptoken` (and the rest of the query) while more remain; without `$top`, Graph's
+default page of 100 (learn.microsoft.com/graph/api/user-list: "The default and maximum page
+sizes are 100 and 999 user objects"). A filtered listing answers the properties `$select`
+names, as a GET of one user does; which users a filter names is graphsim.users'. `userType` is `Guest` for a `#EXT#` UPN and
 `accountEnabled` is false once the account is disabled (by a test, or by a PATCH).
 
 The identity write quota: every write (revocation, disable, confirmCompromised), each
@@ -43,11 +47,12 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs, quote, unquote
 
+from graphsim.users import FilterRefused, parse_user_filter
 from graphsim.wire import Answer, Route, graph_error, unsupported
 
 if TYPE_CHECKING:
@@ -55,6 +60,7 @@ if TYPE_CHECKING:
     from graphsim.users import SimulatedUser
 
 GRAPH_MAX_TOP = 999
+GRAPH_DEFAULT_TOP = 100
 _GROUP_MEMBERS = re.compile(r"^/v1\.0/groups/([^/]+)/transitiveMembers/microsoft\.graph\.user$")
 _ROLE_MEMBERS = re.compile(r"^/v1\.0/directoryRoles\(roleTemplateId='([^']+)'\)/members/microsoft\.graph\.user$")
 _ALL_USERS = re.compile(r"^/v1\.0/users$")
@@ -68,6 +74,7 @@ _WRITE = re.compile(
 _USER = re.compile(r"^/(v1\.0|beta)/users/[^/]+$")
 # An OData string literal doubles a quote inside it.
 _SID_FILTER = re.compile(r"onPremisesSecurityIdentifier eq '((?:[^']|'')*)'")
+_LITERAL = "$,'()@"  # left as they are in a next link's query, as Graph leaves them
 
 
 @dataclass
@@ -174,9 +181,18 @@ class Directory:
         ]
 
     def _all_users(self, match: re.Match[str], body: Any, query: str) -> Answer:
-        if "$filter" in parse_qs(query):
+        filters = parse_qs(query).get("$filter")
+        if filters is None:
+            return self._page(match.string, self._sim.user_ids(), query)
+        if _SID_FILTER.fullmatch(filters[0]):
             return self._filtered(query)
-        return self._page(match.string, self._sim.user_ids(), query)
+        try:
+            name, values = parse_user_filter(filters[0])
+        except FilterRefused as refused:
+            return graph_error(400, refused.code, str(refused))
+        users = self._sim.users.matching(name, values)
+        selected = {user.object_id: self._sim.users.selected(user, query) for user in users}
+        return self._page(match.string, list(selected), query, lambda object_id: selected[object_id])
 
     def _filtered(self, query_string: str) -> Answer:
         """`$filter=onPremisesSecurityIdentifier eq '<sid>'`, the one filter on /users simulated here.
@@ -245,10 +261,12 @@ class Directory:
             pending.extend(self.groups[current].groups)
         return list(users)
 
-    def _page(self, path: str, ids: list[str], query_string: str) -> Answer:
+    def _page(
+        self, path: str, ids: list[str], query_string: str, render: Callable[[str], dict[str, Any]] | None = None
+    ) -> Answer:
         query = parse_qs(query_string)
         self.list_requests += 1
-        top = int((query.get("$top") or [str(GRAPH_MAX_TOP)])[0])
+        top = int((query.get("$top") or [str(GRAPH_DEFAULT_TOP)])[0])
         if not 1 <= top <= GRAPH_MAX_TOP:
             return Answer(400, {"error": {"code": "BadRequest", "message": "$top must be 1..999"}})
         start = 0
@@ -256,11 +274,12 @@ class Directory:
             start = json.loads(base64.urlsafe_b64decode(skiptoken[0].encode()))["start"]
         size = min(top, self.page_size)
         page = ids[start : start + size]
-        body: dict[str, Any] = {"value": [self._user_json(i) for i in page]}
+        body: dict[str, Any] = {"value": [(render or self._user_json)(i) for i in page]}
         if start + size < len(ids):
             token = base64.urlsafe_b64encode(json.dumps({"start": start + size}).encode()).decode()
-            select = (query.get("$select") or [""])[0]
-            body["@odata.nextLink"] = f"{self._sim.url}{path}?$select={select}&$top={top}&$skiptoken={token}"
+            kept = [(name, values[0]) for name, values in query.items() if name != "$skiptoken"]
+            again = "&".join(f"{name}={quote(value, safe=_LITERAL)}" for name, value in kept)
+            body["@odata.nextLink"] = f"{self._sim.url}{path}?{again}&$skiptoken={token}"
         return Answer(200, body)
 
     def _user_json(self, object_id: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import base64
 import contextlib
 import json
 import random
+import re
 import socket
 import threading
 import time
@@ -42,7 +43,9 @@ class Fault:
     freshly issued access token, so a test can see whether the token reaches a log.
     `rewrite` (with `batch_envelope=True`) performs the batch for real and then sends
     `rewrite(envelope)` instead of the true answer: Graph did the work but the client
-    cannot read that it did.
+    cannot read that it did. `replace` (for a request or a sub-request) performs it for real
+    and answers `replace(answer)` instead: an answer about someone else, or a look-up's
+    collection with a user added, repeated or left out.
     """
 
     status: int | None = None
@@ -50,6 +53,7 @@ class Fault:
     body: Any = None
     raw_body: str | None = None
     rewrite: Callable[[dict[str, Any]], Any] | None = None
+    replace: Callable[[Answer], Answer] | None = None
     drop: bool = False
     delay: float = 0.0
     match: Callable[[str], bool] = lambda path: True
@@ -167,14 +171,45 @@ INTERNAL_GUEST: dict[str, Any] = {
 }
 
 
+_LOOKUP_PATH = re.compile(r"/(v1\.0|beta)/users(/[^/]+)?")
+_USERS_PATH = re.compile(r"/(v1\.0|beta)/users")
+
+
+def is_lookup(path: str) -> bool:
+    """A look-up's path: one user (`/users/{id}`, which a PATCH shares) or users by `$filter` (`/users`)."""
+    return _LOOKUP_PATH.fullmatch(path) is not None
+
+
+def is_lookup_by_filter(path: str) -> bool:
+    """The path of a look-up by `$filter` (`/users`, which a listing of every user shares)."""
+    return _USERS_PATH.fullmatch(path) is not None
+
+
 def answers_about(user: SimulatedUser, *, times: int | None = None) -> Fault:
-    """Every look-up (a GET of /users/...) is answered 200 with `user`'s properties, whoever was asked for."""
-    return Fault(
-        status=200,
-        body=user.properties(),
-        match=lambda path: path.startswith(("/v1.0/users/", "/beta/users/")) and path.count("/") == 3,
-        times=times,
-    )
+    """Every look-up is answered 200 about `user`, whoever was asked for: a GET of one user with
+    `user`'s properties, a look-up by filter with a collection holding `user` alone. A fault sees
+    only the path, so a PATCH of `/users/{id}` is performed and answered so too (which confirms nothing)."""
+
+    def about(answer: Answer) -> Answer:
+        listing = isinstance(answer.body, dict) and "value" in answer.body
+        return Answer(200, {"value": [user.properties()]} if listing else user.properties())
+
+    return Fault(replace=about, match=is_lookup, times=times)
+
+
+def edits_lookups(edit: Callable[[list[Any]], list[Any]], *, paged: bool = False, times: int | None = None) -> Fault:
+    """Look-ups by filter are performed, then answered with `edit(the users found)`: a user not
+    asked added, one repeated or left out. `paged` adds an `@odata.nextLink` (to another host)."""
+
+    def edited(answer: Answer) -> Answer:
+        if answer.status != 200 or not isinstance(answer.body, dict) or "value" not in answer.body:
+            return answer
+        body = {**answer.body, "value": edit(list(answer.body["value"]))}
+        if paged:
+            body["@odata.nextLink"] = "https://graph.example.net/v1.0/users?$skiptoken=next"
+        return Answer(200, body, answer.headers)
+
+    return Fault(replace=edited, match=is_lookup_by_filter, times=times)
 
 
 def token_answer(access_token: str, *, times: int | None = None) -> Fault:

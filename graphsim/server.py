@@ -4,10 +4,11 @@
 the concern that answers it, each in a module of its own:
 
     users.py                GET and PATCH /users/{id}, revokeSignInSessions, invalidateAllRefreshTokens;
-                            a synced user's Active Directory account, and the directory sync
+                            a synced user's Active Directory account, and the directory sync;
+                            which users a look-up's $filter names
     identity_protection.py  riskyUsers/confirmCompromised and riskyUsers/dismiss
     defender_identity.py    Defender for Identity's identity accounts: list, get, invokeAction
-    directory.py            listings of users (and the on-premises SID filter), group and role
+    directory.py            listings of users (a look-up by $filter, the on-premises SID filter), group and role
                             members; Graph's write quota
     batching.py             POST /{version}/$batch
     identity_endpoint.py    the managed-identity endpoint and the tokens it issues
@@ -41,7 +42,7 @@ from graphsim.identity_endpoint import GRAPH_RESOURCE, IDENTITY_API_VERSION, IDE
 from graphsim.identity_protection import IdentityProtection
 from graphsim.ingestion import LogsIngestion
 from graphsim.tls import authority_bundle, server_context
-from graphsim.users import DIRECTORY_SYNC_PATH, SimulatedUser, Users, user_segment
+from graphsim.users import DIRECTORY_SYNC_PATH, SimulatedUser, Users, filter_values, user_segment
 from graphsim.wire import UNAUTHORIZED, Answer, RecordedRequest, unsupported
 
 T = TypeVar("T")
@@ -330,7 +331,8 @@ class _Handler(BaseHTTPRequestHandler):
         sim = self.simulator
         is_identity = path == IDENTITY_PATH
         authorized = self.authorized()
-        sim.record(RecordedRequest(self.command, self.path, user_segment(path), authorized, body))
+        values = filter_values(path, urlsplit(self.path).query)
+        sim.record(RecordedRequest(self.command, self.path, user_segment(path), authorized, body, False, values))
         fault = sim.faults.take(path, identity=is_identity, method=self.command)
         self.pause([fault], identity=is_identity)
         self.drip = fault.drip if fault is not None else 0.0
@@ -343,7 +345,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif not authorized:
             self.answer(UNAUTHORIZED)
         else:
-            self.answer(sim.perform(self.command, path, _json_body(body), urlsplit(self.path).query))
+            answer = sim.perform(self.command, path, _json_body(body), urlsplit(self.path).query)
+            self.answer(fault.replace(answer) if fault is not None and fault.replace is not None else answer)
 
     # --- the managed-identity endpoint -----------------------------------------------
     def _identity(self) -> None:

@@ -12,6 +12,23 @@ Block-OnPremADUser, https://github.com/Azure/Azure-Sentinel/tree/master/Playbook
 Microsoft Entra Connect runs that sync every 30 minutes by default
 (https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-sync-feature-scheduler);
 here it runs when a test calls `directory_sync()` (or POSTs DIRECTORY_SYNC_PATH).
+
+Which users a look-up by `$filter` names (`id` or `userPrincipalName`, `eq` or `in`), served as a listing by
+graphsim.directory.
+
+The filter, as Microsoft Graph documents it:
+- `id` and `userPrincipalName` support `$filter` with `eq` and `in` by default, without the
+  ConsistencyLevel header of advanced queries (learn.microsoft.com/graph/api/resources/user,
+  "Properties"; learn.microsoft.com/graph/aad-advanced-queries: "The `in` operator is supported
+  by default whenever `eq` operator is supported by default").
+- `in` takes at most 15 values by default (learn.microsoft.com/graph/known-issues, "Some
+  limitations apply to query parameters": "the request is limited to 15 expressions in the
+  filter clause by default"). Graph's error for more is not documented: this simulator answers
+  400 Request_UnsupportedQuery.
+- A value is a single-quoted string literal; a quote inside it doubles
+  (learn.microsoft.com/graph/query-parameters, "Escaping single quotes").
+- Directory strings compare without regard to case, and each user matches a filter once,
+  however many of its values name them.
 """
 
 from __future__ import annotations
@@ -35,6 +52,74 @@ _USER_PATH = re.compile(r"^/(v1\.0|beta)/users/([^/]+)$")
 # Not a Graph path: the simulator's control for one Entra Connect sync cycle (graphsim.server).
 DIRECTORY_SYNC_PATH = "/graphsim/directorySync"
 ON_PREMISES_DOMAIN = "corp.contoso.com"
+_USERS = re.compile(r"^/(v1\.0|beta)/users$")
+MAX_IN_VALUES = 15  # Graph: "limited to 15 expressions in the filter clause by default"
+FILTERABLE = {"id": "object_id", "userPrincipalName": "user_principal_name"}
+_FILTER = re.compile(r"\s*(id|userPrincipalName)\s+(eq|in)\s+(.*?)\s*", re.DOTALL)
+DEFAULT_PROPERTIES = ("id", "userPrincipalName")  # what this simulator answers without $select
+
+
+class FilterRefused(ValueError):
+    """A `$filter` Graph answers 400 for; the message says why."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def parse_user_filter(text: str) -> tuple[str, list[str]]:
+    """The property and the values of `id|userPrincipalName eq 'v'` or `... in ('v1','v2',...)`."""
+    match = _FILTER.fullmatch(text)
+    if match is None:
+        raise FilterRefused("BadRequest", "Invalid filter clause")
+    name, operator, operand = match.groups()
+    if operator == "eq":
+        value, rest = _literal(operand, 0)
+        if operand[rest:].strip():
+            raise FilterRefused("BadRequest", "Invalid filter clause")
+        return name, [value]
+    if not (operand.startswith("(") and operand.endswith(")")):
+        raise FilterRefused("BadRequest", "Invalid filter clause")
+    values: list[str] = []
+    inner, position = operand[1:-1], 0
+    while True:
+        value, position = _literal(inner, position)
+        values.append(value)
+        position = _skip_spaces(inner, position)
+        if position == len(inner):
+            break
+        if inner[position] != ",":
+            raise FilterRefused("BadRequest", "Invalid filter clause")
+        position += 1
+    if len(values) > MAX_IN_VALUES:
+        message = f"Too many values in the 'in' operator: {len(values)}. Max allowed: {MAX_IN_VALUES}."
+        raise FilterRefused("Request_UnsupportedQuery", message)
+    return name, values
+
+
+def _literal(text: str, position: int) -> tuple[str, int]:
+    """The string literal starting at `position` (spaces skipped), and the position after it."""
+    position = _skip_spaces(text, position)
+    if position >= len(text) or text[position] != "'":
+        raise FilterRefused("BadRequest", "Invalid filter clause")
+    value: list[str] = []
+    position += 1
+    while position < len(text):
+        if text[position] == "'":
+            if text[position + 1 : position + 2] == "'":  # a quote inside the value, doubled
+                value.append("'")
+                position += 2
+                continue
+            return "".join(value), position + 1
+        value.append(text[position])
+        position += 1
+    raise FilterRefused("BadRequest", "Invalid filter clause")
+
+
+def _skip_spaces(text: str, position: int) -> int:
+    while position < len(text) and text[position].isspace():
+        position += 1
+    return position
 
 
 @dataclass(frozen=True)
@@ -90,6 +175,15 @@ def user_segment(path: str) -> str | None:
     """The decoded user segment of a /users/{id} path (an action on the user included), else None."""
     match = _ACTION_PATH.match(path) or _USER_PATH.match(path)
     return unquote(match.group(2)) if match else None
+
+
+def filter_values(path: str, query: str) -> tuple[str, ...]:
+    """The values a look-up's `$filter` on /users names (none for another request, or a filter Graph refuses)."""
+    filters = parse_qs(query).get("$filter") if _USERS.match(path) else None
+    try:
+        return tuple(parse_user_filter(filters[0])[1]) if filters else ()
+    except FilterRefused:
+        return ()
 
 
 class Users:
@@ -177,6 +271,24 @@ class Users:
                     changed["enabled"].append(user.object_id)
         return changed
 
+    def matching(self, name: str, values: list[str]) -> list[SimulatedUser]:
+        """The users whose property `name` (`id` or `userPrincipalName`) is one of `values`, each once."""
+        attribute = FILTERABLE[name]
+        found: dict[str, SimulatedUser] = {}
+        with self._lock:  # by the index, not a scan: a benchmark's tenant holds thousands of users
+            for value in values:
+                user = self._by_key.get(value.lower())
+                if user is not None and getattr(user, attribute).lower() == value.lower():
+                    found.setdefault(user.object_id, user)
+        return list(found.values())
+
+    def selected(self, user: SimulatedUser, query: str) -> dict[str, Any]:
+        """As Graph: the properties `$select` names (null where unset); without it, the default set."""
+        properties = {**user.properties(), "accountEnabled": self.account_enabled(user)}
+        selected = parse_qs(query).get("$select")
+        names = selected[0].split(",") if selected else DEFAULT_PROPERTIES
+        return {name: properties.get(name) for name in names}
+
     def routes(self) -> list[Route]:
         return [
             Route("POST", _ACTION_PATH, self._revoke),
@@ -203,13 +315,6 @@ class Users:
         if user is None:
             return _not_found(segment)
         return Answer(200, self.selected(user, query))
-
-    def selected(self, user: SimulatedUser, query: str) -> dict[str, Any]:
-        """As Graph: the properties $select names (null where unset); without it, the default set."""
-        properties = {**user.properties(), "accountEnabled": self.account_enabled(user)}
-        selected = parse_qs(query).get("$select")
-        names = selected[0].split(",") if selected else ["id", "userPrincipalName"]
-        return {name: properties.get(name) for name in names}
 
     def _update(self, match: re.Match[str], body: Any, query: str) -> Answer:
         segment = match.group(2)

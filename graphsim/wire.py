@@ -22,6 +22,12 @@ class RecordedRequest:
     authorized: bool
     body: bytes = b""
     in_batch: bool = False  # a sub-request of a $batch, recorded besides the batch itself
+    filter_values: tuple[str, ...] = ()  # the decoded values of a look-up's $filter on /users
+
+    @property
+    def named_users(self) -> tuple[str, ...]:
+        """The users the request names: its /users/{id} segment, or the values of its $filter."""
+        return (self.user_segment,) if self.user_segment is not None else self.filter_values
 
 
 @dataclass(frozen=True)

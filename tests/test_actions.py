@@ -14,10 +14,12 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
 from graphsim import Fault, GraphSimulator
+from graphsim.faults import is_lookup_by_filter
 from graphsim.harness import CapturedOut, LogCapture, http_request, queue_message
 from revoke.app.cli import EXIT_NOT_ALL_CONTAINED, EXIT_OK, EXIT_TRANSIENT, EXIT_USAGE, main
 from revoke.app.triggers import revoke_http, revoke_queue
@@ -109,14 +111,18 @@ def confirm_call(*object_ids: str) -> tuple[str, str, Any]:
     return ("POST", "/v1.0/identityProtection/riskyUsers/confirmCompromised", {"userIds": list(object_ids)})
 
 
+GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 LOOKUP_SELECT = (
     "$select=id,userPrincipalName,userType,externalUserState,creationType,identities,"
     "onPremisesSyncEnabled,onPremisesSecurityIdentifier,onPremisesSamAccountName,onPremisesDomainName"
 )
 
 
-def lookup_call(user: str) -> tuple[str, str, Any]:
-    return ("GET", f"/v1.0/users/{user}?{LOOKUP_SELECT}", None)
+def lookup_call(*users: str) -> tuple[str, str, Any]:
+    """One look-up of `users`, all named the same way: Graph's $filter with `in`, a quote doubled."""
+    name = "id" if all(GUID.fullmatch(user) for user in users) else "userPrincipalName"
+    values = ",".join("'" + quote(user.replace("'", "''"), safe="@") + "'" for user in users)
+    return ("GET", f"/v1.0/users?$filter={name}%20in%20({values})&{LOOKUP_SELECT}", None)
 
 
 def unordered(calls: list[tuple[str, str, Any]]) -> list[str]:
@@ -528,7 +534,7 @@ def test_a_user_whose_kind_cannot_be_learned_is_not_reported_contained_by_revoca
     app: GraphSimulator, logs: LogCapture, trigger: str
 ) -> None:
     """The look-up is refused (the identity lacks User.ReadBasic.All): sessions revoked, verdict withheld."""
-    app.inject(Fault(status=403, match=lambda path: path == f"/v1.0/users/{MEGAN[1]}", times=None))
+    app.inject(Fault(status=403, match=is_lookup_by_filter, times=None))
 
     run = contain(trigger, {"users": [MEGAN[1]]})
 
@@ -589,7 +595,7 @@ def test_confirming_a_user_named_by_upn_looks_up_the_object_id_first(
 def test_a_failed_look_up_for_confirming_sends_no_confirmation(
     app: GraphSimulator, logs: LogCapture, trigger: str, status: int, outcome: str, http: int
 ) -> None:
-    app.inject(Fault(status=status, match=lambda path: path == f"/v1.0/users/{ADELE[0]}", times=None))
+    app.inject(Fault(status=status, match=is_lookup_by_filter, times=None))
 
     run = contain(trigger, {"users": [ADELE[0]], "actions": [REVOKE, CONFIRM]})
 
@@ -624,7 +630,8 @@ def test_confirming_without_the_p2_licence_fails(app: GraphSimulator, logs: LogC
     ("ghost", "actions", "first_calls"),
     [
         ("ghost@contoso.com", [REVOKE, CONFIRM], [revoke_call("ghost@contoso.com"), lookup_call("ghost@contoso.com")]),
-        ("0f0e0d0c-0b0a-4908-8706-050403020100", [DISABLE, CONFIRM], [disable_call("0f0e0d0c-0b0a-4908-8706-050403020100"), lookup_call("0f0e0d0c-0b0a-4908-8706-050403020100")]),
+        # With disableAccount every target is looked up (is it synced?), both in one request.
+        ("0f0e0d0c-0b0a-4908-8706-050403020100", [DISABLE, CONFIRM], [disable_call("0f0e0d0c-0b0a-4908-8706-050403020100"), lookup_call("0f0e0d0c-0b0a-4908-8706-050403020100", MEGAN[1])]),
         ("ghost@contoso.com", [CONFIRM], [lookup_call("ghost@contoso.com")]),
     ],
     ids=["revoke first", "disable first", "confirm's look-up"],
@@ -661,8 +668,8 @@ def test_many_users_are_disabled_in_batches_of_twenty(app: GraphSimulator, logs:
 
     assert run.answer == expected(trigger, http=200, queue="complete")
     envelopes = [json.loads(r.body) for r in app.graph_requests() if r.path.endswith("/$batch")]
-    # The disables in three batches, the look-ups beside them in three more.
-    assert sorted(len(e["requests"]) for e in envelopes) == [5, 5, 20, 20, 20, 20]
+    # The disables in three batches; beside them the look-ups (is each synced?), 15 users a request, in one.
+    assert sorted(len(e["requests"]) for e in envelopes) == [3, 5, 20, 20]
     [throttled] = [e["user"] for e in logs.audit_events() if e["attempts"] == 2]
     calls = [call for call in sent(app) if call[0] == "PATCH"]
     assert sorted(path.rsplit("/", 1)[-1] for _, path, _ in calls) == sorted([*people, throttled])

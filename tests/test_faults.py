@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pytest
 
 from graphsim import Fault, GraphSimulator
+from graphsim.faults import is_lookup
 from graphsim.harness import CapturedOut, LogCapture, app_settings, http_request, queue_message
 from revoke.app.triggers import revoke_http, revoke_queue
 from revoke.errors import RetryLater
@@ -116,7 +117,8 @@ def test_a_protected_object_id_is_recognised_when_the_request_names_the_upn(app:
     assert response.status_code == 422
     assert not any(on_action(r.path) for r in app.graph_requests())
     assert [r.path for r in app.graph_requests()] == [
-        "/v1.0/users/adele.vance@contoso.com?$select=id,userPrincipalName,userType,externalUserState,creationType,identities,"
+        "/v1.0/users?$filter=userPrincipalName%20in%20('adele.vance@contoso.com')"
+        "&$select=id,userPrincipalName,userType,externalUserState,creationType,identities,"
         "onPremisesSyncEnabled,onPremisesSecurityIdentifier,onPremisesSamAccountName,onPremisesDomainName"
     ]
 
@@ -132,7 +134,7 @@ def test_a_protected_upn_is_recognised_when_the_request_names_the_object_id(app:
 
 @pytest.mark.parametrize("settings", [{"REVOKE_PROTECTED_USERS": ADELE[0]}])
 def test_a_failing_protection_lookup_defers_and_never_revokes(app: GraphSimulator, logs: LogCapture) -> None:
-    app.inject(Fault(status=503, match=lambda path: "/users/" in path and not on_action(path), times=None))
+    app.inject(Fault(status=503, match=is_lookup, times=None))
 
     response = revoke_http(http_request({"users": [ADELE[1]]}))
 

@@ -8,8 +8,9 @@ whose directory is empty, so every valid user comes back not_found. Each case ch
 * a refused request gets a 4xx error body, or on the queue a `rejected` audit event and
   the message copied unchanged to the poison binding, and sends Graph nothing;
 * every audit event fits the schema, and no log line carries a line break from the payload;
-* every request Graph receives names, in one clean path segment, a user that passes the
-  strict reference check below and that the payload itself names.
+* every request Graph receives names, in one clean path segment (or, for a look-up, in the
+  quoted values of its `$filter`), a user that passes the strict reference check below and
+  that the payload itself names.
 
 `pytest -q` prints how many cases ran ("hostile-input cases: N").
 """
@@ -68,6 +69,13 @@ def is_reference_sid(sid: str) -> bool:
         and int(parts[2]) < 2**48
         and all(int(part) < 2**32 for part in parts[3:])
     )
+
+
+# A look-up by filter: one property, up to 15 quoted values (a quote inside one doubled), the select.
+USERS_PATH = re.compile(r"/(?:v1\.0|beta)/users")
+LITERAL = r"'(?:[A-Za-z0-9@._~-]|%[0-9A-F]{2}|'')*'"
+FILTER_QUERY = re.compile(rf"\$filter=(id|userPrincipalName)%20in%20\(({LITERAL}(?:,{LITERAL})*)\)&\$select=[A-Za-z,]+")
+IN_FILTER_LIMIT = 15  # Graph's documented limit on the values of one `in`
 
 
 def is_reference_identifier(user: str) -> bool:
@@ -140,12 +148,14 @@ def check_what_graph_received(raw: bytes, received: list[RecordedRequest]) -> li
         assert all(0x21 <= ord(c) <= 0x7E for c in wire), f"whitespace, control or non-ASCII in {wire!a}"
         assert "#" not in wire and "\\" not in wire, wire
         path, _, query = wire.partition("?")
-        if path == "/v1.0/users" and request.method == "GET":
-            looked_up = SID_LOOKUP.fullmatch(query)
-            assert looked_up is not None, f"a listing of users that is no SID look-up: {wire!a}"
+        looked_up = SID_LOOKUP.fullmatch(query) if path == "/v1.0/users" and request.method == "GET" else None
+        if looked_up is not None:
             sid = looked_up.group(1)
             assert is_reference_sid(sid), f"Graph was asked about an invalid SID: {sid!a}"
             assert is_named_in(sid, texts), f"Graph was asked about a SID the payload does not name: {sid!a}"
+            continue
+        if USERS_PATH.fullmatch(path):
+            check_lookup_by_filter(request, query, texts)
             continue
         assert query == "" or SELECT_QUERY.fullmatch(query), wire
         match = GRAPH_USER_PATH.fullmatch(path)
@@ -161,6 +171,21 @@ def check_what_graph_received(raw: bytes, received: list[RecordedRequest]) -> li
         if request.method != "GET":
             users.append(user)
     return users
+
+
+def check_lookup_by_filter(request: RecordedRequest, query: str, texts: list[str]) -> None:
+    """A look-up by $filter names at most 15 users, each in a literal nothing in it can end early,
+    each a valid user the payload names, of the kind the filtered property holds."""
+    assert request.method == "GET", request.path
+    found = FILTER_QUERY.fullmatch(query)
+    assert found is not None, f"not a look-up by filter: {request.path!a}"
+    values = [unquote(literal[1:-1]).replace("''", "'") for literal in re.findall(LITERAL, found.group(2))]
+    assert 1 <= len(values) <= IN_FILTER_LIMIT
+    assert tuple(values) == request.filter_values  # the simulator read the same values from it
+    for user in values:
+        assert (GUID.fullmatch(user) is not None) == (found.group(1) == "id"), request.path
+        assert is_reference_identifier(user), f"Graph received an invalid user: {user!a}"
+        assert is_named_in(user, texts), f"Graph received a user the payload does not name: {user!a}"
 
 
 # --- one delivery through a trigger, with everything a case checks ----------------------

@@ -15,6 +15,7 @@ from azure.data.tables import TableServiceClient
 
 from graphsim import Fault, GraphSimulator
 from graphsim.azurite import Azurite
+from graphsim.faults import is_lookup_by_filter
 from graphsim.harness import LogCapture, app_settings, http_request
 from graphsim.users import SimulatedUser
 from revoke.app.release_triggers import release_http
@@ -69,8 +70,9 @@ def test_revocation_alone_contains_a_synced_member_as_any_member(
     "fault",
     [
         pytest.param(Fault(status=403, method="GET", times=None), id="look-up refused"),
-        pytest.param(Fault(status=200, body={"id": MEGAN[1], "userPrincipalName": MEGAN[0]}, method="GET"), id="no onPremisesSyncEnabled"),
-        pytest.param(Fault(status=200, body={"id": MEGAN[1], "userPrincipalName": MEGAN[0], "onPremisesSyncEnabled": "yes"}, method="GET"), id="unreadable"),
+        # A look-up answers a collection ($filter=id in (...)): the user in it, without a readable sync state.
+        pytest.param(Fault(status=200, body={"value": [{"id": MEGAN[1], "userPrincipalName": MEGAN[0]}]}, method="GET"), id="no onPremisesSyncEnabled"),
+        pytest.param(Fault(status=200, body={"value": [{"id": MEGAN[1], "userPrincipalName": MEGAN[0], "onPremisesSyncEnabled": "yes"}]}, method="GET"), id="unreadable"),
     ],
 )  # fmt: skip
 def test_a_disable_contains_no_one_whose_look_up_cannot_tell_whether_they_are_synced(
@@ -267,7 +269,7 @@ def test_a_synced_user_whose_look_up_gave_no_sid_gets_no_on_premises_call(
     synced = synced_user(app)
     answer = {"id": synced.object_id, "userPrincipalName": synced.user_principal_name, "onPremisesSyncEnabled": True}
     answer |= dict.fromkeys(("userType", "externalUserState", "creationType"), None) | {"identities": []}
-    app.inject(Fault(status=200, body=answer, method="GET", match=lambda path: path.startswith("/v1.0/users/")))
+    app.inject(Fault(status=200, body={"value": [answer]}, method="GET", match=is_lookup_by_filter))
 
     run = contain(trigger, {"users": [synced.object_id]})
 
@@ -294,13 +296,24 @@ def release(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     return response.status_code, body_of(response)
 
 
+@pytest.fixture
+def records(azurite: Azurite, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The containment records a release must find, in Azurite, emptied for the test."""
+    from revoke.containment.records import TABLE_NAME as RECORDS
+
+    TableServiceClient.from_connection_string(azurite.connection_string).delete_table(RECORDS)
+    monkeypatch.setenv("AzureWebJobsStorage", azurite.connection_string)
+    monkeypatch.setenv("REVOKE_CONTAINMENT_RECORDS", "true")
+
+
 @pytest.mark.parametrize("settings", [{**ONPREM, "REVOKE_RELEASE_ACTIONS": "enableAccount"}])
 def test_a_release_enables_the_active_directory_account_too_when_the_setting_is_on(
-    app: GraphSimulator, logs: LogCapture
+    app: GraphSimulator, logs: LogCapture, records: None
 ) -> None:
     synced = synced_user(app)
-    app.disabled.update({synced.object_id, ADELE[1]})
-    app.active_directory_disabled.add(synced.object_id)
+    contain("http", {"users": [synced.object_id, ADELE[1]], "actions": [DISABLE]})  # recorded, Active Directory too
+    assert app.disabled == {synced.object_id, ADELE[1]} and app.active_directory_disabled == {synced.object_id}
+    logs.records.clear()
 
     status, body = release({"users": [synced.user_principal_name, ADELE[0]], "reason": "false positive"})
 
@@ -324,10 +337,10 @@ def test_a_release_enables_the_active_directory_account_too_when_the_setting_is_
 
 @pytest.mark.parametrize("settings", [{**BOTH, "REVOKE_RELEASE_ACTIONS": "enableAccount"}])
 def test_without_the_setting_a_synced_release_says_the_next_sync_may_disable_them_again(
-    app: GraphSimulator, logs: LogCapture
+    app: GraphSimulator, logs: LogCapture, records: None
 ) -> None:
     synced = synced_user(app)
-    app.disabled.add(synced.object_id)
+    contain("http", {"users": [synced.object_id], "actions": [DISABLE]})  # in Entra ID alone: recorded so
     app.active_directory_disabled.add(synced.object_id)  # a person disabled it there, following a task
 
     status, body = release({"users": [synced.object_id], "reason": "false positive"})
@@ -358,3 +371,23 @@ def test_the_active_directory_disable_is_budgeted_under_its_own_name(
     assert refused["outcome"] == "refused" and "REVOKE_ACTION_BUDGET" in refused["detail"]
     assert by_user(logs)[second.object_id][-1] == (REVOKE, "revoked", False)
     assert by_user(logs)[first.object_id][-1] == (REVOKE, "revoked", True)
+
+
+@pytest.mark.parametrize("settings", [{**ONPREM, "REVOKE_RELEASE_ACTIONS": "enableAccount"}])
+def test_a_release_leaves_alone_an_active_directory_account_this_deployment_did_not_disable(
+    app: GraphSimulator, logs: LogCapture, records: None
+) -> None:
+    """Contained in Entra ID alone (before REVOKE_ONPREM_ACTIONS was set); HR disabled the Active
+    Directory account since: the release enables the Entra account only, and says the sync may undo it."""
+    synced = synced_user(app)
+    with app_settings({"REVOKE_ONPREM_ACTIONS": ""}):
+        contain("http", {"users": [synced.object_id], "actions": [DISABLE]})
+    app.active_directory_disabled.add(synced.object_id)  # HR, not this deployment
+    logs.records.clear()
+
+    status, body = release({"users": [synced.object_id], "reason": "false positive"})
+
+    assert status == 200, body
+    assert [a["action"] for a in body["results"][0]["actions"]] == ["enableAccount"]
+    assert (body["results"][0]["outcome"], body["results"][0]["detail"]) == ("released", ENABLED_UNTIL_SYNC)
+    assert defender_calls(app) == [] and app.active_directory_disabled == {synced.object_id}

@@ -13,7 +13,6 @@ from revoke.app.runtime import managed_identity_credential
 from revoke.deadline import Deadline
 from revoke.graph.answers import user_lookup
 from revoke.graph.client import GraphClient
-from revoke.graph.transport import GraphReply
 from revoke.identifiers import UserIdentifier, is_sid
 from revoke.settings import Settings
 from tests.conftest import ADELE
@@ -23,7 +22,7 @@ SID = "S-1-5-21-1004336348-1177238915-682003330-512"
 
 
 def lookup_of(body: dict[str, Any]) -> Any:
-    return user_lookup(GraphReply(200, body))
+    return user_lookup(body)
 
 
 @pytest.mark.parametrize(
@@ -91,7 +90,7 @@ def test_one_look_up_asks_for_the_on_premises_properties_beside_the_others(app: 
         [UserIdentifier(ADELE[1], "object_id"), UserIdentifier(synced.object_id, "object_id")], Deadline(5)
     )
 
-    assert [r.method for r in graph.graph_requests() if not r.in_batch] == ["POST"]  # one batch of the two
+    assert [r.method for r in graph.graph_requests() if not r.in_batch] == ["GET"]  # one look-up of the two
     assert (cloud.synced, cloud.external, cloud.on_premises_sid) == (False, False, None)
     assert (on_premises.synced, on_premises.on_premises_sid) == (True, synced.on_premises_sid)
     assert on_premises.on_premises_name == "corp.contoso.com\\pradeep.gupta"

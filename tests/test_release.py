@@ -20,7 +20,7 @@ from azure.data.tables import TableServiceClient
 from graphsim import Fault, GraphSimulator
 from graphsim.authority import EntraAuthority
 from graphsim.azurite import Azurite
-from graphsim.faults import answers_about
+from graphsim.faults import answers_about, is_lookup
 from graphsim.harness import LogCapture, app_settings, http_request
 from revoke.app.release_triggers import release_http
 from revoke.app.triggers import revoke_http
@@ -175,7 +175,10 @@ def test_a_user_graph_does_not_know_is_not_found_and_gets_no_action(
     ]
     assert ("ghost@contoso.com", "enableAccount", "not_found") in trail(logs)
     assert ("ghost@contoso.com", "dismissRisk", "not_found") in trail(logs)
-    assert not any("ghost" in path for _, path in graph_calls(app) if not path.startswith("/v1.0/users/ghost"))
+    # The ghost is named only by the look-up, which asked about both users in one request.
+    assert [(r.method, r.named_users) for r in app.graph_requests() if "ghost@contoso.com" in r.named_users] == [
+        ("GET", (ADELE[0], "ghost@contoso.com"))
+    ]
 
 
 @pytest.mark.parametrize("settings", [{**BOTH, "REVOKE_PROTECTED_USERS": MEGAN[0]}])
@@ -212,7 +215,7 @@ def test_a_throttled_enable_is_deferred_with_retry_after_and_the_risk_still_dism
 
 @pytest.mark.parametrize("settings", [BOTH])
 def test_a_failed_look_up_releases_nobody(app: GraphSimulator, disabled: GraphSimulator) -> None:
-    app.inject(Fault(status=503, match=lambda path: path.startswith("/v1.0/users/"), times=None))
+    app.inject(Fault(status=503, match=is_lookup, times=None))
 
     status, body = release({"users": [ADELE[0]]})
 
@@ -220,6 +223,22 @@ def test_a_failed_look_up_releases_nobody(app: GraphSimulator, disabled: GraphSi
     assert body["results"][0]["outcome"] == "deferred"
     assert app.enabled == {} and app.risk_dismissed == {}
     assert {method for method, _ in graph_calls(app)} == {"GET"}
+
+
+@pytest.mark.parametrize("settings", [BOTH])
+def test_a_look_up_answered_about_another_user_releases_nobody(
+    app: GraphSimulator, disabled: GraphSimulator, logs: LogCapture
+) -> None:
+    """Adele is asked about; a proxy answers with Megan, whom nobody asked to release: she stays disabled."""
+    app.inject(answers_about(app.find_user(MEGAN[0]), times=None))  # type: ignore[arg-type]
+
+    status, body = release({"users": [ADELE[0]]})
+
+    assert status == 502
+    assert body["results"][0]["outcome"] == "failed"
+    assert "names another user" in body["results"][0]["detail"]
+    assert app.enabled == {} and app.risk_dismissed == {}
+    assert {ADELE[1], MEGAN[1]} <= app.disabled
 
 
 @pytest.mark.parametrize("settings", [{**BOTH, "REVOKE_RETRY_BUDGET_SECONDS": "10"}])

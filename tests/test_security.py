@@ -283,8 +283,9 @@ def names_of(person: tuple[str, str]) -> set[str]:
     return {name.lower() for name in person}
 
 
-def named_in_path(request: Any) -> str | None:
-    return request.user_segment.lower() if request.user_segment else None
+def named_in(request: Any) -> set[str]:
+    """The users a request names: its path's user, or the values of a look-up's $filter."""
+    return {name.lower() for name in request.named_users}
 
 
 protected_settings = settings(
@@ -309,7 +310,7 @@ def test_a_user_protected_by_both_names_is_never_named_to_graph_in_any_shape_or_
 
     deliver(trigger, document)
 
-    named = {named_in_path(r) for r in protected_app.requests}
+    named = set().union(*(named_in(r) for r in protected_app.requests))
     for person in PROTECTED:
         assert not named & names_of(person)
         assert person[1] not in protected_app.revocations
@@ -328,7 +329,7 @@ def test_a_user_protected_by_one_name_is_never_revoked_when_named_by_the_other(
 
     deliver(trigger, document)
 
-    revoked = {named_in_path(r) for r in protected_app.requests if r.method == "POST"}
+    revoked = set().union(*(named_in(r) for r in protected_app.requests if r.method == "POST"))
     for person in PROTECTED:
         assert not revoked & names_of(person)
         assert person[1] not in protected_app.revocations

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from graphsim import Fault, GraphSimulator
+from graphsim.faults import is_lookup_by_filter as on_lookup
 from graphsim.harness import CapturedOut, LogCapture, http_request, queue_message
 from revoke.app.triggers import revoke_http, revoke_queue
 from revoke.errors import RetryLater
@@ -146,8 +147,8 @@ def test_a_302_is_not_turned_into_a_get_that_succeeds(app: GraphSimulator) -> No
 
 
 def test_a_redirected_batch_and_a_redirected_item_are_failed(app: GraphSimulator) -> None:
-    # Both batches: the revocations' and the look-ups' that go beside them.
-    app.inject(Fault(status=301, headers={"Location": "https://example.invalid/"}, batch_envelope=True, times=2))
+    # The revocations' batch; the look-up of both users beside it is one request, not a batch.
+    app.inject(Fault(status=301, headers={"Location": "https://example.invalid/"}, batch_envelope=True))
     first = body_of(revoke_http(http_request(TWO)))["results"]
     app.inject(Fault(status=303, match=lambda path: path.endswith(f"{ADELE[0]}/revokeSignInSessions")))
     second = body_of(revoke_http(http_request(TWO)))["results"]
@@ -267,18 +268,22 @@ def test_a_malformed_token_answer_leaves_no_token_in_any_log(app: GraphSimulator
 PROTECT_ADELE_BY_OBJECT_ID = {"REVOKE_PROTECTED_USERS": ADELE[1]}
 
 
-def on_lookup(path: str) -> bool:
-    return "/users/" in path and not on_action(path)
+NEXT_PAGE = "https://graph.example.net/v1.0/users?$skiptoken=x"
+CUT_OFF_COLLECTION = '{"value":[{"id":"' + ADELE[1] + '","userPrincipalName":"adele.va'
 
 
 @pytest.mark.parametrize(
     ("fault", "outcome"),
     [
-        pytest.param(Fault(status=404, match=on_lookup), "not_found", id="404"),
-        pytest.param(Fault(status=200, body={"id": ADELE[1]}, match=on_lookup), "failed", id="200 without the UPN"),
-        pytest.param(Fault(status=200, body={"userPrincipalName": ADELE[0]}, match=on_lookup), "failed", id="200 without the id"),
-        pytest.param(Fault(status=200, body={"id": "x", "userPrincipalName": ADELE[0]}, match=on_lookup), "failed", id="200, id not a GUID"),
+        pytest.param(Fault(status=200, body={"value": []}, match=on_lookup), "not_found", id="200, nobody: a whole answer"),
+        pytest.param(Fault(status=200, body={"value": [], "@odata.nextLink": NEXT_PAGE}, match=on_lookup), "deferred", id="200, nobody in a first page"),
+        pytest.param(Fault(status=404, match=on_lookup), "failed", id="404: no answer to a filter"),
+        pytest.param(Fault(status=200, body={"value": [{"id": ADELE[1]}]}, match=on_lookup), "failed", id="200 without the UPN"),
+        pytest.param(Fault(status=200, body={"value": [{"userPrincipalName": ADELE[0]}]}, match=on_lookup), "failed", id="200 without the id"),
+        pytest.param(Fault(status=200, body={"value": [{"id": "x", "userPrincipalName": ADELE[0]}]}, match=on_lookup), "failed", id="200, id not a GUID"),
+        pytest.param(Fault(status=200, body={"id": ADELE[1], "userPrincipalName": ADELE[0]}, match=on_lookup, times=None), "deferred", id="200, a user, not a collection"),
         pytest.param(Fault(status=200, raw_body="{", match=on_lookup, times=None), "deferred", id="200 unreadable"),
+        pytest.param(Fault(status=200, raw_body=CUT_OFF_COLLECTION, match=on_lookup, times=None), "deferred", id="200, the collection cut off"),
         pytest.param(Fault(status=302, headers={"Location": "https://example.invalid/"}, match=on_lookup), "failed", id="302"),
         pytest.param(Fault(status=202, raw_body="", match=on_lookup, times=None), "deferred", id="202"),
         pytest.param(Fault(status=500, match=on_lookup, times=None), "deferred", id="500"),

@@ -25,7 +25,8 @@ from revoke.errors import SettingsError
 from revoke.graph.client import GraphClient
 from revoke.graph.tokens import IDENTITY_ANSWERS, TokenSource
 from revoke.graph.transport import pooled_session
-from revoke.settings import Settings
+from revoke.policy.roles import FUNCTION_KEY_HOLDER, Caller
+from revoke.settings import CallerAuth, Settings
 
 if TYPE_CHECKING:  # imported where used: a cold start needs neither
     from azure.data.tables import TableClient
@@ -261,10 +262,22 @@ def shared_ingestion() -> WorkspaceIngestion | None:
 
 
 def authenticator(headers: Mapping[str, str]) -> Authenticate:
-    """Names the caller of one HTTP request, within the invocation's deadline (revoke.policy.callers)."""
-    from revoke.policy.callers import identify_caller  # PyJWT: imported with the first HTTP request
+    """Names the caller of one HTTP request, within the invocation's deadline (revoke.policy.callers).
 
-    return partial(identify_caller, dict(headers), service().settings)
+    With REVOKE_CALLER_AUTH=key the function key alone lets a caller in, holding every role (what
+    `identify_caller` answers too): PyJWT and the token check are imported only by a deployment
+    that checks tokens, with its first HTTP request.
+    """
+    settings = service().settings
+    if settings.caller_auth is CallerAuth.KEY:
+        return _function_key_holder
+    from revoke.policy.callers import identify_caller
+
+    return partial(identify_caller, dict(headers), settings)
+
+
+def _function_key_holder(deadline: Deadline) -> Caller:
+    return FUNCTION_KEY_HOLDER
 
 
 def service() -> Containment:

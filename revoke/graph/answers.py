@@ -70,15 +70,19 @@ ON_PREMISES_PROPERTIES = (
     "onPremisesDomainName",
 )
 MAX_ON_PREMISES_NAME = 256  # a sAMAccountName holds 20 characters, a DNS domain 253
+# Everything a look-up reads ($select): both names, where the user signs in, and where the
+# account is mastered. The one list; `user_lookup` below reads each of them.
+LOOKUP_PROPERTIES = ("id", "userPrincipalName", *KIND_PROPERTIES, *ON_PREMISES_PROPERTIES)
 EXTERNAL_MARKER = "#ext#"
 ANOTHER_USER = "Graph's look-up answer names another user than the one asked for"
 
 
 def lookup_answers(asked: UserIdentifier) -> Callable[[GraphReply], GraphError | None]:
-    """The check for a look-up of `asked`: a clean 200 holding both names, and one of them `asked`'s.
+    """The check for a read of one user by path: a clean 200 holding both names, and one of them `asked`'s.
 
     An answer about someone else (a proxy's cache, a fault) must never stand in for the user
-    asked about: it fails closed, as a refusal, so nobody acts on what it says.
+    asked about: it fails closed, as a refusal, so nobody acts on what it says. (Look-ups of many
+    users at once match each user in the answer to a name asked: revoke.graph.lookups.)
     """
 
     def answers_what_was_asked(reply: GraphReply) -> GraphError | None:
@@ -203,21 +207,14 @@ def action_result(reply: GraphReply, done: Outcome = Outcome.REVOKED) -> ActionR
     )
 
 
-def user_lookup(reply: GraphReply) -> UserLookup:
-    if reply.succeeded:
-        body = reply.body
-        return UserLookup(
-            object_id=body["id"].lower(),
-            user_principal_name=body["userPrincipalName"],
-            external=signs_in_elsewhere(body),
-            **mastered_where(body),
-        )
-    if reply.status == 404 and reply.error is None:
-        return UserLookup(missing=True)
-    error = reply.error or (TransientGraphError if reply.transient else PermanentGraphError)(
-        reply.error_code or "look-up failed", status=reply.status, request_id=reply.request_id
+def user_lookup(user: dict[str, Any]) -> UserLookup:
+    """A user object from a look-up's answer, already matched to the name asked (revoke.graph.lookups)."""
+    return UserLookup(
+        object_id=user["id"].lower(),
+        user_principal_name=user["userPrincipalName"],
+        external=signs_in_elsewhere(user),
+        **mastered_where(user),
     )
-    return UserLookup(error=error)
 
 
 def _error_code(body: dict[str, Any]) -> str:

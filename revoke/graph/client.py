@@ -2,7 +2,8 @@
 
 Built from three parts that can each be read and tested alone: the token
 (`revoke.graph.tokens`), the wire (`revoke.graph.transport`) and the retry loop (`revoke.graph.sending`);
-what each Graph answer means is in `revoke.graph.answers`.
+what each Graph answer means is in `revoke.graph.answers`, and look-ups (15 users a request, each
+answer read for each user asked) in `revoke.graph.lookups`.
 """
 
 from __future__ import annotations
@@ -17,17 +18,14 @@ from revoke.actions import ContainmentAction
 from revoke.audit.collector import ContextPool
 from revoke.deadline import Deadline
 from revoke.graph.answers import (
-    KIND_PROPERTIES,
-    ON_PREMISES_PROPERTIES,
     action_result,
     compromise_confirmed,
     disable_confirmed,
-    lookup_answers,
     memberships,
     memberships_answer,
     revocation_confirmed,
-    user_lookup,
 )
+from revoke.graph.lookups import look_up_all, plan_lookups
 from revoke.graph.pacing import IDENTITY_PROTECTION
 from revoke.graph.sending import CallSender
 from revoke.graph.tokens import TokenSource
@@ -44,9 +42,6 @@ SENDERS_PER_WINDOW = 4
 # Users named in one confirmCompromised call. The API takes a list; Microsoft documents no
 # limit on its length, so a chunk is kept to a size a request body carries easily.
 CONFIRM_CHUNK = 50
-# Everything a look-up needs: both names, where the user signs in, and where the account is
-# mastered (revoke.graph.answers): one round trip, one permission (User.Read.All).
-LOOKUP_SELECT = "?$select=id,userPrincipalName," + ",".join((*KIND_PROPERTIES, *ON_PREMISES_PROPERTIES))
 # Group and role ids in one checkMemberObjects call: "You can specify up to 20 objects"
 # (Graph v1.0, directoryObject: checkMemberObjects).
 MEMBERSHIP_CHUNK = 20
@@ -100,27 +95,27 @@ class GraphClient:
         confirmCompromised takes object ids only: look a UPN up first.
         """
         calls, meaning = self._calls(action, users)
-        lookups = [_lookup_call(user) for user in look_up]
+        lookups = plan_lookups(look_up)  # up to 15 users a request (revoke.graph.lookups)
         results: dict[int, ActionResult] = {}
 
         def settled(index: int, reply: GraphReply) -> None:
             if index >= len(calls):
                 if on_lookup is not None:
-                    on_lookup(index - len(calls), user_lookup(reply))
+                    for position, lookup in sorted(lookups[index - len(calls)].answers(reply).items()):
+                        on_lookup(position, lookup)
                 return
             for position in meaning[index]:
                 results[position] = _one_of(action_result(reply, _DONE[action]), len(meaning[index]))
                 if on_result is not None:
                     on_result(position, results[position])
 
-        self._sender.send_all([*calls, *lookups], deadline, settled)
+        self._sender.send_all([*calls, *(lookup.call for lookup in lookups)], deadline, settled)
         return [results[position] for position in range(len(users))]
 
     def lookup_all(self, users: Sequence[UserIdentifier], deadline: Deadline) -> list[UserLookup]:
         """Each user's object id, UPN and kind: to recognise a protected or external user, and to
         name a user by object id where Graph needs one. Only an answer about the user asked counts."""
-        calls = [_lookup_call(user) for user in users]
-        return [user_lookup(reply) for reply in self._sender.send_all(calls, deadline)]
+        return look_up_all(self._sender, users, deadline)
 
     def check_memberships(
         self, users: Sequence[UserIdentifier], ids: Sequence[str], deadline: Deadline
@@ -187,10 +182,6 @@ _DONE = {
     ContainmentAction.CONFIRM_COMPROMISED: Outcome.CONFIRMED,
 }
 CHUNK_NOT_FOUND = "Graph refused the call for a user it does not know; which one of this call's users it did not say"
-
-
-def _lookup_call(user: UserIdentifier) -> GraphCall:
-    return GraphCall("GET", f"/users/{user.path_segment}{LOOKUP_SELECT}", check=lookup_answers(user))
 
 
 def _one_of(result: ActionResult, sharing: int) -> ActionResult:

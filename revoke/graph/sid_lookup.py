@@ -16,13 +16,13 @@ from urllib.parse import quote
 
 from revoke.deadline import Deadline
 from revoke.errors import GraphError, PermanentGraphError, TransientGraphError, Unconfirmed
-from revoke.graph.answers import ANOTHER_USER, KIND_PROPERTIES, ON_PREMISES_PROPERTIES, lookup_complete, user_lookup
+from revoke.graph.answers import ANOTHER_USER, LOOKUP_PROPERTIES, lookup_complete, user_lookup
 from revoke.graph.sending import CallSender
 from revoke.graph.transport import GraphCall, GraphReply
 from revoke.identifiers import is_sid
 from revoke.outcomes import UserLookup
 
-SELECT = "$select=id,userPrincipalName," + ",".join((*KIND_PROPERTIES, *ON_PREMISES_PROPERTIES))
+SELECT = "$select=" + ",".join(LOOKUP_PROPERTIES)
 SEVERAL_USERS = "Graph answers more than one user for this on-premises SID"
 
 
@@ -66,7 +66,7 @@ def _about(sid: str) -> Callable[[GraphReply], GraphError | None]:
 def _lookup(reply: GraphReply) -> UserLookup:
     if reply.succeeded:
         items = reply.body["value"]
-        return user_lookup(GraphReply(200, items[0])) if items else UserLookup(missing=True)
+        return user_lookup(items[0]) if items else UserLookup(missing=True)
     error = reply.error or (TransientGraphError if reply.transient else PermanentGraphError)(
         reply.error_code or "SID look-up failed", status=reply.status, request_id=reply.request_id
     )

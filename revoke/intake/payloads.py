@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import difflib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -285,6 +284,8 @@ def _near_miss(name: str, defined: Mapping[str, str]) -> str | None:
     squeezed = "".join(c for c in name.lower() if c.isalnum())
     if squeezed in defined:
         return defined[squeezed]
+    import difflib  # only a refused field needs it: not imported by a cold start
+
     close = difflib.get_close_matches(squeezed[:64], list(defined), n=1, cutoff=0.75)
     return defined[close[0]] if close else None
 
