@@ -8,7 +8,7 @@ import requests
 from graphsim.campaign_tenant import GLOBAL_ADMINISTRATOR, build_tenant
 from graphsim.directory import WriteQuota
 from graphsim.server import GraphSimulator
-from revoke.campaigns.chunks import MAX_CHUNK_TARGETS, chunk_targets
+from revoke.campaigns.listing import MAX_CHUNK_TARGETS, chunk_targets
 from revoke.campaigns.pace import DECREASE_FACTOR, FLOOR_SHARE, Pace
 from revoke.settings import Settings
 

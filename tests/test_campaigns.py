@@ -32,7 +32,7 @@ from revoke.app.campaign_triggers import (
     campaign_start,
     campaign_status,
 )
-from revoke.campaigns.chunks import chunk_targets
+from revoke.campaigns.listing import chunk_targets
 from revoke.policy.roles import ROLE_CAMPAIGN, ROLE_DISABLE, ROLE_REVOKE
 from revoke.settings import Settings
 from tests.conftest import AUDIT_VALIDATOR, assert_no_secrets

@@ -6,8 +6,8 @@ import threading
 
 from revoke.app.runtime import COMMENT_CONNECTIONS, managed_identity_credential
 from revoke.audit.redaction import protect_logs
-from revoke.campaigns.chunks import CampaignEngine
 from revoke.campaigns.comments import CampaignComments
+from revoke.campaigns.engine import CampaignEngine
 from revoke.campaigns.graph_io import BATCHES_IN_FLIGHT, CampaignGraph
 from revoke.campaigns.queue import StorageDelayQueue
 from revoke.campaigns.store import CampaignStore

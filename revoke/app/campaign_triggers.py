@@ -27,7 +27,7 @@ from revoke.policy.roles import ROLE_CAMPAIGN, Caller
 from revoke.settings import campaign_queue_name_from, poison_queue_of
 
 if TYPE_CHECKING:  # the engine and its Storage clients are imported with the first campaign call
-    from revoke.campaigns.chunks import CampaignEngine
+    from revoke.campaigns.engine import CampaignEngine
 
 logger = logging.getLogger(__name__)
 

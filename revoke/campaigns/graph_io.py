@@ -2,7 +2,7 @@
 
 Member pages go through the usual retry loop (`CallSender`), within the invocation's budget.
 Writes do not: a chunk sends each call once per delivery, and whatever is throttled or
-transient goes back on the queue for later (`revoke.campaigns.engine`), so a 429 slows the
+transient goes back on the queue for later (`revoke.campaigns.chunks`), so a 429 slows the
 whole campaign instead of putting one worker to sleep.
 """
 
