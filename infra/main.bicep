@@ -100,6 +100,9 @@ param revokeCallerAuth string = 'entra'
 @description('REVOKE_ACTION_BUDGET: targets each action may be sent for per rolling hour across every instance (action=N pairs), or off.')
 param revokeActionBudget string = 'revokeSignInSessions=200,disableAccount=50,confirmCompromised=100'
 
+@description('REVOKE_QUEUE_BUDGET_SHARE: the share (0 to 1) of each action\'s hourly budget only the request queue (Sentinel incidents) may take; HTTP callers together take the rest.')
+param revokeQueueBudgetShare string = '0.25'
+
 @description('The callers of the API and their app roles, assigned as code: [{ principalId: <service principal object id of a SOAR app or a managed identity>, roles: [Containment.Revoke, Containment.Disable, Containment.ConfirmCompromised, Containment.Release, Containment.Campaign] }].')
 param revokeCallers array = []
 
@@ -193,6 +196,7 @@ var revokeAppSettings = {
   REVOKE_AUTH_TENANT_ID: tenant().tenantId
   REVOKE_AUTH_AUDIENCE: '${apiRegistration.outputs.appId},${apiRegistration.outputs.identifierUri}'
   REVOKE_ACTION_BUDGET: revokeActionBudget
+  REVOKE_QUEUE_BUDGET_SHARE: revokeQueueBudgetShare
   REVOKE_CAMPAIGNS: revokeCampaigns ? 'true' : 'false'
   REVOKE_CAMPAIGN_QUEUE_NAME: revokeCampaignQueueName
   REVOKE_MAX_CAMPAIGN_USERS: string(revokeMaxCampaignUsers)

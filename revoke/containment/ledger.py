@@ -48,6 +48,12 @@ class Ledger:
         records = self._records[index]
         return records[-1].result if records else None
 
+    def result_of(self, index: int, action: ContainmentAction) -> ActionResult | None:
+        """The result `action` got for target `index`; None while it has none."""
+        position = self._actions.index(action)
+        records = self._records[index]
+        return records[position].result if position < len(records) else None
+
     def add(self, index: int, action: ContainmentAction, result: ActionResult) -> None:
         """The result of `action` (which must be the target's next) on target `index`."""
         assert self.is_open(index, action), "actions are recorded once each, in order"

@@ -10,6 +10,7 @@ from revoke.actions import ContainmentAction, ReleaseAction
 from revoke.settings.action_budget import (
     BUDGET_OFF,
     DEFAULT_ACTION_BUDGET,
+    DEFAULT_QUEUE_BUDGET_SHARE,
     MAX_ACTION_BUDGET,
     parse_action_budget,
 )
@@ -78,6 +79,7 @@ __all__ = [
     "DEFAULT_MAX_CAMPAIGN_USERS",
     "DEFAULT_MAX_PARALLEL",
     "DEFAULT_MAX_USERS",
+    "DEFAULT_QUEUE_BUDGET_SHARE",
     "DEFAULT_QUEUE_NAME",
     "DEFAULT_RETRY_BUDGET_SECONDS",
     "HTTP_FRONT_END_LIMIT_SECONDS",
@@ -132,6 +134,7 @@ class Settings:
     auth_audiences: tuple[str, ...] = ()
     # Targets per action per rolling hour; None: REVOKE_ACTION_BUDGET=off.
     action_budget: tuple[tuple[str, int], ...] | None = DEFAULT_ACTION_BUDGET
+    queue_budget_share: float = DEFAULT_QUEUE_BUDGET_SHARE  # of each action's units, kept for the request queue
     host_storage: HostStorage = HostStorage()  # noqa: RUF009 - frozen, so one shared default is safe
     campaigns: bool = False
     campaign_queue_name: str = DEFAULT_CAMPAIGN_QUEUE_NAME
@@ -205,6 +208,15 @@ class Settings:
             auth_tenant_id=parse_tenant_id(value(names.AUTH_TENANT_ID)),
             auth_audiences=parse_audiences(value(names.AUTH_AUDIENCE)),
             action_budget=parse_action_budget(value(names.ACTION_BUDGET)),
+            queue_budget_share=parse_number(
+                names.QUEUE_BUDGET_SHARE,
+                value(names.QUEUE_BUDGET_SHARE),
+                DEFAULT_QUEUE_BUDGET_SHARE,
+                0.0,
+                1.0,
+                float,
+                "a share of each action's budget",
+            ),
             host_storage=host_storage_from(value),
             campaigns=parse_boolean(names.CAMPAIGNS, value(names.CAMPAIGNS), default=False),
             campaign_queue_name=campaign_queue_name_from(env),

@@ -31,7 +31,8 @@ CODE_DEFAULTS = {
     SettingNames.RETRY_BUDGET_SECONDS: str(code.DEFAULT_RETRY_BUDGET_SECONDS),
     SettingNames.MAX_PARALLEL: str(code.DEFAULT_MAX_PARALLEL),
     SettingNames.CALLER_AUTH: code.CallerAuth.ENTRA.value,
-    SettingNames.ACTION_BUDGET: ",".join(f"{action.value}={limit}" for action, limit in code.DEFAULT_ACTION_BUDGET),
+    SettingNames.ACTION_BUDGET: ",".join(f"{action}={limit}" for action, limit in code.DEFAULT_ACTION_BUDGET),
+    SettingNames.QUEUE_BUDGET_SHARE: str(code.DEFAULT_QUEUE_BUDGET_SHARE),
     # Derived, each tested below: this cloud's sign-in endpoint, this tenant, the API registration.
     SettingNames.AUTH_AUTHORITY: code.DEFAULT_AUTH_AUTHORITY,
     SettingNames.AUTH_TENANT_ID: "",
