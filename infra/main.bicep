@@ -129,6 +129,18 @@ param revokeGraphWriteQuota string = '3000/150'
 @description('REVOKE_CAMPAIGN_QUOTA_SHARE: the share of the write quota a campaign uses (0.05 to 1), leaving the rest to other apps.')
 param revokeCampaignQuotaShare string = '0.8'
 
+@description('REVOKE_CAMPAIGN_APPROVAL: two-person (the caller who starts a campaign must be another app and principal than the one who previewed it) or single.')
+@allowed([
+  'two-person'
+  'single'
+])
+param revokeCampaignApproval string = 'two-person'
+
+@description('REVOKE_CAMPAIGN_PREVIEW_TTL_SECONDS: how long a campaign preview may be started.')
+@minValue(60)
+@maxValue(86400)
+param revokeCampaignPreviewTtlSeconds int = 3600
+
 // ---------------------------------------------------------------------------
 // Sentinel bridge (Logic App: incident trigger -> request queue).
 // ---------------------------------------------------------------------------
@@ -202,6 +214,8 @@ var revokeAppSettings = {
   REVOKE_MAX_CAMPAIGN_USERS: string(revokeMaxCampaignUsers)
   REVOKE_GRAPH_WRITE_QUOTA: revokeGraphWriteQuota
   REVOKE_CAMPAIGN_QUOTA_SHARE: revokeCampaignQuotaShare
+  REVOKE_CAMPAIGN_APPROVAL: revokeCampaignApproval
+  REVOKE_CAMPAIGN_PREVIEW_TTL_SECONDS: string(revokeCampaignPreviewTtlSeconds)
 }
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {

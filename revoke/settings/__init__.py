@@ -22,9 +22,14 @@ from revoke.settings.callers import (
     parse_tenant_id,
 )
 from revoke.settings.campaigns import (
+    DEFAULT_CAMPAIGN_PREVIEW_TTL_SECONDS,
     DEFAULT_CAMPAIGN_QUOTA_SHARE,
     DEFAULT_MAX_CAMPAIGN_USERS,
+    MAX_CAMPAIGN_PREVIEW_TTL_SECONDS,
     MAX_CAMPAIGN_USERS_CEILING,
+    MIN_CAMPAIGN_PREVIEW_TTL_SECONDS,
+    CampaignApproval,
+    parse_campaign_approval,
 )
 from revoke.settings.graph import (
     DEFAULT_ACTIONS,
@@ -60,6 +65,7 @@ from revoke.settings.queues import (
     campaign_queue_name_from,
     poison_queue_of,
     queue_name_from,
+    require_distinct_queues,
 )
 from revoke.settings.sentinel import DEFAULT_ARM_ENDPOINT, parse_workspace
 from revoke.settings.storage import HostStorage, host_storage_from
@@ -71,6 +77,7 @@ __all__ = [
     "DEFAULT_ACTION_BUDGET",
     "DEFAULT_ARM_ENDPOINT",
     "DEFAULT_AUTH_AUTHORITY",
+    "DEFAULT_CAMPAIGN_PREVIEW_TTL_SECONDS",
     "DEFAULT_CAMPAIGN_QUEUE_NAME",
     "DEFAULT_CAMPAIGN_QUOTA_SHARE",
     "DEFAULT_GRAPH_ENDPOINT",
@@ -93,6 +100,7 @@ __all__ = [
     "POISON_SUFFIX",
     "RETRY_BUDGET_SLACK_SECONDS",
     "CallerAuth",
+    "CampaignApproval",
     "HostStorage",
     "HostStorageNames",
     "RevocationAction",
@@ -141,6 +149,8 @@ class Settings:
     max_campaign_users: int = DEFAULT_MAX_CAMPAIGN_USERS
     graph_write_quota: tuple[int, float] = DEFAULT_GRAPH_WRITE_QUOTA  # (writes, seconds)
     campaign_quota_share: float = DEFAULT_CAMPAIGN_QUOTA_SHARE
+    campaign_approval: CampaignApproval = CampaignApproval.TWO_PERSON
+    campaign_preview_ttl_seconds: int = DEFAULT_CAMPAIGN_PREVIEW_TTL_SECONDS
 
     @property
     def graph_scope(self) -> str:
@@ -181,6 +191,7 @@ class Settings:
             return raw or None
 
         names = SettingNames
+        queue_name, campaign_queue_name = queue_name_from(env), campaign_queue_name_from(env)
         return cls(
             graph_endpoint=parse_endpoint(names.GRAPH_ENDPOINT, value(names.GRAPH_ENDPOINT), DEFAULT_GRAPH_ENDPOINT),
             action=parse_revocation_action(value(names.ACTION)),
@@ -195,7 +206,7 @@ class Settings:
                 MIN_MAX_BODY_BYTES,
                 MAX_BODY_BYTES_CEILING,
             ),
-            queue_name=queue_name_from(env),
+            queue_name=queue_name,
             retry_budget_seconds=parse_retry_budget(value(names.RETRY_BUDGET_SECONDS)),
             max_parallel=parse_integer(names.MAX_PARALLEL, value(names.MAX_PARALLEL), DEFAULT_MAX_PARALLEL, 1, 64),
             client_id=parse_client_id(value(names.CLIENT_ID)),
@@ -219,7 +230,7 @@ class Settings:
             ),
             host_storage=host_storage_from(value),
             campaigns=parse_boolean(names.CAMPAIGNS, value(names.CAMPAIGNS), default=False),
-            campaign_queue_name=campaign_queue_name_from(env),
+            campaign_queue_name=_distinct(queue_name, campaign_queue_name),
             max_campaign_users=parse_integer(
                 names.MAX_CAMPAIGN_USERS,
                 value(names.MAX_CAMPAIGN_USERS),
@@ -237,4 +248,17 @@ class Settings:
                 float,
                 "a share of the write quota",
             ),
+            campaign_approval=parse_campaign_approval(value(names.CAMPAIGN_APPROVAL)),
+            campaign_preview_ttl_seconds=parse_integer(
+                names.CAMPAIGN_PREVIEW_TTL_SECONDS,
+                value(names.CAMPAIGN_PREVIEW_TTL_SECONDS),
+                DEFAULT_CAMPAIGN_PREVIEW_TTL_SECONDS,
+                MIN_CAMPAIGN_PREVIEW_TTL_SECONDS,
+                MAX_CAMPAIGN_PREVIEW_TTL_SECONDS,
+            ),
         )
+
+
+def _distinct(queue_name: str, campaign_queue_name: str) -> str:
+    require_distinct_queues(queue_name, campaign_queue_name)
+    return campaign_queue_name

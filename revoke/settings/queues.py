@@ -28,6 +28,20 @@ def campaign_queue_name_from(environ: Mapping[str, str]) -> str:
     return _queue_name(SettingNames.CAMPAIGN_QUEUE_NAME, environ, DEFAULT_CAMPAIGN_QUEUE_NAME)
 
 
+def require_distinct_queues(queue_name: str, campaign_queue_name: str) -> None:
+    """The request queue, the campaign queue and their poison queues are four queues, never fewer:
+    a trigger handed the other's messages would not act on them."""
+    requests = {queue_name, poison_queue_of(queue_name)}
+    if campaign_queue_name in requests or poison_queue_of(campaign_queue_name) in requests:
+        names = SettingNames
+        raise SettingsError(
+            names.CAMPAIGN_QUEUE_NAME,
+            f"{campaign_queue_name!r} shares a queue with {names.QUEUE_NAME} {queue_name!r} or its poison queue",
+            expected=f"a queue name that is neither {names.QUEUE_NAME}, its poison queue, nor the queue whose "
+            "poison queue it is",
+        )
+
+
 def _queue_name(setting: str, environ: Mapping[str, str], default: str) -> str:
     name = environ.get(setting, "").strip() or default
     # Azure Storage queue names: 3-63 chars, lowercase letters, digits and single hyphens.

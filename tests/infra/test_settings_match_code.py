@@ -11,6 +11,7 @@ from conftest import INFRA, function_app_settings
 
 from revoke import settings as code
 from revoke.settings import RevocationAction, SettingNames
+from revoke.settings import campaigns as campaign_settings
 
 # What the code falls back to when a setting is absent, as the string an app setting would hold.
 CODE_DEFAULTS = {
@@ -42,6 +43,8 @@ CODE_DEFAULTS = {
     SettingNames.MAX_CAMPAIGN_USERS: str(code.DEFAULT_MAX_CAMPAIGN_USERS),
     SettingNames.GRAPH_WRITE_QUOTA: "/".join(f"{n:g}" for n in code.DEFAULT_GRAPH_WRITE_QUOTA),
     SettingNames.CAMPAIGN_QUOTA_SHARE: str(code.DEFAULT_CAMPAIGN_QUOTA_SHARE),
+    SettingNames.CAMPAIGN_APPROVAL: code.CampaignApproval.TWO_PERSON.value,
+    SettingNames.CAMPAIGN_PREVIEW_TTL_SECONDS: str(code.DEFAULT_CAMPAIGN_PREVIEW_TTL_SECONDS),
 }
 
 
@@ -200,6 +203,10 @@ def test_no_setting_that_flex_consumption_manages_itself(templates: dict[str, di
 CODE_RANGES = {
     "revokeRetryBudgetSeconds": (code.MIN_RETRY_BUDGET_SECONDS, code.MAX_RETRY_BUDGET_SECONDS),
     "revokeMaxBodyBytes": (code.MIN_MAX_BODY_BYTES, code.MAX_BODY_BYTES_CEILING),
+    "revokeCampaignPreviewTtlSeconds": (
+        campaign_settings.MIN_CAMPAIGN_PREVIEW_TTL_SECONDS,
+        campaign_settings.MAX_CAMPAIGN_PREVIEW_TTL_SECONDS,
+    ),
 }
 
 
