@@ -691,7 +691,7 @@ def test_the_comment_event_has_every_key_of_an_audit_event(arm: GraphSimulator, 
 
     assert event.keys() == audit_event(CONTEXT, Outcome.REVOKED, action="revokeSignInSessions", user=None).keys()
     assert {k: event[k] for k in ("schema", "outcome", "action", "user", "trigger", "correlationId", "incidentId")} == {
-        "schema": "revoke.audit/3",
+        "schema": "revoke.audit/4",
         "outcome": "commented",
         "action": "incidentComment",
         "user": None,

@@ -12,7 +12,7 @@ from typing import Any
 from revoke.outcomes import Outcome
 
 AUDIT_LOGGER_NAME = "revoke.audit"
-SCHEMA_ID = "revoke.audit/3"
+SCHEMA_ID = "revoke.audit/4"
 SCHEMA_PATH = Path(__file__).with_name("audit_event.schema.json")
 
 audit_logger = logging.getLogger(AUDIT_LOGGER_NAME)
