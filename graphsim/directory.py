@@ -4,12 +4,20 @@ Its routes join the simulator's (`GraphSimulator.perform`), and its write quota 
 
     GET /v1.0/users?$select=...&$top=N                                   every user
     GET /v1.0/groups/{id}/transitiveMembers/microsoft.graph.user?...     users in the group, at any depth
-    GET /v1.0/directoryRoles(roleTemplateId='{id}')/members/microsoft.graph.user?...
+    GET /v1.0/directoryRoles(roleTemplateId='{id}')/members/microsoft.graph.user?$select=...
                                                                          users actively assigned the role
 
 Each listing answers at most `min($top, page_size)` users and an `@odata.nextLink` carrying
-an opaque `$skiptoken` while more remain. `userType` is `Guest` for a `#EXT#` UPN and
-`accountEnabled` is false once the account is disabled (by a test, or by a PATCH).
+an opaque `$skiptoken` while more remain ("Paging Microsoft Graph data in your app",
+learn.microsoft.com/graph/paging). A directory role's members are listed without `$top`: the
+page "supports the $select OData query parameter ... returns a default of 1,000 objects and
+doesn't support pagination using $top" (learn.microsoft.com/graph/api/directoryrole-list-members),
+so a `$top` there is refused, and a page holds at most 1,000 (`page_size` when smaller).
+
+Each user carries the properties `$select` names, as the user resource gives them (many,
+`accountEnabled` and where the user signs in among them, are "Returned only on $select":
+learn.microsoft.com/graph/api/resources/user); without `$select`, its `id` and
+`userPrincipalName` (the rest of Graph's default set is not simulated).
 
 The identity write quota: every write (revocation, disable, confirmCompromised), each
 request inside a `$batch` on its own, is admitted while fewer than `limit` writes were
@@ -40,6 +48,7 @@ if TYPE_CHECKING:
     from graphsim.users import SimulatedUser
 
 GRAPH_MAX_TOP = 999
+ROLE_MEMBERS_PAGE = 1000  # directoryRole members: "returns a default of 1,000 objects"
 _GROUP_MEMBERS = re.compile(r"^/v1\.0/groups/([^/]+)/transitiveMembers/microsoft\.graph\.user$")
 _ROLE_MEMBERS = re.compile(r"^/v1\.0/directoryRoles\(roleTemplateId='([^']+)'\)/members/microsoft\.graph\.user$")
 _ALL_USERS = re.compile(r"^/v1\.0/users$")
@@ -137,8 +146,11 @@ class Directory:
         return self._page(match.string, ids, query)
 
     def _role_members(self, match: re.Match[str], body: Any, query: str) -> Answer:
+        if "$top" in parse_qs(query):
+            message = "$top is not supported on the members of a directory role"
+            return Answer(400, {"error": {"code": "Request_UnsupportedQuery", "message": message}})
         ids = list(dict.fromkeys(self.roles.get(unquote(match.group(1)).lower(), [])))
-        return self._page(match.string, ids, query)
+        return self._page(match.string, ids, query, default_top=ROLE_MEMBERS_PAGE)
 
     def _transitive(self, group_id: str) -> list[str] | None:
         if group_id not in self.groups:
@@ -155,34 +167,32 @@ class Directory:
             pending.extend(self.groups[current].groups)
         return list(users)
 
-    def _page(self, path: str, ids: list[str], query_string: str) -> Answer:
+    def _page(self, path: str, ids: list[str], query_string: str, default_top: int = GRAPH_MAX_TOP) -> Answer:
         query = parse_qs(query_string)
         self.list_requests += 1
-        top = int((query.get("$top") or [str(GRAPH_MAX_TOP)])[0])
-        if not 1 <= top <= GRAPH_MAX_TOP:
-            return Answer(400, {"error": {"code": "BadRequest", "message": "$top must be 1..999"}})
+        top = int((query.get("$top") or [str(default_top)])[0])
+        if not 1 <= top <= default_top:
+            return Answer(400, {"error": {"code": "BadRequest", "message": f"$top must be 1..{default_top}"}})
         start = 0
         if skiptoken := query.get("$skiptoken"):
             start = json.loads(base64.urlsafe_b64decode(skiptoken[0].encode()))["start"]
         size = min(top, self.page_size)
         page = ids[start : start + size]
-        body: dict[str, Any] = {"value": [self._user_json(i) for i in page]}
+        selected = (query.get("$select") or [""])[0]
+        body: dict[str, Any] = {"value": [self._user_json(i, selected) for i in page]}
         if start + size < len(ids):
             token = base64.urlsafe_b64encode(json.dumps({"start": start + size}).encode()).decode()
-            select = (query.get("$select") or [""])[0]
-            body["@odata.nextLink"] = f"{self._sim.url}{path}?$select={select}&$top={top}&$skiptoken={token}"
+            kept = [f"$select={selected}"] if selected else []
+            kept += [f"$top={top}"] if "$top" in query else []
+            body["@odata.nextLink"] = f"{self._sim.url}{path}?{'&'.join([*kept, f'$skiptoken={token}'])}"
         return Answer(200, body)
 
-    def _user_json(self, object_id: str) -> dict[str, Any]:
+    def _user_json(self, object_id: str, selected: str) -> dict[str, Any]:
         user = self._sim.find_user(object_id)
         assert user is not None, "a listed member must be a user"
-        guest = "#ext#" in user.user_principal_name.lower()
-        return {
-            "id": user.object_id,
-            "userPrincipalName": user.user_principal_name,
-            "userType": "Guest" if guest else "Member",
-            "accountEnabled": user.object_id not in self._sim.disabled,
-        }
+        properties = self._sim.users.properties_of(user)
+        names = selected.split(",") if selected else ["id", "userPrincipalName"]
+        return {name: properties.get(name) for name in names}
 
 
 def _is_write(method: str, path: str) -> bool:

@@ -1,11 +1,17 @@
 """The tenant's users and what Graph does to one: look it up (GET), disable or enable it (PATCH),
 revoke its sessions (revokeSignInSessions, beta invalidateAllRefreshTokens).
+
+A revocation resets the user's `signInSessionsValidFromDateTime` to the time of the call
+("by resetting the signInSessionsValidFromDateTime user property to the current date-time":
+learn.microsoft.com/graph/api/user-revokesigninsessions); a GET shows it, and `accountEnabled`,
+when `$select` names them (learn.microsoft.com/graph/api/resources/user).
 """
 
 from __future__ import annotations
 
 import re
 import threading
+import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -67,6 +73,7 @@ class Users:
         self.revocations: Counter[str] = Counter()  # object id -> revocations performed
         self.disabled: set[str] = set()  # object ids of accounts Graph disabled
         self.enabled: Counter[str] = Counter()  # object id -> times Graph enabled the account again
+        self.sessions_valid_from: dict[str, str] = {}  # object id -> signInSessionsValidFromDateTime
         self._by_key: dict[str, SimulatedUser] = {}  # lower-cased object id and UPN -> the user
         self._lock = threading.Lock()
 
@@ -92,6 +99,15 @@ class Users:
         with self._lock:
             return self._by_key.get(key.lower())
 
+    def properties_of(self, user: SimulatedUser) -> dict[str, Any]:
+        """Every property of `user` the simulator knows, its state included (enabled, sessions valid from)."""
+        with self._lock:
+            return {
+                **user.properties(),
+                "accountEnabled": user.object_id not in self.disabled,
+                "signInSessionsValidFromDateTime": self.sessions_valid_from.get(user.object_id),
+            }
+
     def routes(self) -> list[Route]:
         return [
             Route("POST", _ACTION_PATH, self._revoke),
@@ -108,6 +124,7 @@ class Users:
             return _not_found(segment)
         with self._lock:
             self.revocations[user.object_id] += 1
+            self.sessions_valid_from[user.object_id] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         if self.respond_no_content:
             return Answer(204)
         return Answer(200, {"@odata.context": f"{self._sim.url}/{version}/$metadata#Edm.Boolean", "value": True})
@@ -117,7 +134,7 @@ class Users:
         user = self.find(unquote(segment))
         if user is None:
             return _not_found(segment)
-        properties = user.properties()
+        properties = self.properties_of(user)
         selected = parse_qs(query).get("$select")
         # As Graph: the properties $select names (null where unset); without it, the default set.
         names = selected[0].split(",") if selected else ["id", "userPrincipalName"]

@@ -19,6 +19,7 @@ from graphsim.campaign_tenant import CampaignTenant, build_tenant
 from graphsim.harness import LogCapture, app_settings
 from graphsim.queue_host import QueueHost
 from revoke.app.campaign_triggers import (
+    campaign_cancel,
     campaign_poison,
     campaign_preview,
     campaign_queue,
@@ -53,6 +54,8 @@ def campaign_settings(tenant: CampaignTenant, azurite: Azurite) -> dict[str, str
         "REVOKE_PROTECTED_USERS": ",".join(user.user_principal_name for user in tenant.protected),
         "REVOKE_RETRY_BUDGET_SECONDS": "10",
         "REVOKE_ACTIONS": "revokeSignInSessions,disableAccount",
+        # One caller previews and starts in most tests; tests/test_campaign_approval.py has two.
+        "REVOKE_CAMPAIGN_APPROVAL": "single",
     }
 
 
@@ -96,14 +99,15 @@ def preview(
     return campaign_preview(request("POST", "campaigns", body))
 
 
-def status(campaign: str) -> dict[str, Any]:
-    response = campaign_status(request("GET", f"campaigns/{campaign}", campaign=campaign))
+def status(campaign: str, token: str | None = None) -> dict[str, Any]:
+    call = request("GET", f"campaigns/{campaign}", campaign=campaign)
+    response = campaign_status(with_token(call, token) if token else call)
     assert response.status_code == 200
     return dict(json.loads(response.get_body()))
 
 
-def ended(campaign: str) -> Callable[[], bool]:
-    return lambda: status(campaign)["endedAt"] is not None
+def ended(campaign: str, token: str | None = None) -> Callable[[], bool]:
+    return lambda: status(campaign, token)["endedAt"] is not None
 
 
 def writes(graph: GraphSimulator) -> list[str]:
@@ -138,3 +142,29 @@ def with_token(req: func.HttpRequest, token: str) -> func.HttpRequest:
         route_params=dict(req.route_params),
         headers={**dict(req.headers), "Authorization": f"Bearer {token}"},
     )
+
+
+# --- reading what a campaign did ------------------------------------------------------------------
+SLOW_QUOTA = "10/2"  # 4 writes/s at the 0.8 share, one target per chunk: 34 targets take about 9 s
+
+
+def outcomes_of(body: dict[str, Any]) -> dict[str, int]:
+    """The campaign's non-zero counts per outcome."""
+    return {key: count for key, count in body["progress"]["outcomes"].items() if count}
+
+
+def events_for(logs: LogCapture, user: str) -> list[tuple[str, str]]:
+    """(action, outcome) of every campaign audit event about `user`, in order."""
+    return [
+        (e["action"], e["outcome"]) for e in logs.audit_events() if e["trigger"] == "campaign" and e["user"] == user
+    ]
+
+
+def start(campaign: str, token: str | None = None) -> func.HttpResponse:
+    call = request("POST", f"campaigns/{campaign}/start", campaign=campaign)
+    return campaign_start(with_token(call, token) if token else call)
+
+
+def cancel(campaign: str, token: str | None = None) -> func.HttpResponse:
+    call = request("POST", f"campaigns/{campaign}/cancel", campaign=campaign)
+    return campaign_cancel(with_token(call, token) if token else call)

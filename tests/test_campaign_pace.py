@@ -78,7 +78,10 @@ def test_graphsim_pages_nested_groups_and_answers_429_with_retry_after() -> None
         tenant = build_tenant(graph, members=9, guests=1, disabled=1, protected=1)
         assert tenant.group is not None
         headers = {"Authorization": f"Bearer {graph.request_token()}"}
-        url = f"{graph.url}/v1.0/groups/{tenant.group.object_id}/transitiveMembers/microsoft.graph.user?$top=999"
+        select = "$select=id,userPrincipalName,userType,accountEnabled"
+        url = (
+            f"{graph.url}/v1.0/groups/{tenant.group.object_id}/transitiveMembers/microsoft.graph.user?{select}&$top=999"
+        )
         seen: list[dict[str, object]] = []
         while url:
             page = requests.get(url, headers=headers, timeout=5).json()
@@ -88,7 +91,7 @@ def test_graphsim_pages_nested_groups_and_answers_429_with_retry_after() -> None
         assert sum(u["userType"] == "Guest" for u in seen) == 1
         assert sum(u["accountEnabled"] is False for u in seen) == 1
         role = requests.get(
-            f"{graph.url}/v1.0/directoryRoles(roleTemplateId='{GLOBAL_ADMINISTRATOR}')/members/microsoft.graph.user",
+            f"{graph.url}/v1.0/directoryRoles(roleTemplateId='{GLOBAL_ADMINISTRATOR}')/members/microsoft.graph.user?{select}",
             headers=headers,
             timeout=5,
         ).json()

@@ -1,5 +1,10 @@
-"""Reading a campaign's scope: the preview counts every member page, and a started campaign's "page"
-messages turn each page into chunks of targets, each queued invisible until its slot.
+"""The preview: read every member page of the scope, count each kind, and write down who would be acted on.
+
+A started campaign acts only on the users its preview listed (its target rows, written here in
+chunks), never on a scope read again later: a user put into the group between the preview and
+the start is not touched, and the count a second approver saw is the count that runs. Only a
+preview that read the whole scope within the limit can start, so only such a preview writes
+its targets.
 """
 
 from __future__ import annotations
@@ -7,19 +12,19 @@ from __future__ import annotations
 import math
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from revoke.audit.events import emit
 from revoke.campaigns.graph_io import CampaignGraph, Member, first_page
-from revoke.campaigns.queue import DelayQueue
-from revoke.campaigns.request import CampaignRequest, read_campaign_request
-from revoke.campaigns.state import CampaignRows, pace_of
-from revoke.campaigns.store import CampaignStore, Row
+from revoke.campaigns.guard import Guard
+from revoke.campaigns.request import read_campaign_request
+from revoke.campaigns.state import PREVIEWED, CampaignRows, caller_json
+from revoke.campaigns.store import CampaignStore
+from revoke.campaigns.trail import DRY_RUN_NOTE, campaign_event, context_of, describe
+from revoke.campaigns.trail import PREVIEWED as PREVIEWED_EVENT
 from revoke.deadline import Deadline
-from revoke.errors import GraphError, RetryLater
-from revoke.identifiers import parse_user_identifier
 from revoke.policy.roles import ACTION_ROLES, Caller
 from revoke.settings import Settings
 
@@ -32,7 +37,7 @@ PREVIEW_SECONDS = 180.0
 
 @dataclass(frozen=True)
 class Counts:
-    """What a listing held, by kind; `targets` are members and guests to act on, within the limit."""
+    """What a listing held, by kind; `targets` are members and guests to act on (past the limit too)."""
 
     listed: int = 0
     members: int = 0
@@ -58,18 +63,6 @@ class Counts:
             "targets": self.targets,
         }
 
-    def plus(self, page: dict[str, int]) -> Counts:
-        """These counts and a stored page's (`as_json`) together."""
-        return Counts(
-            self.listed + page["listed"],
-            self.members + page["members"],
-            self.guests + page["guests"],
-            self.disabled + page["alreadyDisabled"],
-            self.protected + page["protected"],
-            self.over_limit + page["overLimit"],
-            self.unreadable + page["unreadable"],
-        )
-
 
 def chunk_targets(settings: Settings, actions: int) -> int:
     writes, _ = settings.graph_write_quota
@@ -84,19 +77,18 @@ class Listing:
         store: CampaignStore,
         rows: CampaignRows,
         graph: CampaignGraph,
-        queue: DelayQueue,
+        guard: Guard,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings
         self._store = store
         self._rows = rows
         self._graph = graph
-        self._queue = queue
+        self._guard = guard
         self._clock = clock
-        self._protected = settings.protected_users
 
     def preview(self, body: bytes, caller: Caller) -> str:
-        """Read the scope's members and count them; store the campaign; send nothing. Its id.
+        """Read the scope's members, count them, store the campaign and its targets; send nothing. Its id.
 
         The caller holds Containment.Campaign (checked by the route) and must hold each action's role too.
         """
@@ -104,17 +96,22 @@ class Listing:
         request = read_campaign_request(body, self._settings.actions)
         caller.require(*(ACTION_ROLES[action] for action in request.actions))
         deadline = Deadline(max(self._settings.retry_budget_seconds, PREVIEW_SECONDS))
-        counts, complete = Counts(), True
+        counts, complete, targets = Counts(), True, list[Member]()
         path: str | None = first_page(request.scope)
         while path is not None:
             if deadline.remaining() < 1:
                 complete = False
                 break
             page = self._graph.page(path, deadline)
-            counts = self._count(page.members, counts, page.malformed)
+            counts, found = self._count(page.members, counts, page.malformed, deadline)
+            targets += found
             path = page.next_link
-        campaign = str(uuid.uuid4())
+        over = max(0, counts.targets - self._settings.max_campaign_users)
+        counts = replace(counts, over_limit=over)
+        campaign, now = str(uuid.uuid4()), self._clock()
         rate = self._settings.campaign_writes_per_second
+        size = chunk_targets(self._settings, len(request.actions))
+        chunks = self._write_targets(campaign, targets, size, len(request.actions)) if complete and not over else 0
         preview = {
             **counts.as_json(),
             "complete": complete,
@@ -123,102 +120,61 @@ class Listing:
         self._store.create(
             campaign,
             {
-                "status": "previewed",
+                "status": PREVIEWED,
                 "request": request.as_json(),
                 "preview": preview,
-                "createdAt": self._clock(),
+                "createdAt": now,
+                "expiresAt": now + self._settings.campaign_preview_ttl_seconds,
+                "previewedBy": caller_json(caller.app_id, caller.object_id),
+                "chunks": chunks,
+                "writes": len(targets) * len(request.actions) if chunks else 0,
+                "chunkTargets": size,
                 "targetRate": rate,
                 "rate": rate,
                 "throttled": 0,
             },
         )
+        detail = f"campaign {campaign} previewed: {describe(request)}; {counts.targets} targets"
+        if request.dry_run:
+            detail += f"; {DRY_RUN_NOTE}"
+        emit(campaign_event(context_of(request, (caller.app_id, caller.object_id)), PREVIEWED_EVENT, detail))
         return campaign
 
-    def page(self, campaign: str, row: Row, message: dict[str, Any]) -> None:
-        """One "page" message: its members' chunks written and queued, then the next page (or the finish)."""
-        data = row.data
-        if data["status"] != "running" or data.get("enumerated"):
-            return
-        request = CampaignRequest.from_json(data["request"])
-        page_no, chunk, write, so_far = message["page"], message["chunk"], message["write"], message["targets"]
-        path = message["path"]
-        # Only this campaign's own listing is ever read, whatever a message on the queue says.
-        if not isinstance(path, str) or path.split("?")[0] != first_page(request.scope).split("?")[0]:
-            raise ValueError("a page message that is not this campaign's member listing")
-        try:
-            page = self._graph.page(path, Deadline(self._settings.retry_budget_seconds))
-        except GraphError as error:
-            if error.transient:
-                raise RetryLater(f"member page {page_no}: {error.detail}") from None
-            failure = f"member listing: {error.detail}"
-            self._rows.change(campaign, lambda d: {**d, "enumerated": True, "failure": failure})
-            self._queue.send({"kind": "finish", "campaign": campaign}, 0)
-            return
-        room = max(0, self._settings.max_campaign_users - so_far)
-        counts = self._count(page.members, Counts(), page.malformed, room=room)
-        chosen = [m for m in page.members if self._is_target(m)][:room]
-        size = data["chunkTargets"]
-        actions = len(request.actions)
-        pace = pace_of(data)
-        now = self._clock()
-        for start in range(0, len(chosen), size):
-            members = chosen[start : start + size]
-            targets = [{"id": m.object_id, "upn": m.user_principal_name, "guest": m.guest} for m in members]
-            self._store.put_chunk_with_targets(
-                campaign, chunk, {"number": chunk, "targets": len(members), "write": write}, targets
-            )
-            self._queue.send(
-                {"kind": "chunk", "campaign": campaign, "chunk": chunk, "write": write, "round": 0},
-                pace.slot(write) - now,
-            )
-            chunk += 1
-            write += len(members) * actions
-        self._store.put_page(campaign, page_no, counts.as_json())
-        so_far += len(chosen)
-        if page.next_link is not None and room > len(chosen):
-            following = {"kind": "page", "campaign": campaign, "page": page_no + 1, "path": page.next_link}
-            self._queue.send({**following, "chunk": chunk, "write": write, "targets": so_far}, 0)
-            return
-        self._rows.change(
-            campaign, lambda d: {**d, "enumerated": True, "targets": so_far, "chunks": chunk, "writes": write}
-        )
-        self._queue.send({"kind": "finish", "campaign": campaign}, pace.slot(write) - now)
+    def _count(
+        self, members: Sequence[Member], counts: Counts, malformed: int, deadline: Deadline
+    ) -> tuple[Counts, list[Member]]:
+        """The counts with one page added, and the page's users to act on."""
+        refused = self._guard.refused([(m.object_id, m.user_principal_name) for m in members], deadline)
+        protected = [m for m in members if m.object_id in refused]
+        disabled = [m for m in members if m.object_id not in refused and not m.enabled]
+        targets = [m for m in members if m.object_id not in refused and m.enabled]
+        guests = sum(1 for m in targets if m.external is not False)
+        added = Counts(len(members), len(targets) - guests, guests, len(disabled), len(protected), 0, malformed)
+        total = Counts(*(a + b for a, b in zip(_fields(counts), _fields(added), strict=True)))
+        return total, targets
 
-    def _count(self, members: Sequence[Member], counts: Counts, malformed: int, room: int | None = None) -> Counts:
-        listed, kinds = counts.listed + len(members), Counter[str]()
-        for member in members:
-            if self._is_protected(member):
-                kinds["protected"] += 1
-            elif not member.enabled:
-                kinds["disabled"] += 1
-            else:
-                kinds["guest" if member.guest else "member"] += 1
-        targets_before = counts.targets
-        cap = self._settings.max_campaign_users if room is None else targets_before + room
-        members_n, guests_n = counts.members + kinds["member"], counts.guests + kinds["guest"]
-        over = max(0, members_n + guests_n - cap)
-        if room is not None and over:
-            # Inside a run, the targets past the limit are not queued: count them, not as members or guests.
-            take_guests = min(over, kinds["guest"])
-            guests_n -= take_guests
-            members_n -= over - take_guests
-        return Counts(
-            listed,
-            members_n,
-            guests_n,
-            counts.disabled + kinds["disabled"],
-            counts.protected + kinds["protected"],
-            counts.over_limit + over if room is not None else max(0, members_n + guests_n - cap),
-            counts.unreadable + malformed,
-        )
+    def _write_targets(self, campaign: str, targets: list[Member], size: int, actions: int) -> int:
+        """The targets' rows in chunks of `size`, each chunk with its place in the schedule; how many chunks."""
+        for number, start in enumerate(range(0, len(targets), size)):
+            members = targets[start : start + size]
+            rows = [{"id": m.object_id, "upn": m.user_principal_name, "external": m.external} for m in members]
+            chunk = {"number": number, "targets": len(members), "write": start * actions}
+            self._store.put_chunk_with_targets(campaign, number, chunk, rows)
+        return math.ceil(len(targets) / size)
 
-    def _is_target(self, member: Member) -> bool:
-        return member.enabled and not self._is_protected(member)
 
-    def _is_protected(self, member: Member) -> bool:
-        if member.object_id in self._protected:
-            return True
-        try:
-            return parse_user_identifier(member.user_principal_name).key in self._protected
-        except ValueError:
-            return False
+def _fields(counts: Counts) -> tuple[int, ...]:
+    return (
+        counts.listed,
+        counts.members,
+        counts.guests,
+        counts.disabled,
+        counts.protected,
+        counts.over_limit,
+        counts.unreadable,
+    )
+
+
+def stored_counts(preview: dict[str, Any]) -> dict[str, int]:
+    """A stored preview's counts alone (without `complete` and `estimatedSeconds`)."""
+    return {key: preview[key] for key in Counts().as_json()}

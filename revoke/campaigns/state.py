@@ -1,8 +1,14 @@
 """A campaign's row in Table Storage and the words for where it stands: read it, change it by ETag.
 
+    previewed ──start──► running ──every target final──► completed
+        │                  │  └──── the campaign's life ends with targets deferred, or its
+        │                  │        listing failed ──────────────────────────► failed
+        └────cancel────────┴──cancel──► cancelled
+
 The campaign row is the one record every instance reads and writes (`revoke.campaigns.store`);
 a change is a function of the row as read, applied only if nobody wrote it meanwhile, so no
-instance ever waits on a lock.
+instance ever waits on a lock. Each start has an id (`startId`) that every message it queues
+carries: a message from a start that did not land is never acted on.
 """
 
 from __future__ import annotations
@@ -17,9 +23,15 @@ from revoke.errors import CampaignNotFound, CampaignsOff, RetryLater
 from revoke.identifiers import is_object_id
 from revoke.settings import Settings
 
-CANCELLED = "cancelled"
+PREVIEWED, RUNNING, CANCELLED, COMPLETED, FAILED = "previewed", "running", "cancelled", "completed", "failed"
 FINAL_CHUNK_STATES = frozenset({"done", "failed", CANCELLED})
 CHANGE_TRIES = 20
+# A message can arrive in the moment between a start's send and its row's change: it looks again.
+START_LANDING_SECONDS = 2.0
+START_LANDING_POLL_SECONDS = 0.1
+# How long a started campaign keeps retrying what Graph deferred: a day past its estimated end.
+LIFE_SECONDS = 24 * 3600
+LIFE_ESTIMATES = 4
 
 
 class CampaignRows:
@@ -42,6 +54,24 @@ class CampaignRows:
         if row is None:
             raise CampaignNotFound("no campaign has this id")
         return row
+
+    def of_start(self, campaign: str, start: object) -> Row | None:
+        """The row, if `start` is the start it ran under; None for a message of a start that never landed.
+
+        A previewed row may be a start's change still in flight: it is read again for a moment,
+        then the message is delivered again later (RetryLater).
+        """
+        waited = 0.0
+        while True:
+            row = self.find(campaign)
+            if row is None or (row.data["status"] != PREVIEWED and row.data.get("startId") != start):
+                return None
+            if row.data["status"] != PREVIEWED:
+                return row
+            if waited >= START_LANDING_SECONDS:
+                raise RetryLater("the campaign's start has not landed yet")
+            time.sleep(START_LANDING_POLL_SECONDS)
+            waited += START_LANDING_POLL_SECONDS
 
     def change(self, campaign: str, change: Callable[[dict[str, Any]], dict[str, Any] | None]) -> dict[str, Any] | None:
         """Apply `change` to the campaign row by optimistic concurrency; None if `change` declined."""
@@ -73,14 +103,20 @@ def recovered(data: dict[str, Any], write: int) -> dict[str, Any] | None:
     return None if faster == pace else with_pace(data, faster)
 
 
-def cancelled(data: dict[str, Any]) -> dict[str, Any] | None:
-    if data["status"] not in ("previewed", "running"):
+def life_ends(started: float, estimated_seconds: float) -> float:
+    return started + LIFE_SECONDS + LIFE_ESTIMATES * estimated_seconds
+
+
+def caller_json(app_id: str | None, object_id: str | None) -> dict[str, Any] | None:
+    """Who did something, as the status names them; None for a caller who was not identified (function key)."""
+    if app_id is None and object_id is None:
         return None
-    return {**data, "status": CANCELLED, "cancelledAt": time.time()}
+    return {"appId": app_id, "objectId": object_id}
 
 
-def ended(data: dict[str, Any], now: float) -> dict[str, Any]:
+def ended(data: dict[str, Any], now: float, failure: str | None = None) -> dict[str, Any]:
     status = data["status"]
-    if status == "running":
-        status = "failed" if data.get("failure") else "completed"
-    return {**data, "status": status, "endedAt": now}
+    failure = failure or data.get("failure")
+    if status == RUNNING:
+        status = FAILED if failure else COMPLETED
+    return {**data, "status": status, "endedAt": now, "failure": failure}

@@ -13,6 +13,13 @@ from revoke.outcomes import ActionResult, Outcome
 
 TRIGGER = "campaign"
 CAMPAIGN_ACTION = "campaign"
+# The campaign's own events (action "campaign"), beside one event per action on each target.
+PREVIEWED, STARTED, CANCELLED_BY, ENDED = (
+    "campaign_previewed",
+    "campaign_started",
+    "campaign_cancelled",
+    "campaign_ended",
+)
 
 
 class Comments(Protocol):
@@ -24,16 +31,23 @@ def comment(comments: Comments | None, context: RequestContext, campaign: str, p
         comments.campaign_comment(context, campaign, phase, message)
 
 
-def context_of(request: CampaignRequest) -> RequestContext:
+def context_of(request: CampaignRequest, by: tuple[str | None, str | None] | None = None) -> RequestContext:
+    """The context of the campaign's events: its starter's, or `by` (app id, object id) for what
+    another caller did (a preview, a cancel; both None when the caller was not identified)."""
+    app_id, object_id = by if by is not None else (request.caller_app_id, request.caller_object_id)
     return RequestContext(
         TRIGGER,
         request.correlation_id,
         None,
         request.incident_id,
         request.reason,
-        caller_app_id=request.caller_app_id,
-        caller_object_id=request.caller_object_id,
+        caller_app_id=app_id,
+        caller_object_id=object_id,
     )
+
+
+def campaign_event(context: RequestContext, outcome: str, detail: str) -> dict[str, Any]:
+    return audit_event(context, outcome, action=CAMPAIGN_ACTION, user=None, detail=detail[:1024])
 
 
 def record(action: ContainmentAction, result: ActionResult) -> dict[str, Any]:
@@ -75,18 +89,23 @@ def describe(request: CampaignRequest) -> str:
     return f"{' and '.join(a.value for a in request.actions)} for {what}"
 
 
-def start_message(campaign: str, request: CampaignRequest, preview: dict[str, Any]) -> str:
+DRY_RUN_NOTE = "dry run: nothing is sent to Graph"
+
+
+def start_message(campaign: str, request: CampaignRequest, preview: dict[str, Any], *, dry_run: bool) -> str:
+    dry = f" <b>{DRY_RUN_NOTE}.</b>" if dry_run else ""
     return (
-        f"<p>Containment campaign <code>{campaign}</code> started: {describe(request)}.</p>"
+        f"<p>Containment campaign <code>{campaign}</code> started: {describe(request)}.{dry}</p>"
         f"<p>{preview['targets']} targets ({preview['members']} members, {preview['guests']} guests); "
         f"excluded: {preview['protected']} protected, {preview['alreadyDisabled']} already disabled. "
         f"Estimated duration: {preview['estimatedSeconds']} s.</p>"
     )
 
 
-def end_message(campaign: str, status: str, progress: dict[str, Any]) -> str:
+def end_message(campaign: str, status: str, progress: dict[str, Any], *, dry_run: bool) -> str:
     rows = "".join(f"<li>{key}: {count}</li>" for key, count in progress["outcomes"].items() if count)
+    dry = f" <b>{DRY_RUN_NOTE}: no account was changed.</b>" if dry_run else ""
     return (
-        f"<p>Containment campaign <code>{campaign}</code> {status}. "
+        f"<p>Containment campaign <code>{campaign}</code> {status}.{dry} "
         f"Throttled calls: {progress['throttledCalls']}.</p><ul>{rows}</ul>"
     )
