@@ -67,14 +67,16 @@ class ChunkRunner:
             return  # a start that never landed, or already final: a duplicate or a redelivery
         if rounds < chunk.data.get("round", 0):
             return  # a copy of a message the chunk has already moved on from
-        data = row.data
+        data, now = row.data, self._clock()
+        lease = chunk.data.get("lease")
         if data["status"] == CANCELLED:
+            if lease and lease != message_id and chunk.data.get("leaseUntil", 0) > now:
+                return  # a delivery is sending it: it records what Graph said, and the end check settles the rest
             self._settle.cancelled(campaign, data, number)
             self._on_closed(campaign)
             return
         if data["status"] != RUNNING:
             return
-        now = self._clock()
         if now >= data["lifeEndsAt"]:
             self._settle.final(campaign, data, number, Outcome.DEFERRED, LIFE_ENDED, "failed")
             self._on_closed(campaign)

@@ -3,9 +3,9 @@
 Before anything is sent, every open target is held to the settings this process read (the
 host restarts the worker when an app setting changes), exactly as a single request is:
 
-    REVOKE_DRY_RUN (or a dry campaign)    every open action `dry_run`; nothing sent
     the break-glass guard                 a protected user `refused` for every open action
                                           (`revoke.campaigns.guard`)
+    REVOKE_DRY_RUN (or a dry campaign)    every other open action `dry_run`; nothing sent
     REVOKE_ACTIONS                        an action it no longer allows `refused` for that action
 
 Then each action goes to Graph once for each target still open for it (`CampaignGraph.write_once`).
@@ -57,13 +57,14 @@ class ChunkWork:
         results = {t["id"]: list(t.get("results", [])) for t in open_targets}
         delivery = Delivery()
         deadline = Deadline(self._settings.retry_budget_seconds)
+        # The guard first, as for a single request: a protected user is refused, in a dry run too.
+        self._guarded(open_targets, results, request, delivery, deadline)
         if data.get("dryRun") or self._settings.dry_run:
             for target in open_targets:
-                results[target["id"]] += [
-                    record(action, DRY_RUN) for action in request.actions[len(results[target["id"]]) :]
-                ]
+                done = len(results[target["id"]])
+                if target["id"] not in delivery.held:
+                    results[target["id"]] += [record(action, DRY_RUN) for action in request.actions[done:]]
         else:
-            self._guarded(open_targets, results, request, delivery, deadline)
             for index, action in enumerate(request.actions):
                 due = [t for t in open_targets if len(results[t["id"]]) == index and t["id"] not in delivery.held]
                 if due:
