@@ -104,3 +104,16 @@ def test_graphsim_pages_nested_groups_and_answers_429_with_retry_after() -> None
         assert throttled.status_code == 429
         assert 1 <= int(throttled.headers["Retry-After"]) <= 30
         assert graph.revocations[first_user] == 1
+
+
+def test_the_429s_of_one_burst_halve_the_pace_once_and_a_later_burst_again() -> None:
+    from revoke.campaigns.state import pace_of, throttled
+
+    row = {"anchorTime": 1000.0, "anchorWrite": 0, "rate": 20.0, "targetRate": 20.0}
+    first = throttled(row, write=100, now=1005.0, wait=3.0, calls=4)
+    same_burst = throttled(first, write=120, now=1006.0, wait=3.0, calls=4)
+    later = throttled(same_burst, write=200, now=1020.0, wait=3.0, calls=1)
+
+    assert [pace_of(r).rate for r in (first, same_burst, later)] == [10.0, 10.0, 5.0]
+    assert pace_of(same_burst).slot(120) == 1010.0  # its place in the schedule, past the Retry-After (1009)
+    assert later["throttled"] == 9

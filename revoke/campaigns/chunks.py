@@ -27,7 +27,7 @@ from revoke.campaigns.state import (
     CampaignRows,
     pace_of,
     recovered,
-    with_pace,
+    throttled,
 )
 from revoke.campaigns.store import CampaignStore, Conflict, Row
 from revoke.errors import RetryLater
@@ -35,7 +35,7 @@ from revoke.outcomes import Outcome
 
 LEASE_SECONDS = 300  # a chunk's claim outlives the host's functionTimeout
 NAP_SECONDS = 2.0  # a chunk this close to its slot waits for it here rather than on the queue
-MAX_BACKOFF_SECONDS = 300.0  # between deliveries of a chunk that Graph keeps answering with a transient error
+MAX_BACKOFF_SECONDS = 60.0  # between deliveries of a chunk that Graph keeps answering with a transient error
 LIFE_ENDED = "still deferred when the campaign's life ended: Graph's last answer was transient"
 
 
@@ -127,22 +127,17 @@ class ChunkRunner:
         now = self._clock()
         if delivery.throttled:
             wait = delivery.retry_after
-
-            def slower(data: dict[str, Any]) -> dict[str, Any]:
-                paced = with_pace(data, pace_of(data).throttled(write, now, wait))
-                return {**paced, "throttled": data.get("throttled", 0) + delivery.throttled}
-
-            data = self._rows.change(campaign, slower)
+            data = self._rows.change(campaign, lambda d: throttled(d, write, now, wait, delivery.throttled))
             delay = max(wait, pace_of(data).slot(write) - now) if data else wait
         else:
             tries += 1  # only a transient answer that is not a 429 grows the backoff
             waits = [r.retry_after for r in delivery.held.values() if r.retry_after]
             delay = max([min(MAX_BACKOFF_SECONDS, 2.0**tries), *waits])
-        throttled = kept.get("throttled", 0) + delivery.throttled
+        throttled_calls = kept.get("throttled", 0) + delivery.throttled
         # The next round's message first: if the send fails, this message comes back and does it again.
         self._queue.send({**message, "round": rounds + 1}, delay)
         self._store.update_chunk(
             campaign,
             number,
-            {"state": "open", "lease": "", "round": rounds + 1, "tries": tries, "throttled": throttled},
+            {"state": "open", "lease": "", "round": rounds + 1, "tries": tries, "throttled": throttled_calls},
         )

@@ -103,6 +103,16 @@ def recovered(data: dict[str, Any], write: int) -> dict[str, Any] | None:
     return None if faster == pace else with_pace(data, faster)
 
 
+def throttled(data: dict[str, Any], write: int, now: float, wait: float, calls: int) -> dict[str, Any]:
+    """The campaign row after `calls` 429s at write `write`: the schedule past the Retry-After (`wait`),
+    the rate halved unless this burst already halved it (until its Retry-After has passed)."""
+    first_of_burst = now >= data.get("slowedUntil", 0.0)
+    paced = with_pace(data, pace_of(data).throttled(write, now, wait, slower=first_of_burst))
+    if first_of_burst:
+        paced["slowedUntil"] = now + wait
+    return {**paced, "throttled": data.get("throttled", 0) + calls}
+
+
 def life_ends(started: float, estimated_seconds: float) -> float:
     return started + LIFE_SECONDS + LIFE_ESTIMATES * estimated_seconds
 
