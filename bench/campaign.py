@@ -9,8 +9,10 @@ only makes bursts costlier. Three queue hosts poll the campaign queue in Azurite
 as three instances would, with no lock shared between them.
 
 It prints a markdown table for docs/PERFORMANCE.md and exits 1 if the campaign lost or
-doubled a user, took more than 1.2x the quota bound (writes / 20 per s), or had more than
-5% of its calls throttled.
+doubled a user, took more than 1.15x the quota bound (writes / 20 per s), or had more than
+5% of its calls throttled. The duration runs from the start's call to the status that first
+shows the campaign ended: the status is read every 2 s, as a SOC would, and every 0.2 s once
+the campaign's own ETA is under 5 s, so the reading adds at most 0.2 s.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ from graphsim.server import GraphSimulator
 
 SCALE_FACTOR = 10  # the quota window is 150 s / 10; the rate (20 writes/s) is Graph's own
 QUOTA_WRITES, QUOTA_SECONDS = 300, 15
-BOUND_FACTOR = 1.2
+BOUND_FACTOR = 1.15
+CLOSE_POLL_SECONDS, POLL_SECONDS, CLOSE_ETA_SECONDS = 0.2, 2.0, 5
 MAX_THROTTLED_SHARE = 0.05
 INSTANCES = 3
 FULL_SCALE_USERS = 50_000
@@ -62,8 +65,10 @@ def run(users: int, share: float) -> int:
             "REVOKE_GRAPH_WRITE_QUOTA": f"{QUOTA_WRITES}/{QUOTA_SECONDS}",
             "REVOKE_CAMPAIGN_QUOTA_SHARE": str(share),
             "REVOKE_MAX_CAMPAIGN_USERS": str(users),
-            # The bench measures pacing, not the caller check (bench.policy_cost measures that).
+            # The bench measures pacing, not the caller check (bench.policy_cost measures that), so one
+            # function-key caller previews and starts: two-person approval needs identified callers.
             "REVOKE_CALLER_AUTH": "key",
+            "REVOKE_CAMPAIGN_APPROVAL": "single",
         }
         with app_settings(settings):
             assert tenant.group is not None
@@ -100,7 +105,9 @@ def run(users: int, share: float) -> int:
                     if time.monotonic() - shown >= 10:
                         shown = time.monotonic()
                         print(f"{shown - started:6.0f} s {progress.get('outcomes')}", file=sys.stderr)
-                    time.sleep(2)  # a SOC polls; every GET reads each chunk's row
+                    # A SOC polls; every GET reads each chunk's row. Near the end, often enough to see it.
+                    close = int(progress.get("etaSeconds", CLOSE_ETA_SECONDS + 1)) <= CLOSE_ETA_SECONDS
+                    time.sleep(CLOSE_POLL_SECONDS if close else POLL_SECONDS)
             finally:
                 stop.set()
                 for thread in threads:
@@ -127,10 +134,10 @@ def run(users: int, share: float) -> int:
     print("| measurement | result | target |")
     print("|---|---|---|")
     print(
-        f"| campaign of {users} users, revokeSignInSessions | {elapsed:.0f} s | ≤ {BOUND_FACTOR * bound:.0f} s "
-        f"({BOUND_FACTOR}x the quota bound {bound:.0f} s) |"
+        f"| campaign of {users} users, revokeSignInSessions | {elapsed:.1f} s ({elapsed / bound:.2f}x) | "
+        f"≤ {BOUND_FACTOR * bound:.1f} s ({BOUND_FACTOR}x the quota bound {bound:.0f} s) |"
     )
-    print(f"| pace bound at share {share} | {paced:.0f} s | |")
+    print(f"| pace bound at share {share} | {paced:.1f} s ({paced / bound:.2f}x) | |")
     print(
         f"| calls throttled (429) | {quota.throttled} of {calls} ({throttled_share:.1%}) | ≤ {MAX_THROTTLED_SHARE:.0%} |"
     )

@@ -2,6 +2,8 @@
 
 A group of 45 accounts (nested groups inside, guests, already-disabled accounts and one
 break-glass account among them) is contained with revokeSignInSessions and disableAccount.
+Two people approve it (REVOKE_CAMPAIGN_APPROVAL=two-person, the default): an analyst's tool
+previews it, cannot start it itself, and the incident-response lead's tool starts it.
 The write quota is scaled down to 60 writes per 2 s (the app and graphsim agree), so the
 demo takes seconds; the campaign queue and table are Azurite's, run by two queue hosts
 that follow the Functions host's contract (graphsim/queue_host.py).
@@ -29,6 +31,8 @@ SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 QUOTA = (60, 2)
 # The incident-response lead's tool: (client id, object id); its token holds the campaign role and each action's.
 RESPONDER_APP = ("7c8d9e0f-1a2b-4c3d-9e4f-5a6b7c8d9e0f", "2d3e4f5a-6b7c-4d8e-9f0a-1b2c3d4e5f6a")
+# The analyst's tool, which previews: the same roles, another app and principal.
+ANALYST_APP = ("3e4f5a6b-7c8d-4e9f-8a0b-1c2d3e4f5a6b", "8a9b0c1d-2e3f-4a5b-9c6d-7e8f9a0b1c2d")
 
 
 def run_campaign_demo() -> int:
@@ -70,10 +74,13 @@ def run_campaign_demo() -> int:
             **authority.environment(),
         }
         roles = [ROLE_CAMPAIGN, ROLE_REVOKE, ROLE_DISABLE]
-        print(f"   the responder's tool (app {RESPONDER_APP[0]}) holds the app roles {', '.join(roles)}")
+        print(
+            f"   the analyst's tool (app {ANALYST_APP[0]}) and the lead's (app {RESPONDER_APP[0]}) hold {', '.join(roles)}"
+        )
         headers = {
             "Authorization": "Bearer " + authority.mint(roles, app_id=RESPONDER_APP[0], object_id=RESPONDER_APP[1])
         }
+        analyst = {"Authorization": "Bearer " + authority.mint(roles, app_id=ANALYST_APP[0], object_id=ANALYST_APP[1])}
         with app_settings(settings):
             body = {
                 "scope": {"group": tenant.group.object_id},
@@ -84,7 +91,7 @@ def run_campaign_demo() -> int:
             }
             print("   POST /api/campaigns", json.dumps(body))
             answer = campaign_preview(
-                func.HttpRequest("POST", "/api/campaigns", body=json.dumps(body).encode(), headers=headers)
+                func.HttpRequest("POST", "/api/campaigns", body=json.dumps(body).encode(), headers=analyst)
             )
             preview = json.loads(answer.get_body())
             campaign = preview["campaignId"]
@@ -94,8 +101,12 @@ def run_campaign_demo() -> int:
                 ("the preview excludes the break-glass account", preview["preview"]["protected"] == 1),
                 ("the preview counts 40 members, 3 guests, 2 disabled", (preview["preview"]["members"], preview["preview"]["guests"], preview["preview"]["alreadyDisabled"]) == (40, 3, 2)),
             ]  # fmt: skip
+            own = campaign_start(_request("POST", campaign, analyst))
+            print(
+                f"   the analyst's POST /api/campaigns/{campaign}/start: HTTP {own.status_code} {own.get_body().decode()}"
+            )
             start = campaign_start(_request("POST", campaign, headers))
-            print(f"   POST /api/campaigns/{campaign}/start: HTTP {start.status_code}")
+            print(f"   the lead's POST /api/campaigns/{campaign}/start: HTTP {start.status_code}")
             stop = threading.Event()
             functions = {queue: campaign_queue, queue + "-poison": campaign_poison}
             hosts = [QueueHost(azurite.connection_string, functions, lease_seconds=30) for _ in range(2)]
@@ -120,19 +131,24 @@ def run_campaign_demo() -> int:
         acted = {u.object_id for u in tenant.members + tenant.guests}
         comments = [messages[-1] for (key, _), messages in graph.comments.items() if key == incident.lower()]
         campaign_events = [e["outcome"] for e in logs.audit_events() if e["action"] == "campaign"]
+        callers = [e["callerAppId"] for e in logs.audit_events() if e["trigger"] == "campaign"]
         for message in comments:
             print(f"   comment: {message}")
         checks += [
-            ("start answered 202", start.status_code == 202),
+            ("the analyst who previewed cannot start it (403)", own.status_code == 403),
+            ("the lead's start answered 202", start.status_code == 202),
             ("the campaign completed", status["status"] == "completed"),
             ("all 43 targets contained", outcomes == {"contained": 43}),
             ("each target revoked exactly once", dict(graph.revocations) == dict.fromkeys(acted, 1)),
             ("the break-glass account untouched", tenant.protected[0].object_id not in graph.revocations),
             ("one comment at the start and one at the end", len(comments) == 2),
-            ("a start and an end audit event", campaign_events == ["campaign_started", "campaign_ended"]),
             (
-                "every campaign event names the responder's tool",
-                {e["callerAppId"] for e in logs.audit_events() if e["trigger"] == "campaign"} == {RESPONDER_APP[0]},
+                "a preview, a start and an end audit event",
+                campaign_events == ["campaign_previewed", "campaign_started", "campaign_ended"],
+            ),
+            (
+                "the preview's event names the analyst's tool, every other the lead's",
+                callers[0] == ANALYST_APP[0] and set(callers[1:]) == {RESPONDER_APP[0]},
             ),
         ]
     print("\n== Campaign checks")

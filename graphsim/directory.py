@@ -7,7 +7,7 @@ Its routes join the simulator's (`GraphSimulator.perform`), and its write quota 
     GET /v1.0/users?$filter=onPremisesSecurityIdentifier eq '{sid}'&$select=...
                                                                          the user synced from that account
     GET /v1.0/groups/{id}/transitiveMembers/microsoft.graph.user?...     users in the group, at any depth
-    GET /v1.0/directoryRoles(roleTemplateId='{id}')/members/microsoft.graph.user?...
+    GET /v1.0/directoryRoles(roleTemplateId='{id}')/members/microsoft.graph.user?$select=...
                                                                          users actively assigned the role
     POST /v1.0/users/{id | userPrincipalName}/checkMemberObjects        which of up to 20 ids the user is in
 
@@ -27,8 +27,16 @@ Each listing answers at most `min($top, page_size)` users and an `@odata.nextLin
 an opaque `$skiptoken` (and the rest of the query) while more remain; without `$top`, Graph's
 default page of 100 (learn.microsoft.com/graph/api/user-list: "The default and maximum page
 sizes are 100 and 999 user objects"). A filtered listing answers the properties `$select`
-names, as a GET of one user does; which users a filter names is graphsim.users'. `userType` is `Guest` for a `#EXT#` UPN and
-`accountEnabled` is false once the account is disabled (by a test, or by a PATCH).
+names, as a GET of one user does; which users a filter names is graphsim.users' ("Paging
+Microsoft Graph data in your app", learn.microsoft.com/graph/paging). A directory role's members
+are listed without `$top`: the page "supports the $select OData query parameter ... returns a default of 1,000 objects and
+doesn't support pagination using $top" (learn.microsoft.com/graph/api/directoryrole-list-members),
+so a `$top` there is refused, and a page holds at most 1,000 (`page_size` when smaller).
+
+Each user carries the properties `$select` names, as the user resource gives them (many,
+`accountEnabled` and where the user signs in among them, are "Returned only on $select":
+learn.microsoft.com/graph/api/resources/user); without `$select`, its `id` and
+`userPrincipalName` (the rest of Graph's default set is not simulated).
 
 The identity write quota: every write (revocation, disable, confirmCompromised), each
 request inside a `$batch` on its own, is admitted while fewer than `limit` writes were
@@ -61,6 +69,7 @@ if TYPE_CHECKING:
 
 GRAPH_MAX_TOP = 999
 GRAPH_DEFAULT_TOP = 100
+ROLE_MEMBERS_PAGE = 1000  # directoryRole members: "returns a default of 1,000 objects"
 _GROUP_MEMBERS = re.compile(r"^/v1\.0/groups/([^/]+)/transitiveMembers/microsoft\.graph\.user$")
 _ROLE_MEMBERS = re.compile(r"^/v1\.0/directoryRoles\(roleTemplateId='([^']+)'\)/members/microsoft\.graph\.user$")
 _ALL_USERS = re.compile(r"^/v1\.0/users$")
@@ -220,8 +229,11 @@ class Directory:
         return self._page(match.string, ids, query)
 
     def _role_members(self, match: re.Match[str], body: Any, query: str) -> Answer:
+        if "$top" in parse_qs(query):
+            message = "$top is not supported on the members of a directory role"
+            return Answer(400, {"error": {"code": "Request_UnsupportedQuery", "message": message}})
         ids = list(dict.fromkeys(self.roles.get(unquote(match.group(1)).lower(), [])))
-        return self._page(match.string, ids, query)
+        return self._page(match.string, ids, query, default_top=ROLE_MEMBERS_PAGE)
 
     def _check_member_objects(self, match: re.Match[str], body: Any, query: str) -> Answer:
         user = self._sim.find_user(unquote(match.group(2)))
@@ -262,19 +274,25 @@ class Directory:
         return list(users)
 
     def _page(
-        self, path: str, ids: list[str], query_string: str, render: Callable[[str], dict[str, Any]] | None = None
+        self,
+        path: str,
+        ids: list[str],
+        query_string: str,
+        render: Callable[[str], dict[str, Any]] | None = None,
+        default_top: int = GRAPH_DEFAULT_TOP,
     ) -> Answer:
         query = parse_qs(query_string)
         self.list_requests += 1
-        top = int((query.get("$top") or [str(GRAPH_DEFAULT_TOP)])[0])
-        if not 1 <= top <= GRAPH_MAX_TOP:
-            return Answer(400, {"error": {"code": "BadRequest", "message": "$top must be 1..999"}})
+        top = int((query.get("$top") or [str(default_top)])[0])
+        if "$top" in query and not 1 <= top <= GRAPH_MAX_TOP:
+            return Answer(400, {"error": {"code": "BadRequest", "message": f"$top must be 1..{GRAPH_MAX_TOP}"}})
         start = 0
         if skiptoken := query.get("$skiptoken"):
             start = json.loads(base64.urlsafe_b64decode(skiptoken[0].encode()))["start"]
         size = min(top, self.page_size)
         page = ids[start : start + size]
-        body: dict[str, Any] = {"value": [(render or self._user_json)(i) for i in page]}
+        selected = (query.get("$select") or [""])[0]
+        body: dict[str, Any] = {"value": [(render or (lambda i: self._user_json(i, selected)))(i) for i in page]}
         if start + size < len(ids):
             token = base64.urlsafe_b64encode(json.dumps({"start": start + size}).encode()).decode()
             kept = [(name, values[0]) for name, values in query.items() if name != "$skiptoken"]
@@ -282,16 +300,12 @@ class Directory:
             body["@odata.nextLink"] = f"{self._sim.url}{path}?{again}&$skiptoken={token}"
         return Answer(200, body)
 
-    def _user_json(self, object_id: str) -> dict[str, Any]:
+    def _user_json(self, object_id: str, selected: str) -> dict[str, Any]:
         user = self._sim.find_user(object_id)
         assert user is not None, "a listed member must be a user"
-        guest = "#ext#" in user.user_principal_name.lower()
-        return {
-            "id": user.object_id,
-            "userPrincipalName": user.user_principal_name,
-            "userType": "Guest" if guest else "Member",
-            "accountEnabled": user.object_id not in self._sim.disabled,
-        }
+        properties = self._sim.users.properties_of(user)
+        names = selected.split(",") if selected else ["id", "userPrincipalName"]
+        return {name: properties.get(name) for name in names}
 
 
 def _is_write(method: str, path: str) -> bool:

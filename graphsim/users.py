@@ -29,6 +29,11 @@ The filter, as Microsoft Graph documents it:
   (learn.microsoft.com/graph/query-parameters, "Escaping single quotes").
 - Directory strings compare without regard to case, and each user matches a filter once,
   however many of its values name them.
+
+A revocation resets the user's `signInSessionsValidFromDateTime` to the time of the call
+("by resetting the signInSessionsValidFromDateTime user property to the current date-time":
+learn.microsoft.com/graph/api/user-revokesigninsessions); a GET shows it, and `accountEnabled`,
+when `$select` names them (learn.microsoft.com/graph/api/resources/user).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from __future__ import annotations
 import random
 import re
 import threading
+import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -200,6 +206,7 @@ class Users:
         self.active_directory_disabled: set[str] = set()  # object ids
         self.password_resets: Counter[str] = Counter()  # object id -> resets forced
         self.directory_syncs = 0
+        self.sessions_valid_from: dict[str, str] = {}  # object id -> signInSessionsValidFromDateTime
         self._by_key: dict[str, SimulatedUser] = {}  # lower-cased object id and UPN -> the user
         self._sids = random.Random(22)
         self._lock = threading.Lock()
@@ -284,10 +291,19 @@ class Users:
 
     def selected(self, user: SimulatedUser, query: str) -> dict[str, Any]:
         """As Graph: the properties `$select` names (null where unset); without it, the default set."""
-        properties = {**user.properties(), "accountEnabled": self.account_enabled(user)}
+        properties = self.properties_of(user)
         selected = parse_qs(query).get("$select")
         names = selected[0].split(",") if selected else DEFAULT_PROPERTIES
         return {name: properties.get(name) for name in names}
+
+    def properties_of(self, user: SimulatedUser) -> dict[str, Any]:
+        """Every property of `user` the simulator knows, its state included (enabled, sessions valid from)."""
+        with self._lock:
+            return {
+                **user.properties(),
+                "accountEnabled": user.object_id not in self.disabled,
+                "signInSessionsValidFromDateTime": self.sessions_valid_from.get(user.object_id),
+            }
 
     def routes(self) -> list[Route]:
         return [
@@ -305,6 +321,7 @@ class Users:
             return _not_found(segment)
         with self._lock:
             self.revocations[user.object_id] += 1
+            self.sessions_valid_from[user.object_id] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         if self.respond_no_content:
             return Answer(204)
         return Answer(200, {"@odata.context": f"{self._sim.url}/{version}/$metadata#Edm.Boolean", "value": True})

@@ -126,6 +126,9 @@ param revokeVerifyAfterSeconds string = '2100'
 @maxLength(56)
 param revokeVerifyQueueName string = 'revoke-verify'
 
+@description('REVOKE_QUEUE_BUDGET_SHARE: the share (0 to 1) of each action\'s hourly budget only the request queue (Sentinel incidents) may take; HTTP callers together take the rest.')
+param revokeQueueBudgetShare string = '0.25'
+
 @description('The callers of the API and their app roles, assigned as code: [{ principalId: <service principal object id of a SOAR app or a managed identity>, roles: [Containment.Revoke, Containment.Disable, Containment.ConfirmCompromised, Containment.Release, Containment.Campaign] }].')
 param revokeCallers array = []
 
@@ -151,6 +154,18 @@ param revokeGraphWriteQuota string = '3000/150'
 
 @description('REVOKE_CAMPAIGN_QUOTA_SHARE: the share of the write quota a campaign uses (0.05 to 1), leaving the rest to other apps.')
 param revokeCampaignQuotaShare string = '0.8'
+
+@description('REVOKE_CAMPAIGN_APPROVAL: two-person (the caller who starts a campaign must be another app and principal than the one who previewed it) or single.')
+@allowed([
+  'two-person'
+  'single'
+])
+param revokeCampaignApproval string = 'two-person'
+
+@description('REVOKE_CAMPAIGN_PREVIEW_TTL_SECONDS: how long a campaign preview may be started.')
+@minValue(60)
+@maxValue(86400)
+param revokeCampaignPreviewTtlSeconds int = 3600
 
 // ---------------------------------------------------------------------------
 // Sentinel bridge (Logic App: incident trigger -> request queue).
@@ -245,6 +260,7 @@ var revokeAppSettings = {
   REVOKE_AUTH_TENANT_ID: tenant().tenantId
   REVOKE_AUTH_AUDIENCE: '${apiRegistration.outputs.appId},${apiRegistration.outputs.identifierUri}'
   REVOKE_ACTION_BUDGET: revokeActionBudget
+  REVOKE_QUEUE_BUDGET_SHARE: revokeQueueBudgetShare
   REVOKE_CAMPAIGNS: revokeCampaigns ? 'true' : 'false'
   REVOKE_CAMPAIGN_QUEUE_NAME: revokeCampaignQueueName
   REVOKE_MAX_CAMPAIGN_USERS: string(revokeMaxCampaignUsers)
@@ -257,6 +273,8 @@ var revokeAppSettings = {
   REVOKE_ONPREM_ACTIONS: revokeOnpremActions
   REVOKE_VERIFY_AFTER_SECONDS: revokeVerifyAfterSeconds
   REVOKE_VERIFY_QUEUE_NAME: revokeVerifyQueueName
+  REVOKE_CAMPAIGN_APPROVAL: revokeCampaignApproval
+  REVOKE_CAMPAIGN_PREVIEW_TTL_SECONDS: string(revokeCampaignPreviewTtlSeconds)
 }
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {

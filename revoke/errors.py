@@ -18,10 +18,13 @@
     │   ├── NoResolvableAccount                no account with an Entra identifier    -> 422
     │   ├── CallerRefused                      the caller may not do what it asks:
     │   │   ├── InvalidCallerToken                no valid Entra ID token for this API   -> 401
-    │   │   └── CallerNotPermitted                the token lacks an app role it needs   -> 403
+    │   │   ├── CallerNotPermitted                the token lacks an app role it needs   -> 403
+    │   │   └── CampaignSecondApproverRequired    the caller who previewed a campaign    -> 403
+    │   │                                         cannot also start it (two-person approval)
     │   ├── CampaignsOff                       REVOKE_CAMPAIGNS is not true             -> 404
     │   ├── CampaignNotFound                   no campaign has that id                 -> 404
     │   ├── CampaignStateConflict              the campaign cannot do that now         -> 409
+    │   │   └── CampaignPreviewExpired         its preview is older than its life      -> 409
     │   └── CampaignOverLimit                  more targets than REVOKE_MAX_CAMPAIGN_USERS -> 422
     ├── GraphError                          a call to Microsoft Graph did not succeed
     │   ├── TransientGraphError                throttled, 5xx, timeout, dropped connection:
@@ -149,6 +152,13 @@ class CallerNotPermitted(CallerRefused):
         self.missing_roles = missing_roles
 
 
+class CampaignSecondApproverRequired(CallerRefused):
+    """Two-person approval (REVOKE_CAMPAIGN_APPROVAL): whoever previewed a campaign may not start it."""
+
+    code = "second_approver_required"
+    http_status = 403
+
+
 class CampaignsOff(RequestRejected):
     code = "campaigns_off"
     http_status = 404
@@ -162,6 +172,12 @@ class CampaignNotFound(RequestRejected):
 class CampaignStateConflict(RequestRejected):
     code = "campaign_state_conflict"
     http_status = 409
+
+
+class CampaignPreviewExpired(CampaignStateConflict):
+    """The preview is older than REVOKE_CAMPAIGN_PREVIEW_TTL_SECONDS: what it counted may no longer hold."""
+
+    code = "campaign_preview_expired"
 
 
 class CampaignOverLimit(RequestRejected):

@@ -19,6 +19,8 @@ from graphsim.harness import LogCapture, app_settings, capture_logs
 from revoke.audit.events import SCHEMA_PATH
 from tests import openapi_contract
 
+pytest_plugins = ["tests.campaign_fixtures"]
+
 ADELE = ("adele.vance@contoso.com", "3f1d7c2a-9b8e-4d6f-a5c4-1e2d3c4b5a69")
 MEGAN = ("megan.bowen@contoso.com", "7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d")
 LEE = ("lee.gu@contoso.com", "0d9c8b7a-6f5e-4d3c-8b2a-1f0e9d8c7b6a")

@@ -11,26 +11,18 @@ import pytest
 
 from graphsim.campaign_tenant import CampaignTenant
 from graphsim.harness import LogCapture, app_settings
-from tests.test_campaigns import (  # noqa: F401 - the fixtures this module shares
-    RUN_SECONDS,
-    campaign_settings,
-    ended,
-    host_for,
-    started,
-    status,
-    tenant,
-)
+from tests.campaign_fixtures import RUN_SECONDS, ended, host_for, started, status
 
 
 @pytest.fixture
-def delivering(tenant: CampaignTenant, campaign_settings: dict[str, str]) -> Iterator[dict[str, str]]:  # noqa: F811
+def delivering(tenant: CampaignTenant, campaign_settings: dict[str, str]) -> Iterator[dict[str, str]]:
     settings = {**campaign_settings, **tenant.graph.ingestion_environment()}
     with app_settings(settings):
         yield settings
 
 
 def test_every_campaign_event_reaches_the_table_once(
-    tenant: CampaignTenant,  # noqa: F811
+    tenant: CampaignTenant,
     delivering: dict[str, str],
     logs: LogCapture,
 ) -> None:
@@ -42,7 +34,8 @@ def test_every_campaign_event_reaches_the_table_once(
     table = [{k: v for k, v in r.items() if k != "TimeGenerated"} for r in tenant.graph.ingestion.records]
     key = lambda e: (e["user"], e["action"], e["outcome"], e["time"])  # noqa: E731
     assert Counter(map(key, table)) == Counter(map(key, events))
-    assert len(events) == 2 + 34 * 2  # start, end, and each target's two actions
-    assert [e["outcome"] for e in table if e["action"] == "campaign"] == ["campaign_started", "campaign_ended"]
+    assert len(events) == 3 + 34 * 2  # preview, start, end, and each target's two actions
+    campaign_events = [e["outcome"] for e in table if e["action"] == "campaign"]
+    assert campaign_events == ["campaign_previewed", "campaign_started", "campaign_ended"]
     assert all(upload.status == 204 for upload in tenant.graph.ingestion.uploads)
-    assert len(tenant.graph.ingestion.uploads) >= 3  # the start route, at least one chunk, the finishing check
+    assert len(tenant.graph.ingestion.uploads) >= 4  # preview, start, at least one chunk, the finishing check

@@ -8,7 +8,7 @@ import requests
 from graphsim.campaign_tenant import GLOBAL_ADMINISTRATOR, build_tenant
 from graphsim.directory import WriteQuota
 from graphsim.server import GraphSimulator
-from revoke.campaigns.engine import MAX_CHUNK_TARGETS, chunk_targets
+from revoke.campaigns.listing import MAX_CHUNK_TARGETS, chunk_targets
 from revoke.campaigns.pace import DECREASE_FACTOR, FLOOR_SHARE, Pace
 from revoke.settings import Settings
 
@@ -78,7 +78,10 @@ def test_graphsim_pages_nested_groups_and_answers_429_with_retry_after() -> None
         tenant = build_tenant(graph, members=9, guests=1, disabled=1, protected=1)
         assert tenant.group is not None
         headers = {"Authorization": f"Bearer {graph.request_token()}"}
-        url = f"{graph.url}/v1.0/groups/{tenant.group.object_id}/transitiveMembers/microsoft.graph.user?$top=999"
+        select = "$select=id,userPrincipalName,userType,accountEnabled"
+        url = (
+            f"{graph.url}/v1.0/groups/{tenant.group.object_id}/transitiveMembers/microsoft.graph.user?{select}&$top=999"
+        )
         seen: list[dict[str, object]] = []
         while url:
             page = requests.get(url, headers=headers, timeout=5).json()
@@ -88,7 +91,7 @@ def test_graphsim_pages_nested_groups_and_answers_429_with_retry_after() -> None
         assert sum(u["userType"] == "Guest" for u in seen) == 1
         assert sum(u["accountEnabled"] is False for u in seen) == 1
         role = requests.get(
-            f"{graph.url}/v1.0/directoryRoles(roleTemplateId='{GLOBAL_ADMINISTRATOR}')/members/microsoft.graph.user",
+            f"{graph.url}/v1.0/directoryRoles(roleTemplateId='{GLOBAL_ADMINISTRATOR}')/members/microsoft.graph.user?{select}",
             headers=headers,
             timeout=5,
         ).json()
@@ -101,3 +104,16 @@ def test_graphsim_pages_nested_groups_and_answers_429_with_retry_after() -> None
         assert throttled.status_code == 429
         assert 1 <= int(throttled.headers["Retry-After"]) <= 30
         assert graph.revocations[first_user] == 1
+
+
+def test_the_429s_of_one_burst_halve_the_pace_once_and_a_later_burst_again() -> None:
+    from revoke.campaigns.state import pace_of, throttled
+
+    row = {"anchorTime": 1000.0, "anchorWrite": 0, "rate": 20.0, "targetRate": 20.0}
+    first = throttled(row, write=100, now=1005.0, wait=3.0, calls=4)
+    same_burst = throttled(first, write=120, now=1006.0, wait=3.0, calls=4)
+    later = throttled(same_burst, write=200, now=1020.0, wait=3.0, calls=1)
+
+    assert [pace_of(r).rate for r in (first, same_burst, later)] == [10.0, 10.0, 5.0]
+    assert pace_of(same_burst).slot(120) == 1010.0  # its place in the schedule, past the Retry-After (1009)
+    assert later["throttled"] == 9

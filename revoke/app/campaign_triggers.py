@@ -2,8 +2,9 @@
 
 Each HTTP handler is one line of work inside `_answer`, which first names the caller by its
 Entra ID token and requires Containment.Campaign (preview and start also require each
-action's role). The per-hour action budget does not apply to the targets of a started
-campaign: the roles, the preview and REVOKE_MAX_CAMPAIGN_USERS guard it instead.
+action's role; a start, with two-person approval, another caller than the preview's). The
+per-hour action budget does not apply to the targets of a started campaign: the roles, the
+second approver, the preview and REVOKE_MAX_CAMPAIGN_USERS guard it instead.
 """
 
 from __future__ import annotations
@@ -67,13 +68,13 @@ def campaign_status(req: func.HttpRequest) -> func.HttpResponse:
 @blueprint.route(route="campaigns/{campaignId}/cancel", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 def campaign_cancel(req: func.HttpRequest) -> func.HttpResponse:
     with audit_delivery():
-        return _answer(req, lambda engine, caller: _accepted(engine.cancel(_campaign_id(req))))
+        return _answer(req, lambda engine, caller: _accepted(engine.cancel(_campaign_id(req), caller)))
 
 
 @blueprint.function_name("campaign_queue")
 @blueprint.queue_trigger(arg_name="msg", queue_name=CAMPAIGN_QUEUE_NAME, connection=STORAGE_CONNECTION)
 def campaign_queue(msg: func.QueueMessage) -> None:
-    """One page, chunk or finishing check; an exception makes the host deliver it again (then poison it)."""
+    """One schedule, chunk or finishing check; an exception makes the host deliver it again (then poison it)."""
     with audit_delivery():
         message = _message(msg)
         if message is not None:
@@ -143,13 +144,16 @@ def _campaign_id(req: func.HttpRequest) -> str:
 
 
 def _message(msg: func.QueueMessage) -> dict[str, Any] | None:
+    """The campaign message `msg` carries; anything else is kept for a person (`CampaignEngine.stray`), never dropped."""
+    from revoke.campaigns.engine import campaign_message
+
+    body = msg.get_body()
     try:
-        message = json.loads(msg.get_body())
+        message = campaign_message(json.loads(body))
     except ValueError:
         message = None
-    if not isinstance(message, dict):
-        logger.warning("Campaign queue message %s is not a JSON object; dropped", msg.id)
-        return None
+    if message is None:
+        _engine().stray(body.decode("utf-8", errors="replace"), msg.id or "")
     return message
 
 

@@ -104,6 +104,10 @@ KEY_AUTH_WARNING = (
     "take every allowed action, and the audit cannot say who asked"
 )
 BUDGET_OFF_WARNING = f"{SettingNames.ACTION_BUDGET} is off: nothing caps how many accounts may be acted on per hour"
+NO_SECOND_APPROVER_WARNING = (
+    f"{SettingNames.CAMPAIGN_APPROVAL} is two-person and {SettingNames.CALLER_AUTH} is key: no caller is "
+    f"identified, so no campaign can start (identify callers, or set {SettingNames.CAMPAIGN_APPROVAL}=single)"
+)
 
 
 def check_readiness(
@@ -244,6 +248,8 @@ def _policy_warnings(settings: Settings) -> tuple[str, ...]:
         warnings.append(KEY_AUTH_WARNING)
     if settings.action_budget is None:
         warnings.append(BUDGET_OFF_WARNING)
+    if settings.campaigns and settings.caller_auth is CallerAuth.KEY and settings.campaign_approval == "two-person":
+        warnings.append(NO_SECOND_APPROVER_WARNING)
     return tuple(warnings)
 
 

@@ -1,15 +1,22 @@
-"""A campaign's Graph calls, on the product's own wire (`revoke.graph`): member pages, and one attempt of each write.
+"""A campaign's Graph calls, on the product's own wire (`revoke.graph`): member pages, one attempt of
+each write, and the state of users whose writes a stopped worker never recorded.
 
 Member pages go through the usual retry loop (`CallSender`), within the invocation's budget.
 Writes do not: a chunk sends each call once per delivery, and whatever is throttled or
-transient goes back on the queue for later (`revoke.campaigns.engine`), so a 429 slows the
+transient goes back on the queue for later (`revoke.campaigns.chunks`), so a 429 slows the
 whole campaign instead of putting one worker to sleep.
+
+Each listed user comes with the properties the single-request look-up reads to tell where
+they sign in and where they are mastered (`revoke.graph.answers.LOOKUP_PROPERTIES`), judged by the same functions
+(`signs_in_elsewhere`, `mastered_where`): a campaign and a direct request call the same user external, or synced.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from revoke.actions import ContainmentAction
@@ -17,7 +24,15 @@ from revoke.audit.collector import ContextPool
 from revoke.campaigns.request import Scope
 from revoke.deadline import Deadline
 from revoke.errors import GraphError, PermanentGraphError, TransientGraphError
-from revoke.graph.answers import action_result, disable_confirmed, revocation_confirmed
+from revoke.graph.answers import (
+    LOOKUP_PROPERTIES,
+    action_result,
+    disable_confirmed,
+    lookup_complete,
+    mastered_where,
+    revocation_confirmed,
+    signs_in_elsewhere,
+)
 from revoke.graph.sending import CallSender
 from revoke.graph.tokens import TokenSource
 from revoke.graph.transport import BATCH_LIMIT, GraphCall, GraphReply, GraphTransport
@@ -26,7 +41,14 @@ from revoke.outcomes import ActionResult, Outcome
 from revoke.settings import Settings
 
 PAGE_SIZE = 999  # Graph's largest $top for directory objects
-_SELECT = "$select=id,userPrincipalName,userType,accountEnabled"
+# Both names, where the user signs in and where the account is mastered (the look-up's own list),
+# and whether the account is enabled.
+_SELECT = "$select=" + ",".join((*LOOKUP_PROPERTIES, "accountEnabled"))
+# What a worker that died before recording may have changed (GET /users/{id}): the account's state,
+# and the time Graph's revokeSignInSessions reset ("Any refresh tokens or sessions tokens issued
+# before this time are invalid": user resource, learn.microsoft.com/graph/api/resources/user).
+_DATE_TIME = re.compile(r"(?P<seconds>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(?P<fraction>\d+))?Z")
+_STATE_SELECT = "?$select=id,userPrincipalName,accountEnabled,signInSessionsValidFromDateTime"
 BATCHES_IN_FLIGHT = 4
 
 
@@ -34,8 +56,18 @@ BATCHES_IN_FLIGHT = 4
 class Member:
     object_id: str
     user_principal_name: str
-    guest: bool
+    external: bool | None  # signs in elsewhere (revoke.graph.answers.signs_in_elsewhere); None: cannot tell
     enabled: bool
+    synced: bool | None = None  # from Active Directory (revoke.graph.answers.mastered_where); None: cannot tell
+
+
+@dataclass(frozen=True)
+class UserState:
+    """What Graph shows of one user now; `error` when it did not say."""
+
+    enabled: bool | None = None
+    sessions_valid_from: float | None = None  # epoch seconds
+    error: GraphError | None = None
 
 
 @dataclass(frozen=True)
@@ -49,14 +81,17 @@ def first_page(scope: Scope) -> str:
     """The listing of the scope's users, relative to /v1.0.
 
     A directory role lists the users actively assigned it, tenant-wide (`directoryRoles/members`);
-    PIM-eligible users are not members until they activate, and are not listed.
+    PIM-eligible users are not members until they activate, and are not listed. That listing
+    "supports the $select OData query parameter ... returns a default of 1,000 objects and doesn't
+    support pagination using $top" (List members of a directory role,
+    learn.microsoft.com/graph/api/directoryrole-list-members): it is asked without $top, and an
+    @odata.nextLink, if Graph gives one, is followed as for any collection.
     """
-    query = f"?{_SELECT}&$top={PAGE_SIZE}"
     if scope.kind == "group":
-        return f"/groups/{scope.id}/transitiveMembers/microsoft.graph.user{query}"
+        return f"/groups/{scope.id}/transitiveMembers/microsoft.graph.user?{_SELECT}&$top={PAGE_SIZE}"
     if scope.kind == "directoryRole":
-        return f"/directoryRoles(roleTemplateId='{scope.id}')/members/microsoft.graph.user{query}"
-    return f"/users{query}"
+        return f"/directoryRoles(roleTemplateId='{scope.id}')/members/microsoft.graph.user?{_SELECT}"
+    return f"/users?{_SELECT}&$top={PAGE_SIZE}"
 
 
 class CampaignGraph:
@@ -112,6 +147,16 @@ class CampaignGraph:
             results.append(action_result(reply, done))
         return results
 
+    def states(self, object_ids: Sequence[str], deadline: Deadline) -> list[UserState]:
+        """Each user's state as Graph shows it now, through the retry loop; never raises."""
+        calls = [GraphCall("GET", f"/users/{oid}{_STATE_SELECT}", check=lookup_complete) for oid in object_ids]
+        try:
+            replies = self._reader.send_all(calls, deadline)
+        except Exception:  # every user still gets an answer: that Graph did not say
+            error = TransientGraphError("could not read the users' state from Graph")
+            return [UserState(error=error) for _ in object_ids]
+        return [_state(reply) for reply in replies]
+
     def _send(self, chunk: list[tuple[int, GraphCall]], token: str, deadline: Deadline) -> dict[int, GraphReply]:
         try:
             if len(chunk) == 1:
@@ -152,8 +197,33 @@ def _member(item: Any) -> Member | None:
     object_id, upn = item.get("id"), item.get("userPrincipalName")
     if not (isinstance(object_id, str) and is_object_id(object_id) and isinstance(upn, str) and 0 < len(upn) <= 256):
         return None
-    guest = item.get("userType") == "Guest" or "#ext#" in upn.lower()
-    return Member(object_id.lower(), upn, guest, item.get("accountEnabled") is not False)
+    enabled = item.get("accountEnabled") is not False
+    return Member(object_id.lower(), upn, signs_in_elsewhere(item), enabled, mastered_where(item)["synced"])
+
+
+def _state(reply: GraphReply) -> UserState:
+    if not reply.succeeded:
+        return UserState(error=_error(reply, "the user's state could not be read"))
+    body = reply.body
+    enabled = body.get("accountEnabled")
+    return UserState(
+        enabled if isinstance(enabled, bool) else None, _epoch(body.get("signInSessionsValidFromDateTime"))
+    )
+
+
+def _epoch(value: Any) -> float | None:
+    """An ISO 8601 date-time as Graph writes it (`2026-12-06T10:00:00Z`), in epoch seconds; None if unreadable."""
+    if not isinstance(value, str):
+        return None
+    match = _DATE_TIME.fullmatch(value)
+    if match is None:
+        return None
+    fraction = (match["fraction"] or "")[:6]  # Graph may write seven digits; Python reads six
+    try:
+        moment = datetime.fromisoformat(f"{match['seconds']}{'.' + fraction if fraction else ''}+00:00")
+    except ValueError:
+        return None
+    return moment.timestamp()
 
 
 def _error(reply: GraphReply, what: str) -> GraphError:

@@ -14,7 +14,10 @@ change by optimistic concurrency (ETag), never by holding anything.
 When Graph answers 429 the rate is halved (multiplicative decrease, never below a floor)
 and the anchor moves past the Retry-After, so every later chunk slides back; each chunk
 that goes through without a 429 adds back a tenth of the target rate (additive
-increase), up to the campaign's share of the quota.
+increase), up to the campaign's share of the quota. The 429s of one burst, those that
+arrive before the first one's Retry-After has passed, halve the rate once: each moves the
+anchor, only the first slows the campaign, so one crowded second does not drop it to the
+floor.
 """
 
 from __future__ import annotations
@@ -38,9 +41,10 @@ class Pace:
         """When write number `write` may be sent (epoch seconds)."""
         return self.anchor_time + (write - self.anchor_write) / self.rate
 
-    def throttled(self, write: int, now: float, retry_after: float) -> Pace:
-        """After a 429 at write `write`: slower, and nothing from `write` on before the Retry-After."""
-        rate = max(self.rate * DECREASE_FACTOR, self.target_rate * FLOOR_SHARE)
+    def throttled(self, write: int, now: float, retry_after: float, *, slower: bool = True) -> Pace:
+        """After a 429 at write `write`: nothing from `write` on before the Retry-After, and (`slower`)
+        a halved rate; a 429 of a burst already answered moves the schedule without slowing it again."""
+        rate = max(self.rate * DECREASE_FACTOR, self.target_rate * FLOOR_SHARE) if slower else self.rate
         return Pace(max(now + retry_after, self.slot(write)), write, rate, self.target_rate)
 
     def recovered(self, write: int) -> Pace:

@@ -2,14 +2,16 @@
 
     {"scope": {"group": "<object id>"} | {"directoryRole": "<role template id>"} | {"allUsers": true},
      "actions": ["revokeSignInSessions", "disableAccount"],
-     "reason": "...", "correlationId": "...", "incidentId": "<Sentinel incident ARM id>"}
+     "reason": "...", "correlationId": "...", "incidentId": "<Sentinel incident ARM id>", "dryRun": false}
 
 Everything is checked before any Graph call: an unknown field, a second scope, an id that
-is not a GUID or an action the deployment does not allow is refused with InvalidField.
+is not a GUID or an action the deployment does not allow is refused with InvalidField. A
+request without a correlationId gets one, as every other route's does.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +35,7 @@ SCOPE_APP_ROLES = {
 MAX_REASON_LENGTH = 512
 MAX_INCIDENT_ID_LENGTH = 512
 MAX_CAMPAIGN_BODY_BYTES = 16 * 1024
-_FIELDS = frozenset({"scope", "actions", "reason", "correlationId", "incidentId"})
+_FIELDS = frozenset({"scope", "actions", "reason", "correlationId", "incidentId", "dryRun"})
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class CampaignRequest:
     # Who started the campaign (the caller's Entra ID token): every audit event of it names them.
     caller_app_id: str | None = None
     caller_object_id: str | None = None
+    dry_run: bool = False  # asked for a dry run: nothing is sent to Graph, whatever REVOKE_DRY_RUN says
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -67,6 +70,7 @@ class CampaignRequest:
             "incidentId": self.incident_id,
             "callerAppId": self.caller_app_id,
             "callerObjectId": self.caller_object_id,
+            "dryRun": self.dry_run,
         }
 
     @classmethod
@@ -80,6 +84,7 @@ class CampaignRequest:
             document.get("incidentId"),
             document.get("callerAppId"),
             document.get("callerObjectId"),
+            bool(document.get("dryRun", False)),
         )
 
 
@@ -94,15 +99,15 @@ def read_campaign_request(body: bytes, allowed: tuple[ContainmentAction, ...]) -
     reason = document.get("reason")
     if not isinstance(reason, str) or not reason.strip():
         raise InvalidField("reason is required: say why every one of these accounts must be contained")
-    correlation_id = correlation_id_in(document)
-    if correlation_id is None:
-        raise InvalidField("correlationId is required (1-128 letters, digits and . _ : -)")
+    correlation_id = correlation_id_in(document) or str(uuid.uuid4())
     incident_id = document.get("incidentId")
     if incident_id is not None and (not isinstance(incident_id, str) or len(incident_id) > MAX_INCIDENT_ID_LENGTH):
         raise InvalidField("incidentId must be a Microsoft Sentinel incident ARM id")
-    return CampaignRequest(
-        scope, actions, bounded(printable(reason.strip()), MAX_REASON_LENGTH), correlation_id, incident_id
-    )
+    dry_run = document.get("dryRun", False)
+    if not isinstance(dry_run, bool):
+        raise InvalidField("dryRun must be true or false")
+    reason_text = bounded(printable(reason.strip()), MAX_REASON_LENGTH)
+    return CampaignRequest(scope, actions, reason_text, correlation_id, incident_id, dry_run=dry_run)
 
 
 def read_scope(raw: Any) -> Scope:

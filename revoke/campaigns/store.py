@@ -1,10 +1,12 @@
 """A campaign's state in Table Storage: one partition per campaign, the only record of where it stands.
 
     PartitionKey = campaign id
-    RowKey "campaign"                 the request, its preview, status, pace (anchor, rate), throttled calls
-    RowKey "page-{p:06d}"             what member page p held: members, guests, disabled, protected, over the limit
-    RowKey "chunk-{n:06d}"            chunk n: its state (open, running, done, failed, cancelled), lease, tally
-    RowKey "t-{n:06d}-{object id}"    one target of chunk n: its name, kind, each action's last result, outcome
+    RowKey "campaign"                 the request, its preview, status, who previewed, started and cancelled
+                                      it, the start's id, pace (anchor, rate), throttled calls
+    RowKey "chunk-{n:06d}"            chunk n: its place in the schedule, state (open, running, done, failed,
+                                      cancelled), lease, round, when it was first sent, tally
+    RowKey "t-{n:06d}-{object id}"    one target of chunk n (written by the preview): its name, where it
+                                      signs in, each action's result, outcome
 
 Every write is an upsert keyed by campaign and target (or page, or chunk) and writes the
 whole truth for that key, never an increment: a redelivered message that writes again
@@ -42,10 +44,6 @@ class Row:
 
 def chunk_key(chunk: int) -> str:
     return f"chunk-{chunk:06d}"
-
-
-def page_key(page: int) -> str:
-    return f"page-{page:06d}"
 
 
 def target_key(chunk: int, object_id: str) -> str:
@@ -88,13 +86,7 @@ class CampaignStore:
         except (ResourceModifiedError, ResourceNotFoundError):
             raise Conflict(campaign) from None
 
-    # --- pages, chunks and targets ---------------------------------------------------------
-    def put_page(self, campaign: str, page: int, data: dict[str, Any]) -> None:
-        self._upsert(campaign, page_key(page), data)
-
-    def pages(self, campaign: str) -> list[dict[str, Any]]:
-        return [row.data for row in self._range(campaign, "page-", "page.")]
-
+    # --- chunks and targets -----------------------------------------------------------------
     def put_chunk_with_targets(
         self, campaign: str, chunk: int, data: dict[str, Any], targets: Sequence[dict[str, Any]]
     ) -> None:
@@ -173,7 +165,7 @@ def _stored(data: dict[str, Any]) -> dict[str, Any]:
     return stored
 
 
-JSON_FIELDS = frozenset({"request", "preview", "tally", "results", "scope"})
+JSON_FIELDS = frozenset({"request", "preview", "tally", "results", "scope", "previewedBy", "startedBy", "cancelledBy"})
 
 
 def _loaded(entity: Any) -> dict[str, Any]:

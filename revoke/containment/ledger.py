@@ -71,6 +71,15 @@ class Ledger:
         records = self._records[index]
         return records[-1].result if records else None
 
+    def result_of(self, index: int, step: Step) -> ActionResult | None:
+        """The result `step` got for target `index`; None while it has none (or it is not in the target's plan)."""
+        plan = self._plans[index]
+        if step not in plan:
+            return None
+        position = plan.index(step)
+        records = self._records[index]
+        return records[position].result if position < len(records) else None
+
     def add(self, index: int, step: Step, result: ActionResult) -> None:
         """The result of `step` (which must be the target's next) on target `index`."""
         assert self.is_open(index, step), "actions are recorded once each, in order"

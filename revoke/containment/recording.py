@@ -132,6 +132,18 @@ def clear_undone(
     return noted(results, failures, targets, context)
 
 
+def record_reached(
+    writer: RecordWriter, reached: Sequence[Contained], context: RequestContext, deadline: Deadline
+) -> None:
+    """The records of users named by object id (a campaign's), each one that could not be written
+    audited as `noted` audits it; the targets' results were already reported."""
+    written = writer.record(reached, context, deadline)
+    for entry in reached:
+        if entry.object_id in written:
+            why = f"{written[entry.object_id]}: {NOT_RECORDED}"
+            emit(audit_event(context, Outcome.FAILED, action=RECORD_ACTION, user=entry.user, detail=why))
+
+
 def noted(
     results: tuple[TargetResult, ...],
     notes: Mapping[int, str],

@@ -11,6 +11,7 @@ from revoke.errors import SettingsError
 from revoke.settings.action_budget import (
     BUDGET_OFF,
     DEFAULT_ACTION_BUDGET,
+    DEFAULT_QUEUE_BUDGET_SHARE,
     MAX_ACTION_BUDGET,
     parse_action_budget,
 )
@@ -23,9 +24,14 @@ from revoke.settings.callers import (
     parse_tenant_id,
 )
 from revoke.settings.campaigns import (
+    DEFAULT_CAMPAIGN_PREVIEW_TTL_SECONDS,
     DEFAULT_CAMPAIGN_QUOTA_SHARE,
     DEFAULT_MAX_CAMPAIGN_USERS,
+    MAX_CAMPAIGN_PREVIEW_TTL_SECONDS,
     MAX_CAMPAIGN_USERS_CEILING,
+    MIN_CAMPAIGN_PREVIEW_TTL_SECONDS,
+    CampaignApproval,
+    parse_campaign_approval,
 )
 from revoke.settings.graph import (
     DEFAULT_ACTIONS,
@@ -89,6 +95,7 @@ __all__ = [
     "DEFAULT_ARM_ENDPOINT",
     "DEFAULT_AUDIT_STREAM",
     "DEFAULT_AUTH_AUTHORITY",
+    "DEFAULT_CAMPAIGN_PREVIEW_TTL_SECONDS",
     "DEFAULT_CAMPAIGN_QUEUE_NAME",
     "DEFAULT_CAMPAIGN_QUOTA_SHARE",
     "DEFAULT_GRAPH_ENDPOINT",
@@ -97,6 +104,7 @@ __all__ = [
     "DEFAULT_MAX_CAMPAIGN_USERS",
     "DEFAULT_MAX_PARALLEL",
     "DEFAULT_MAX_USERS",
+    "DEFAULT_QUEUE_BUDGET_SHARE",
     "DEFAULT_QUEUE_NAME",
     "DEFAULT_RETRY_BUDGET_SECONDS",
     "DEFAULT_VERIFY_AFTER_SECONDS",
@@ -116,6 +124,7 @@ __all__ = [
     "VERIFY_OFF",
     "AuditIngestion",
     "CallerAuth",
+    "CampaignApproval",
     "HostStorage",
     "HostStorageNames",
     "RevocationAction",
@@ -159,6 +168,7 @@ class Settings:
     auth_audiences: tuple[str, ...] = ()
     # Targets per action per rolling hour; None: REVOKE_ACTION_BUDGET=off.
     action_budget: tuple[tuple[str, int], ...] | None = DEFAULT_ACTION_BUDGET
+    queue_budget_share: float = DEFAULT_QUEUE_BUDGET_SHARE  # of each action's units, kept for the request queue
     host_storage: HostStorage = HostStorage()  # noqa: RUF009 - frozen, so one shared default is safe
     campaigns: bool = False
     campaign_queue_name: str = DEFAULT_CAMPAIGN_QUEUE_NAME
@@ -182,6 +192,8 @@ class Settings:
     onprem_actions: tuple[ActiveDirectoryAction, ...] = ()
     verify_after_seconds: int | None = DEFAULT_VERIFY_AFTER_SECONDS  # None: REVOKE_VERIFY_AFTER_SECONDS=off
     verify_queue_name: str = DEFAULT_VERIFY_QUEUE_NAME
+    campaign_approval: CampaignApproval = CampaignApproval.TWO_PERSON
+    campaign_preview_ttl_seconds: int = DEFAULT_CAMPAIGN_PREVIEW_TTL_SECONDS
 
     @property
     def graph_scope(self) -> str:
@@ -254,6 +266,15 @@ class Settings:
             auth_tenant_id=parse_tenant_id(value(names.AUTH_TENANT_ID)),
             auth_audiences=parse_audiences(value(names.AUTH_AUDIENCE)),
             action_budget=parse_action_budget(value(names.ACTION_BUDGET)),
+            queue_budget_share=parse_number(
+                names.QUEUE_BUDGET_SHARE,
+                value(names.QUEUE_BUDGET_SHARE),
+                DEFAULT_QUEUE_BUDGET_SHARE,
+                0.0,
+                1.0,
+                float,
+                "a share of each action's budget",
+            ),
             host_storage=host_storage_from(value),
             campaigns=parse_boolean(names.CAMPAIGNS, value(names.CAMPAIGNS), default=False),
             campaign_queue_name=campaign_queue_name_from(env),
@@ -284,6 +305,14 @@ class Settings:
             onprem_actions=parse_onprem_actions(value(names.ONPREM_ACTIONS)),
             verify_after_seconds=parse_verify_after(value(names.VERIFY_AFTER_SECONDS)),
             verify_queue_name=_verify_queue(env),
+            campaign_approval=parse_campaign_approval(value(names.CAMPAIGN_APPROVAL)),
+            campaign_preview_ttl_seconds=parse_integer(
+                names.CAMPAIGN_PREVIEW_TTL_SECONDS,
+                value(names.CAMPAIGN_PREVIEW_TTL_SECONDS),
+                DEFAULT_CAMPAIGN_PREVIEW_TTL_SECONDS,
+                MIN_CAMPAIGN_PREVIEW_TTL_SECONDS,
+                MAX_CAMPAIGN_PREVIEW_TTL_SECONDS,
+            ),
         )
         check_protected_count(settings.protected_groups, settings.protected_roles)
         if settings.release_actions and not settings.containment_records:

@@ -25,6 +25,10 @@ DEFAULT_ACTION_BUDGET: tuple[tuple[str, int], ...] = (
     (ActiveDirectoryAction.ENABLE.value, 50),
 )
 MAX_ACTION_BUDGET = 100_000
+# The share of each action's hourly units only the request queue (Sentinel incidents) may take:
+# HTTP callers together take the rest, so a leaked caller credential cannot spend what the next
+# incident needs (docs/DEPLOY.md, "The action budget").
+DEFAULT_QUEUE_BUDGET_SHARE = 0.25
 BUDGET_OFF = "off"
 
 

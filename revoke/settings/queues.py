@@ -35,19 +35,23 @@ def verify_queue_name_from(environ: Mapping[str, str]) -> str:
 
 
 def distinct_queues(environ: Mapping[str, str]) -> None:
-    """The verify queue is its own: a verification message on the request or campaign queue would be
-    read as a containment request (or a campaign page), and the other way round."""
-    verify = verify_queue_name_from(environ)
-    for setting, name in (
+    """The request, campaign and verify queues and their poison queues are six queues, never fewer:
+    a trigger handed another's messages would not act on them as they were meant (a check after the
+    sync read as a containment request, a campaign chunk as an incident)."""
+    queues = (
         (SettingNames.QUEUE_NAME, queue_name_from(environ)),
         (SettingNames.CAMPAIGN_QUEUE_NAME, campaign_queue_name_from(environ)),
-    ):
-        if name == verify or poison_queue_of(name) == verify or poison_queue_of(verify) == name:
-            raise SettingsError(
-                SettingNames.VERIFY_QUEUE_NAME,
-                f"{verify!r} is the queue (or poison queue) {setting} names",
-                expected=f"a queue name other than {SettingNames.QUEUE_NAME}'s and {SettingNames.CAMPAIGN_QUEUE_NAME}'s",
-            )
+        (SettingNames.VERIFY_QUEUE_NAME, verify_queue_name_from(environ)),
+    )
+    for later, (setting, name) in enumerate(queues):
+        for earlier_setting, earlier in queues[:later]:
+            if {name, poison_queue_of(name)} & {earlier, poison_queue_of(earlier)}:
+                raise SettingsError(
+                    setting,
+                    f"{name!r} shares a queue with {earlier_setting} {earlier!r} or its poison queue",
+                    expected=f"a queue name that is neither {earlier_setting}'s, its poison queue, nor the queue "
+                    "whose poison queue it is",
+                )
 
 
 def _queue_name(setting: str, environ: Mapping[str, str], default: str) -> str:

@@ -12,6 +12,7 @@ from conftest import INFRA, function_app_settings
 
 from revoke import settings as code
 from revoke.settings import RevocationAction, SettingNames
+from revoke.settings import campaigns as campaign_settings
 
 # What the code falls back to when a setting is absent, as the string an app setting would hold.
 CODE_DEFAULTS = {
@@ -33,6 +34,7 @@ CODE_DEFAULTS = {
     SettingNames.MAX_PARALLEL: str(code.DEFAULT_MAX_PARALLEL),
     SettingNames.CALLER_AUTH: code.CallerAuth.ENTRA.value,
     SettingNames.ACTION_BUDGET: ",".join(f"{action}={limit}" for action, limit in code.DEFAULT_ACTION_BUDGET),
+    SettingNames.QUEUE_BUDGET_SHARE: str(code.DEFAULT_QUEUE_BUDGET_SHARE),
     # Derived, each tested below: this cloud's sign-in endpoint, this tenant, the API registration.
     SettingNames.AUTH_AUTHORITY: code.DEFAULT_AUTH_AUTHORITY,
     SettingNames.AUTH_TENANT_ID: "",
@@ -54,6 +56,8 @@ CODE_DEFAULTS = {
     SettingNames.ONPREM_ACTIONS: "",  # none
     SettingNames.VERIFY_AFTER_SECONDS: str(code.DEFAULT_VERIFY_AFTER_SECONDS),
     SettingNames.VERIFY_QUEUE_NAME: code.DEFAULT_VERIFY_QUEUE_NAME,
+    SettingNames.CAMPAIGN_APPROVAL: code.CampaignApproval.TWO_PERSON.value,
+    SettingNames.CAMPAIGN_PREVIEW_TTL_SECONDS: str(code.DEFAULT_CAMPAIGN_PREVIEW_TTL_SECONDS),
 }
 
 
@@ -223,6 +227,10 @@ def test_no_setting_that_flex_consumption_manages_itself(templates: dict[str, di
 CODE_RANGES = {
     "revokeRetryBudgetSeconds": (code.MIN_RETRY_BUDGET_SECONDS, code.MAX_RETRY_BUDGET_SECONDS),
     "revokeMaxBodyBytes": (code.MIN_MAX_BODY_BYTES, code.MAX_BODY_BYTES_CEILING),
+    "revokeCampaignPreviewTtlSeconds": (
+        campaign_settings.MIN_CAMPAIGN_PREVIEW_TTL_SECONDS,
+        campaign_settings.MAX_CAMPAIGN_PREVIEW_TTL_SECONDS,
+    ),
 }
 
 
