@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Any
+from urllib.parse import quote
 
 from revoke.errors import GraphError, PermanentGraphError, TransientGraphError, Unconfirmed
 from revoke.graph.transport import GraphReply
@@ -95,6 +96,34 @@ def lookup_answers(asked: UserIdentifier) -> Callable[[GraphReply], GraphError |
         return None
 
     return answers_what_was_asked
+
+
+def by_sid_filter(sid: str) -> str:
+    """The `$filter` that finds what was synced from the on-premises account `sid`, encoded for a URL."""
+    if not is_sid(sid):
+        raise ValueError("not a SID")  # never sent: every SID is checked when the payload is read
+    return "$filter=" + quote(f"onPremisesSecurityIdentifier eq '{sid}'", safe="'")
+
+
+def at_most_one_about_the_sid(
+    reply: GraphReply, sid: str, *, listing: str, another: str, several: str
+) -> GraphError | None:
+    """The check for a list filtered by SID: a 200 list of objects, each naming `sid`, at most one.
+
+    An empty list is an answer (nothing was synced from that account). An item naming another SID
+    fails closed, as the look-ups' "answers what was asked" rule does; two items cannot say which one.
+    """
+    if reply.status != 200:
+        return Unconfirmed(f"HTTP {reply.status} is not a list of {listing}", status=reply.status)
+    items = reply.body.get("value") if isinstance(reply.body, dict) else None
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        return Unconfirmed(f"the answer to the SID look-up is not a list of {listing}", status=200)
+    named = [item.get("onPremisesSecurityIdentifier") for item in items]
+    if any(not isinstance(value, str) or value.upper() != sid.upper() for value in named):
+        return PermanentGraphError(another, status=200)
+    if len(items) > 1:
+        return PermanentGraphError(several, status=200)
+    return None
 
 
 NOT_ASKED_ID = "Graph's membership answer names an id that was not asked about"

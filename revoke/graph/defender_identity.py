@@ -26,15 +26,15 @@ from urllib.parse import quote
 
 from revoke.deadline import Deadline
 from revoke.errors import GraphError, PermanentGraphError, TransientGraphError, Unconfirmed
-from revoke.graph.answers import action_result
+from revoke.graph.answers import action_result, at_most_one_about_the_sid, by_sid_filter
 from revoke.graph.sending import CallSender
 from revoke.graph.transport import GraphCall, GraphReply
-from revoke.identifiers import is_sid
 from revoke.outcomes import ActionResult, Outcome
 
 IDENTITY_ACCOUNTS = "/security/identities/identityAccounts"
 ACTIVE_DIRECTORY = "activedirectory"  # the identityProvider value, compared without regard to case
 ANOTHER_ACCOUNT = "Defender for Identity's answer names another account than the one asked for"
+SEVERAL_ACCOUNTS = "Defender for Identity lists more than one identity account for this SID"
 UNKNOWN_ACCOUNT = (
     "Defender for Identity knows no account with this SID (is its sensor on the domain controllers?): "
     "disable the Active Directory account by hand"
@@ -100,10 +100,7 @@ class DefenderForIdentity:
 
 
 def _find_call(sid: str) -> GraphCall:
-    if not is_sid(sid):
-        raise ValueError("not a SID")  # never sent: the look-up's SID is checked when it is read
-    condition = quote(f"onPremisesSecurityIdentifier eq '{sid}'", safe="'")
-    return GraphCall("GET", f"{IDENTITY_ACCOUNTS}?$filter={condition}", check=_listed_for(sid))
+    return GraphCall("GET", f"{IDENTITY_ACCOUNTS}?{by_sid_filter(sid)}", check=_listed_for(sid))
 
 
 def _invoke_call(account: IdentityAccount, action: str) -> GraphCall:
@@ -117,18 +114,9 @@ def _listed_for(sid: str) -> Callable[[GraphReply], GraphError | None]:
     """A list answer: 200 with a `value` list, every item about `sid` (an empty list is an answer too)."""
 
     def about_the_sid(reply: GraphReply) -> GraphError | None:
-        if reply.status != 200:
-            return Unconfirmed(f"HTTP {reply.status} is not a list of identity accounts", status=reply.status)
-        items = reply.body.get("value") if isinstance(reply.body, dict) else None
-        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
-            return Unconfirmed("Defender for Identity's answer is not a list of identity accounts", status=200)
-        if any(not _same_sid(item.get("onPremisesSecurityIdentifier"), sid) for item in items):
-            return PermanentGraphError(ANOTHER_ACCOUNT, status=200)
-        if len(items) > 1:
-            return PermanentGraphError(
-                "Defender for Identity lists more than one identity account for this SID", status=200
-            )
-        return None
+        return at_most_one_about_the_sid(
+            reply, sid, listing="identity accounts", another=ANOTHER_ACCOUNT, several=SEVERAL_ACCOUNTS
+        )
 
     return about_the_sid
 

@@ -39,7 +39,7 @@ from urllib.parse import quote
 
 from revoke.deadline import Deadline
 from revoke.errors import GraphError, PermanentGraphError, TransientGraphError, Unconfirmed
-from revoke.graph.answers import LOOKUP_PROPERTIES, user_lookup
+from revoke.graph.answers import ANOTHER_USER, LOOKUP_PROPERTIES, user_lookup
 from revoke.graph.sending import CallSender
 from revoke.graph.transport import GraphCall, GraphReply
 from revoke.identifiers import UserIdentifier, is_object_id
@@ -54,7 +54,6 @@ SELECT = "$select=" + ",".join(LOOKUP_PROPERTIES)
 _FILTERED_BY = {"object_id": "id", "upn": "userPrincipalName"}
 _KEPT = "'(),@"  # left as they are in the encoded filter; everything else is percent-encoded
 
-ANOTHER_USER = "Graph's look-up answer names another user than the one asked for"
 UNREADABLE_USER = "the look-up answer lacks a user's id or userPrincipalName"
 TWO_USERS = "Graph's look-up answer names more than one user for this name"
 REPEATED = "Graph's look-up answer names one user twice, or two users for one name, so it cannot say this one is absent"

@@ -12,14 +12,19 @@ fails closed, as the look-ups' "answers what was asked" rule does (revoke.graph.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from urllib.parse import quote
 
 from revoke.deadline import Deadline
-from revoke.errors import GraphError, PermanentGraphError, TransientGraphError, Unconfirmed
-from revoke.graph.answers import ANOTHER_USER, LOOKUP_PROPERTIES, lookup_complete, user_lookup
+from revoke.errors import GraphError, PermanentGraphError, TransientGraphError
+from revoke.graph.answers import (
+    ANOTHER_USER,
+    LOOKUP_PROPERTIES,
+    at_most_one_about_the_sid,
+    by_sid_filter,
+    lookup_complete,
+    user_lookup,
+)
 from revoke.graph.sending import CallSender
 from revoke.graph.transport import GraphCall, GraphReply
-from revoke.identifiers import is_sid
 from revoke.outcomes import UserLookup
 
 SELECT = "$select=" + ",".join(LOOKUP_PROPERTIES)
@@ -39,26 +44,15 @@ class SidDirectory:
 
 
 def _call(sid: str) -> GraphCall:
-    if not is_sid(sid):
-        raise ValueError("not a SID")  # never sent: entities' SIDs are checked when the payload is read
-    condition = quote(f"onPremisesSecurityIdentifier eq '{sid}'", safe="'")
-    return GraphCall("GET", f"/users?$filter={condition}&{SELECT}", check=_about(sid))
+    return GraphCall("GET", f"/users?{by_sid_filter(sid)}&{SELECT}", check=_about(sid))
 
 
 def _about(sid: str) -> Callable[[GraphReply], GraphError | None]:
     def users_synced_from_the_sid(reply: GraphReply) -> GraphError | None:
-        if reply.status != 200:
-            return Unconfirmed(f"HTTP {reply.status} is not a list of users", status=reply.status)
-        items = reply.body.get("value") if isinstance(reply.body, dict) else None
-        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
-            return Unconfirmed("Graph's answer to the SID look-up is not a list of users", status=200)
-        if any(str(item.get("onPremisesSecurityIdentifier", "")).upper() != sid for item in items):
-            return PermanentGraphError(ANOTHER_USER, status=200)
-        if len(items) > 1:
-            return PermanentGraphError(SEVERAL_USERS, status=200)
-        if items:
-            return lookup_complete(GraphReply(200, items[0]))
-        return None
+        problem = at_most_one_about_the_sid(reply, sid, listing="users", another=ANOTHER_USER, several=SEVERAL_USERS)
+        if problem is None and reply.body["value"]:
+            return lookup_complete(GraphReply(200, reply.body["value"][0]))
+        return problem
 
     return users_synced_from_the_sid
 
