@@ -163,7 +163,7 @@ def test_a_release_without_a_reason_is_400_naming_the_field_and_sends_nothing(
     response = release_http(http_request(body))
 
     assert (response.status_code, body_of(response)["error"]["code"]) == (400, "reason_required")
-    assert "these accounts be released" in body_of(response)["error"]["message"]
+    assert "these accounts should be released" in body_of(response)["error"]["message"]
     assert app.requests == [] and ADELE[1] in app.disabled
     assert [e["outcome"] for e in logs.audit_events()] == ["rejected"]
 

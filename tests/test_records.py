@@ -296,6 +296,27 @@ def test_releases_draw_on_their_own_action_budget(
     assert record_of(store, MEGAN[1]) is not None  # not released, still recorded
 
 
+def test_a_release_gives_back_the_unit_of_a_user_graph_no_longer_knows(
+    app: GraphSimulator, authority: EntraAuthority, store: str, azurite: Azurite
+) -> None:
+    """Deleted between the look-up and the enable: Graph answers 404, and the unit goes back, as a
+    containment's does, so the next release still has it."""
+    from revoke.policy.budget import TABLE_NAME as BUDGET_TABLE
+
+    TableServiceClient.from_connection_string(azurite.connection_string).delete_table(BUDGET_TABLE)
+    contain(authority, {"users": [ADELE[1], MEGAN[1]], "actions": ["disableAccount"]})
+    gone = {"error": {"code": "Request_ResourceNotFound", "message": "Resource does not exist."}}
+    app.inject(Fault(status=404, body=gone, method="PATCH", match=lambda path: path.endswith(ADELE[1])))
+    one_unit = {"REVOKE_ACTION_BUDGET": "enableAccount=1", "REVOKE_QUEUE_BUDGET_SHARE": "0"}
+    with app_settings(one_unit):
+        first = release(authority, {"users": [ADELE[1]], "actions": ["enableAccount"]})
+        second = release(authority, {"users": [MEGAN[1]], "actions": ["enableAccount"]})
+
+    assert body_of(first)["results"][0]["actions"][0]["outcome"] == "not_found"
+    assert (second.status_code, body_of(second)["results"][0]["outcome"]) == (200, "released")
+    assert app.enabled == {MEGAN[1]: 1}
+
+
 # --- one store for every instance ------------------------------------------------------------------
 
 

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Protocol
 
 from revoke.actions import ActiveDirectoryAction, ContainmentAction, allowed_subset
 from revoke.audit.events import RequestContext, audit_event, emit
-from revoke.containment.action_run import UNEXPECTED, ActionRun, Graph
+from revoke.containment.action_run import ActionRun, Graph
 from revoke.containment.active_directory import IdentityAccounts, OnPremisesRun
+from revoke.containment.budgeting import BudgetGate
 from revoke.containment.handoff import Handoff, handoffs
 from revoke.containment.ledger import Ledger, Step
 from revoke.containment.protection import ProtectedUsers, UnverifiedProtection
@@ -24,7 +25,7 @@ from revoke.containment.resolution import Resolution, SidUsers, resolve
 from revoke.containment.verdict import TargetOutcome, TargetResult
 from revoke.containment.verification import DisabledUser, disabled_users
 from revoke.deadline import Deadline
-from revoke.errors import BudgetUnavailable, CallerNotPermitted, NoResolvableAccount, RequestRejected
+from revoke.errors import CallerNotPermitted, NoResolvableAccount, RequestRejected
 from revoke.intake.payloads import (
     RevocationRequest,
     SkippedEntity,
@@ -38,7 +39,7 @@ from revoke.policy.roles import ROLE_DISABLE, Caller, roles_for
 from revoke.settings import Settings
 
 if TYPE_CHECKING:  # the budget's Table Storage client is imported only by a deployment that has one
-    from revoke.policy.budget import ActionBudget, Reservation
+    from revoke.policy.budget import ActionBudget
 
 # Who is calling, asked once the invocation's deadline runs (HTTP); raises CallerRefused.
 Authenticate = Callable[[Deadline], Caller]
@@ -82,16 +83,6 @@ DRY_RUN = ActionResult(Outcome.DRY_RUN, detail="dry run: nothing sent to Graph")
 QUEUE_TRIGGER = "queue"
 
 
-def _charge_back(result: ActionResult | None) -> bool:
-    """Whether a granted unit goes back: Graph does not know the user, or nothing reached Graph.
-
-    An unexpected internal failure keeps its unit: whether anything was sent is not known.
-    """
-    if result is None or result is UNEXPECTED:
-        return False
-    return result.outcome is Outcome.NOT_FOUND or (result.attempts == 0 and not result.outcome.is_success)
-
-
 class FollowUps(Protocol):
     """After the verdicts, before the comment: incident tasks and the check after the next sync."""
 
@@ -129,7 +120,7 @@ class Containment:
         self._settings = settings
         self._graph = graph
         self._incidents = incidents
-        self._budget = budget
+        self._budget = BudgetGate(settings, budget)
         self._records = records  # None: REVOKE_CONTAINMENT_RECORDS=false
         self._identity_accounts = identity_accounts  # Defender for Identity, when REVOKE_ONPREM_ACTIONS is set
         self._follow_ups = follow_ups
@@ -241,14 +232,14 @@ class Containment:
                 for i in open_targets:
                     ledger.add(i, step, DRY_RUN)
             elif open_targets:
-                reservation, granted = self._within_budget(step, open_targets, ledger, deadline, context.trigger)
-                over_budget = over_budget or (reservation is not None and len(granted) < len(open_targets))
-                if granted and isinstance(step, ContainmentAction):
-                    run.take(step, granted)
-                elif granted and isinstance(step, ActiveDirectoryAction) and on_premises is not None:
-                    on_premises.take(step, granted)
-                if granted:
-                    self._refund_unsent(reservation, step, granted, ledger, deadline)
+                queue = context.trigger == QUEUE_TRIGGER  # the request queue draws on the whole budget
+                admitted = self._budget.admit(step, open_targets, ledger, deadline, queue=queue)
+                over_budget = over_budget or admitted.refused_any
+                if admitted.granted and isinstance(step, ContainmentAction):
+                    run.take(step, admitted.granted)
+                elif admitted.granted and isinstance(step, ActiveDirectoryAction) and on_premises is not None:
+                    on_premises.take(step, admitted.granted)
+                self._budget.refund_unsent(admitted, step, ledger, deadline)
         results = ledger.results()
         if self._records is not None and not dry_run:
             reached = {i: ledger.confirmed(i) for i in range(len(targets))}
@@ -267,43 +258,6 @@ class Containment:
             handoffs=handoffs(results, [ledger.kind(i) for i in range(len(targets))], lookups),
             disabled=disabled_users(results, addresses, lookups, found),
         )
-
-    def _within_budget(
-        self, action: Step, indexes: list[int], ledger: Ledger, deadline: Deadline, trigger: str
-    ) -> tuple[Reservation | None, list[int]]:
-        """The reservation, and the targets `action` may be sent for now (one unit of its budget each,
-        reserved before sending). The rest are refused, saying when the budget frees up, or deferred
-        when its store cannot be reached (fail closed). The request queue draws on the whole budget;
-        HTTP callers on their share of it."""
-        if self._budget is None or self._settings.budget_for(action) is None:
-            return None, indexes
-        try:
-            reservation = self._budget.reserve(action, len(indexes), deadline, queue=trigger == QUEUE_TRIGGER)
-        except BudgetUnavailable as problem:
-            unavailable = ActionResult(Outcome.DEFERRED, detail=f"{problem}; nothing sent (the budget fails closed)")
-            for i in indexes:
-                ledger.add(i, action, unavailable)
-            return None, []
-        refused = ActionResult(Outcome.REFUSED, detail=reservation.refusal)
-        for i in indexes[reservation.granted :]:
-            ledger.add(i, action, refused)
-        return reservation, indexes[: reservation.granted]
-
-    def _refund_unsent(
-        self,
-        reservation: Reservation | None,
-        action: Step,
-        granted: list[int],
-        ledger: Ledger,
-        deadline: Deadline,
-    ) -> None:
-        """Units back for targets nothing reached Graph for, and for users Graph does not know: the
-        budget counts what was sent to someone, so an outage or made-up ids cannot spend the hour."""
-        if self._budget is None or reservation is None:
-            return
-        unsent = sum(1 for i in granted if _charge_back(ledger.result_of(i, action)))
-        if unsent:
-            self._budget.refund(reservation, unsent, deadline)
 
     def _actions_for(self, request: RevocationRequest, caller: Caller | None) -> tuple[ContainmentAction, ...]:
         """Named actions: the deployment must allow each and the caller hold its role. None named: every

@@ -9,6 +9,7 @@ request's actions, and for a user synced from Active Directory, the Active Direc
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import Enum
 
 from revoke.actions import ActiveDirectoryAction, ContainmentAction
 from revoke.audit.events import RequestContext, audit_event, emit
@@ -18,6 +19,14 @@ from revoke.outcomes import ActionResult, Outcome
 
 # One thing done to a target: a containment action, or an Active Directory action that completes one.
 Step = ContainmentAction | ActiveDirectoryAction
+
+
+def step_result(plan: Sequence[Enum], records: Sequence[ActionRecord], step: Enum) -> ActionResult | None:
+    """The result `step` got in a target's `plan`, whose results so far are `records`, in order."""
+    if step not in plan:
+        return None
+    position = plan.index(step)
+    return records[position].result if position < len(records) else None
 
 
 class Ledger:
@@ -73,12 +82,7 @@ class Ledger:
 
     def result_of(self, index: int, step: Step) -> ActionResult | None:
         """The result `step` got for target `index`; None while it has none (or it is not in the target's plan)."""
-        plan = self._plans[index]
-        if step not in plan:
-            return None
-        position = plan.index(step)
-        records = self._records[index]
-        return records[position].result if position < len(records) else None
+        return step_result(self._plans[index], self._records[index], step)
 
     def add(self, index: int, step: Step, result: ActionResult) -> None:
         """The result of `step` (which must be the target's next) on target `index`."""

@@ -38,13 +38,15 @@ from typing import TYPE_CHECKING, Protocol
 from revoke.actions import ActiveDirectoryAction, ReleaseAction, allowed_release_subset
 from revoke.audit.events import RequestContext, audit_event, emit
 from revoke.containment.active_directory import IdentityAccounts, OnPremisesRun
+from revoke.containment.budgeting import BudgetGate
 from revoke.containment.core import DRY_RUN, Authenticate, ContainmentReport, IncidentComments
+from revoke.containment.ledger import step_result
 from revoke.containment.protection import PROTECTED, ProtectedUsers, look_up, lookup_failure
 from revoke.containment.recording import NOT_CONTAINED_HERE, clear_undone, records_of
 from revoke.containment.records import ContainmentRecord, ReleaseRecords
 from revoke.containment.verdict import ActionRecord, TargetOutcome, TargetResult, unfinished
 from revoke.deadline import Deadline
-from revoke.errors import BudgetUnavailable, RequestRejected
+from revoke.errors import RequestRejected
 from revoke.identifiers import UserIdentifier
 from revoke.intake.payloads import correlation_id_in, load_document
 from revoke.intake.release_request import ReleaseRequest, read_release_request
@@ -145,6 +147,9 @@ class ReleaseLedger:
             )
         )
 
+    def result_of(self, index: int, action: Step) -> ActionResult | None:
+        return step_result(self._plans[index], self._records[index], action)
+
     def last_outcome(self, index: int) -> Outcome | None:
         records = self._records[index]
         return records[-1].result.outcome if records else None
@@ -186,7 +191,7 @@ class Release:
         self._incidents = incidents
         self._protected = ProtectedUsers.of(settings)
         self._records = records  # None only with REVOKE_CONTAINMENT_RECORDS=false, which allows no release
-        self._budget = budget
+        self._budget = BudgetGate(settings, budget)
         self._identity_accounts = identity_accounts  # Defender for Identity, when REVOKE_ONPREM_ACTIONS is set
 
     def handle(
@@ -256,12 +261,13 @@ class Release:
                 for i in allowed:
                     ledger.add(i, step, DRY_RUN)
             elif allowed:
-                granted, refused = self._within_budget(step, allowed, ledger, deadline)
-                over_budget = over_budget or refused
-                if granted and isinstance(step, ReleaseAction):
-                    self._take(step, granted, object_ids, ledger, deadline)
-                elif granted and on_premises is not None and isinstance(step, ActiveDirectoryAction):
-                    on_premises.take(step, granted)
+                admitted = self._budget.admit(step, allowed, ledger, deadline)
+                over_budget = over_budget or admitted.refused_any
+                if admitted.granted and isinstance(step, ReleaseAction):
+                    self._take(step, admitted.granted, object_ids, ledger, deadline)
+                elif admitted.granted and on_premises is not None and isinstance(step, ActiveDirectoryAction):
+                    on_premises.take(step, admitted.granted)
+                self._budget.refund_unsent(admitted, step, ledger, deadline)
         results = ledger.results()
         if not self._settings.dry_run:
             undone = {i: ledger.confirmed(i) for i in records}
@@ -277,25 +283,6 @@ class Release:
             release=True,
             not_contained_here=bool(targets) and all(i in uncontained for i in range(len(targets))),
         )
-
-    def _within_budget(
-        self, action: Step, indexes: list[int], ledger: ReleaseLedger, deadline: Deadline
-    ) -> tuple[list[int], bool]:
-        """The targets `action` may be sent for now, one unit of its own budget each (REVOKE_ACTION_BUDGET),
-        and whether the budget refused any; deferred, nothing sent, when the budget cannot be reached."""
-        if self._budget is None or self._settings.budget_for(action.value) is None:
-            return indexes, False
-        try:
-            reservation = self._budget.reserve(action.value, len(indexes), deadline)
-        except BudgetUnavailable as problem:
-            unavailable = ActionResult(Outcome.DEFERRED, detail=f"{problem}; nothing sent (the budget fails closed)")
-            for i in indexes:
-                ledger.add(i, action, unavailable)
-            return [], False
-        refused = ActionResult(Outcome.REFUSED, detail=reservation.refusal)
-        for i in indexes[reservation.granted :]:
-            ledger.add(i, action, refused)
-        return indexes[: reservation.granted], reservation.granted < len(indexes)
 
     def _checked(
         self,

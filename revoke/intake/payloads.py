@@ -239,7 +239,7 @@ def _direct_request(document: Mapping[str, Any], require_reason: bool) -> Revoca
     return RevocationRequest(
         targets=tuple(found.targets.values()),
         reason=read_reason(
-            field_named(document, "reason"), required=require_reason, asked="these accounts be contained"
+            field_named(document, "reason"), required=require_reason, asked="these accounts should be contained"
         ),
         alert_id=_text(document, "alertId"),
         incident_id=_text(document, "incidentId"),

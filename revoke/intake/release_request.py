@@ -56,7 +56,7 @@ def read_release_request(document: Mapping[str, Any], *, require_reason: bool = 
     return ReleaseRequest(
         tuple(targets.values()),
         parse_release_actions(actions or ()),
-        read_reason(fields.get("reason"), required=require_reason, asked="these accounts be released"),
+        read_reason(fields.get("reason"), required=require_reason, asked="these accounts should be released"),
         _text(fields, "incidentId"),
     )
 
