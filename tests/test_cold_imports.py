@@ -37,6 +37,12 @@ HEAVY = (
     "revoke.containment.release",
     "revoke.app.readiness",
     "revoke.app.verify_runtime",  # the check after the next sync: its queue client
+    "revoke.containment.verification",  # ... and its scheduling, with REVOKE_VERIFY_AFTER_SECONDS
+    "revoke.containment.follow_up",  # incident tasks and the check after the sync
+    "revoke.containment.records",  # the containment records, with REVOKE_CONTAINMENT_RECORDS
+    "revoke.containment.recording",
+    "revoke.containment.active_directory",  # Active Directory, with REVOKE_ONPREM_ACTIONS
+    "revoke.graph.defender_identity",
 )
 # Indexing does not even build the credential: azure-identity comes with the first invocation.
 HEAVY_AT_INDEXING = (*HEAVY, "azure.identity")
@@ -117,8 +123,15 @@ def test_the_first_containment_in_key_mode_imports_no_heavy_module(graph: GraphS
     [
         ({"REVOKE_CALLER_AUTH": "entra"}, "jwt"),
         ({"REVOKE_SENTINEL_WORKSPACE": WORKSPACE, "REVOKE_INCIDENT_COMMENTS": "true"}, "revoke.sentinel"),
+        ({"REVOKE_VERIFY_AFTER_SECONDS": "2100"}, "revoke.containment.verification"),
+        ({"REVOKE_ONPREM_ACTIONS": "disableAccount"}, "revoke.graph.defender_identity"),
     ],
-    ids=["entra callers: the token check", "comments on: the Sentinel comment"],
+    ids=[
+        "entra callers: the token check",
+        "comments on: the Sentinel comment",
+        "the check after the next sync",
+        "Active Directory through Defender for Identity",
+    ],
 )  # fmt: skip
 def test_a_deployment_that_uses_a_heavy_module_imports_it_with_the_first_containment(
     graph: GraphSimulator, settings: dict[str, str], needed: str

@@ -19,7 +19,6 @@ from azure.core.credentials import TokenCredential
 
 from revoke.audit.redaction import protect_logs
 from revoke.containment.core import Authenticate, Containment
-from revoke.containment.verification import VerifyQueue
 from revoke.deadline import Deadline
 from revoke.errors import SettingsError
 from revoke.graph.client import GraphClient
@@ -36,6 +35,7 @@ if TYPE_CHECKING:  # imported where used: a cold start needs neither
     from revoke.containment.follow_up import ContainmentFollowUps
     from revoke.containment.records import RecordTable, RecordWriter
     from revoke.containment.release import Release
+    from revoke.containment.verification import VerifyQueue
     from revoke.policy.budget import ActionBudget
     from revoke.sentinel.incident_report import IncidentReporter
 
@@ -113,15 +113,18 @@ def containment_with(
     )
 
 
-def follow_ups(settings: Settings, reporter: IncidentReporter | None) -> ContainmentFollowUps:
-    """Incident tasks beside the comments, and the check after the next sync on the verify queue."""
-    from revoke.containment.follow_up import ContainmentFollowUps
-
+def follow_ups(settings: Settings, reporter: IncidentReporter | None) -> ContainmentFollowUps | None:
+    """Incident tasks beside the comments, and the check after the next sync on the verify queue;
+    None when both are off, so such a deployment never imports them."""
     tasks = None
     if reporter is not None and settings.sentinel_workspace is not None:
         from revoke.sentinel.incident_tasks import IncidentTasks
 
         tasks = IncidentTasks(reporter.commenter, settings.sentinel_workspace)
+    if tasks is None and settings.verify_after_seconds is None:
+        return None
+    from revoke.containment.follow_up import ContainmentFollowUps
+
     return ContainmentFollowUps(settings, tasks, partial(verify_queue, settings))
 
 
@@ -178,9 +181,11 @@ def record_table(settings: Settings, credential_for: Callable[[Settings], TokenC
 
 
 def record_writer(table: RecordTable | None) -> RecordWriter | None:
+    if table is None:
+        return None
     from revoke.containment.records import RecordWriter
 
-    return RecordWriter(table) if table is not None else None
+    return RecordWriter(table)
 
 
 def shared_records(settings: Settings) -> RecordTable | None:

@@ -14,16 +14,13 @@ from typing import TYPE_CHECKING, Protocol
 from revoke.actions import ActiveDirectoryAction, ContainmentAction, allowed_subset
 from revoke.audit.events import RequestContext, audit_event, emit
 from revoke.containment.action_run import ActionRun, Graph
-from revoke.containment.active_directory import IdentityAccounts, OnPremisesRun
 from revoke.containment.budgeting import BudgetGate
+from revoke.containment.disabled import DisabledUser, disabled_users
 from revoke.containment.handoff import Handoff, handoffs
 from revoke.containment.ledger import Ledger, Step
 from revoke.containment.protection import ProtectedUsers, UnverifiedProtection
-from revoke.containment.recording import Recording
-from revoke.containment.records import RecordWriter, Requester
 from revoke.containment.resolution import Resolution, SidUsers, resolve
 from revoke.containment.verdict import TargetOutcome, TargetResult
-from revoke.containment.verification import DisabledUser, disabled_users
 from revoke.deadline import Deadline
 from revoke.errors import CallerNotPermitted, NoResolvableAccount, RequestRejected
 from revoke.intake.payloads import (
@@ -38,7 +35,10 @@ from revoke.outcomes import ActionResult, CommentResult, Outcome, TasksResult, U
 from revoke.policy.roles import ROLE_DISABLE, Caller, roles_for
 from revoke.settings import Settings
 
-if TYPE_CHECKING:  # the budget's Table Storage client is imported only by a deployment that has one
+if TYPE_CHECKING:  # imported only by a deployment that uses them: the budget's Table Storage client,
+    # the containment records, and Active Directory through Defender for Identity
+    from revoke.containment.active_directory import IdentityAccounts
+    from revoke.containment.records import RecordWriter, Requester
     from revoke.policy.budget import ActionBudget
 
 # Who is calling, asked once the invocation's deadline runs (HTTP); raises CallerRefused.
@@ -225,7 +225,11 @@ class Containment:
         accounts = self._identity_accounts
         onprem = self._settings.onprem_actions if accounts is not None else ()
         run = ActionRun(self._graph, addresses, ledger, lookups, deadline, actions, onprem)
-        on_premises = OnPremisesRun(accounts, ledger, lookups, deadline) if accounts is not None and onprem else None
+        on_premises = None
+        if accounts is not None and onprem:
+            from revoke.containment.active_directory import OnPremisesRun
+
+            on_premises = OnPremisesRun(accounts, ledger, lookups, deadline)
         for step in steps_in_order(actions, onprem):
             open_targets = ledger.open_targets(step)
             if dry_run:
@@ -243,6 +247,8 @@ class Containment:
         results = ledger.results()
         if self._records is not None and not dry_run:
             reached = {i: ledger.confirmed(i) for i in range(len(targets))}
+            from revoke.containment.recording import Recording
+
             recording = Recording(self._records, self._graph, context, deadline)
             results = recording.record(addresses, reached, results, lookups, requester)
         found = on_premises.found() if on_premises is not None else {}

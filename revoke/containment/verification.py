@@ -24,14 +24,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from revoke.actions import ActiveDirectoryAction, ContainmentAction
 from revoke.audit.events import RequestContext, audit_event, emit
-from revoke.containment.verdict import TargetResult
+from revoke.containment.disabled import DisabledUser
 from revoke.deadline import Deadline
 from revoke.errors import RetryLater, SettingsError
 from revoke.graph.defender_identity import IdentityAccount
-from revoke.identifiers import UserIdentifier, is_object_id, is_sid, parse_user_identifier
-from revoke.outcomes import AccountState, CommentResult, Outcome, UserLookup, VerificationResult
+from revoke.identifiers import is_object_id, is_sid, parse_user_identifier
+from revoke.outcomes import AccountState, CommentResult, VerificationResult
 from revoke.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -42,47 +41,6 @@ MAX_USERS_PER_MESSAGE = 100  # a queue message holds at most 64 KiB; a user take
 VERIFY_REASON = "check after the next directory sync"
 SCHEDULE_FLOOR_SECONDS = 5.0  # scheduling after a containment that used its whole budget still gets this long
 _MAX_TEXT = 512
-
-
-@dataclass(frozen=True)
-class DisabledUser:
-    """A user the request disabled: how the request named them, the name to read them by, and the
-    Defender for Identity account whose Active Directory account was disabled too, if it was."""
-
-    user: str
-    address: str  # object id; the UPN when no clean look-up gave one
-    identity_account: str | None = None
-    sid: str | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        account = {"id": self.identity_account, "sid": self.sid} if self.identity_account else None
-        return {"user": self.user, "address": self.address, "identityAccount": account}
-
-
-def disabled_users(
-    results: Sequence[TargetResult],
-    targets: Sequence[UserIdentifier],
-    lookups: Mapping[int, UserLookup],
-    accounts: Mapping[int, IdentityAccount],
-) -> tuple[DisabledUser, ...]:
-    """Every target Graph confirmed disabled, with what the check after the next sync must read."""
-    disabled = []
-    for i, result in enumerate(results):
-        if not _confirmed(result, ContainmentAction.DISABLE_ACCOUNT.value):
-            continue
-        lookup = lookups.get(i)
-        clean = lookup is not None and lookup.error is None and not lookup.missing
-        address = str(lookup.object_id) if clean and lookup is not None and lookup.object_id else targets[i].value
-        account = accounts.get(i) if _confirmed(result, ActiveDirectoryAction.DISABLE.value) else None
-        if account is not None and account.found:
-            disabled.append(DisabledUser(result.user, address, account.identity_id, account.sid))
-        else:
-            disabled.append(DisabledUser(result.user, address))
-    return tuple(disabled)
-
-
-def _confirmed(result: TargetResult, action: str) -> bool:
-    return any(r.action == action and r.result.outcome is Outcome.DISABLED for r in result.actions)
 
 
 # --- scheduling -------------------------------------------------------------------------------

@@ -1,0 +1,58 @@
+"""Whom a containment disabled, and what the check after the next directory sync must read for each
+(revoke.containment.verification schedules it). Kept apart so that a containment without the check
+does not import it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from revoke.actions import ActiveDirectoryAction, ContainmentAction
+from revoke.containment.verdict import TargetResult
+from revoke.identifiers import UserIdentifier
+from revoke.outcomes import Outcome, UserLookup
+
+if TYPE_CHECKING:
+    from revoke.graph.defender_identity import IdentityAccount
+
+
+@dataclass(frozen=True)
+class DisabledUser:
+    """A user the request disabled: how the request named them, the name to read them by, and the
+    Defender for Identity account whose Active Directory account was disabled too, if it was."""
+
+    user: str
+    address: str  # object id; the UPN when no clean look-up gave one
+    identity_account: str | None = None
+    sid: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        account = {"id": self.identity_account, "sid": self.sid} if self.identity_account else None
+        return {"user": self.user, "address": self.address, "identityAccount": account}
+
+
+def disabled_users(
+    results: Sequence[TargetResult],
+    targets: Sequence[UserIdentifier],
+    lookups: Mapping[int, UserLookup],
+    accounts: Mapping[int, IdentityAccount],
+) -> tuple[DisabledUser, ...]:
+    """Every target Graph confirmed disabled, with what the check after the next sync must read."""
+    disabled = []
+    for i, result in enumerate(results):
+        if not _confirmed(result, ContainmentAction.DISABLE_ACCOUNT.value):
+            continue
+        lookup = lookups.get(i)
+        clean = lookup is not None and lookup.error is None and not lookup.missing
+        address = str(lookup.object_id) if clean and lookup is not None and lookup.object_id else targets[i].value
+        account = accounts.get(i) if _confirmed(result, ActiveDirectoryAction.DISABLE.value) else None
+        if account is not None and account.found:
+            disabled.append(DisabledUser(result.user, address, account.identity_id, account.sid))
+        else:
+            disabled.append(DisabledUser(result.user, address))
+    return tuple(disabled)
+
+
+def _confirmed(result: TargetResult, action: str) -> bool:
+    return any(r.action == action and r.result.outcome is Outcome.DISABLED for r in result.actions)
