@@ -14,6 +14,7 @@ import pytest
 from graphsim import Fault, GraphSimulator
 from graphsim.harness import LogCapture, http_request
 from revoke.app.triggers import revoke_http
+from revoke.settings import SettingNames, Settings
 from tests.conftest import ADELE, body_of
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,6 +27,16 @@ def test_local_settings_example_names_each_setting_once() -> None:
         return dict(pairs)
 
     json.loads((ROOT / "local.settings.json.example").read_text(), object_pairs_hook=no_repeats)
+
+
+def test_local_settings_example_names_every_setting_the_code_reads_and_reads_as_valid() -> None:
+    """AZURE_CLIENT_ID names the managed identity in Azure; a local run signs in otherwise."""
+    values = json.loads((ROOT / "local.settings.json.example").read_text())["Values"]
+    read = {name for name in SettingNames.all() if name.startswith("REVOKE_")}
+
+    assert read - values.keys() == set(), "settings the example lacks"
+    assert {name for name in values if name.startswith("REVOKE_")} - read == set(), "settings no code reads"
+    Settings.from_environment(values)  # raises SettingsError on a value the code refuses
 
 
 @pytest.mark.parametrize(
