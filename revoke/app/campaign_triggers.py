@@ -26,7 +26,7 @@ from revoke.app.triggers import STORAGE_CONNECTION
 from revoke.deadline import Deadline
 from revoke.errors import CallerRefused, GraphError, RequestRejected, SettingsError
 from revoke.policy.roles import ROLE_CAMPAIGN, Caller
-from revoke.settings import campaign_queue_name_from, poison_queue_of
+from revoke.settings import campaign_queue_name_from, max_dequeue_count, poison_queue_of
 
 if TYPE_CHECKING:  # the engine and its Storage clients are imported with the first campaign call
     from revoke.campaigns.engine import CampaignEngine
@@ -88,7 +88,7 @@ def campaign_poison(msg: func.QueueMessage) -> None:
     with audit_delivery():
         message = _message(msg)
         if message is not None:
-            _engine().poisoned(message, _max_dequeue_count())
+            _engine().poisoned(message, max_dequeue_count())
 
 
 def _answer(req: func.HttpRequest, operation: Callable[[CampaignEngine, Caller], HttpReply]) -> func.HttpResponse:
@@ -155,10 +155,3 @@ def _message(msg: func.QueueMessage) -> dict[str, Any] | None:
     if message is None:
         _engine().stray(body.decode("utf-8", errors="replace"), msg.id or "")
     return message
-
-
-def _max_dequeue_count() -> int:
-    from pathlib import Path
-
-    host = json.loads((Path(__file__).resolve().parents[2] / "host.json").read_text())
-    return int(host["extensions"]["queues"]["maxDequeueCount"])

@@ -11,14 +11,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-from pathlib import Path
 
 import azure.functions as func
 
 from revoke.app.evidence import audit_delivery
 from revoke.app.triggers import STORAGE_CONNECTION
 from revoke.audit.events import RequestContext, audit_event, emit
-from revoke.settings import verify_queue_name_from
+from revoke.settings import max_dequeue_count, verify_queue_name_from
 
 logger = logging.getLogger(__name__)
 
@@ -54,9 +53,3 @@ def _check(msg: func.QueueMessage) -> None:
         )
         return
     logger.info("Verify queue message %s (delivery %s): %s", msg.id, msg.dequeue_count, ", ".join(outcomes))
-
-
-def max_dequeue_count() -> int:
-    """How many deliveries the host makes before the poison queue (host.json)."""
-    host = json.loads((Path(__file__).resolve().parents[2] / "host.json").read_text())
-    return int(host["extensions"]["queues"]["maxDequeueCount"])

@@ -3,7 +3,10 @@ and the poison queues next to them."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
 
 from revoke.errors import SettingsError
 from revoke.settings.names import SettingNames
@@ -17,6 +20,14 @@ POISON_SUFFIX = "-poison"
 def poison_queue_of(queue_name: str) -> str:
     """Where the queue trigger puts messages a person must look at."""
     return queue_name + POISON_SUFFIX
+
+
+@cache
+def max_dequeue_count() -> int:
+    """How many deliveries the host makes before a message goes to the poison queue (host.json's
+    extensions.queues.maxDequeueCount), read once per process."""
+    host = json.loads((Path(__file__).resolve().parents[2] / "host.json").read_text())
+    return int(host["extensions"]["queues"]["maxDequeueCount"])
 
 
 def queue_name_from(environ: Mapping[str, str]) -> str:
