@@ -21,7 +21,7 @@ from revoke.deadline import Deadline
 from revoke.errors import BudgetUnavailable, GraphError, RecordsUnavailable, SettingsError
 from revoke.graph.tokens import TokenSource
 from revoke.permissions import not_served, serves
-from revoke.settings import CallerAuth, RevocationAction, SettingNames, Settings
+from revoke.settings import CallerAuth, CampaignApproval, RevocationAction, SettingNames, Settings
 
 if TYPE_CHECKING:
     from revoke.audit.ingestion import Delivery
@@ -248,7 +248,11 @@ def _policy_warnings(settings: Settings) -> tuple[str, ...]:
         warnings.append(KEY_AUTH_WARNING)
     if settings.action_budget is None:
         warnings.append(BUDGET_OFF_WARNING)
-    if settings.campaigns and settings.caller_auth is CallerAuth.KEY and settings.campaign_approval == "two-person":
+    if (
+        settings.campaigns
+        and settings.caller_auth is CallerAuth.KEY
+        and settings.campaign_approval is CampaignApproval.TWO_PERSON
+    ):
         warnings.append(NO_SECOND_APPROVER_WARNING)
     return tuple(warnings)
 

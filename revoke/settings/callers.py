@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from revoke.errors import SettingsError
 from revoke.settings.names import SettingNames
+from revoke.settings.values import parse_choice
 
 
 class CallerAuth(StrEnum):
@@ -23,12 +24,7 @@ _AUDIENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.:/_-]{0,254}")
 
 
 def parse_caller_auth(raw: str | None) -> CallerAuth:
-    if raw is None:
-        return CallerAuth.ENTRA
-    for mode in CallerAuth:
-        if mode.value == raw.lower():
-            return mode
-    raise SettingsError(SettingNames.CALLER_AUTH, f"{raw!r} is not entra or key", expected="entra or key")
+    return parse_choice(SettingNames.CALLER_AUTH, raw, CallerAuth.ENTRA)
 
 
 def parse_tenant_id(raw: str | None) -> str | None:

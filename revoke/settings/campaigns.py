@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from revoke.errors import SettingsError
 from revoke.settings.names import SettingNames
+from revoke.settings.values import parse_choice
 
 # A campaign of more users than this is refused at start; 10,000 users take about 10 minutes
 # per action at the default pace. A tenant-wide campaign needs the setting raised on purpose.
@@ -28,10 +28,4 @@ class CampaignApproval(StrEnum):
 
 
 def parse_campaign_approval(raw: str | None) -> CampaignApproval:
-    if raw is None:
-        return CampaignApproval.TWO_PERSON
-    for approval in CampaignApproval:
-        if approval.value == raw.lower():
-            return approval
-    expected = "two-person or single"
-    raise SettingsError(SettingNames.CAMPAIGN_APPROVAL, f"{raw!r} is not {expected}", expected=expected)
+    return parse_choice(SettingNames.CAMPAIGN_APPROVAL, raw, CampaignApproval.TWO_PERSON)

@@ -4,12 +4,16 @@ each refuses a bad value with a SettingsError that names the setting."""
 from __future__ import annotations
 
 import re
+from enum import StrEnum
 from ipaddress import IPv4Address, IPv6Address, ip_address
+from typing import TypeVar
 
 from urllib3.exceptions import LocationParseError
 from urllib3.util import Url, parse_url
 
 from revoke.errors import SettingsError
+
+_Choice = TypeVar("_Choice", bound=StrEnum)
 
 _HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 
@@ -23,6 +27,18 @@ def parse_boolean(name: str, raw: str | None, *, default: bool) -> bool:
     if lowered in {"false", "0", "no"}:
         return False
     raise SettingsError(name, f"{raw!r} is not true or false", expected="true or false")
+
+
+def parse_choice(name: str, raw: str | None, default: _Choice) -> _Choice:
+    """One of `default`'s enum members, by its value in any case ("entra or key")."""
+    if raw is None:
+        return default
+    choices = type(default)
+    for choice in choices:
+        if choice.value == raw.lower():
+            return choice
+    expected = " or ".join(choice.value for choice in choices)
+    raise SettingsError(name, f"{raw!r} is not {expected}", expected=expected)
 
 
 def parse_integer(name: str, raw: str | None, default: int, low: int, high: int) -> int:
