@@ -158,14 +158,22 @@ def action_budget(settings: Settings, credential_for: Callable[[Settings], Token
     return ActionBudget(settings, partial(budget_store_table, settings, credential_for))
 
 
+def storage_credential(
+    settings: Settings, credential_for: Callable[[Settings], TokenCredential]
+) -> Callable[[str | None], TokenCredential]:
+    """The identity the host storage is reached with: the connection's own client id, or the app's."""
+
+    def for_client(client_id: str | None) -> TokenCredential:
+        return credential_for(replace(settings, client_id=client_id or settings.client_id))
+
+    return for_client
+
+
 def budget_store_table(settings: Settings, credential_for: Callable[[Settings], TokenCredential]) -> TableClient:
     """The budget's table, reached with the host's connection string or its identity."""
     from revoke.policy.budget import budget_table
 
-    def storage_credential(client_id: str | None) -> TokenCredential:
-        return credential_for(replace(settings, client_id=client_id or settings.client_id))
-
-    return budget_table(settings.host_storage, storage_credential)
+    return budget_table(settings.host_storage, storage_credential(settings, credential_for))
 
 
 def record_table(settings: Settings, credential_for: Callable[[Settings], TokenCredential]) -> RecordTable | None:
@@ -174,10 +182,7 @@ def record_table(settings: Settings, credential_for: Callable[[Settings], TokenC
         return None
     from revoke.containment.records import RecordTable, records_table
 
-    def storage_credential(client_id: str | None) -> TokenCredential:
-        return credential_for(replace(settings, client_id=client_id or settings.client_id))
-
-    return RecordTable(partial(records_table, settings.host_storage, storage_credential))
+    return RecordTable(partial(records_table, settings.host_storage, storage_credential(settings, credential_for)))
 
 
 def record_writer(table: RecordTable | None) -> RecordWriter | None:
