@@ -14,7 +14,7 @@ from urllib.parse import unquote
 import pytest
 
 from graphsim import Fault, GraphSimulator
-from graphsim.harness import LogCapture, http_request
+from graphsim.harness import LogCapture, app_settings, http_request
 from revoke.app.triggers import revoke_http
 from revoke.containment.resolution import no_user_synced_from
 from tests.conftest import ADELE, body_of
@@ -164,3 +164,24 @@ def test_a_dry_run_resolves_no_sid(app: GraphSimulator, logs: LogCapture) -> Non
     assert response.status_code == 200
     assert app.requests == []
     assert body_of(response)["results"][0]["outcome"] == "dry_run"
+
+
+@pytest.mark.parametrize("settings", [BOTH])
+@pytest.mark.parametrize("dry_run", [False, True], ids=["for real", "dry run"])
+def test_a_sid_left_unresolved_is_never_asked_about_by_the_protection_by_group(
+    app: GraphSimulator, logs: LogCapture, dry_run: bool
+) -> None:
+    """A SID no user was synced from (or any SID in a dry run, which resolves none) is no user to
+    check memberships for: the rest of the request is checked and contained, not refused with it."""
+    admins = app.directory.add_group([app.add_user("break.glass@contoso.com")])
+    protection = {"REVOKE_PROTECTED_GROUPS": admins.object_id, "REVOKE_DRY_RUN": str(dry_run).lower()}
+
+    with app_settings(protection):
+        response = revoke_http(
+            http_request(alert(on_premises_entity(NOBODY), {"Type": "account", "AadUserId": ADELE[1]}))
+        )
+
+    results = {result["user"]: result["outcome"] for result in body_of(response)["results"]}
+    assert results == {NOBODY: "dry_run" if dry_run else "not_found", ADELE[1]: "dry_run" if dry_run else "contained"}
+    asked = [unquote(path) for method, path, _ in sent(app) if path.endswith("/checkMemberObjects")]
+    assert asked == [f"/v1.0/users/{ADELE[1]}/checkMemberObjects"]

@@ -212,11 +212,11 @@ class Containment:
             decided = {i: ActionResult(Outcome.REFUSED, detail=limit) for i in range(len(targets))}
         addresses = list(targets)
         if not over_limit:
-            # Named by on-premises SID: resolved first (not in a dry run, which sends nothing but protection's look-ups).
-            protected = self._settings.protected_users
-            sids = Resolution(list(targets)) if dry_run else resolve(targets, self._sid_users, protected, deadline)
+            # Named by on-premises SID: resolved first (not in a dry run, which sends nothing but protection's look-ups),
+            # and checked for protection as the user the SID resolved to, by that look-up.
+            sids = Resolution(list(targets)) if dry_run else resolve(targets, self._sid_users, deadline)
             addresses, decided = sids.addresses, dict(sids.decided)
-            checked, lookups = self._protected.check(addresses, self._graph, deadline)
+            checked, lookups = self._protected.check(addresses, self._graph, deadline, lookups=sids.lookups)
             decided = {**checked, **decided}
             lookups = {**lookups, **sids.lookups}
         for i, decision in decided.items():

@@ -180,7 +180,8 @@ class ProtectedUsers:
         """Targets that must not be acted on, with why; and the look-ups made, for reuse.
 
         `lookups` are clean look-ups the caller already holds (a release looks every target up
-        first, and settles those that fail itself): they are used rather than asked again.
+        first, a containment resolves SIDs first, and each settles those that fail itself): they
+        are used rather than asked again.
         """
         known = dict(lookups or {})
         decided = {i: PROTECTED for i, user in enumerate(targets) if user.key in self._protected}
@@ -200,7 +201,9 @@ class ProtectedUsers:
             elif lookup.keys & self._protected:
                 decided[i] = PROTECTED
         if self._groups or self._roles:
-            open_targets = [i for i in range(len(targets)) if i not in decided]
+            # A target still named by SID was not resolved to a user (not found, failed, or a dry run):
+            # there is no user to ask about, and it is settled or sends nothing.
+            open_targets = [i for i, user in enumerate(targets) if i not in decided and user.kind != "sid"]
             decided.update(self._by_membership(targets, open_targets, {**known, **made}, directory, deadline))
         return decided, made
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from revoke.containment.protection import PROTECTED, lookup_failure
+from revoke.containment.protection import lookup_failure
 from revoke.deadline import Deadline
 from revoke.errors import TransientGraphError
 from revoke.identifiers import UserIdentifier
@@ -42,9 +42,7 @@ def no_user_synced_from(sid: str) -> ActionResult:
     return ActionResult(Outcome.NOT_FOUND, 200, detail=f"no user in Entra ID is synced from the on-premises SID {sid}")
 
 
-def resolve(
-    targets: Sequence[UserIdentifier], directory: SidUsers | None, protected: frozenset[str], deadline: Deadline
-) -> Resolution:
+def resolve(targets: Sequence[UserIdentifier], directory: SidUsers | None, deadline: Deadline) -> Resolution:
     """Each SID target's user; the others are addressed as named. Never raises."""
     resolution = Resolution(list(targets))
     named_by_sid = [i for i, target in enumerate(targets) if target.kind == "sid"]
@@ -68,6 +66,4 @@ def resolve(
         else:
             resolution.addresses[i] = UserIdentifier(str(lookup.object_id), "object_id")
             resolution.lookups[i] = lookup
-            if lookup.keys & protected:
-                resolution.decided[i] = PROTECTED
     return resolution
