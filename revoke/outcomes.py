@@ -56,6 +56,16 @@ class ActionResult:
 
 
 @dataclass(frozen=True)
+class UnexpectedFailure(ActionResult):
+    """A step an internal error cut short: whether anything reached the service is not known, so the
+    action budget keeps its unit (revoke.containment.budgeting)."""
+
+
+def unexpected_failure(service: str) -> UnexpectedFailure:
+    return UnexpectedFailure(Outcome.DEFERRED, detail=f"unexpected internal error; not confirmed by {service}")
+
+
+@dataclass(frozen=True)
 class UserLookup:
     """A user's two names as Graph knows them, whether another tenant or identity provider
     signs them in (`external`, None when Graph's answer cannot tell), and where the account is

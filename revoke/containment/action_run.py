@@ -22,11 +22,11 @@ from revoke.containment.protection import look_up, lookup_failure
 from revoke.containment.verdict import Kind, is_external, kind_of
 from revoke.deadline import Deadline
 from revoke.identifiers import UserIdentifier
-from revoke.outcomes import ActionResult, Memberships, Outcome, UserLookup
+from revoke.outcomes import ActionResult, Memberships, Outcome, UserLookup, unexpected_failure
 
 logger = logging.getLogger(__name__)
 
-UNEXPECTED = ActionResult(Outcome.DEFERRED, detail="unexpected internal error; not confirmed by Graph")
+UNEXPECTED = unexpected_failure("Graph")
 
 
 class Graph(Protocol):

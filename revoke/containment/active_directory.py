@@ -18,13 +18,13 @@ from typing import Protocol
 from revoke.actions import ActiveDirectoryAction
 from revoke.deadline import Deadline
 from revoke.graph.defender_identity import UNKNOWN_ACCOUNT, IdentityAccount
-from revoke.outcomes import ActionResult, Outcome, UserLookup
+from revoke.outcomes import ActionResult, Outcome, UserLookup, unexpected_failure
 
 logger = logging.getLogger(__name__)
 
 ResultCallback = Callable[[int, ActionResult], None]
 NO_SID = "the look-up gave no on-premises SID for this synced user, so Defender for Identity cannot be asked"
-UNEXPECTED = ActionResult(Outcome.DEFERRED, detail="unexpected internal error; not confirmed by Defender for Identity")
+UNEXPECTED = unexpected_failure("Defender for Identity")
 # The outcome a confirmed action is audited with.
 DONE = {
     ActiveDirectoryAction.DISABLE: Outcome.DISABLED,

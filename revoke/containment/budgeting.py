@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
-from revoke.containment.action_run import UNEXPECTED
 from revoke.deadline import Deadline
 from revoke.errors import BudgetUnavailable
-from revoke.outcomes import ActionResult, Outcome
+from revoke.outcomes import ActionResult, Outcome, UnexpectedFailure
 from revoke.settings import Settings
 
 if TYPE_CHECKING:
@@ -84,6 +83,6 @@ def _charge_back(result: ActionResult | None) -> bool:
 
     An unexpected internal failure keeps its unit: whether anything was sent is not known.
     """
-    if result is None or result is UNEXPECTED:
+    if result is None or isinstance(result, UnexpectedFailure):
         return False
     return result.outcome is Outcome.NOT_FOUND or (result.attempts == 0 and not result.outcome.is_success)

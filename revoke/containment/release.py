@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from revoke.actions import ActiveDirectoryAction, ReleaseAction, allowed_release_subset
 from revoke.audit.events import RequestContext, audit_event, emit
+from revoke.containment.action_run import UNEXPECTED
 from revoke.containment.active_directory import IdentityAccounts, OnPremisesRun
 from revoke.containment.budgeting import BudgetGate
 from revoke.containment.core import DRY_RUN, Authenticate, ContainmentReport, IncidentComments
@@ -60,7 +61,6 @@ if TYPE_CHECKING:  # the budget's Table Storage client is imported only by a dep
 logger = logging.getLogger(__name__)
 
 ResultCallback = Callable[[int, ActionResult], None]
-UNEXPECTED = ActionResult(Outcome.DEFERRED, detail="unexpected internal error; not confirmed by Graph")
 UNDOES_WHAT = {
     ReleaseAction.ENABLE_ACCOUNT: "disable this account",
     ReleaseAction.DISMISS_RISK: "confirm this user compromised",
