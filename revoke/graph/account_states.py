@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from revoke.deadline import Deadline
-from revoke.errors import GraphError, PermanentGraphError, TransientGraphError, Unconfirmed
+from revoke.errors import GraphError, PermanentGraphError, Unconfirmed
 from revoke.graph.answers import lookup_answers
 from revoke.graph.sending import CallSender
 from revoke.graph.transport import GraphCall, GraphReply
@@ -48,7 +48,4 @@ def _state(reply: GraphReply) -> AccountState:
         return AccountState(enabled=reply.body["accountEnabled"])
     if reply.status == 404 and reply.error is None:
         return AccountState(error=PermanentGraphError("Graph has no such user any more", status=404))
-    error = reply.error or (TransientGraphError if reply.transient else PermanentGraphError)(
-        reply.error_code or "the account could not be read", status=reply.status, request_id=reply.request_id
-    )
-    return AccountState(error=error)
+    return AccountState(error=reply.failure("the account could not be read"))

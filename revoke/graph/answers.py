@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from revoke.errors import GraphError, PermanentGraphError, TransientGraphError, Unconfirmed
+from revoke.errors import GraphError, PermanentGraphError, Unconfirmed
 from revoke.graph.transport import GraphReply
 from revoke.identifiers import UserIdentifier, is_object_id, is_sid
 from revoke.outcomes import ActionResult, Memberships, Outcome, UserLookup
@@ -74,6 +74,7 @@ MAX_ON_PREMISES_NAME = 256  # a sAMAccountName holds 20 characters, a DNS domain
 # Everything a look-up reads ($select): both names, where the user signs in, and where the
 # account is mastered. The one list; `user_lookup` below reads each of them.
 LOOKUP_PROPERTIES = ("id", "userPrincipalName", *KIND_PROPERTIES, *ON_PREMISES_PROPERTIES)
+LOOKUP_SELECT = "$select=" + ",".join(LOOKUP_PROPERTIES)  # the query part every look-up sends
 EXTERNAL_MARKER = "#ext#"
 ANOTHER_USER = "Graph's look-up answer names another user than the one asked for"
 
@@ -105,6 +106,11 @@ def by_sid_filter(sid: str) -> str:
     return "$filter=" + quote(f"onPremisesSecurityIdentifier eq '{sid}'", safe="'")
 
 
+def same_sid(value: Any, sid: str) -> bool:
+    """Whether an answer's `value` names the SID `sid` (SIDs compare without case)."""
+    return isinstance(value, str) and value.upper() == sid.upper()
+
+
 def at_most_one_about_the_sid(
     reply: GraphReply, sid: str, *, listing: str, another: str, several: str
 ) -> GraphError | None:
@@ -118,8 +124,7 @@ def at_most_one_about_the_sid(
     items = reply.body.get("value") if isinstance(reply.body, dict) else None
     if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
         return Unconfirmed(f"the answer to the SID look-up is not a list of {listing}", status=200)
-    named = [item.get("onPremisesSecurityIdentifier") for item in items]
-    if any(not isinstance(value, str) or value.upper() != sid.upper() for value in named):
+    if any(not same_sid(item.get("onPremisesSecurityIdentifier"), sid) for item in items):
         return PermanentGraphError(another, status=200)
     if len(items) > 1:
         return PermanentGraphError(several, status=200)
@@ -157,10 +162,7 @@ def memberships(reply: GraphReply) -> Memberships:
         return Memberships(member_of=frozenset(item.lower() for item in reply.body["value"]))
     if reply.status == 404 and reply.error is None:
         return Memberships(missing=True)
-    error = reply.error or (TransientGraphError if reply.transient else PermanentGraphError)(
-        reply.error_code or "membership check failed", status=reply.status, request_id=reply.request_id
-    )
-    return Memberships(error=error)
+    return Memberships(error=reply.failure("membership check failed"))
 
 
 def signs_in_elsewhere(body: dict[str, Any]) -> bool | None:

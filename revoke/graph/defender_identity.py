@@ -25,8 +25,8 @@ from typing import Any
 from urllib.parse import quote
 
 from revoke.deadline import Deadline
-from revoke.errors import GraphError, PermanentGraphError, TransientGraphError, Unconfirmed
-from revoke.graph.answers import action_result, at_most_one_about_the_sid, by_sid_filter
+from revoke.errors import GraphError, PermanentGraphError, Unconfirmed
+from revoke.graph.answers import action_result, at_most_one_about_the_sid, by_sid_filter, same_sid
 from revoke.graph.sending import CallSender
 from revoke.graph.transport import GraphCall, GraphReply
 from revoke.outcomes import ActionResult, Outcome
@@ -153,7 +153,7 @@ def _about(account: IdentityAccount) -> Callable[[GraphReply], GraphError | None
         named = entity.get("id")
         if not isinstance(named, str) or named.lower() != str(account.identity_id).lower():
             return PermanentGraphError(ANOTHER_ACCOUNT, status=200)
-        if not _same_sid(entity.get("onPremisesSecurityIdentifier"), account.sid):
+        if not same_sid(entity.get("onPremisesSecurityIdentifier"), account.sid):
             return PermanentGraphError(ANOTHER_ACCOUNT, status=200)
         return None
 
@@ -164,10 +164,7 @@ def _about(account: IdentityAccount) -> Callable[[GraphReply], GraphError | None
 def account_of(sid: str, reply: GraphReply) -> IdentityAccount:
     """The identity account a checked list answer holds for `sid`, or why there is none."""
     if not reply.succeeded:
-        error = reply.error or (TransientGraphError if reply.transient else PermanentGraphError)(
-            reply.error_code or "the identity account could not be listed", status=reply.status
-        )
-        return IdentityAccount(sid, error=error)
+        return IdentityAccount(sid, error=reply.failure("the identity account could not be listed"))
     items = reply.body["value"]
     if not items:
         return IdentityAccount(sid, unknown=True)
@@ -176,10 +173,8 @@ def account_of(sid: str, reply: GraphReply) -> IdentityAccount:
 
 def _reread(account: IdentityAccount, reply: GraphReply) -> IdentityAccount:
     if not reply.succeeded:
-        error = reply.error or (TransientGraphError if reply.transient else PermanentGraphError)(
-            reply.error_code or "the identity account could not be read", status=reply.status
-        )
-        return IdentityAccount(account.sid, account.identity_id, account.account_id, error=error)
+        failure = reply.failure("the identity account could not be read")
+        return IdentityAccount(account.sid, account.identity_id, account.account_id, error=failure)
     entity = _entity(reply.body)
     assert entity is not None  # checked by _about
     return IdentityAccount(account.sid, account.identity_id, account.account_id, enabled=entity["isEnabled"])
@@ -214,10 +209,6 @@ def _entity(body: Any) -> dict[str, Any] | None:
         return None
     wrapped = body.get("value")
     return wrapped if isinstance(wrapped, dict) else body
-
-
-def _same_sid(value: Any, sid: str) -> bool:
-    return isinstance(value, str) and value.upper() == sid.upper()
 
 
 def _is_id(value: Any) -> bool:

@@ -38,8 +38,8 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from revoke.deadline import Deadline
-from revoke.errors import GraphError, PermanentGraphError, TransientGraphError, Unconfirmed
-from revoke.graph.answers import ANOTHER_USER, LOOKUP_PROPERTIES, user_lookup
+from revoke.errors import GraphError, PermanentGraphError, Unconfirmed
+from revoke.graph.answers import ANOTHER_USER, LOOKUP_SELECT, user_lookup
 from revoke.graph.sending import CallSender
 from revoke.graph.transport import GraphCall, GraphReply
 from revoke.identifiers import UserIdentifier, is_object_id
@@ -50,7 +50,6 @@ logger = logging.getLogger(__name__)
 IN_FILTER_LIMIT = 15  # values in one `in` (Graph's documented default limit)
 EQ_VALUE_LIMIT = 120  # characters in one compared value (Graph's documented limit for `eq`)
 FILTER_URL_LIMIT = 2048  # characters in one look-up's URL: long UPNs split into more requests
-SELECT = "$select=" + ",".join(LOOKUP_PROPERTIES)
 _FILTERED_BY = {"object_id": "id", "upn": "userPrincipalName"}
 _KEPT = "'(),@"  # left as they are in the encoded filter; everything else is percent-encoded
 
@@ -79,7 +78,7 @@ class Lookup:
         if not reply.succeeded:
             if self.by_path and reply.status == 404 and reply.error is None:
                 return dict.fromkeys(self.keys, UserLookup(missing=True))
-            return dict.fromkeys(self.keys, UserLookup(error=_failure(reply)))
+            return dict.fromkeys(self.keys, UserLookup(error=reply.failure("look-up failed")))
         body = reply.body
         objects = [body] if self.by_path else body["value"]
         complete = self.by_path or "@odata.nextLink" not in body
@@ -200,13 +199,6 @@ def _name_of(user: Any, kind: Literal["object_id", "upn"]) -> str | None:
     return (object_id if kind == "object_id" else upn).lower()
 
 
-def _failure(reply: GraphReply) -> GraphError:
-    if reply.error is not None:
-        return reply.error
-    kind = TransientGraphError if reply.transient else PermanentGraphError
-    return kind(reply.error_code or "look-up failed", status=reply.status, request_id=reply.request_id)
-
-
 def _by_filter(group: list[tuple[UserIdentifier, str]], positions: dict[str, list[int]]) -> Lookup:
     kind = group[0][0].kind
     assert kind != "sid"  # plan_lookups refuses a SID
@@ -217,13 +209,13 @@ def _by_filter(group: list[tuple[UserIdentifier, str]], positions: dict[str, lis
 
 def _by_path(user: UserIdentifier, positions: tuple[int, ...]) -> Lookup:
     assert user.kind != "sid"  # plan_lookups refuses a SID
-    call = GraphCall("GET", f"/users/{user.path_segment}?{SELECT}", check=user_readable)
+    call = GraphCall("GET", f"/users/{user.path_segment}?{LOOKUP_SELECT}", check=user_readable)
     return Lookup(call, user.kind, (user.key,), (positions,), by_path=True)
 
 
 def _filter_path(kind: Literal["object_id", "upn"], literals: list[str]) -> str:
     """`/users?$filter=<property> in ('a','b')&$select=…`, percent-encoded."""
-    return f"/users?$filter={_FILTERED_BY[kind]}%20in%20({','.join(literals)})&{SELECT}"
+    return f"/users?$filter={_FILTERED_BY[kind]}%20in%20({','.join(literals)})&{LOOKUP_SELECT}"
 
 
 def _literal(user: UserIdentifier) -> str:

@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from revoke.deadline import Deadline
-from revoke.errors import GraphError, PermanentGraphError, TransientGraphError
+from revoke.errors import GraphError
 from revoke.graph.answers import (
     ANOTHER_USER,
-    LOOKUP_PROPERTIES,
+    LOOKUP_SELECT,
     at_most_one_about_the_sid,
     by_sid_filter,
     lookup_complete,
@@ -27,7 +27,6 @@ from revoke.graph.sending import CallSender
 from revoke.graph.transport import GraphCall, GraphReply
 from revoke.outcomes import UserLookup
 
-SELECT = "$select=" + ",".join(LOOKUP_PROPERTIES)
 SEVERAL_USERS = "Graph answers more than one user for this on-premises SID"
 
 
@@ -44,7 +43,7 @@ class SidDirectory:
 
 
 def _call(sid: str) -> GraphCall:
-    return GraphCall("GET", f"/users?{by_sid_filter(sid)}&{SELECT}", check=_about(sid))
+    return GraphCall("GET", f"/users?{by_sid_filter(sid)}&{LOOKUP_SELECT}", check=_about(sid))
 
 
 def _about(sid: str) -> Callable[[GraphReply], GraphError | None]:
@@ -61,7 +60,4 @@ def _lookup(reply: GraphReply) -> UserLookup:
     if reply.succeeded:
         items = reply.body["value"]
         return user_lookup(items[0]) if items else UserLookup(missing=True)
-    error = reply.error or (TransientGraphError if reply.transient else PermanentGraphError)(
-        reply.error_code or "SID look-up failed", status=reply.status, request_id=reply.request_id
-    )
-    return UserLookup(error=error)
+    return UserLookup(error=reply.failure("SID look-up failed"))

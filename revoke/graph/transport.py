@@ -23,7 +23,15 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError
 from urllib3.util.retry import Retry
 
 from revoke.deadline import Deadline, parse_retry_after
-from revoke.errors import GraphError, GraphUnreachable, OutOfTime, Redirected, TransientGraphError, Unconfirmed
+from revoke.errors import (
+    GraphError,
+    GraphUnreachable,
+    OutOfTime,
+    PermanentGraphError,
+    Redirected,
+    TransientGraphError,
+    Unconfirmed,
+)
 from revoke.graph.pacing import Pacer
 from revoke.graph.watchdog import READS
 
@@ -76,6 +84,14 @@ class GraphReply:
             return str(self.body["error"]["code"])[:128]
         except (TypeError, KeyError, IndexError):
             return None if self.status is None or self.status < 400 else f"HTTP {self.status}"
+
+    def failure(self, fallback: str) -> GraphError:
+        """Why this reply is not an answer: its own error, or one made from Graph's error code
+        (`fallback` when it gave none), transient when the status is."""
+        if self.error is not None:
+            return self.error
+        kind = TransientGraphError if self.transient else PermanentGraphError
+        return kind(self.error_code or fallback, status=self.status, request_id=self.request_id)
 
 
 def any_success(reply: GraphReply) -> GraphError | None:
