@@ -113,7 +113,7 @@ def account_identifier(fields: Mapping[str, Any]) -> UserIdentifier | str:
 
 def _why_unresolvable(fields: Mapping[str, Any]) -> str:
     if field_named(fields, "upnSuffix") or field_named(fields, "name") or field_named(fields, "accountName"):
-        if field_named(fields, "ntDomain") or field_named(fields, "sid"):
+        if field_named(fields, "ntDomain"):
             return "on-premises account: no Entra object id, UPN suffix or SID"
         return "incomplete UPN: name or UPN suffix missing, and no Entra object id"
     return "no Entra object id, UPN, or account name"
