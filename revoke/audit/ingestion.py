@@ -94,10 +94,6 @@ class WorkspaceIngestion:
         self._lock = threading.Lock()
 
     @property
-    def target(self) -> AuditIngestion:
-        return self._target
-
-    @property
     def last(self) -> Delivery | None:
         """The last delivery attempted; None if there was none yet."""
         with self._lock:
