@@ -157,6 +157,7 @@ def _omitted_note(count: int, correlation: str) -> str:
     )
 
 
-def inert(raw: object, limit: int) -> str:
-    """Untrusted text as inert HTML: printable, at most `limit` characters before escaping."""
-    return html.escape(bounded(printable(str(raw)), limit), quote=True)
+def inert(raw: object, limit: int, *, quote: bool = True) -> str:
+    """Untrusted text as inert HTML: printable, at most `limit` characters before escaping (quotes
+    too, unless `quote` is False: text shown as text, never put in an attribute)."""
+    return html.escape(bounded(printable(str(raw)), limit), quote=quote)

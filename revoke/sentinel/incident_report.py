@@ -19,13 +19,14 @@ from revoke.sentinel.incident_comment import IncidentCommenter, comment_audit_ev
 
 # A comment after a containment that used its whole budget still gets this long.
 COMMENT_FLOOR_SECONDS = 5.0
-OUTSIDE_WORKSPACE = "the incident is not one of REVOKE_SENTINEL_WORKSPACE's: no comment written"
+NO_COMMENT = "no comment written"
+_OUTSIDE = "the incident is not one of REVOKE_SENTINEL_WORKSPACE's"
+OUTSIDE_WORKSPACE = f"{_OUTSIDE}: {NO_COMMENT}"
 INCIDENT_NUMBER = (
     "incidentId {number} is an incident number, not the incident's ARM id "
-    "(/subscriptions/.../providers/Microsoft.SecurityInsights/incidents/{{name}}, the incident trigger's object.id): "
-    "no comment written"
+    "(/subscriptions/.../providers/Microsoft.SecurityInsights/incidents/{{name}}, the incident trigger's object.id)"
 )
-NOT_AN_INCIDENT_ID = "incidentId is not a Sentinel incident's ARM id: no comment written"
+NOT_AN_INCIDENT_ID = "incidentId is not a Sentinel incident's ARM id"
 
 
 class IncidentReporter:
@@ -53,13 +54,16 @@ class IncidentReporter:
         return result
 
 
-def why_not_commented(incident_id: str) -> str:
-    """Why an incident id gets no comment: a number where the ARM id belongs, not an id, or another workspace."""
+def why_not_commented(incident_id: str, consequence: str = NO_COMMENT) -> str:
+    """Why an incident id gets no comment (or, as `consequence` says, no task): a number where the
+    ARM id belongs, not an id, or another workspace."""
     if incident_id.strip().isdigit() and len(incident_id.strip()) <= 20:
-        return INCIDENT_NUMBER.format(number=incident_id.strip())
-    if "/providers/microsoft.securityinsights/incidents/" not in incident_id.lower():
-        return NOT_AN_INCIDENT_ID
-    return OUTSIDE_WORKSPACE
+        why = INCIDENT_NUMBER.format(number=incident_id.strip())
+    elif "/providers/microsoft.securityinsights/incidents/" not in incident_id.lower():
+        why = NOT_AN_INCIDENT_ID
+    else:
+        why = _OUTSIDE
+    return f"{why}: {consequence}"
 
 
 def summary_of(

@@ -16,7 +16,6 @@ each has an audit event (action `incidentTask`).
 
 from __future__ import annotations
 
-import html
 import logging
 
 from revoke.audit.events import RequestContext, audit_event, emit
@@ -27,9 +26,9 @@ from revoke.errors import GraphError, Unconfirmed
 from revoke.graph.transport import GraphCall, GraphReply
 from revoke.incidents import incident_in_workspace, task_id
 from revoke.outcomes import TasksResult
-from revoke.sentinel.incident_comment import IncidentCommenter, arm_detail
+from revoke.sentinel.comment_text import inert
+from revoke.sentinel.incident_comment import MAX_DETAIL_LENGTH, IncidentCommenter, arm_detail
 from revoke.sentinel.incident_report import COMMENT_FLOOR_SECONDS, why_not_commented
-from revoke.untrusted import bounded, printable
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +56,7 @@ class IncidentTasks:
             return None
         incident = incident_in_workspace(report.incident_id, self._workspace_id)
         if incident is None:
-            why = why_not_commented(report.incident_id).replace("no comment written", "no task created")
+            why = why_not_commented(report.incident_id, "no task created")
             for handoff in report.handoffs:
                 _audit(context, handoff, "skipped", None, f"{handoff.title}: {why}")
             return TasksResult(len(report.handoffs), 0, (why,))
@@ -81,8 +80,8 @@ class IncidentTasks:
 
     def _put(self, incident: str, handoff: Handoff, deadline: Deadline) -> GraphReply | None:
         properties = {
-            "title": _text(handoff.title, MAX_TITLE_CHARACTERS),
-            "description": _text(handoff.description, MAX_DESCRIPTION_CHARACTERS),
+            "title": inert(handoff.title, MAX_TITLE_CHARACTERS, quote=False),
+            "description": inert(handoff.description, MAX_DESCRIPTION_CHARACTERS, quote=False),
             "status": "New",
         }
         name = task_id(incident, handoff.user, handoff.step)
@@ -109,11 +108,6 @@ def task_saved(reply: GraphReply) -> GraphError | None:
     return None
 
 
-def _text(raw: str, limit: int) -> str:
-    """Untrusted text (a user's name comes from an alert) as inert text for Sentinel to show."""
-    return html.escape(bounded(printable(raw), limit), quote=False)
-
-
 def _audit(context: RequestContext, handoff: Handoff, status: str, reply: GraphReply | None, detail: str) -> None:
     emit(
         audit_event(
@@ -125,6 +119,6 @@ def _audit(context: RequestContext, handoff: Handoff, status: str, reply: GraphR
             graph_request_id=reply.request_id if reply is not None else None,
             attempts=reply.attempts if reply is not None else 0,
             duration_ms=reply.duration_ms if reply is not None else None,
-            detail=detail[:1024],
+            detail=detail[:MAX_DETAIL_LENGTH],
         )
     )
