@@ -25,7 +25,7 @@ from revoke.campaigns.store import CampaignStore
 from revoke.campaigns.trail import DRY_RUN_NOTE, campaign_event, context_of, describe
 from revoke.campaigns.trail import PREVIEWED as PREVIEWED_EVENT
 from revoke.deadline import Deadline
-from revoke.policy.roles import ACTION_ROLES, Caller
+from revoke.policy.roles import Caller, roles_for
 from revoke.settings import Settings
 
 MAX_CHUNK_TARGETS = 50  # a chunk's row and targets fit one Table transaction (100 operations)
@@ -94,7 +94,7 @@ class Listing:
         """
         self._rows.require_on()
         request = read_campaign_request(body, self._settings.actions)
-        caller.require(*(ACTION_ROLES[action] for action in request.actions))
+        caller.require(*roles_for(request.actions))
         deadline = Deadline(max(self._settings.retry_budget_seconds, PREVIEW_SECONDS))
         counts, complete, targets = Counts(), True, list[Member]()
         path: str | None = first_page(request.scope)
