@@ -68,9 +68,8 @@ class ChunkRunner:
         if rounds < chunk.data.get("round", 0):
             return  # a copy of a message the chunk has already moved on from
         data, now = row.data, self._clock()
-        lease = chunk.data.get("lease")
         if data["status"] == CANCELLED:
-            if lease and lease != message_id and chunk.data.get("leaseUntil", 0) > now:
+            if _held_elsewhere(chunk.data, message_id, now):
                 return  # a delivery is sending it: it records what Graph said, and the end check settles the rest
             self._settle.cancelled(campaign, data, number)
             self._on_closed(campaign)
@@ -92,8 +91,7 @@ class ChunkRunner:
 
     def _claim(self, campaign: str, number: int, chunk: Row, message_id: str, rounds: int, now: float) -> bool:
         """The chunk is this delivery's: a lease naming the message, and when it was first sent (for a cancel)."""
-        lease = chunk.data.get("lease")
-        if lease and lease != message_id and chunk.data.get("leaseUntil", 0) > now:
+        if _held_elsewhere(chunk.data, message_id, now):
             if rounds > chunk.data.get("round", 0):
                 # The delivery that queued this round has not released the chunk yet: come back.
                 raise RetryLater("the chunk's previous round is still being recorded")
@@ -141,3 +139,9 @@ class ChunkRunner:
             number,
             {"state": "open", "lease": "", "round": rounds + 1, "tries": tries, "throttled": throttled_calls},
         )
+
+
+def _held_elsewhere(chunk: dict[str, Any], message_id: str, now: float) -> bool:
+    """Whether another delivery's lease on the chunk is still running."""
+    lease = chunk.get("lease")
+    return bool(lease) and lease != message_id and chunk.get("leaseUntil", 0) > now
