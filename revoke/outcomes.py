@@ -40,6 +40,11 @@ class Outcome(StrEnum):
             Outcome.DRY_RUN,
         )
 
+    @property
+    def confirmed_by_graph(self) -> bool:
+        """A success Graph confirmed: any but a dry run, which sent nothing."""
+        return self.is_success and self is not Outcome.DRY_RUN
+
 
 @dataclass(frozen=True)
 class ActionResult:

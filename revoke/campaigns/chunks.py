@@ -68,9 +68,8 @@ class ChunkRunner:
         if rounds < chunk.data.get("round", 0):
             return  # a copy of a message the chunk has already moved on from
         data, now = row.data, self._clock()
-        lease = chunk.data.get("lease")
         if data["status"] == CANCELLED:
-            if lease and lease != message_id and chunk.data.get("leaseUntil", 0) > now:
+            if _held_elsewhere(chunk.data, message_id, now):
                 return  # a delivery is sending it: it records what Graph said, and the end check settles the rest
             self._settle.cancelled(campaign, data, number)
             self._on_closed(campaign)
@@ -85,32 +84,36 @@ class ChunkRunner:
         if due - now > NAP_SECONDS:
             self._queue.send(message, due - now)  # the pace slowed since it was queued: its new slot
             return
-        if not self._claim(campaign, number, chunk, message_id, rounds, now):
+        claimed = self._claim(campaign, number, chunk, message_id, rounds, now)
+        if claimed is None:
             return
         time.sleep(max(0.0, due - self._clock()))
-        self._after(campaign, data, message, self._work.deliver(campaign, data, number))
+        self._after(campaign, data, claimed.data, message, self._work.deliver(campaign, data, number))
 
-    def _claim(self, campaign: str, number: int, chunk: Row, message_id: str, rounds: int, now: float) -> bool:
-        """The chunk is this delivery's: a lease naming the message, and when it was first sent (for a cancel)."""
-        lease = chunk.data.get("lease")
-        if lease and lease != message_id and chunk.data.get("leaseUntil", 0) > now:
+    def _claim(self, campaign: str, number: int, chunk: Row, message_id: str, rounds: int, now: float) -> Row | None:
+        """The chunk is this delivery's: a lease naming the message, and when it was first sent (for a cancel).
+
+        The chunk's row as claimed; None when another delivery has it.
+        """
+        if _held_elsewhere(chunk.data, message_id, now):
             if rounds > chunk.data.get("round", 0):
                 # The delivery that queued this round has not released the chunk yet: come back.
                 raise RetryLater("the chunk's previous round is still being recorded")
-            return False  # another delivery is working on it; its own message stays until it is done
+            return None  # another delivery is working on it; its own message stays until it is done
         claim = {"state": "running", "lease": message_id, "leaseUntil": now + LEASE_SECONDS, "round": rounds}
         if "sentAt" not in chunk.data:
             claim["sentAt"] = now
         try:
-            self._store.claim_chunk(campaign, number, chunk, claim)
+            return self._store.claim_chunk(campaign, number, chunk, claim)
         except Conflict:
-            return False
-        return True
+            return None
 
-    def _after(self, campaign: str, data: dict[str, Any], message: dict[str, Any], delivery: Delivery) -> None:
+    def _after(
+        self, campaign: str, data: dict[str, Any], chunk: dict[str, Any], message: dict[str, Any], delivery: Delivery
+    ) -> None:
         number, write = message["chunk"], message["write"]
         if delivery.held:
-            self._push_back(campaign, message, delivery)
+            self._push_back(campaign, chunk, message, delivery)
             return
         self._settle.close(campaign, number, "done")
         if delivery.throttled == 0 and data["rate"] < data["targetRate"]:
@@ -118,12 +121,14 @@ class ChunkRunner:
         if number == data["chunks"] - 1 or message["round"] > 0:
             self._on_closed(campaign)
 
-    def _push_back(self, campaign: str, message: dict[str, Any], delivery: Delivery) -> None:
-        """What is still open is the chunk's next round: after Retry-After, and slower, when Graph throttled."""
+    def _push_back(self, campaign: str, chunk: dict[str, Any], message: dict[str, Any], delivery: Delivery) -> None:
+        """What is still open is the chunk's next round: after Retry-After, and slower, when Graph throttled.
+
+        `chunk` is the row as this delivery claimed it: only the lease holder writes tries and
+        throttled, so they are still what the claim read.
+        """
         number, write, rounds = message["chunk"], message["write"], message["round"]
-        chunk = self._store.chunk(campaign, number)
-        kept = chunk.data if chunk is not None else {}
-        tries = kept.get("tries", 0)
+        tries = chunk.get("tries", 0)
         now = self._clock()
         if delivery.throttled:
             wait = delivery.retry_after
@@ -133,7 +138,7 @@ class ChunkRunner:
             tries += 1  # only a transient answer that is not a 429 grows the backoff
             waits = [r.retry_after for r in delivery.held.values() if r.retry_after]
             delay = max([min(MAX_BACKOFF_SECONDS, 2.0**tries), *waits])
-        throttled_calls = kept.get("throttled", 0) + delivery.throttled
+        throttled_calls = chunk.get("throttled", 0) + delivery.throttled
         # The next round's message first: if the send fails, this message comes back and does it again.
         self._queue.send({**message, "round": rounds + 1}, delay)
         self._store.update_chunk(
@@ -141,3 +146,9 @@ class ChunkRunner:
             number,
             {"state": "open", "lease": "", "round": rounds + 1, "tries": tries, "throttled": throttled_calls},
         )
+
+
+def _held_elsewhere(chunk: dict[str, Any], message_id: str, now: float) -> bool:
+    """Whether another delivery's lease on the chunk is still running."""
+    lease = chunk.get("lease")
+    return bool(lease) and lease != message_id and chunk.get("leaseUntil", 0) > now

@@ -44,7 +44,7 @@ from revoke.errors import (
     CampaignSecondApproverRequired,
     CampaignStateConflict,
 )
-from revoke.policy.roles import ACTION_ROLES, Caller
+from revoke.policy.roles import Caller, roles_for
 from revoke.settings import CampaignApproval, SettingNames, Settings
 
 
@@ -73,7 +73,7 @@ class Control:
         request = replace(
             CampaignRequest.from_json(data["request"]), caller_app_id=caller.app_id, caller_object_id=caller.object_id
         )
-        caller.require(*(ACTION_ROLES[action] for action in request.actions))
+        caller.require(*roles_for(request.actions))
         self._may_start(data, caller, request)
         start, now = str(uuid.uuid4()), self._clock()
         dry_run = request.dry_run or self._settings.dry_run

@@ -34,8 +34,6 @@ from revoke.outcomes import ActionResult, Outcome
 from revoke.settings import SettingNames, Settings
 
 DRY_RUN = ActionResult(Outcome.DRY_RUN, detail="dry run: nothing sent to Graph")
-# What Graph confirmed of a containment action, as a target row keeps it.
-_CONFIRMED_BY_GRAPH = frozenset({Outcome.REVOKED.value, Outcome.DISABLED.value, Outcome.CONFIRMED.value})
 
 
 @dataclass
@@ -181,7 +179,7 @@ class ChunkWork:
         for target in targets:
             new = results[target["id"]][len(target.get("results", [])) :]
             confirmed = tuple(
-                ContainmentAction(stored["action"]) for stored in new if stored["outcome"] in _CONFIRMED_BY_GRAPH
+                ContainmentAction(stored["action"]) for stored in new if Outcome(stored["outcome"]).confirmed_by_graph
             )
             if confirmed:
                 reached.append(Contained(target["id"], target["upn"], confirmed))

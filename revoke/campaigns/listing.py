@@ -13,7 +13,7 @@ import math
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import astuple, dataclass, replace
 from typing import Any
 
 from revoke.audit.events import emit
@@ -25,7 +25,7 @@ from revoke.campaigns.store import CampaignStore
 from revoke.campaigns.trail import DRY_RUN_NOTE, campaign_event, context_of, describe
 from revoke.campaigns.trail import PREVIEWED as PREVIEWED_EVENT
 from revoke.deadline import Deadline
-from revoke.policy.roles import ACTION_ROLES, Caller
+from revoke.policy.roles import Caller, roles_for
 from revoke.settings import Settings
 
 MAX_CHUNK_TARGETS = 50  # a chunk's row and targets fit one Table transaction (100 operations)
@@ -94,7 +94,7 @@ class Listing:
         """
         self._rows.require_on()
         request = read_campaign_request(body, self._settings.actions)
-        caller.require(*(ACTION_ROLES[action] for action in request.actions))
+        caller.require(*roles_for(request.actions))
         deadline = Deadline(max(self._settings.retry_budget_seconds, PREVIEW_SECONDS))
         counts, complete, targets = Counts(), True, list[Member]()
         path: str | None = first_page(request.scope)
@@ -150,7 +150,7 @@ class Listing:
         targets = [m for m in members if m.object_id not in refused and m.enabled]
         guests = sum(1 for m in targets if m.external is not False)
         added = Counts(len(members), len(targets) - guests, guests, len(disabled), len(protected), 0, malformed)
-        total = Counts(*(a + b for a, b in zip(_fields(counts), _fields(added), strict=True)))
+        total = Counts(*(a + b for a, b in zip(astuple(counts), astuple(added), strict=True)))
         return total, targets
 
     def _write_targets(self, campaign: str, targets: list[Member], size: int, actions: int) -> int:
@@ -164,18 +164,6 @@ class Listing:
             chunk = {"number": number, "targets": len(members), "write": start * actions}
             self._store.put_chunk_with_targets(campaign, number, chunk, rows)
         return math.ceil(len(targets) / size)
-
-
-def _fields(counts: Counts) -> tuple[int, ...]:
-    return (
-        counts.listed,
-        counts.members,
-        counts.guests,
-        counts.disabled,
-        counts.protected,
-        counts.over_limit,
-        counts.unreadable,
-    )
 
 
 def stored_counts(preview: dict[str, Any]) -> dict[str, int]:

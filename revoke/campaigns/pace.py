@@ -27,7 +27,6 @@ from dataclasses import dataclass
 DECREASE_FACTOR = 0.5
 INCREASE_SHARE = 0.1  # of the target rate, per chunk sent without a 429
 FLOOR_SHARE = 0.05  # the rate never falls below this share of the target
-EARLY_TOLERANCE_SECONDS = 0.5  # a chunk this close to its slot is sent now
 
 
 @dataclass(frozen=True)

@@ -72,7 +72,7 @@ class Progress:
             "endedAt": _iso(data.get("endedAt")),
         }
         if "startedAt" in data:
-            body["progress"] = self._progress(campaign, data)
+            body["progress"] = self._progress(data, self._outcomes(campaign))
         return body
 
     def finish(self, campaign: str) -> None:
@@ -113,7 +113,7 @@ class Progress:
         row = self._rows.row(campaign)
         if row.data.get("endedAt") is not None or row.data["status"] not in (RUNNING, CANCELLED):
             return
-        outcomes = self._outcomes(campaign)[0]
+        outcomes = self._outcomes(campaign)
         deferred = outcomes.get(Outcome.DEFERRED.value, 0)
         failure = f"{deferred} targets still deferred when the campaign's life ended" if deferred else None
         finished = self._rows.change(
@@ -121,7 +121,7 @@ class Progress:
         )
         if finished is None:
             return
-        progress = self._progress(campaign, finished)
+        progress = self._progress(finished, outcomes)
         request = CampaignRequest.from_json(finished["request"])
         context = context_of(request)
         summary = ", ".join(f"{n} {k}" for k, n in progress["outcomes"].items() if n)
@@ -129,8 +129,8 @@ class Progress:
         message = end_message(campaign, finished["status"], progress, dry_run=bool(finished.get("dryRun")))
         comment(self._comments, context, campaign, "end", message)
 
-    def _outcomes(self, campaign: str) -> tuple[dict[str, int], int]:
-        """Targets per outcome over the final chunks, and the targets of chunks not final yet."""
+    def _outcomes(self, campaign: str) -> dict[str, int]:
+        """Targets per outcome over the final chunks; `pending`: the targets of chunks not final yet."""
         outcomes = dict.fromkeys(OUTCOME_KEYS, 0)
         queued = 0
         for chunk in self._store.chunks(campaign):
@@ -140,10 +140,9 @@ class Progress:
             else:
                 queued += chunk.get("targets", 0)
         outcomes["pending"] = queued
-        return outcomes, queued
+        return outcomes
 
-    def _progress(self, campaign: str, data: dict[str, Any]) -> dict[str, Any]:
-        outcomes, queued = self._outcomes(campaign)
+    def _progress(self, data: dict[str, Any], outcomes: dict[str, int]) -> dict[str, Any]:
         actions = len(data["request"]["actions"])
         rate = data["rate"]
         running = data["status"] == RUNNING
@@ -153,7 +152,7 @@ class Progress:
             "outcomes": outcomes,
             "throttledCalls": data.get("throttled", 0),
             "pace": {"writesPerSecond": round(rate, 3), "targetWritesPerSecond": round(data["targetRate"], 3)},
-            "etaSeconds": math.ceil(queued * actions / rate) if running else 0,
+            "etaSeconds": math.ceil(outcomes["pending"] * actions / rate) if running else 0,
             "failure": data.get("failure"),
         }
 

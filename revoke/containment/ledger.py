@@ -15,7 +15,7 @@ from revoke.actions import ActiveDirectoryAction, ContainmentAction
 from revoke.audit.events import RequestContext, audit_event, emit
 from revoke.containment.verdict import ActionRecord, Kind, TargetResult, judge
 from revoke.identifiers import UserIdentifier
-from revoke.outcomes import ActionResult, Outcome
+from revoke.outcomes import ActionResult
 
 # One thing done to a target: a containment action, or an Active Directory action that completes one.
 Step = ContainmentAction | ActiveDirectoryAction
@@ -116,7 +116,7 @@ class Ledger:
         return tuple(
             step
             for step, record in zip(self._plans[index], self._records[index], strict=False)
-            if record.result.outcome.is_success and record.result.outcome is not Outcome.DRY_RUN
+            if record.result.outcome.confirmed_by_graph
         )
 
     def results(self) -> tuple[TargetResult, ...]:
