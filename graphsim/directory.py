@@ -133,7 +133,6 @@ class Directory:
         self.page_size = GRAPH_MAX_TOP
         self.quota: WriteQuota | None = None
         self.list_requests = 0
-        self.filter_requests = 0
 
     # --- building the tenant ----------------------------------------------------------
     def add_group(
@@ -212,7 +211,6 @@ class Directory:
         Any other filter is refused as Graph refuses a filter clause it does not support.
         """
         query = parse_qs(query_string)
-        self.filter_requests += 1
         wanted = _SID_FILTER.fullmatch(query["$filter"][0])
         if wanted is None:
             message = "Unsupported or invalid query filter clause specified for property of resource 'User'."

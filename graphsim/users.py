@@ -242,10 +242,6 @@ class Users:
         with self._lock:
             return list({user.object_id: user for user in self._by_key.values()}.values())
 
-    def account_enabled(self, user: SimulatedUser) -> bool:
-        with self._lock:
-            return user.object_id not in self.disabled
-
     def active_directory_enabled(self, user: SimulatedUser) -> bool:
         with self._lock:
             return user.object_id not in self.active_directory_disabled
