@@ -54,11 +54,11 @@ if TYPE_CHECKING:
     from graphsim.server import GraphSimulator
 
 _ACTION_PATH = re.compile(r"^/(v1\.0|beta)/users/([^/]+)/(revokeSignInSessions|invalidateAllRefreshTokens)$")
-_USER_PATH = re.compile(r"^/(v1\.0|beta)/users/([^/]+)$")
+USER_PATH = re.compile(r"^/(v1\.0|beta)/users/([^/]+)$")
 # Not a Graph path: the simulator's control for one Entra Connect sync cycle (graphsim.server).
 DIRECTORY_SYNC_PATH = "/graphsim/directorySync"
 ON_PREMISES_DOMAIN = "corp.contoso.com"
-_USERS = re.compile(r"^/(v1\.0|beta)/users$")
+USERS_PATH = re.compile(r"^/(v1\.0|beta)/users$")
 MAX_IN_VALUES = 15  # Graph: "limited to 15 expressions in the filter clause by default"
 FILTERABLE = {"id": "object_id", "userPrincipalName": "user_principal_name"}
 _FILTER = re.compile(r"\s*(id|userPrincipalName)\s+(eq|in)\s+(.*?)\s*", re.DOTALL)
@@ -179,13 +179,13 @@ def new_sid(rng: random.Random) -> str:
 
 def user_segment(path: str) -> str | None:
     """The decoded user segment of a /users/{id} path (an action on the user included), else None."""
-    match = _ACTION_PATH.match(path) or _USER_PATH.match(path)
+    match = _ACTION_PATH.match(path) or USER_PATH.match(path)
     return unquote(match.group(2)) if match else None
 
 
 def filter_values(path: str, query: str) -> tuple[str, ...]:
     """The values a look-up's `$filter` on /users names (none for another request, or a filter Graph refuses)."""
-    filters = parse_qs(query).get("$filter") if _USERS.match(path) else None
+    filters = parse_qs(query).get("$filter") if USERS_PATH.match(path) else None
     try:
         return tuple(parse_user_filter(filters[0])[1]) if filters else ()
     except FilterRefused:
@@ -304,8 +304,8 @@ class Users:
     def routes(self) -> list[Route]:
         return [
             Route("POST", _ACTION_PATH, self._revoke),
-            Route("GET", _USER_PATH, self._get),
-            Route("PATCH", _USER_PATH, self._update),
+            Route("GET", USER_PATH, self._get),
+            Route("PATCH", USER_PATH, self._update),
         ]
 
     def _revoke(self, match: re.Match[str], body: Any, query: str) -> Answer:
