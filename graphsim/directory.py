@@ -60,7 +60,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, unquote
 
-from graphsim.users import FilterRefused, parse_user_filter
+from graphsim.users import FilterRefused, not_found, parse_user_filter
 from graphsim.wire import Answer, Route, graph_error, unsupported
 
 if TYPE_CHECKING:
@@ -176,8 +176,8 @@ class Directory:
         wait = self.quota.admit()
         if wait is None:
             return None
-        body = {"error": {"code": "TooManyRequests", "message": "Too many requests (graphsim write quota)"}}
-        return Answer(429, body, {"Retry-After": str(max(1, math.ceil(wait)))})
+        message = "Too many requests (graphsim write quota)"
+        return graph_error(429, "TooManyRequests", message, {"Retry-After": str(max(1, math.ceil(wait)))})
 
     def routes(self) -> list[Route]:
         """The listings: every user, a group's members at any depth, a role's active members."""
@@ -229,14 +229,14 @@ class Directory:
     def _role_members(self, match: re.Match[str], body: Any, query: str) -> Answer:
         if "$top" in parse_qs(query):
             message = "$top is not supported on the members of a directory role"
-            return Answer(400, {"error": {"code": "Request_UnsupportedQuery", "message": message}})
+            return graph_error(400, "Request_UnsupportedQuery", message)
         ids = list(dict.fromkeys(self.roles.get(unquote(match.group(1)).lower(), [])))
         return self._page(match.string, ids, query, default_top=ROLE_MEMBERS_PAGE)
 
     def _check_member_objects(self, match: re.Match[str], body: Any, query: str) -> Answer:
         user = self._sim.find_user(unquote(match.group(2)))
         if user is None:
-            return graph_error(404, "Request_ResourceNotFound", f"Resource '{unquote(match.group(2))}' does not exist.")
+            return not_found(match.group(2))
         ids = body.get("ids") if isinstance(body, dict) else None
         if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and _GUID.fullmatch(i) for i in ids):
             return graph_error(400, "Request_BadRequest", "ids must be a non-empty list of object ids")
@@ -283,7 +283,7 @@ class Directory:
         self.list_requests += 1
         top = int((query.get("$top") or [str(default_top)])[0])
         if "$top" in query and not 1 <= top <= GRAPH_MAX_TOP:
-            return Answer(400, {"error": {"code": "BadRequest", "message": f"$top must be 1..{GRAPH_MAX_TOP}"}})
+            return graph_error(400, "BadRequest", f"$top must be 1..{GRAPH_MAX_TOP}")
         start = 0
         if skiptoken := query.get("$skiptoken"):
             start = json.loads(base64.urlsafe_b64decode(skiptoken[0].encode()))["start"]

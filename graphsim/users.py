@@ -314,7 +314,7 @@ class Users:
             return graph_error(400, "BadRequest", "Resource not found for the segment.")
         user = self.find(unquote(segment))
         if user is None:
-            return _not_found(segment)
+            return not_found(segment)
         with self._lock:
             self.revocations[user.object_id] += 1
             self.sessions_valid_from[user.object_id] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -326,7 +326,7 @@ class Users:
         segment = match.group(2)
         user = self.find(unquote(segment))
         if user is None:
-            return _not_found(segment)
+            return not_found(segment)
         return Answer(200, self.selected(user, query))
 
     def _update(self, match: re.Match[str], body: Any, query: str) -> Answer:
@@ -337,7 +337,7 @@ class Users:
             return graph_error(400, "BadRequest", "only accountEnabled is simulated")
         user = self.find(unquote(segment))
         if user is None:
-            return _not_found(segment)
+            return not_found(segment)
         # A synced user's too: accepted, and undone by the next directory_sync() unless the
         # Active Directory account is disabled as well (this module's docstring).
         with self._lock:
@@ -348,12 +348,13 @@ class Users:
         """`PATCH /users/{id}` `{"accountEnabled": true}`: the account of a released user signs in again."""
         user = self.find(unquote(segment))
         if user is None:
-            return _not_found(segment)
+            return not_found(segment)
         with self._lock:
             self.disabled.discard(user.object_id)
             self.enabled[user.object_id] += 1
         return Answer(204)
 
 
-def _not_found(segment: str) -> Answer:
+def not_found(segment: str) -> Answer:
+    """Graph's 404 for a user segment (percent-encoded as it came) that names no user."""
     return graph_error(404, "Request_ResourceNotFound", f"Resource '{unquote(segment)}' does not exist.")
