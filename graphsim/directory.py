@@ -55,7 +55,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, unquote
@@ -199,8 +199,7 @@ class Directory:
         except FilterRefused as refused:
             return graph_error(400, refused.code, str(refused))
         users = self._sim.users.matching(name, values)
-        selected = {user.object_id: self._sim.users.selected(user, query) for user in users}
-        return self._page(match.string, list(selected), query, lambda object_id: selected[object_id])
+        return self._page(match.string, [user.object_id for user in users], query)
 
     def _filtered(self, query_string: str) -> Answer:
         """`$filter=onPremisesSecurityIdentifier eq '<sid>'`, the one filter on /users simulated here.
@@ -276,7 +275,6 @@ class Directory:
         path: str,
         ids: list[str],
         query_string: str,
-        render: Callable[[str], dict[str, Any]] | None = None,
         default_top: int = GRAPH_DEFAULT_TOP,
     ) -> Answer:
         query = parse_qs(query_string)
@@ -289,8 +287,8 @@ class Directory:
             start = json.loads(base64.urlsafe_b64decode(skiptoken[0].encode()))["start"]
         size = min(top, self.page_size)
         page = ids[start : start + size]
-        selected = (query.get("$select") or [""])[0]
-        body: dict[str, Any] = {"value": [(render or (lambda i: self._user_json(i, selected)))(i) for i in page]}
+        users = self._sim.users
+        body: dict[str, Any] = {"value": [users.selected(self._listed(i), query_string) for i in page]}
         if start + size < len(ids):
             token = base64.urlsafe_b64encode(json.dumps({"start": start + size}).encode()).decode()
             kept = [(name, values[0]) for name, values in query.items() if name != "$skiptoken"]
@@ -298,12 +296,10 @@ class Directory:
             body["@odata.nextLink"] = f"{self._sim.url}{path}?{again}&$skiptoken={token}"
         return Answer(200, body)
 
-    def _user_json(self, object_id: str, selected: str) -> dict[str, Any]:
+    def _listed(self, object_id: str) -> SimulatedUser:
         user = self._sim.find_user(object_id)
         assert user is not None, "a listed member must be a user"
-        properties = self._sim.users.properties_of(user)
-        names = selected.split(",") if selected else ["id", "userPrincipalName"]
-        return {name: properties.get(name) for name in names}
+        return user
 
 
 def _is_write(method: str, path: str) -> bool:
