@@ -124,17 +124,17 @@ class FaultPlan:
             self._ingestion_faults.append(fault)
 
     def take_ingestion(self, path: str) -> Fault | None:
-        with self._lock:
-            for fault in self._ingestion_faults:
-                if fault.match(path):
-                    return _spend(fault, self._ingestion_faults)
-        return None
+        return self._take_first(self._ingestion_faults, path)
 
     def take_arm(self, path: str) -> Fault | None:
+        return self._take_first(self._arm_faults, path)
+
+    def _take_first(self, faults: list[Fault], path: str) -> Fault | None:
+        """The first of `faults` that matches `path`, one of its times spent; None if none does."""
         with self._lock:
-            for fault in self._arm_faults:
+            for fault in faults:
                 if fault.match(path):
-                    return _spend(fault, self._arm_faults)
+                    return _spend(fault, faults)
         return None
 
 
