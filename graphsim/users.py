@@ -5,12 +5,22 @@ that account's state over the cloud's.
 
 Graph accepts `accountEnabled` on a synced user: the error "Unable to update the specified
 properties for on-premises mastered Directory Sync objects" is documented for other attributes,
-not this one. The change holds only until the next directory sync, which puts the on-premises
-value back ("any changes, such as disabling a user in the cloud (Azure AD), are overridden by
-the setting defined in the on-prem AD during the next sync": the Azure-Sentinel playbook
-Block-OnPremADUser, https://github.com/Azure/Azure-Sentinel/tree/master/Playbooks/Block-OnPremADUser).
-Microsoft Entra Connect runs that sync every 30 minutes by default
-(https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-sync-feature-scheduler);
+not this one, and "Revoke user access in an emergency in Microsoft Entra ID"
+(https://learn.microsoft.com/entra/identity/users/users-revoke-access, "Revoke access for a user
+in the hybrid environment"), for "a hybrid environment with on-premises Active Directory
+synchronized with Microsoft Entra ID", has the admin "Disable the user in Microsoft Entra ID"
+(`Update-MgUser -AccountEnabled:$false`, a PATCH of the user) besides disabling it in Active
+Directory. The change holds only until the next directory sync: Entra Connect synchronizes
+`accountEnabled` from Active Directory (its row in "Microsoft Entra Connect Sync: Attributes
+synchronized to Microsoft Entra ID", "Defines if an account is enabled":
+https://learn.microsoft.com/entra/identity/hybrid/connect/reference-connect-sync-attributes-synchronized),
+so the next sync puts the on-premises value back. No Microsoft page found says that last step in
+so many words; the Azure-Sentinel playbook Block-OnPremADUser does ("any changes, such as
+disabling a user in the cloud (Azure AD), are overridden by the setting defined in the on-prem AD
+during the next sync": https://github.com/Azure/Azure-Sentinel/tree/master/Playbooks/Block-OnPremADUser).
+Microsoft Entra Connect runs that sync every 30 minutes by default ("By default every 30 minutes a
+synchronization cycle is run":
+https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-sync-feature-scheduler);
 here it runs when a test calls `directory_sync()` (or POSTs DIRECTORY_SYNC_PATH).
 
 Which users a look-up by `$filter` names (`id` or `userPrincipalName`, `eq` or `in`), served as a listing by
