@@ -123,7 +123,7 @@ class DefenderIdentity:
         accounts = self._observed()
         if filters := parse_qs(query).get("$filter"):
             wanted = _SID_FILTER.fullmatch(filters[0])
-            if wanted is None:
+            if wanted is None:  # the simulator's own choice (undocumented): the list page names no refusal
                 return graph_error(400, "BadRequest", "Invalid filter clause.")
             sid = wanted.group(1).replace("''", "'").lower()
             accounts = [user for user in accounts if (user.on_premises_sid or "").lower() == sid]

@@ -20,8 +20,9 @@ objects"; the answer is 200 `{"value": [...]}`, the ids asked for that the user 
 transitive". A user is a member of a group nested at any depth, and of a directory role while
 the role is assigned to them actively or to a role-assignable group they are in ("Only users and
 role-enabled groups can be members of directory roles", directoryObject: getMemberObjects); a
-PIM-eligible assignment is no membership. More than 20 ids, or an id that is no GUID, is a 400;
-an unknown user a 404.
+PIM-eligible assignment is no membership. More than 20 ids, or an id that is no GUID, is a 400
+(the 400 for an id that is no GUID is the simulator's own choice (undocumented)); an unknown user
+a 404.
 
 Each listing answers at most `min($top, page_size)` users and an `@odata.nextLink` carrying
 an opaque `$skiptoken` (and the rest of the query) while more remain; without `$top`, Graph's
@@ -31,7 +32,8 @@ names, as a GET of one user does; which users a filter names is graphsim.users' 
 Microsoft Graph data in your app", learn.microsoft.com/graph/paging). A directory role's members
 are listed without `$top`: the page "supports the $select OData query parameter ... returns a default of 1,000 objects and
 doesn't support pagination using $top" (learn.microsoft.com/graph/api/directoryrole-list-members),
-so a `$top` there is refused, and a page holds at most 1,000 (`page_size` when smaller).
+so a `$top` there is refused (the 400 is the simulator's own choice (undocumented): the page does
+not say what Graph answers a `$top`), and a page holds at most 1,000 (`page_size` when smaller).
 
 Each user carries the properties `$select` names, as the user resource gives them (many,
 `accountEnabled` and where the user signs in among them, are "Returned only on $select":
@@ -227,6 +229,8 @@ class Directory:
 
     def _role_members(self, match: re.Match[str], body: Any, query: str) -> Answer:
         if "$top" in parse_qs(query):
+            # The simulator's own choice (undocumented): the page says only that the list "doesn't
+            # support pagination using $top", not what Graph answers a $top.
             message = "$top is not supported on the members of a directory role"
             return graph_error(400, "Request_UnsupportedQuery", message)
         ids = list(dict.fromkeys(self.roles.get(unquote(match.group(1)).lower(), [])))
@@ -237,6 +241,7 @@ class Directory:
         if user is None:
             return not_found(match.group(2))
         ids = body.get("ids") if isinstance(body, dict) else None
+        # The 400 for an id that is no GUID is the simulator's own choice (undocumented).
         if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and _GUID.fullmatch(i) for i in ids):
             return graph_error(400, "Request_BadRequest", "ids must be a non-empty list of object ids")
         if len(ids) > CHECK_MEMBER_OBJECTS_LIMIT:
