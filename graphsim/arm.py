@@ -9,7 +9,8 @@ Incident tasks (IncidentTasks_CreateOrUpdate, stable since 2024-03-01):
 as the REST API's example shows it (azure-rest-api-specs, Microsoft.SecurityInsights/stable/2024-03-01/
 examples/incidents/tasks/IncidentTasks_CreateOrUpdate.json); `title` and `status` (New or Completed)
 are required. An incident holds at most 40 tasks (Microsoft Sentinel service limits, "Number of
-tasks": https://learn.microsoft.com/azure/sentinel/sentinel-service-limits); the 41st is refused.
+tasks": https://learn.microsoft.com/azure/sentinel/sentinel-service-limits); the 41st is refused,
+with a status and error code that are the simulator's own choice (undocumented).
 """
 
 from __future__ import annotations
@@ -160,7 +161,7 @@ class Arm:
         with self._lock:
             created = key not in self.tasks
             held = sum(1 for known, _ in self.tasks if known == key[0])
-            if created and held >= MAX_TASKS_PER_INCIDENT:
+            if created and held >= MAX_TASKS_PER_INCIDENT:  # 400 BadRequest: the simulator's own choice (undocumented)
                 return graph_error(400, "BadRequest", f"An incident can have at most {MAX_TASKS_PER_INCIDENT} tasks.")
             self.tasks.setdefault(key, []).append(properties)
         now = datetime.now(UTC).isoformat().replace("+00:00", "Z")

@@ -35,9 +35,7 @@ with `sensor_deployed` off (or for a user in `unobserved`) the list answers no a
 from __future__ import annotations
 
 import re
-import threading
 import uuid
-from collections import Counter
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote
 
@@ -73,8 +71,6 @@ class DefenderIdentity:
         self.sensor_deployed = True
         self.unobserved: set[str] = set()  # object ids of synced users the sensor has not seen
         self.documented_examples = True  # answer as the documented examples do (the module docstring)
-        self.invoked: Counter[tuple[str, str]] = Counter()  # (object id, action) -> actions performed
-        self._lock = threading.Lock()
 
     def routes(self) -> list[Route]:
         return [
@@ -127,7 +123,7 @@ class DefenderIdentity:
         accounts = self._observed()
         if filters := parse_qs(query).get("$filter"):
             wanted = _SID_FILTER.fullmatch(filters[0])
-            if wanted is None:
+            if wanted is None:  # the simulator's own choice (undocumented): the list page names no refusal
                 return graph_error(400, "BadRequest", "Invalid filter clause.")
             sid = wanted.group(1).replace("''", "'").lower()
             accounts = [user for user in accounts if (user.on_premises_sid or "").lower() == sid]
@@ -153,8 +149,6 @@ class DefenderIdentity:
             return graph_error(400, "BadRequest", "Only Active Directory accounts are simulated.")
         if account.lower() != self.active_directory_id(user):
             return graph_error(400, "BadRequest", "accountId is not an account of this identity.")
-        with self._lock:
-            self.invoked[(user.object_id, action)] += 1
         self._users.act_on_premises(user, action)
         result = {
             "accountId": account,

@@ -20,8 +20,9 @@ objects"; the answer is 200 `{"value": [...]}`, the ids asked for that the user 
 transitive". A user is a member of a group nested at any depth, and of a directory role while
 the role is assigned to them actively or to a role-assignable group they are in ("Only users and
 role-enabled groups can be members of directory roles", directoryObject: getMemberObjects); a
-PIM-eligible assignment is no membership. More than 20 ids, or an id that is no GUID, is a 400;
-an unknown user a 404.
+PIM-eligible assignment is no membership. More than 20 ids, or an id that is no GUID, is a 400
+(the 400 for an id that is no GUID is the simulator's own choice (undocumented)); an unknown user
+a 404.
 
 Each listing answers at most `min($top, page_size)` users and an `@odata.nextLink` carrying
 an opaque `$skiptoken` (and the rest of the query) while more remain; without `$top`, Graph's
@@ -31,7 +32,8 @@ names, as a GET of one user does; which users a filter names is graphsim.users' 
 Microsoft Graph data in your app", learn.microsoft.com/graph/paging). A directory role's members
 are listed without `$top`: the page "supports the $select OData query parameter ... returns a default of 1,000 objects and
 doesn't support pagination using $top" (learn.microsoft.com/graph/api/directoryrole-list-members),
-so a `$top` there is refused, and a page holds at most 1,000 (`page_size` when smaller).
+so a `$top` there is refused (the 400 is the simulator's own choice (undocumented): the page does
+not say what Graph answers a `$top`), and a page holds at most 1,000 (`page_size` when smaller).
 
 Each user carries the properties `$select` names, as the user resource gives them (many,
 `accountEnabled` and where the user signs in among them, are "Returned only on $select":
@@ -55,12 +57,12 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, unquote
 
-from graphsim.users import FilterRefused, parse_user_filter
+from graphsim.users import FilterRefused, not_found, parse_user_filter
 from graphsim.wire import Answer, Route, graph_error, unsupported
 
 if TYPE_CHECKING:
@@ -133,7 +135,6 @@ class Directory:
         self.page_size = GRAPH_MAX_TOP
         self.quota: WriteQuota | None = None
         self.list_requests = 0
-        self.filter_requests = 0
 
     # --- building the tenant ----------------------------------------------------------
     def add_group(
@@ -177,8 +178,8 @@ class Directory:
         wait = self.quota.admit()
         if wait is None:
             return None
-        body = {"error": {"code": "TooManyRequests", "message": "Too many requests (graphsim write quota)"}}
-        return Answer(429, body, {"Retry-After": str(max(1, math.ceil(wait)))})
+        message = "Too many requests (graphsim write quota)"
+        return graph_error(429, "TooManyRequests", message, {"Retry-After": str(max(1, math.ceil(wait)))})
 
     def routes(self) -> list[Route]:
         """The listings: every user, a group's members at any depth, a role's active members."""
@@ -200,8 +201,7 @@ class Directory:
         except FilterRefused as refused:
             return graph_error(400, refused.code, str(refused))
         users = self._sim.users.matching(name, values)
-        selected = {user.object_id: self._sim.users.selected(user, query) for user in users}
-        return self._page(match.string, list(selected), query, lambda object_id: selected[object_id])
+        return self._page(match.string, [user.object_id for user in users], query)
 
     def _filtered(self, query_string: str) -> Answer:
         """`$filter=onPremisesSecurityIdentifier eq '<sid>'`, the one filter on /users simulated here.
@@ -212,7 +212,6 @@ class Directory:
         Any other filter is refused as Graph refuses a filter clause it does not support.
         """
         query = parse_qs(query_string)
-        self.filter_requests += 1
         wanted = _SID_FILTER.fullmatch(query["$filter"][0])
         if wanted is None:
             message = "Unsupported or invalid query filter clause specified for property of resource 'User'."
@@ -230,16 +229,19 @@ class Directory:
 
     def _role_members(self, match: re.Match[str], body: Any, query: str) -> Answer:
         if "$top" in parse_qs(query):
+            # The simulator's own choice (undocumented): the page says only that the list "doesn't
+            # support pagination using $top", not what Graph answers a $top.
             message = "$top is not supported on the members of a directory role"
-            return Answer(400, {"error": {"code": "Request_UnsupportedQuery", "message": message}})
+            return graph_error(400, "Request_UnsupportedQuery", message)
         ids = list(dict.fromkeys(self.roles.get(unquote(match.group(1)).lower(), [])))
         return self._page(match.string, ids, query, default_top=ROLE_MEMBERS_PAGE)
 
     def _check_member_objects(self, match: re.Match[str], body: Any, query: str) -> Answer:
         user = self._sim.find_user(unquote(match.group(2)))
         if user is None:
-            return graph_error(404, "Request_ResourceNotFound", f"Resource '{unquote(match.group(2))}' does not exist.")
+            return not_found(match.group(2))
         ids = body.get("ids") if isinstance(body, dict) else None
+        # The 400 for an id that is no GUID is the simulator's own choice (undocumented).
         if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and _GUID.fullmatch(i) for i in ids):
             return graph_error(400, "Request_BadRequest", "ids must be a non-empty list of object ids")
         if len(ids) > CHECK_MEMBER_OBJECTS_LIMIT:
@@ -278,21 +280,20 @@ class Directory:
         path: str,
         ids: list[str],
         query_string: str,
-        render: Callable[[str], dict[str, Any]] | None = None,
         default_top: int = GRAPH_DEFAULT_TOP,
     ) -> Answer:
         query = parse_qs(query_string)
         self.list_requests += 1
         top = int((query.get("$top") or [str(default_top)])[0])
         if "$top" in query and not 1 <= top <= GRAPH_MAX_TOP:
-            return Answer(400, {"error": {"code": "BadRequest", "message": f"$top must be 1..{GRAPH_MAX_TOP}"}})
+            return graph_error(400, "BadRequest", f"$top must be 1..{GRAPH_MAX_TOP}")
         start = 0
         if skiptoken := query.get("$skiptoken"):
             start = json.loads(base64.urlsafe_b64decode(skiptoken[0].encode()))["start"]
         size = min(top, self.page_size)
         page = ids[start : start + size]
-        selected = (query.get("$select") or [""])[0]
-        body: dict[str, Any] = {"value": [(render or (lambda i: self._user_json(i, selected)))(i) for i in page]}
+        users = self._sim.users
+        body: dict[str, Any] = {"value": [users.selected(self._listed(i), query_string) for i in page]}
         if start + size < len(ids):
             token = base64.urlsafe_b64encode(json.dumps({"start": start + size}).encode()).decode()
             kept = [(name, values[0]) for name, values in query.items() if name != "$skiptoken"]
@@ -300,12 +301,10 @@ class Directory:
             body["@odata.nextLink"] = f"{self._sim.url}{path}?{again}&$skiptoken={token}"
         return Answer(200, body)
 
-    def _user_json(self, object_id: str, selected: str) -> dict[str, Any]:
+    def _listed(self, object_id: str) -> SimulatedUser:
         user = self._sim.find_user(object_id)
         assert user is not None, "a listed member must be a user"
-        properties = self._sim.users.properties_of(user)
-        names = selected.split(",") if selected else ["id", "userPrincipalName"]
-        return {name: properties.get(name) for name in names}
+        return user
 
 
 def _is_write(method: str, path: str) -> bool:

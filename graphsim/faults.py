@@ -11,7 +11,6 @@ import base64
 import contextlib
 import json
 import random
-import re
 import socket
 import threading
 import time
@@ -19,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from graphsim.users import SimulatedUser
+from graphsim.users import USER_PATH, USERS_PATH, SimulatedUser
 from graphsim.wire import Answer
 
 
@@ -125,17 +124,17 @@ class FaultPlan:
             self._ingestion_faults.append(fault)
 
     def take_ingestion(self, path: str) -> Fault | None:
-        with self._lock:
-            for fault in self._ingestion_faults:
-                if fault.match(path):
-                    return _spend(fault, self._ingestion_faults)
-        return None
+        return self._take_first(self._ingestion_faults, path)
 
     def take_arm(self, path: str) -> Fault | None:
+        return self._take_first(self._arm_faults, path)
+
+    def _take_first(self, faults: list[Fault], path: str) -> Fault | None:
+        """The first of `faults` that matches `path`, one of its times spent; None if none does."""
         with self._lock:
-            for fault in self._arm_faults:
+            for fault in faults:
                 if fault.match(path):
-                    return _spend(fault, self._arm_faults)
+                    return _spend(fault, faults)
         return None
 
 
@@ -171,18 +170,14 @@ INTERNAL_GUEST: dict[str, Any] = {
 }
 
 
-_LOOKUP_PATH = re.compile(r"/(v1\.0|beta)/users(/[^/]+)?")
-_USERS_PATH = re.compile(r"/(v1\.0|beta)/users")
-
-
 def is_lookup(path: str) -> bool:
     """A look-up's path: one user (`/users/{id}`, which a PATCH shares) or users by `$filter` (`/users`)."""
-    return _LOOKUP_PATH.fullmatch(path) is not None
+    return USER_PATH.fullmatch(path) is not None or USERS_PATH.fullmatch(path) is not None
 
 
 def is_lookup_by_filter(path: str) -> bool:
     """The path of a look-up by `$filter` (`/users`, which a listing of every user shares)."""
-    return _USERS_PATH.fullmatch(path) is not None
+    return USERS_PATH.fullmatch(path) is not None
 
 
 def answers_about(user: SimulatedUser, *, times: int | None = None) -> Fault:

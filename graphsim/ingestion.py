@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from graphsim.wire import Answer, Exchange
+from graphsim.wire import Answer, Exchange, graph_error
 
 if TYPE_CHECKING:
     from graphsim.server import GraphSimulator
@@ -172,4 +172,5 @@ def _records(raw: bytes) -> list[dict[str, Any]] | None:
 
 
 def _error(status: int, code: str, message: str) -> Answer:
-    return Answer(status, {"error": {"code": code, "message": message}}, {"x-ms-error-code": code})
+    """The API's ErrorResponse (the shape graph_error builds), its code repeated in `x-ms-error-code`."""
+    return graph_error(status, code, message, {"x-ms-error-code": code})

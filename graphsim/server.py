@@ -407,26 +407,24 @@ class _Handler(BaseHTTPRequestHandler):
         if not self.drip:
             self.wfile.write(payload)
             return
-        try:  # a proxy or a sick server trickling the answer out
-            for offset in range(len(payload)):
-                self.wfile.write(payload[offset : offset + 1])
-                self.wfile.flush()
-                time.sleep(self.drip)
-        except OSError:
-            self.close_connection = True  # the client stopped listening
+        self._trickle(payload)
 
     def _drip_head(self) -> None:
         """An answer without a body (a 204) trickles out its status line and headers instead."""
         buffered: list[bytes] = getattr(self, "_headers_buffer", [])  # what send_header() collected
         head = b"".join([*buffered, b"\r\n"])
         buffered.clear()
+        self._trickle(head)
+
+    def _trickle(self, data: bytes) -> None:
+        """`data` a byte at a time, `drip` seconds apart: a proxy or a sick server trickling the answer out."""
         try:
-            for offset in range(len(head)):
-                self.wfile.write(head[offset : offset + 1])
+            for offset in range(len(data)):
+                self.wfile.write(data[offset : offset + 1])
                 self.wfile.flush()
                 time.sleep(self.drip)
         except OSError:
-            self.close_connection = True
+            self.close_connection = True  # the client stopped listening
 
 
 def _json_body(body: bytes) -> Any:

@@ -5,12 +5,22 @@ that account's state over the cloud's.
 
 Graph accepts `accountEnabled` on a synced user: the error "Unable to update the specified
 properties for on-premises mastered Directory Sync objects" is documented for other attributes,
-not this one. The change holds only until the next directory sync, which puts the on-premises
-value back ("any changes, such as disabling a user in the cloud (Azure AD), are overridden by
-the setting defined in the on-prem AD during the next sync": the Azure-Sentinel playbook
-Block-OnPremADUser, https://github.com/Azure/Azure-Sentinel/tree/master/Playbooks/Block-OnPremADUser).
-Microsoft Entra Connect runs that sync every 30 minutes by default
-(https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-sync-feature-scheduler);
+not this one, and "Revoke user access in an emergency in Microsoft Entra ID"
+(https://learn.microsoft.com/entra/identity/users/users-revoke-access, "Revoke access for a user
+in the hybrid environment"), for "a hybrid environment with on-premises Active Directory
+synchronized with Microsoft Entra ID", has the admin "Disable the user in Microsoft Entra ID"
+(`Update-MgUser -AccountEnabled:$false`, a PATCH of the user) besides disabling it in Active
+Directory. The change holds only until the next directory sync: Entra Connect synchronizes
+`accountEnabled` from Active Directory (its row in "Microsoft Entra Connect Sync: Attributes
+synchronized to Microsoft Entra ID", "Defines if an account is enabled":
+https://learn.microsoft.com/entra/identity/hybrid/connect/reference-connect-sync-attributes-synchronized),
+so the next sync puts the on-premises value back. No Microsoft page found says that last step in
+so many words; the Azure-Sentinel playbook Block-OnPremADUser does ("any changes, such as
+disabling a user in the cloud (Azure AD), are overridden by the setting defined in the on-prem AD
+during the next sync": https://github.com/Azure/Azure-Sentinel/tree/master/Playbooks/Block-OnPremADUser).
+Microsoft Entra Connect runs that sync every 30 minutes by default ("By default every 30 minutes a
+synchronization cycle is run":
+https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-sync-feature-scheduler);
 here it runs when a test calls `directory_sync()` (or POSTs DIRECTORY_SYNC_PATH).
 
 Which users a look-up by `$filter` names (`id` or `userPrincipalName`, `eq` or `in`), served as a listing by
@@ -54,11 +64,11 @@ if TYPE_CHECKING:
     from graphsim.server import GraphSimulator
 
 _ACTION_PATH = re.compile(r"^/(v1\.0|beta)/users/([^/]+)/(revokeSignInSessions|invalidateAllRefreshTokens)$")
-_USER_PATH = re.compile(r"^/(v1\.0|beta)/users/([^/]+)$")
+USER_PATH = re.compile(r"^/(v1\.0|beta)/users/([^/]+)$")
 # Not a Graph path: the simulator's control for one Entra Connect sync cycle (graphsim.server).
 DIRECTORY_SYNC_PATH = "/graphsim/directorySync"
 ON_PREMISES_DOMAIN = "corp.contoso.com"
-_USERS = re.compile(r"^/(v1\.0|beta)/users$")
+USERS_PATH = re.compile(r"^/(v1\.0|beta)/users$")
 MAX_IN_VALUES = 15  # Graph: "limited to 15 expressions in the filter clause by default"
 FILTERABLE = {"id": "object_id", "userPrincipalName": "user_principal_name"}
 _FILTER = re.compile(r"\s*(id|userPrincipalName)\s+(eq|in)\s+(.*?)\s*", re.DOTALL)
@@ -179,13 +189,13 @@ def new_sid(rng: random.Random) -> str:
 
 def user_segment(path: str) -> str | None:
     """The decoded user segment of a /users/{id} path (an action on the user included), else None."""
-    match = _ACTION_PATH.match(path) or _USER_PATH.match(path)
+    match = _ACTION_PATH.match(path) or USER_PATH.match(path)
     return unquote(match.group(2)) if match else None
 
 
 def filter_values(path: str, query: str) -> tuple[str, ...]:
     """The values a look-up's `$filter` on /users names (none for another request, or a filter Graph refuses)."""
-    filters = parse_qs(query).get("$filter") if _USERS.match(path) else None
+    filters = parse_qs(query).get("$filter") if USERS_PATH.match(path) else None
     try:
         return tuple(parse_user_filter(filters[0])[1]) if filters else ()
     except FilterRefused:
@@ -241,10 +251,6 @@ class Users:
     def every_user(self) -> list[SimulatedUser]:
         with self._lock:
             return list({user.object_id: user for user in self._by_key.values()}.values())
-
-    def account_enabled(self, user: SimulatedUser) -> bool:
-        with self._lock:
-            return user.object_id not in self.disabled
 
     def active_directory_enabled(self, user: SimulatedUser) -> bool:
         with self._lock:
@@ -308,8 +314,8 @@ class Users:
     def routes(self) -> list[Route]:
         return [
             Route("POST", _ACTION_PATH, self._revoke),
-            Route("GET", _USER_PATH, self._get),
-            Route("PATCH", _USER_PATH, self._update),
+            Route("GET", USER_PATH, self._get),
+            Route("PATCH", USER_PATH, self._update),
         ]
 
     def _revoke(self, match: re.Match[str], body: Any, query: str) -> Answer:
@@ -318,7 +324,7 @@ class Users:
             return graph_error(400, "BadRequest", "Resource not found for the segment.")
         user = self.find(unquote(segment))
         if user is None:
-            return _not_found(segment)
+            return not_found(segment)
         with self._lock:
             self.revocations[user.object_id] += 1
             self.sessions_valid_from[user.object_id] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -330,7 +336,7 @@ class Users:
         segment = match.group(2)
         user = self.find(unquote(segment))
         if user is None:
-            return _not_found(segment)
+            return not_found(segment)
         return Answer(200, self.selected(user, query))
 
     def _update(self, match: re.Match[str], body: Any, query: str) -> Answer:
@@ -341,7 +347,7 @@ class Users:
             return graph_error(400, "BadRequest", "only accountEnabled is simulated")
         user = self.find(unquote(segment))
         if user is None:
-            return _not_found(segment)
+            return not_found(segment)
         # A synced user's too: accepted, and undone by the next directory_sync() unless the
         # Active Directory account is disabled as well (this module's docstring).
         with self._lock:
@@ -352,12 +358,13 @@ class Users:
         """`PATCH /users/{id}` `{"accountEnabled": true}`: the account of a released user signs in again."""
         user = self.find(unquote(segment))
         if user is None:
-            return _not_found(segment)
+            return not_found(segment)
         with self._lock:
             self.disabled.discard(user.object_id)
             self.enabled[user.object_id] += 1
         return Answer(204)
 
 
-def _not_found(segment: str) -> Answer:
+def not_found(segment: str) -> Answer:
+    """Graph's 404 for a user segment (percent-encoded as it came) that names no user."""
     return graph_error(404, "Request_ResourceNotFound", f"Resource '{unquote(segment)}' does not exist.")
