@@ -103,7 +103,10 @@ class CampaignEngine:
     # --- queue ----------------------------------------------------------------------------------
     def handle(self, message: dict[str, Any], *, message_id: str) -> None:
         """One campaign queue message; RetryLater when it must be delivered again."""
-        campaign = message["campaign"]  # one that names no campaign: each handler finds no row and returns
+        campaign = message["campaign"]
+        if self._rows.find(campaign) is None:
+            logger.warning("Campaign queue message %s names no campaign; dropped", message_id)
+            return
         if message["kind"] == CHUNK:
             self._chunks.run(campaign, message, message_id)
         elif message["kind"] == SCHEDULE:
