@@ -92,11 +92,6 @@ class ActiveDirectoryAction(StrEnum):
         """The invokeAction `action` value (https://learn.microsoft.com/graph/api/security-identityaccounts-invokeaction)."""
         return _INVOKED_AS[self]
 
-    @property
-    def app_roles(self) -> tuple[str, ...]:
-        """Finding the identity account by SID, then acting on it."""
-        return ACTIVE_DIRECTORY_APP_ROLES
-
 
 _INVOKED_AS = {
     ActiveDirectoryAction.DISABLE: "disable",

@@ -230,13 +230,13 @@ class Containment:
             from revoke.containment.active_directory import OnPremisesRun
 
             on_premises = OnPremisesRun(accounts, ledger, lookups, deadline)
+        queue = context.trigger == QUEUE_TRIGGER  # the request queue draws on the whole budget
         for step in steps_in_order(actions, onprem):
             open_targets = ledger.open_targets(step)
             if dry_run:
                 for i in open_targets:
                     ledger.add(i, step, DRY_RUN)
             elif open_targets:
-                queue = context.trigger == QUEUE_TRIGGER  # the request queue draws on the whole budget
                 admitted = self._budget.admit(step, open_targets, ledger, deadline, queue=queue)
                 over_budget = over_budget or admitted.refused_any
                 if admitted.granted and isinstance(step, ContainmentAction):

@@ -47,10 +47,6 @@ class Ledger:
         self._results: dict[int, TargetResult] = {}
         self._withheld = withheld  # why disableAccount was not asked for, when the caller may not
 
-    def mark_external(self, index: int, external: bool | None = True) -> None:
-        """Whether the target is an external (guest) user; None: it could not be told."""
-        self._kinds[index] = Kind(external, self._kinds[index].synced, self._kinds[index].onprem_hint)
-
     def learn(self, index: int, kind: Kind) -> None:
         """What the verdict needs to know of the target (revoke.containment.verdict.kind_of)."""
         self._kinds[index] = kind
@@ -64,9 +60,6 @@ class Ledger:
         position = plan.index(after) + 1
         assert len(self._records[index]) < position, "a step is planned before the one it follows has a result"
         plan[position:position] = [step for step in steps if step not in plan]
-
-    def planned(self, index: int, step: Step) -> bool:
-        return step in self._plans[index]
 
     def is_open(self, index: int, step: Step) -> bool:
         """Whether `step` on target `index` is the next to get a result."""
