@@ -15,15 +15,13 @@ from collections.abc import Callable, Sequence
 import requests
 from azure.core.credentials import TokenCredential
 
-from revoke.audit.collector import ContextPool
 from revoke.deadline import Deadline
 from revoke.errors import GraphError, Unconfirmed
 from revoke.graph.answers import account_enabled_confirmed, action_result
 from revoke.graph.client import GraphClient
 from revoke.graph.pacing import IDENTITY_PROTECTION, Pacer
 from revoke.graph.sending import CallSender
-from revoke.graph.tokens import TokenSource
-from revoke.graph.transport import GraphCall, GraphReply, GraphTransport, pooled_session
+from revoke.graph.transport import GraphCall, GraphReply
 from revoke.identifiers import UserIdentifier
 from revoke.outcomes import ActionResult, Memberships, Outcome, UserLookup
 from revoke.settings import Settings
@@ -45,7 +43,7 @@ def dismissal_confirmed(reply: GraphReply) -> GraphError | None:
 
 
 class ReleaseGraph:
-    """One per process, beside the containment's GraphClient: its own pool, the same token rules."""
+    """One per process, on the containment's GraphClient: its token, session and batch senders."""
 
     def __init__(
         self,
@@ -55,13 +53,9 @@ class ReleaseGraph:
         pacer: Pacer = IDENTITY_PROTECTION,
         directory: GraphClient | None = None,
     ) -> None:
-        workers = settings.max_parallel
-        transport = GraphTransport(settings.graph_endpoint, session or pooled_session(workers))
-        senders = ContextPool(max_workers=workers, thread_name_prefix="graph-release")
-        tokens = directory.tokens if directory is not None else TokenSource(credential, settings.graph_scope)
-        self._sender = CallSender(transport, tokens, senders, workers)
+        self._directory = directory or GraphClient(settings, credential, session=session)
+        self._sender = self._directory.sender
         self._pacer = pacer
-        self._directory = directory or GraphClient(settings, credential, tokens=tokens)
 
     @property
     def sender(self) -> CallSender:
