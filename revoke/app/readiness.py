@@ -172,7 +172,7 @@ def _readiness(
         checks.append(Check("revokeAction", False, DELEGATED_ONLY))
     if settings.comments_on:
         try:
-            tokens_for(settings, f"{settings.arm_endpoint.rstrip('/')}/.default").token(deadline)
+            tokens_for(settings, settings.arm_scope).token(deadline)
             checks.append(Check("armToken", True))
         except GraphError as problem:
             checks.append(Check("armToken", False, problem.detail))

@@ -299,7 +299,7 @@ def service() -> Containment:
                 protect_logs()
                 settings = Settings.from_environment()
                 graph_tokens = shared_tokens(settings, settings.graph_scope)
-                arm_tokens = shared_tokens(settings, f"{settings.arm_endpoint.rstrip('/')}/.default")
+                arm_tokens = shared_tokens(settings, settings.arm_scope)
                 assert _credential is not None
                 _service = containment_with(
                     settings,

@@ -14,15 +14,13 @@ from azure.core.credentials import TokenCredential
 from azure.core.exceptions import ResourceExistsError
 from azure.storage.queue import QueueClient
 
-from revoke.app.runtime import COMMENT_CONNECTIONS, shared_credential, shared_tokens
-from revoke.audit.collector import ContextPool
+from revoke.app.runtime import incident_reporter, shared_credential, shared_tokens
 from revoke.audit.redaction import protect_logs
 from revoke.containment.verification import Verification
 from revoke.deadline import Deadline
 from revoke.graph.account_states import AccountStateReader
+from revoke.graph.client import GraphClient
 from revoke.graph.defender_identity import DefenderForIdentity
-from revoke.graph.sending import CallSender
-from revoke.graph.transport import GraphTransport, pooled_session
 from revoke.settings import HostStorageNames, SettingNames, Settings
 from revoke.settings.hybrid import MAX_VERIFY_AFTER_SECONDS
 
@@ -110,19 +108,14 @@ def verification() -> Verification:
 
 
 def verification_with(settings: Settings) -> Verification:
-    tokens = shared_tokens(settings, settings.graph_scope)
-    transport = GraphTransport(settings.graph_endpoint, pooled_session(settings.max_parallel))
-    senders = ContextPool(max_workers=settings.max_parallel, thread_name_prefix="graph-verify")
-    sender = CallSender(transport, tokens, senders, window=settings.max_parallel)
+    credential = shared_credential(settings)
+    sender = GraphClient(settings, credential, tokens=shared_tokens(settings, settings.graph_scope)).sender
     comments = None
-    if settings.comments_on and settings.sentinel_workspace is not None:
-        from revoke.sentinel.incident_comment import IncidentCommenter
+    reporter = incident_reporter(settings, credential, shared_tokens(settings, settings.arm_scope))
+    if reporter is not None and settings.sentinel_workspace is not None:
         from revoke.sentinel.verification_comment import RevertedCommenter
 
-        arm_tokens = shared_tokens(settings, f"{settings.arm_endpoint.rstrip('/')}/.default")
-        session = pooled_session(COMMENT_CONNECTIONS)
-        commenter = IncidentCommenter(settings.arm_endpoint, shared_credential(settings), session, tokens=arm_tokens)
-        comments = RevertedCommenter(commenter, settings.sentinel_workspace)
+        comments = RevertedCommenter(reporter.commenter, settings.sentinel_workspace)
     return Verification(settings, AccountStateReader(sender), DefenderForIdentity(sender), comments)
 
 

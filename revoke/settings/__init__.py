@@ -202,6 +202,11 @@ class Settings:
         return f"{self.graph_endpoint}/.default"
 
     @property
+    def arm_scope(self) -> str:
+        """The token scope of Azure Resource Manager (the incident comments and tasks)."""
+        return f"{self.arm_endpoint.rstrip('/')}/.default"
+
+    @property
     def poison_queue_name(self) -> str:
         return poison_queue_of(self.queue_name)
 
