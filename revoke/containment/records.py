@@ -34,6 +34,7 @@ from revoke.audit.collector import ContextPool
 from revoke.audit.events import RequestContext
 from revoke.deadline import Deadline
 from revoke.errors import RecordsUnavailable
+from revoke.policy.host_tables import call_timeouts, host_table
 from revoke.settings import HostStorage, HostStorageNames
 
 if TYPE_CHECKING:  # Table Storage's client is imported when a table is built
@@ -58,8 +59,6 @@ UNDOES: dict[Undoing, Recorded] = {
     ReleaseAction.DISMISS_RISK: ContainmentAction.CONFIRM_COMPROMISED,
     ActiveDirectoryAction.ENABLE: ActiveDirectoryAction.DISABLE,
 }
-CALL_CEILING_SECONDS = 5.0
-MIN_CALL_SECONDS = 0.2
 # A record is written after the Graph calls, which may have used the whole budget; it still gets this long.
 RECORD_FLOOR_SECONDS = 5.0
 WRITERS = 8  # records written at once for one request
@@ -243,23 +242,14 @@ class ReleaseRecords:
 
 def records_table(store: HostStorage, credential_for_storage: Callable[[str | None], TokenCredential]) -> TableClient:
     """The records' table in the host storage account; no retries of its own (calls are bounded by the deadline)."""
-    from azure.data.tables import TableClient
-
-    options: dict[str, Any] = {"retry_total": 0}
-    if store.endpoint is not None:
-        return TableClient(store.endpoint, TABLE_NAME, credential=credential_for_storage(store.client_id), **options)
-    if store.connection_string is None:
-        raise RecordsUnavailable(
-            f"no host storage connection ({HostStorageNames.CONNECTION}) for the containment records"
-        )
-    return TableClient.from_connection_string(store.connection_string, TABLE_NAME, **options)
+    no_connection = RecordsUnavailable(
+        f"no host storage connection ({HostStorageNames.CONNECTION}) for the containment records"
+    )
+    return host_table(store, TABLE_NAME, credential_for_storage, no_connection)
 
 
 def timeouts(deadline: Deadline) -> dict[str, Any]:
-    seconds = min(deadline.remaining(), CALL_CEILING_SECONDS)
-    if seconds < MIN_CALL_SECONDS:
-        raise RecordsUnavailable("no time left to reach the containment records")
-    return {"connection_timeout": seconds, "read_timeout": seconds}
+    return call_timeouts(deadline, lambda: RecordsUnavailable("no time left to reach the containment records"))
 
 
 _NOBODY = "00000000-0000-0000-0000-000000000000"

@@ -44,6 +44,7 @@ from azure.data.tables import TableClient, UpdateMode
 from revoke.actions import ContainmentAction
 from revoke.deadline import Deadline
 from revoke.errors import BudgetUnavailable
+from revoke.policy.host_tables import call_timeouts, host_table
 from revoke.settings import HostStorage, SettingNames, Settings
 
 logger = logging.getLogger(__name__)
@@ -51,8 +52,6 @@ logger = logging.getLogger(__name__)
 TABLE_NAME = "revokeactionbudget"
 PARTITION = "budget"
 WINDOW_MINUTES = 60
-CALL_CEILING_SECONDS = 5.0
-MIN_CALL_SECONDS = 0.2
 CONFLICT_PAUSE_SECONDS = 0.05
 TABLE_NOT_FOUND = "TableNotFound"
 _SPENT = 10**9  # what an unreadable entity counts as: the whole hour
@@ -298,10 +297,7 @@ def _table_missing(problem: HttpResponseError) -> bool:
 
 
 def _timeouts(deadline: Deadline) -> dict[str, Any]:
-    seconds = min(deadline.remaining(), CALL_CEILING_SECONDS)
-    if seconds < MIN_CALL_SECONDS:
-        raise BudgetUnavailable("no time left to reach the action budget")
-    return {"connection_timeout": seconds, "read_timeout": seconds}
+    return call_timeouts(deadline, lambda: BudgetUnavailable("no time left to reach the action budget"))
 
 
 def _unavailable(what: str, problem: AzureError) -> BudgetUnavailable:
@@ -311,9 +307,5 @@ def _unavailable(what: str, problem: AzureError) -> BudgetUnavailable:
 
 def budget_table(store: HostStorage, credential_for_storage: Callable[[str | None], TokenCredential]) -> TableClient:
     """The budget's table in the host storage account; no retries of its own (reserve loops within the deadline)."""
-    options: dict[str, Any] = {"retry_total": 0}
-    if store.endpoint is not None:
-        return TableClient(store.endpoint, TABLE_NAME, credential=credential_for_storage(store.client_id), **options)
-    if store.connection_string is None:
-        raise BudgetUnavailable("no host storage connection (AzureWebJobsStorage) for the action budget")
-    return TableClient.from_connection_string(store.connection_string, TABLE_NAME, **options)
+    no_connection = BudgetUnavailable("no host storage connection (AzureWebJobsStorage) for the action budget")
+    return host_table(store, TABLE_NAME, credential_for_storage, no_connection)
