@@ -93,6 +93,11 @@ class UserLookup:
     on_premises_domain_name: str | None = None
 
     @property
+    def answered(self) -> bool:
+        """A clean answer about a user Graph knows: neither missing nor an error."""
+        return not self.missing and self.error is None
+
+    @property
     def on_premises_name(self) -> str | None:
         """The Active Directory account as DOMAIN\\name, when Graph gave both parts."""
         if self.on_premises_domain_name and self.on_premises_sam_account_name:
@@ -102,6 +107,11 @@ class UserLookup:
     @property
     def keys(self) -> set[str]:
         return {name.lower() for name in (self.object_id, self.user_principal_name) if name}
+
+
+def clean_object_id(lookup: UserLookup | None) -> str | None:
+    """The object id a clean look-up gave; None without one."""
+    return lookup.object_id if lookup is not None and lookup.answered else None
 
 
 @dataclass(frozen=True)

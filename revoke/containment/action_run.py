@@ -158,9 +158,7 @@ class ActionRun:
         if lookup is None:
             # Not looked up: the kind matters only when revocation alone contains, and then it is looked up.
             return False if not revocation_alone(self._actions) else None
-        if lookup.missing or lookup.error is not None:
-            return None
-        return lookup.external
+        return lookup.external if lookup.answered else None
 
     def _by_object_id(self, indexes: list[int]) -> tuple[list[int], list[UserIdentifier]]:
         """The targets confirmCompromised can name (it takes object ids), looking UPNs up first."""

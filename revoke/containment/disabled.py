@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from revoke.actions import ActiveDirectoryAction, ContainmentAction
-from revoke.containment.verdict import TargetResult
+from revoke.containment.verdict import TargetResult, record_of
 from revoke.identifiers import UserIdentifier
-from revoke.outcomes import Outcome, UserLookup
+from revoke.outcomes import Outcome, UserLookup, clean_object_id
 
 if TYPE_CHECKING:
     from revoke.graph.defender_identity import IdentityAccount
@@ -44,8 +44,7 @@ def disabled_users(
         if not _confirmed(result, ContainmentAction.DISABLE_ACCOUNT.value):
             continue
         lookup = lookups.get(i)
-        clean = lookup is not None and lookup.error is None and not lookup.missing
-        address = str(lookup.object_id) if clean and lookup is not None and lookup.object_id else targets[i].value
+        address = clean_object_id(lookup) or targets[i].value
         account = accounts.get(i) if _confirmed(result, ActiveDirectoryAction.DISABLE.value) else None
         if account is not None and account.found:
             disabled.append(DisabledUser(result.user, address, account.identity_id, account.sid))
@@ -55,4 +54,4 @@ def disabled_users(
 
 
 def _confirmed(result: TargetResult, action: str) -> bool:
-    return any(r.action == action and r.result.outcome is Outcome.DISABLED for r in result.actions)
+    return record_of(result.actions, action, Outcome.DISABLED) is not None

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from revoke.actions import ActiveDirectoryAction, ContainmentAction
-from revoke.containment.verdict import ActionRecord, Kind, TargetOutcome, TargetResult
+from revoke.containment.verdict import ActionRecord, Kind, TargetOutcome, TargetResult, record_of
 from revoke.outcomes import Outcome, UserLookup
 
 DISABLE_IN_ACTIVE_DIRECTORY = "disable-in-active-directory"
@@ -56,17 +56,17 @@ def handoffs(
         found += _active_directory(result, kinds[i], lookup)
         if kinds[i].external:
             found.append(_home_tenant(result.user))
-        refused = _record(result.actions, ContainmentAction.DISABLE_ACCOUNT.value, Outcome.FAILED)
+        refused = record_of(result.actions, ContainmentAction.DISABLE_ACCOUNT.value, Outcome.FAILED)
         if refused is not None:
             found.append(_by_hand(result.user, refused))
     return tuple(found)
 
 
 def _active_directory(result: TargetResult, kind: Kind, lookup: UserLookup | None) -> list[Handoff]:
-    disabled = _record(result.actions, ContainmentAction.DISABLE_ACCOUNT.value, Outcome.DISABLED)
+    disabled = record_of(result.actions, ContainmentAction.DISABLE_ACCOUNT.value, Outcome.DISABLED)
     if disabled is None or kind.synced is False:
         return []
-    ad_disabled = _record(result.actions, ActiveDirectoryAction.DISABLE.value, Outcome.DISABLED)
+    ad_disabled = record_of(result.actions, ActiveDirectoryAction.DISABLE.value, Outcome.DISABLED)
     if ad_disabled is not None:
         return []
     if kind.synced is None:
@@ -112,10 +112,6 @@ def _by_hand(user: str, refused: ActionRecord) -> Handoff:
         "Administrator); disable it by hand, then revoke its sessions."
     )
     return Handoff(user, DISABLE_BY_HAND, f"Disable {user} by hand", description)
-
-
-def _record(records: Sequence[ActionRecord], action: str, outcome: Outcome) -> ActionRecord | None:
-    return next((r for r in records if r.action == action and r.result.outcome is outcome), None)
 
 
 def _account_name(lookup: UserLookup | None) -> str:

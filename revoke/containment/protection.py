@@ -30,7 +30,7 @@ from typing import Protocol
 from revoke.deadline import Deadline
 from revoke.errors import TransientGraphError
 from revoke.identifiers import UserIdentifier, is_object_id
-from revoke.outcomes import ActionResult, Memberships, Outcome, UserLookup
+from revoke.outcomes import ActionResult, Memberships, Outcome, UserLookup, clean_object_id
 from revoke.settings import SettingNames, Settings
 
 logger = logging.getLogger(__name__)
@@ -256,9 +256,8 @@ class ProtectedUsers:
 
 def _checked_name(target: UserIdentifier, lookup: UserLookup | None) -> UserIdentifier:
     """The user's object id when a clean look-up gave it (the user that was checked), else the name given."""
-    if lookup is not None and lookup.object_id is not None and lookup.error is None and not lookup.missing:
-        return UserIdentifier(lookup.object_id, "object_id")
-    return target
+    object_id = clean_object_id(lookup)
+    return UserIdentifier(object_id, "object_id") if object_id is not None else target
 
 
 def _check(

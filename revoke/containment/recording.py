@@ -29,7 +29,7 @@ from revoke.containment.verdict import TargetResult
 from revoke.deadline import Deadline
 from revoke.errors import RecordsUnavailable
 from revoke.identifiers import UserIdentifier
-from revoke.outcomes import ActionResult, Outcome, UserLookup
+from revoke.outcomes import ActionResult, Outcome, UserLookup, clean_object_id
 
 if TYPE_CHECKING:
     from revoke.containment.release import ReleaseLedger
@@ -67,14 +67,14 @@ class Recording:
         """`results`, with a note on each target whose record could not be written. A user named by
         UPN is recorded by the object id a look-up gives (the look-up made for it, or one now)."""
         reached = [i for i, actions in confirmed.items() if actions]
-        unnamed = [i for i in reached if targets[i].kind == "upn" and object_id_in(lookups.get(i)) is None]
+        unnamed = [i for i in reached if targets[i].kind == "upn" and clean_object_id(lookups.get(i)) is None]
         if unnamed:
             found = look_up(self._directory, [targets[i] for i in unnamed], self._deadline)
             lookups.update(zip(unnamed, found, strict=True))
         failures: dict[int, str] = {}
         contained: list[tuple[int, Contained]] = []
         for i in reached:
-            object_id = targets[i].value if targets[i].kind == "object_id" else object_id_in(lookups.get(i))
+            object_id = targets[i].value if targets[i].kind == "object_id" else clean_object_id(lookups.get(i))
             if object_id is None:
                 failures[i] = "the user's object id could not be looked up"
             else:
@@ -156,10 +156,3 @@ def noted(
         emit(audit_event(context, Outcome.FAILED, action=RECORD_ACTION, user=targets[i].value, detail=note))
         changed[i] = replace(results[i], detail=f"{results[i].detail}; {note}" if results[i].detail else note)
     return tuple(changed)
-
-
-def object_id_in(lookup: UserLookup | None) -> str | None:
-    """The object id a clean look-up gave."""
-    if lookup is None or lookup.missing or lookup.error is not None:
-        return None
-    return lookup.object_id

@@ -153,7 +153,7 @@ class Kind:
 
 def kind_of(lookup: UserLookup | None, *, external: bool | None, onprem_actions: bool) -> Kind:
     """A target's Kind from its look-up (None: not looked up, or no clean answer)."""
-    synced = lookup.synced if lookup is not None and not lookup.missing and lookup.error is None else None
+    synced = lookup.synced if lookup is not None and lookup.answered else None
     return Kind(external, synced, None if onprem_actions else ONPREM_OFF_HINT)
 
 
@@ -192,10 +192,12 @@ def judge(
     return TargetResult(user, TargetOutcome.NOT_CONTAINED, tuple(records), detail)
 
 
+def record_of(records: Sequence[ActionRecord], action: str, outcome: Outcome) -> ActionRecord | None:
+    """The record of `action` with `outcome`, if the target has one."""
+    return next((r for r in records if r.action == action and r.result.outcome is outcome), None)
+
+
 def _disabled_in_entra_only(records: Sequence[ActionRecord]) -> bool:
     """Entra ID confirmed the disable, and Defender for Identity did not disable the Active Directory account."""
-
-    def confirmed(action: str) -> bool:
-        return any(r.action == action and r.result.outcome is Outcome.DISABLED for r in records)
-
-    return confirmed(ContainmentAction.DISABLE_ACCOUNT.value) and not confirmed(ActiveDirectoryAction.DISABLE.value)
+    disabled = record_of(records, ContainmentAction.DISABLE_ACCOUNT.value, Outcome.DISABLED)
+    return disabled is not None and record_of(records, ActiveDirectoryAction.DISABLE.value, Outcome.DISABLED) is None
