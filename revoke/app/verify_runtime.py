@@ -112,10 +112,10 @@ def verification_with(settings: Settings) -> Verification:
     sender = GraphClient(settings, credential, tokens=shared_tokens(settings, settings.graph_scope)).sender
     comments = None
     reporter = incident_reporter(settings, credential, shared_tokens(settings, settings.arm_scope))
-    if reporter is not None and settings.sentinel_workspace is not None:
+    if reporter is not None:
         from revoke.sentinel.verification_comment import RevertedCommenter
 
-        comments = RevertedCommenter(reporter.commenter, settings.sentinel_workspace)
+        comments = RevertedCommenter(reporter)
     return Verification(settings, AccountStateReader(sender), DefenderForIdentity(sender), comments)
 
 

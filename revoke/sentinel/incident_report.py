@@ -43,13 +43,20 @@ class IncidentReporter:
         """Comment on the report's incident, if it names one; audited; never raises."""
         if report.incident_id is None or not (report.results or report.skipped):
             return None
-        incident = incident_in_workspace(report.incident_id, self._workspace_id)
+        message = render_comment(summary_of(report, context.caller_app_id, context.reason))
+        return self.post(report.incident_id, report.correlation_id, message, context, deadline)
+
+    def post(
+        self, incident_id: str, key: str, message: str, context: RequestContext, deadline: Deadline
+    ) -> CommentResult:
+        """`message` as the comment named after `key` on the incident, if it is one of the workspace's
+        (skipped, saying why, if not); at least COMMENT_FLOOR_SECONDS to do it; audited; never raises."""
+        incident = incident_in_workspace(incident_id, self._workspace_id)
         if incident is None:
-            result = skipped(why_not_commented(report.incident_id))
+            result = skipped(why_not_commented(incident_id))
         else:
-            message = render_comment(summary_of(report, context.caller_app_id, context.reason))
             time_left = Deadline(max(deadline.remaining(), COMMENT_FLOOR_SECONDS))
-            result = self._commenter.post(incident, comment_id(report.correlation_id, incident), message, time_left)
+            result = self._commenter.post(incident, comment_id(key, incident), message, time_left)
         emit(comment_audit_event(context, result))
         return result
 

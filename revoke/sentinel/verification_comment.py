@@ -9,22 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from revoke.audit.events import RequestContext, emit
+from revoke.audit.events import RequestContext
 from revoke.containment.verification import VERIFY_REASON, Reverted
 from revoke.deadline import Deadline
-from revoke.incidents import comment_id, incident_in_workspace
 from revoke.outcomes import CommentResult
 from revoke.sentinel.comment_text import MAX_NAME_CHARACTERS, inert
-from revoke.sentinel.incident_comment import IncidentCommenter, comment_audit_event, skipped
-from revoke.sentinel.incident_report import COMMENT_FLOOR_SECONDS, why_not_commented
+from revoke.sentinel.incident_report import IncidentReporter
 
 MAX_LISTED = 200  # users listed in one comment; the audit events name every one
 
 
 class RevertedCommenter:
-    def __init__(self, commenter: IncidentCommenter, workspace_id: str) -> None:
-        self._commenter = commenter
-        self._workspace_id = workspace_id
+    def __init__(self, reporter: IncidentReporter) -> None:
+        self._reporter = reporter
 
     def reverted(
         self, incident_id: str, correlation_id: str, reverted: Sequence[Reverted], deadline: Deadline
@@ -33,15 +30,8 @@ class RevertedCommenter:
         if not reverted:
             return None
         context = RequestContext("queue", correlation_id, incident_id=incident_id, reason=VERIFY_REASON)
-        incident = incident_in_workspace(incident_id, self._workspace_id)
-        if incident is None:
-            result = skipped(why_not_commented(incident_id))
-        else:
-            name = comment_id(f"{correlation_id}/verify", incident)
-            time_left = Deadline(max(deadline.remaining(), COMMENT_FLOOR_SECONDS))
-            result = self._commenter.post(incident, name, render_reverted(correlation_id, reverted), time_left)
-        emit(comment_audit_event(context, result))
-        return result
+        message = render_reverted(correlation_id, reverted)
+        return self._reporter.post(incident_id, f"{correlation_id}/verify", message, context, deadline)
 
 
 def render_reverted(correlation_id: str, reverted: Sequence[Reverted]) -> str:
