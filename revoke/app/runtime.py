@@ -7,13 +7,12 @@ token sources: a probe every few seconds neither builds a credential nor fetches
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import replace
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from azure.core.credentials import TokenCredential
 
@@ -46,11 +45,31 @@ HEALTH_AUTH_SECONDS = 10.0
 _lock = threading.RLock()
 _service: Containment | None = None
 _release: Release | None = None
-_credential: TokenCredential | None = None
-_budgets: dict[str, ActionBudget | None] = {}  # the process's one action budget, once built (None: off)
-_record_tables: dict[str, RecordTable | None] = {}  # the process's containment records, once built (None: off)
-_token_sources: dict[str, TokenSource] = {}  # by scope: one cached token per resource, per process
-_ingestions: dict[str, WorkspaceIngestion | None] = {}  # the audit table's delivery, once built (None: off)
+# The process's shared parts, by name, once built: the credential, a token source per scope, the
+# action budget, the containment records, the audit delivery, the verify queue and its check.
+# A part may be None (off); it is still built once. Each is built under a lock of its own, so a
+# part whose making waits (a queue created on a developer's machine) holds up no other.
+_built: dict[str, Any] = {}
+_building: dict[str, threading.RLock] = {}
+_Part = TypeVar("_Part")
+
+
+def once(name: str, build: Callable[[], _Part]) -> _Part:
+    """The process's part `name`, built by `build` the first time it is asked for."""
+    with _lock:
+        if name in _built:
+            built: _Part = _built[name]
+            return built
+        guard = _building.setdefault(name, threading.RLock())
+    with guard:
+        with _lock:
+            if name in _built:
+                made: _Part = _built[name]
+                return made
+        part = build()
+        with _lock:
+            _built[name] = part
+        return part
 
 
 def managed_identity_credential(settings: Settings) -> TokenCredential:
@@ -195,10 +214,7 @@ def record_writer(table: RecordTable | None) -> RecordWriter | None:
 
 def shared_records(settings: Settings) -> RecordTable | None:
     """The process's containment records, which containments, releases and the health check share."""
-    with _lock:
-        if "records" not in _record_tables:
-            _record_tables["records"] = record_table(settings, managed_identity_credential)
-        return _record_tables["records"]
+    return once("records", lambda: record_table(settings, managed_identity_credential))
 
 
 def readiness(headers: Mapping[str, str]) -> Readiness:
@@ -225,50 +241,41 @@ def _last_delivery() -> Delivery | None:
 
 def shared_budget(settings: Settings) -> ActionBudget | None:
     """The process's action budget, which the invocations and the health check share."""
-    with _lock:
-        if "budget" not in _budgets:
-            _budgets["budget"] = action_budget(settings, managed_identity_credential)
-        return _budgets["budget"]
+    return once("budget", lambda: action_budget(settings, managed_identity_credential))
 
 
 def shared_credential(settings: Settings) -> TokenCredential:
     """The process's one managed-identity credential."""
-    global _credential
-    with _lock:
-        if _credential is None:
-            _credential = managed_identity_credential(settings)
-        return _credential
+    return once("credential", lambda: managed_identity_credential(settings))
 
 
 def shared_tokens(settings: Settings, scope: str) -> TokenSource:
     """The process's token source for `scope`, on the process's one credential."""
-    global _credential
-    with _lock:
-        if _credential is None:
-            _credential = managed_identity_credential(settings)
-        if scope not in _token_sources:
-            _token_sources[scope] = TokenSource(_credential, scope)
-        return _token_sources[scope]
+    return once(f"tokens for {scope}", lambda: TokenSource(shared_credential(settings), scope))
 
 
 def shared_ingestion() -> WorkspaceIngestion | None:
     """The process's delivery of audit events to the workspace table; None when it is off, or when
-    the settings cannot be read (each trigger then reports the setting to fix)."""
+    the settings cannot be read (each trigger then reports the setting to fix; nothing is kept)."""
     with _lock:
-        if "ingestion" not in _ingestions:
-            protect_logs()
-            try:
-                settings = Settings.from_environment()
-            except SettingsError:
-                return None
-            target = settings.audit_ingestion
-            if target is None:
-                _ingestions["ingestion"] = None
-            else:
-                from revoke.audit.ingestion import WorkspaceIngestion
+        if "ingestion" in _built:
+            delivery: WorkspaceIngestion | None = _built["ingestion"]
+            return delivery
+    protect_logs()
+    try:
+        settings = Settings.from_environment()
+    except SettingsError:
+        return None
+    return once("ingestion", lambda: workspace_ingestion(settings))
 
-                _ingestions["ingestion"] = WorkspaceIngestion(target, shared_tokens(settings, target.scope).token)
-        return _ingestions["ingestion"]
+
+def workspace_ingestion(settings: Settings) -> WorkspaceIngestion | None:
+    target = settings.audit_ingestion
+    if target is None:
+        return None
+    from revoke.audit.ingestion import WorkspaceIngestion
+
+    return WorkspaceIngestion(target, shared_tokens(settings, target.scope).token)
 
 
 def authenticator(headers: Mapping[str, str]) -> Authenticate:
@@ -300,10 +307,9 @@ def service() -> Containment:
                 settings = Settings.from_environment()
                 graph_tokens = shared_tokens(settings, settings.graph_scope)
                 arm_tokens = shared_tokens(settings, settings.arm_scope)
-                assert _credential is not None
                 _service = containment_with(
                     settings,
-                    _credential,
+                    shared_credential(settings),
                     graph_tokens,
                     arm_tokens,
                     shared_budget(settings),
@@ -320,11 +326,10 @@ def release_service() -> Release:
             if _release is None:
                 protect_logs()
                 settings = Settings.from_environment()
-                graph_tokens = shared_tokens(settings, settings.graph_scope)
-                assert _credential is not None
-                directory = GraphClient(settings, _credential, tokens=graph_tokens)
+                credential = shared_credential(settings)
+                directory = GraphClient(settings, credential, tokens=shared_tokens(settings, settings.graph_scope))
                 _release = release_with(
-                    settings, _credential, shared_records(settings), shared_budget(settings), directory
+                    settings, credential, shared_records(settings), shared_budget(settings), directory
                 )
     return _release
 
@@ -364,20 +369,12 @@ def release_with(
 
 def reset() -> None:
     """Forget the shared services so the next invocation reads the settings again."""
-    global _service, _release, _credential
+    global _service, _release
     with _lock:
         _service = None
         _release = None
-        _credential = None
-        _token_sources.clear()
-        _budgets.clear()
-        _ingestions.clear()
-        _record_tables.clear()
+        _built.clear()
         from revoke.containment.protection import MEMBERSHIPS
-
-        verify_runtime = sys.modules.get("revoke.app.verify_runtime")
-        if verify_runtime is not None:  # built only once a check was scheduled or run
-            verify_runtime.reset()
         from revoke.policy.keys import forget_signing_keys
 
         forget_signing_keys()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 from contextlib import suppress
 from typing import Any
 
@@ -14,7 +13,7 @@ from azure.core.credentials import TokenCredential
 from azure.core.exceptions import ResourceExistsError
 from azure.storage.queue import QueueClient
 
-from revoke.app.runtime import incident_reporter, shared_credential, shared_tokens
+from revoke.app.runtime import incident_reporter, once, shared_credential, shared_tokens
 from revoke.audit.redaction import protect_logs
 from revoke.containment.verification import Verification
 from revoke.deadline import Deadline
@@ -27,10 +26,6 @@ from revoke.settings.hybrid import MAX_VERIFY_AFTER_SECONDS
 # A message outlives its invisibility by a day, so it is still there when it becomes visible.
 TIME_TO_LIVE_MARGIN_SECONDS = 24 * 3600
 MAX_STORAGE_CALL_SECONDS = 10.0
-
-_lock = threading.Lock()
-_queue: StorageVerifyQueue | None = None
-_verification: Verification | None = None
 
 
 class StorageVerifyQueue:
@@ -74,11 +69,7 @@ class StorageVerifyQueue:
 
 def shared_verify_queue(settings: Settings) -> StorageVerifyQueue:
     """The process's verify queue, reached with the host's connection string or its identity."""
-    global _queue
-    with _lock:
-        if _queue is None:
-            _queue = verify_queue_for(settings)
-        return _queue
+    return once("verify queue", lambda: verify_queue_for(settings))
 
 
 def verify_queue_for(settings: Settings) -> StorageVerifyQueue:
@@ -99,12 +90,12 @@ def verify_queue_for(settings: Settings) -> StorageVerifyQueue:
 
 def verification() -> Verification:
     """The shared Verification, built from the app settings on first use."""
-    global _verification
-    with _lock:
-        if _verification is None:
-            protect_logs()
-            _verification = verification_with(Settings.from_environment())
-        return _verification
+
+    def build() -> Verification:
+        protect_logs()
+        return verification_with(Settings.from_environment())
+
+    return once("verification", build)
 
 
 def verification_with(settings: Settings) -> Verification:
@@ -117,10 +108,3 @@ def verification_with(settings: Settings) -> Verification:
 
         comments = RevertedCommenter(reporter)
     return Verification(settings, AccountStateReader(sender), DefenderForIdentity(sender), comments)
-
-
-def reset() -> None:
-    global _queue, _verification
-    with _lock:
-        _queue = None
-        _verification = None
