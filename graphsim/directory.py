@@ -62,7 +62,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, unquote
 
-from graphsim.users import FilterRefused, not_found, parse_user_filter
+from graphsim.users import FilterRefused, not_found, parse_user_filter, selected_names
 from graphsim.wire import Answer, Route, graph_error, unsupported
 
 if TYPE_CHECKING:
@@ -219,7 +219,8 @@ class Directory:
         sid = wanted.group(1).replace("''", "'").lower()
         users = self._sim.users
         found = [user for user in users.every_user() if (user.on_premises_sid or "").lower() == sid]
-        return Answer(200, {"value": [users.selected(user, query_string) for user in found]})
+        names = selected_names(query_string)
+        return Answer(200, {"value": [users.select(user, names) for user in found]})
 
     def _group_members(self, match: re.Match[str], body: Any, query: str) -> Answer:
         ids = self._transitive(unquote(match.group(1)).lower())
@@ -293,7 +294,8 @@ class Directory:
         size = min(top, self.page_size)
         page = ids[start : start + size]
         users = self._sim.users
-        body: dict[str, Any] = {"value": [users.selected(self._listed(i), query_string) for i in page]}
+        names = selected_names(query_string)
+        body: dict[str, Any] = {"value": [users.select(self._listed(i), names) for i in page]}
         if start + size < len(ids):
             token = base64.urlsafe_b64encode(json.dumps({"start": start + size}).encode()).decode()
             kept = [(name, values[0]) for name, values in query.items() if name != "$skiptoken"]

@@ -54,6 +54,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote
@@ -73,6 +74,12 @@ MAX_IN_VALUES = 15  # Graph: "limited to 15 expressions in the filter clause by 
 FILTERABLE = {"id": "object_id", "userPrincipalName": "user_principal_name"}
 _FILTER = re.compile(r"\s*(id|userPrincipalName)\s+(eq|in)\s+(.*?)\s*", re.DOTALL)
 DEFAULT_PROPERTIES = ("id", "userPrincipalName")  # what this simulator answers without $select
+
+
+def selected_names(query: str) -> Sequence[str]:
+    """The properties a query's `$select` names; without one, the default set."""
+    selected = parse_qs(query).get("$select")
+    return selected[0].split(",") if selected else DEFAULT_PROPERTIES
 
 
 class FilterRefused(ValueError):
@@ -118,17 +125,13 @@ def _literal(text: str, position: int) -> tuple[str, int]:
     position = _skip_spaces(text, position)
     if position >= len(text) or text[position] != "'":
         raise FilterRefused("BadRequest", "Invalid filter clause")
-    value: list[str] = []
+    parts: list[str] = []
     position += 1
-    while position < len(text):
-        if text[position] == "'":
-            if text[position + 1 : position + 2] == "'":  # a quote inside the value, doubled
-                value.append("'")
-                position += 2
-                continue
-            return "".join(value), position + 1
-        value.append(text[position])
-        position += 1
+    while (quote_at := text.find("'", position)) >= 0:
+        parts.append(text[position:quote_at])
+        if text[quote_at + 1 : quote_at + 2] != "'":
+            return "'".join(parts), quote_at + 1
+        position = quote_at + 2  # a quote inside the value, doubled
     raise FilterRefused("BadRequest", "Invalid filter clause")
 
 
@@ -297,9 +300,11 @@ class Users:
 
     def selected(self, user: SimulatedUser, query: str) -> dict[str, Any]:
         """As Graph: the properties `$select` names (null where unset); without it, the default set."""
+        return self.select(user, selected_names(query))
+
+    def select(self, user: SimulatedUser, names: Sequence[str]) -> dict[str, Any]:
+        """The properties `names` of `user` (null where unset)."""
         properties = self.properties_of(user)
-        selected = parse_qs(query).get("$select")
-        names = selected[0].split(",") if selected else DEFAULT_PROPERTIES
         return {name: properties.get(name) for name in names}
 
     def properties_of(self, user: SimulatedUser) -> dict[str, Any]:
