@@ -72,5 +72,10 @@ class ContextPool(ThreadPoolExecutor):
     """A thread pool whose tasks run in a copy of the context that submitted them, audit collector included."""
 
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
-        context = contextvars.copy_context()
-        return super().submit(partial(context.run, fn, *args, **kwargs))
+        return self.submit_in(contextvars.copy_context(), fn, *args, **kwargs)
+
+    def submit_in(
+        self, context: contextvars.Context, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs
+    ) -> Future[T]:
+        """`fn` run in a copy of `context`: for a task submitted on behalf of another thread's invocation."""
+        return super().submit(partial(context.copy().run, fn, *args, **kwargs))

@@ -15,14 +15,17 @@ slow the containment down. Before it sleeps, the loop checks the deadline again.
 
 from __future__ import annotations
 
+import contextvars
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import Future
+from queue import SimpleQueue
 
 from revoke.audit.collector import ContextPool
 from revoke.deadline import MAX_ATTEMPTS, Deadline, wait_before_retry
-from revoke.errors import GraphError, OutOfTime, Unconfirmed
+from revoke.errors import GraphError, OutOfTime, TransientGraphError, Unconfirmed
 from revoke.graph.tokens import TokenSource
 from revoke.graph.transport import BATCH_LIMIT, GraphCall, GraphReply, GraphTransport
 
@@ -30,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 FinalCallback = Callable[[int, GraphReply], None]
 _Indexed = list[tuple[int, GraphCall]]
+_Replies = dict[int, GraphReply]
 
 
 class CallSender:
@@ -123,28 +127,17 @@ class CallSender:
         # A lone write chunk (a few targets) goes from this thread while its look-ups go beside it,
         # in requests of their own: a slow look-up never holds up the write's answer.
         inline = writes.waiting.pop() if len(writes.waiting) == 1 else None
-        lanes = [writes, reads]
-        in_flight: dict[Future[dict[int, GraphReply]], _Lane] = {}
-
-        def fill(lane: _Lane) -> None:
-            while lane.busy < self._window and lane.waiting:
-                chunk = lane.waiting.pop(0)
-                in_flight[self._senders.submit(self._send_chunk, chunk, token, deadline)] = lane
-                lane.busy += 1
-
-        for lane in lanes:
-            fill(lane)
+        answered: SimpleQueue[_Replies] = SimpleQueue()
+        window = _Window(self._senders, self._window, lambda chunk: self._send_chunk(chunk, token, deadline), answered)
+        pooled = sum(len(lane.waiting) for lane in (writes, reads))
+        for lane in (writes, reads):
+            window.fill(lane)
         for index, call in paced:
             yield index, self._send_paced(call, token, deadline)
         if inline is not None:
             yield from self._send_chunk(inline, token, deadline).items()
-        while in_flight:
-            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-            for future in done:
-                lane = in_flight.pop(future)
-                lane.busy -= 1
-                fill(lane)
-                yield from future.result().items()
+        for _ in range(pooled):
+            yield from answered.get().items()
 
     def _send_paced(self, call: GraphCall, token: str, deadline: Deadline) -> GraphReply:
         assert call.pacer is not None
@@ -179,6 +172,56 @@ class _Lane:
     def __init__(self, calls: _Indexed) -> None:
         self.waiting = [calls[i : i + BATCH_LIMIT] for i in range(0, len(calls), BATCH_LIMIT)]
         self.busy = 0
+
+
+class _Window:
+    """Keeps up to `size` chunks of each lane in flight on the shared senders for one attempt.
+
+    A sender that finishes a chunk sends the lane's next one at once, from its own thread: the
+    invocation's thread may be busy auditing the answers already in, and the window must not
+    wait for it. Every chunk's answers reach `answered`, even when the senders refuse new work.
+    """
+
+    def __init__(
+        self, senders: ContextPool, size: int, send: Callable[[_Indexed], _Replies], answered: SimpleQueue[_Replies]
+    ) -> None:
+        self._senders = senders
+        self._size = size
+        self._send = send
+        self._context = contextvars.copy_context()  # the invocation's: each chunk is sent in a copy of it
+        self._answered = answered
+        self._lock = threading.Lock()
+
+    def fill(self, lane: _Lane) -> None:
+        with self._lock:
+            due = []
+            while lane.busy < self._size and lane.waiting:
+                due.append(lane.waiting.pop(0))
+                lane.busy += 1
+        for chunk in due:
+            try:
+                future = self._senders.submit_in(self._context, self._send, chunk)
+            except RuntimeError:  # the senders are shut down: the process is ending
+                self._done(lane, _unsent(chunk))
+                continue
+
+            def sent(finished: Future[_Replies], lane: _Lane = lane, chunk: _Indexed = chunk) -> None:
+                # _send_chunk never raises; a chunk the senders dropped (shut down) still gets its answers.
+                replies = finished.result() if not finished.cancelled() and finished.exception() is None else None
+                self._done(lane, replies if replies is not None else _unsent(chunk))
+
+            future.add_done_callback(sent)
+
+    def _done(self, lane: _Lane, replies: _Replies) -> None:
+        with self._lock:
+            lane.busy -= 1
+        self.fill(lane)
+        self._answered.put(replies)
+
+
+def _unsent(chunk: _Indexed) -> _Replies:
+    unsent = TransientGraphError("the batch could not be sent: the process is shutting down")
+    return {index: GraphReply(None, error=unsent) for index, _ in chunk}
 
 
 def _checked(call: GraphCall, reply: GraphReply) -> GraphReply:
