@@ -155,11 +155,8 @@ class GraphTransport:
         connect_timeout = min(CONNECT_TIMEOUT_SECONDS, remaining)
         read_timeout = max(MIN_READ_TIMEOUT_SECONDS, min(READ_TIMEOUT_SECONDS, remaining))
         try:
-            response = self._session.request(
-                method,
-                url,
-                headers={"Authorization": f"Bearer {token}"},
-                json=json_body,
+            response = self._session.send(
+                self._prepared(method, url, token, json_body),
                 timeout=(connect_timeout, read_timeout),
                 allow_redirects=False,
                 stream=True,  # the body is read below, against the deadline for the whole answer
@@ -175,6 +172,21 @@ class GraphTransport:
             raise TransientGraphError("the connection to Graph dropped") from None
         except requests.RequestException as problem:
             raise TransientGraphError(f"could not reach Graph: {type(problem).__name__}") from None
+
+    def _prepared(
+        self, method: str, url: str, token: str, json_body: dict[str, Any] | None
+    ) -> requests.PreparedRequest:
+        """The request as `Session.request` would prepare it on this session (its default headers; no
+        environment, cookies or netrc: `trust_env` is off and Graph sets no cookie), without the merging
+        of per-request settings that costs a batch about 0.2 ms of CPU for nothing it sends."""
+        headers = {**self._session.headers, "Authorization": f"Bearer {token}"}
+        body = None
+        if json_body is not None:
+            headers["Content-Type"] = "application/json"
+            body = json.dumps(json_body, allow_nan=False).encode()
+        prepared = requests.PreparedRequest()
+        prepared.prepare(method=method, url=url, headers=headers, data=body, params="")
+        return prepared
 
 
 def read_batch(status: int, headers: Mapping[str, str], body: Any, indexes: Sequence[int]) -> dict[int, GraphReply]:
