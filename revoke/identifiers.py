@@ -44,6 +44,8 @@ class UserIdentifier:
         """Exactly one URL path segment: '#' becomes %23 and nothing can add a '/'."""
         if self.kind == "sid":
             raise ValueError("a SID names no Graph path: resolve it to its user first")
+        if self.kind == "object_id" and is_object_id(self.value):
+            return self.value  # hex digits and hyphens: nothing to encode
         return quote(self.value, safe="@")
 
 

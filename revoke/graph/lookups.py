@@ -221,4 +221,6 @@ def _filter_path(kind: Literal["object_id", "upn"], literals: list[str]) -> str:
 def _literal(user: UserIdentifier) -> str:
     """The user's name as an OData string literal, percent-encoded: a quote inside it doubles,
     so nothing in a name can end the literal early; a `#` or `+` stays a character."""
+    if user.kind == "object_id" and is_object_id(user.value):
+        return f"'{user.value}'"  # hex digits and hyphens: nothing to double or encode
     return quote("'" + user.value.replace("'", "''") + "'", safe=_KEPT)
