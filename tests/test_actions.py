@@ -23,8 +23,9 @@ from graphsim.faults import is_lookup_by_filter
 from graphsim.harness import CapturedOut, LogCapture, http_request, queue_message
 from revoke.app.cli import EXIT_NOT_ALL_CONTAINED, EXIT_OK, EXIT_TRANSIENT, EXIT_USAGE, main
 from revoke.app.triggers import revoke_http, revoke_queue
-from revoke.containment.verdict import REVOCATION_ALONE
+from revoke.containment.verdict import REVOCATION_ALONE, ActionRecord, most_pressing
 from revoke.errors import RetryLater
+from revoke.outcomes import ActionResult, Outcome
 from tests.conftest import ADELE, GUEST, MEGAN, body_of
 
 REVOKE, DISABLE, CONFIRM = "revokeSignInSessions", "disableAccount", "confirmCompromised"
@@ -747,3 +748,24 @@ def test_the_cli_takes_only_the_actions_asked_for_whatever_the_payload(app: Grap
     assert app.revocations.keys() == {ADELE[1], GUEST[1]}
     assert app.disabled == set() and app.confirmed_compromised == {}
     assert main(["revoke", "--payload", incident, "--action", "lockAccount"]) == EXIT_USAGE
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "deciding"),
+    [
+        ((Outcome.REVOKED, Outcome.DISABLED), None),
+        ((Outcome.NOT_FOUND, Outcome.FAILED, Outcome.DEFERRED), 2),
+        ((Outcome.FAILED, Outcome.REVOKED, Outcome.FAILED), 0),
+        ((Outcome.REFUSED, Outcome.NOT_FOUND), 0),
+        ((Outcome.REVOKED, Outcome.NOT_FOUND, Outcome.REFUSED), 2),
+    ],
+)
+def test_the_most_pressing_record_is_the_first_of_the_most_urgent_outcome(
+    outcomes: tuple[Outcome, ...], deciding: int | None
+) -> None:
+    """Deferred, then failed, then refused, then not found: what a responder must act on first."""
+    records = [ActionRecord(f"step{n}", ActionResult(outcome)) for n, outcome in enumerate(outcomes)]
+
+    found = most_pressing(records)
+
+    assert found is (None if deciding is None else records[deciding])

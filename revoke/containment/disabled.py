@@ -41,11 +41,11 @@ def disabled_users(
     """Every target Graph confirmed disabled, with what the check after the next sync must read."""
     disabled = []
     for i, result in enumerate(results):
-        if not _confirmed(result, ContainmentAction.DISABLE_ACCOUNT.value):
+        if not _confirmed(result, ContainmentAction.DISABLE_ACCOUNT):
             continue
         lookup = lookups.get(i)
         address = clean_object_id(lookup) or targets[i].value
-        account = accounts.get(i) if _confirmed(result, ActiveDirectoryAction.DISABLE.value) else None
+        account = accounts.get(i) if _confirmed(result, ActiveDirectoryAction.DISABLE) else None
         if account is not None and account.found:
             disabled.append(DisabledUser(result.user, address, account.identity_id, account.sid))
         else:

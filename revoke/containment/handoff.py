@@ -56,17 +56,17 @@ def handoffs(
         found += _active_directory(result, kinds[i], lookup)
         if kinds[i].external:
             found.append(_home_tenant(result.user))
-        refused = record_of(result.actions, ContainmentAction.DISABLE_ACCOUNT.value, Outcome.FAILED)
+        refused = record_of(result.actions, ContainmentAction.DISABLE_ACCOUNT, Outcome.FAILED)
         if refused is not None:
             found.append(_by_hand(result.user, refused))
     return tuple(found)
 
 
 def _active_directory(result: TargetResult, kind: Kind, lookup: UserLookup | None) -> list[Handoff]:
-    disabled = record_of(result.actions, ContainmentAction.DISABLE_ACCOUNT.value, Outcome.DISABLED)
+    disabled = record_of(result.actions, ContainmentAction.DISABLE_ACCOUNT, Outcome.DISABLED)
     if disabled is None or kind.synced is False:
         return []
-    ad_disabled = record_of(result.actions, ActiveDirectoryAction.DISABLE.value, Outcome.DISABLED)
+    ad_disabled = record_of(result.actions, ActiveDirectoryAction.DISABLE, Outcome.DISABLED)
     if ad_disabled is not None:
         return []
     if kind.synced is None:
@@ -79,7 +79,7 @@ def _active_directory(result: TargetResult, kind: Kind, lookup: UserLookup | Non
             Handoff(result.user, DISABLE_IN_ACTIVE_DIRECTORY, f"Check whether {result.user} is synced", description)
         ]
     account = _account_name(lookup)
-    ad_attempt = next((r for r in result.actions if r.action == ActiveDirectoryAction.DISABLE.value), None)
+    ad_attempt = next((r for r in result.actions if r.action == ActiveDirectoryAction.DISABLE), None)
     if ad_attempt is not None and ad_attempt.result.outcome is Outcome.DEFERRED:
         return []  # tried again with the request (a redelivery, a retry): a task now could soon be wrong
     why = (

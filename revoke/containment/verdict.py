@@ -51,6 +51,7 @@ SYNC_UNKNOWN = (
 )
 # When several actions did not succeed, the one a responder must act on first.
 _PRESSING = (Outcome.DEFERRED, Outcome.FAILED, Outcome.REFUSED, Outcome.NOT_FOUND)
+_URGENCY = {outcome: rank for rank, outcome in enumerate(_PRESSING)}
 
 
 class TargetOutcome(StrEnum):
@@ -104,11 +105,7 @@ class TargetResult:
 
     @property
     def _deciding(self) -> ActionRecord:
-        for pressing in _PRESSING:
-            for record in self.actions:
-                if record.result.outcome is pressing:
-                    return record
-        return self.actions[-1]
+        return most_pressing(self.actions) or self.actions[-1]
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -126,17 +123,26 @@ def is_external(name: str) -> bool:
     return EXTERNAL_MARKER in name.lower()
 
 
+def most_pressing(records: Sequence[ActionRecord]) -> ActionRecord | None:
+    """The first record of the most pressing outcome among those that did not succeed (_PRESSING); None: none."""
+    deciding: ActionRecord | None = None
+    for record in records:
+        urgency = _URGENCY.get(record.result.outcome)
+        if urgency is not None and (deciding is None or urgency < _URGENCY[deciding.result.outcome]):
+            deciding = record
+    return deciding
+
+
 def unfinished(user: str, records: Sequence[ActionRecord]) -> TargetResult | None:
     """The result when nothing was sent (dry run) or an action did not succeed (the most pressing
     outcome, with that action's detail); None when every action succeeded and the verdict is the caller's."""
     outcomes = [record.result.outcome for record in records]
     if outcomes and all(outcome is Outcome.DRY_RUN for outcome in outcomes):
         return TargetResult(user, TargetOutcome.DRY_RUN, tuple(records), "dry run: nothing sent to Graph")
-    for pressing in _PRESSING:
-        deciding = next((record for record in records if record.result.outcome is pressing), None)
-        if deciding is not None:
-            detail = f"{deciding.action}: {deciding.result.detail}" if deciding.result.detail else deciding.action
-            return TargetResult(user, TargetOutcome(pressing.value), tuple(records), detail)
+    deciding = most_pressing(records)
+    if deciding is not None:
+        detail = f"{deciding.action}: {deciding.result.detail}" if deciding.result.detail else deciding.action
+        return TargetResult(user, TargetOutcome(deciding.result.outcome.value), tuple(records), detail)
     return None
 
 
@@ -199,5 +205,5 @@ def record_of(records: Sequence[ActionRecord], action: str, outcome: Outcome) ->
 
 def _disabled_in_entra_only(records: Sequence[ActionRecord]) -> bool:
     """Entra ID confirmed the disable, and Defender for Identity did not disable the Active Directory account."""
-    disabled = record_of(records, ContainmentAction.DISABLE_ACCOUNT.value, Outcome.DISABLED)
-    return disabled is not None and record_of(records, ActiveDirectoryAction.DISABLE.value, Outcome.DISABLED) is None
+    disabled = record_of(records, ContainmentAction.DISABLE_ACCOUNT, Outcome.DISABLED)
+    return disabled is not None and record_of(records, ActiveDirectoryAction.DISABLE, Outcome.DISABLED) is None
