@@ -252,6 +252,7 @@ class Containment:
             recording = Recording(self._records, self._graph, context, deadline)
             results = recording.record(addresses, reached, results, lookups, requester)
         found = on_premises.found() if on_premises is not None else {}
+        disables = ContainmentAction.DISABLE_ACCOUNT in actions  # only a confirmed disable is read again after the sync
         return ContainmentReport(
             context.correlation_id,
             dry_run,
@@ -262,7 +263,7 @@ class Containment:
             unverified=unverified,
             incident_id=request.incident_id,
             handoffs=handoffs(results, [ledger.kind(i) for i in range(len(targets))], lookups),
-            disabled=disabled_users(results, addresses, lookups, found),
+            disabled=disabled_users(results, addresses, lookups, found) if disables else (),
         )
 
     def _actions_for(self, request: RevocationRequest, caller: Caller | None) -> tuple[ContainmentAction, ...]:
