@@ -53,25 +53,25 @@ def parse_user_identifier(raw: object) -> UserIdentifier:
     """Return the identifier `raw` names, or raise InvalidIdentifier saying why not."""
     if not isinstance(raw, str):
         raise InvalidIdentifier(f"a user must be a string, not {type(raw).__name__}")
-    shown = quoted(raw)
+    # The error messages quote the value; the common, valid case never builds that quote.
     if len(raw) > MAX_IDENTIFIER_LENGTH:
-        raise InvalidIdentifier(f"user {shown} is longer than {MAX_IDENTIFIER_LENGTH} characters")
+        raise InvalidIdentifier(f"user {quoted(raw)} is longer than {MAX_IDENTIFIER_LENGTH} characters")
     if raw == NIL_OBJECT_ID:
-        raise InvalidIdentifier(f"user {shown} is the nil GUID, a placeholder that names no user")
+        raise InvalidIdentifier(f"user {quoted(raw)} is the nil GUID, a placeholder that names no user")
     if is_object_id(raw):
         return UserIdentifier(raw.lower(), "object_id")
     if raw.count("@") != 1:
-        raise InvalidIdentifier(f"user {shown} is neither an object id (GUID) nor a UPN with one '@'")
+        raise InvalidIdentifier(f"user {quoted(raw)} is neither an object id (GUID) nor a UPN with one '@'")
     local, domain = raw.split("@")
     if not local or not domain:
-        raise InvalidIdentifier(f"user {shown} is an incomplete UPN")
-    bad = sorted({c for c in local if c not in UPN_LOCAL_CHARACTERS})
-    if bad:
-        raise InvalidIdentifier(f"user {shown} has characters a UPN cannot hold: {quoted(''.join(bad))}")
+        raise InvalidIdentifier(f"user {quoted(raw)} is an incomplete UPN")
+    if not UPN_LOCAL_CHARACTERS.issuperset(local):
+        bad = "".join(sorted({c for c in local if c not in UPN_LOCAL_CHARACTERS}))
+        raise InvalidIdentifier(f"user {quoted(raw)} has characters a UPN cannot hold: {quoted(bad)}")
     if local.startswith(".") or local.endswith("."):
-        raise InvalidIdentifier(f"user {shown} has a UPN that starts or ends with '.'")
+        raise InvalidIdentifier(f"user {quoted(raw)} has a UPN that starts or ends with '.'")
     if not _is_dns_name(domain):
-        raise InvalidIdentifier(f"user {shown} has a domain that is not a DNS name")
+        raise InvalidIdentifier(f"user {quoted(raw)} has a domain that is not a DNS name")
     return UserIdentifier(raw, "upn")
 
 
