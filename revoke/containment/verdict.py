@@ -76,7 +76,7 @@ class ActionRecord:
         result = self.result
         return {
             "action": self.action,
-            "outcome": result.outcome.value,
+            "outcome": str(result.outcome),
             "graphStatus": result.status,
             "detail": result.detail,
         }
@@ -110,7 +110,7 @@ class TargetResult:
     def as_json(self) -> dict[str, Any]:
         return {
             "user": self.user,
-            "outcome": self.outcome.value,
+            "outcome": str(self.outcome),
             "contained": self.contained,
             "graphStatus": self.graph_status,
             "detail": self.detail,
