@@ -40,6 +40,12 @@ class SimulatorProcess:
             if self._process.is_alive():
                 self._process.kill()
 
+    @property
+    def pid(self) -> int:
+        """The simulator's process, for reading the CPU it used (bench.cpu_split)."""
+        assert self._process.pid is not None, "the simulator is not running"
+        return self._process.pid
+
     def environment(self) -> dict[str, str]:
         return dict(self._call("environment"))
 
