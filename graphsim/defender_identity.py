@@ -39,6 +39,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote
 
+from graphsim.users import sid_in_filter, synced_from
 from graphsim.wire import Answer, Route, graph_error
 
 if TYPE_CHECKING:
@@ -47,7 +48,6 @@ if TYPE_CHECKING:
 _ACCOUNTS = re.compile(r"^/v1\.0/security/identities/identityAccounts$")
 _ACCOUNT = re.compile(r"^/v1\.0/security/identities/identityAccounts/([^/]+)$")
 _INVOKE = re.compile(r"^/v1\.0/security/identities/identityAccounts/([^/]+)/invokeAction$")
-_SID_FILTER = re.compile(r"onPremisesSecurityIdentifier eq '((?:[^']|'')*)'")
 # Which action each identity provider supports (invokeAction's table).
 _SUPPORTED = {
     ("disable", "activeDirectory"),
@@ -122,11 +122,10 @@ class DefenderIdentity:
     def _list(self, match: re.Match[str], body: Any, query: str) -> Answer:
         accounts = self._observed()
         if filters := parse_qs(query).get("$filter"):
-            wanted = _SID_FILTER.fullmatch(filters[0])
-            if wanted is None:  # the simulator's own choice (undocumented): the list page names no refusal
+            sid = sid_in_filter(filters[0])
+            if sid is None:  # the simulator's own choice (undocumented): the list page names no refusal
                 return graph_error(400, "BadRequest", "Invalid filter clause.")
-            sid = wanted.group(1).replace("''", "'").lower()
-            accounts = [user for user in accounts if (user.on_premises_sid or "").lower() == sid]
+            accounts = synced_from(sid, accounts)
         return Answer(200, {"value": [self._resource(user) for user in accounts]})
 
     def _get(self, match: re.Match[str], body: Any, query: str) -> Answer:

@@ -62,7 +62,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, unquote
 
-from graphsim.users import FilterRefused, not_found, parse_user_filter, selected_names
+from graphsim.users import FilterRefused, not_found, parse_user_filter, selected_names, sid_in_filter, synced_from
 from graphsim.wire import Answer, Route, graph_error, unsupported
 
 if TYPE_CHECKING:
@@ -84,7 +84,6 @@ _WRITE = re.compile(
 )
 _USER = re.compile(r"^/(v1\.0|beta)/users/[^/]+$")
 # An OData string literal doubles a quote inside it.
-_SID_FILTER = re.compile(r"onPremisesSecurityIdentifier eq '((?:[^']|'')*)'")
 _LITERAL = "$,'()@"  # left as they are in a next link's query, as Graph leaves them
 
 
@@ -194,8 +193,8 @@ class Directory:
         filters = parse_qs(query).get("$filter")
         if filters is None:
             return self._page(match.string, self._sim.user_ids(), query)
-        if _SID_FILTER.fullmatch(filters[0]):
-            return self._filtered(query)
+        if (sid := sid_in_filter(filters[0])) is not None:
+            return self._synced_from(sid, query)
         try:
             name, values = parse_user_filter(filters[0])
         except FilterRefused as refused:
@@ -203,24 +202,18 @@ class Directory:
         users = self._sim.users.matching(name, values)
         return self._page(match.string, [user.object_id for user in users], query)
 
-    def _filtered(self, query_string: str) -> Answer:
-        """`$filter=onPremisesSecurityIdentifier eq '<sid>'`, the one filter on /users simulated here.
+    def _synced_from(self, sid: str, query_string: str) -> Answer:
+        """`$filter=onPremisesSecurityIdentifier eq '<sid>'`: the users synced from that account.
 
         The user resource documents `eq` on onPremisesSecurityIdentifier without the advanced
         query parameters (https://learn.microsoft.com/graph/aad-advanced-queries, the property
         table); the answer is a collection, empty when no user was synced from that account.
-        Any other filter is refused as Graph refuses a filter clause it does not support.
+        Any filter other than this one and `id`/`userPrincipalName` `eq`/`in` is refused as Graph
+        refuses a filter clause it does not support (graphsim.users.parse_user_filter).
         """
-        query = parse_qs(query_string)
-        wanted = _SID_FILTER.fullmatch(query["$filter"][0])
-        if wanted is None:
-            message = "Unsupported or invalid query filter clause specified for property of resource 'User'."
-            return graph_error(400, "Request_UnsupportedQuery", message)
-        sid = wanted.group(1).replace("''", "'").lower()
         users = self._sim.users
-        found = [user for user in users.every_user() if (user.on_premises_sid or "").lower() == sid]
         names = selected_names(query_string)
-        return Answer(200, {"value": [users.select(user, names) for user in found]})
+        return Answer(200, {"value": [users.select(user, names) for user in synced_from(sid, users.every_user())]})
 
     def _group_members(self, match: re.Match[str], body: Any, query: str) -> Answer:
         ids = self._transitive(unquote(match.group(1)).lower())

@@ -54,7 +54,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote
@@ -73,7 +73,20 @@ USERS_PATH = re.compile(r"^/(v1\.0|beta)/users$")
 MAX_IN_VALUES = 15  # Graph: "limited to 15 expressions in the filter clause by default"
 FILTERABLE = {"id": "object_id", "userPrincipalName": "user_principal_name"}
 _FILTER = re.compile(r"\s*(id|userPrincipalName)\s+(eq|in)\s+(.*?)\s*", re.DOTALL)
+_SID_FILTER = re.compile(r"onPremisesSecurityIdentifier eq '((?:[^']|'')*)'")
 DEFAULT_PROPERTIES = ("id", "userPrincipalName")  # what this simulator answers without $select
+
+
+def sid_in_filter(text: str) -> str | None:
+    """The SID `onPremisesSecurityIdentifier eq '<sid>'` names (a doubled quote undone, lower-cased);
+    None for any other filter."""
+    wanted = _SID_FILTER.fullmatch(text)
+    return None if wanted is None else wanted.group(1).replace("''", "'").lower()
+
+
+def synced_from(sid: str, users: Iterable[SimulatedUser]) -> list[SimulatedUser]:
+    """The users synced from the Active Directory account `sid` (lower-cased) names."""
+    return [user for user in users if (user.on_premises_sid or "").lower() == sid]
 
 
 def selected_names(query: str) -> Sequence[str]:
