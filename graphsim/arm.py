@@ -115,9 +115,7 @@ class Arm:
         return graph_error(404, "NotFound", f"no such resource: {path}")
 
     def _put_comment(self, method: str, comment: re.Match[str], query: str, body: bytes) -> Answer:
-        if method != "PUT":
-            return graph_error(405, "MethodNotAllowed", f"{method} is not served here")
-        if (refused := _refused_api_version(query, ARM_COMMENT_API_VERSIONS)) is not None:
+        if (refused := _refused_put(method, query, ARM_COMMENT_API_VERSIONS)) is not None:
             return refused
         message = _comment_message(body)
         if message is None:
@@ -131,26 +129,19 @@ class Arm:
         with self._lock:
             created = key not in self.comments
             self.comments.setdefault(key, []).append(message)
-        now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-        author = self._sim.identity_endpoint.identity_object_id
-        resource = {
-            "id": f"{incident}/comments/{comment_id}",
-            "name": comment_id,
-            "type": "Microsoft.SecurityInsights/Incidents/Comments",
-            "etag": f'"{uuid.uuid4()}"',
-            "properties": {
-                "message": message,
-                "createdTimeUtc": now,
-                "lastModifiedTimeUtc": now,
-                "author": {"objectId": author, "name": "graphsim", "userPrincipalName": None},
-            },
+        now = _now()
+        author = {
+            "objectId": self._sim.identity_endpoint.identity_object_id,
+            "name": "graphsim",
+            "userPrincipalName": None,
         }
-        return Answer(201 if created else 200, resource)
+        properties = {"message": message, "createdTimeUtc": now, "lastModifiedTimeUtc": now, "author": author}
+        return _written(
+            created, f"{incident}/comments/{comment_id}", "Microsoft.SecurityInsights/Incidents/Comments", properties
+        )
 
     def _put_task(self, method: str, task: re.Match[str], query: str, body: bytes) -> Answer:
-        if method != "PUT":
-            return graph_error(405, "MethodNotAllowed", f"{method} is not served here")
-        if (refused := _refused_api_version(query, ARM_TASK_API_VERSIONS)) is not None:
+        if (refused := _refused_put(method, query, ARM_TASK_API_VERSIONS)) is not None:
             return refused
         properties = _task_properties(body)
         if properties is None:
@@ -164,22 +155,39 @@ class Arm:
             if created and held >= MAX_TASKS_PER_INCIDENT:  # 400 BadRequest: the simulator's own choice (undocumented)
                 return graph_error(400, "BadRequest", f"An incident can have at most {MAX_TASKS_PER_INCIDENT} tasks.")
             self.tasks.setdefault(key, []).append(properties)
-        now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        now = _now()
         author = {"objectId": self._sim.identity_endpoint.identity_object_id, "name": "graphsim"}
-        resource = {
-            "id": f"{incident}/tasks/{task_id}",
-            "name": task_id,
-            "type": "Microsoft.SecurityInsights/incidents/tasks",
-            "etag": f'"{uuid.uuid4()}"',
-            "properties": {
-                **properties,
-                "createdTimeUtc": now,
-                "lastModifiedTimeUtc": now,
-                "createdBy": author,
-                "lastModifiedBy": author,
-            },
+        written = {
+            **properties,
+            "createdTimeUtc": now,
+            "lastModifiedTimeUtc": now,
+            "createdBy": author,
+            "lastModifiedBy": author,
         }
-        return Answer(201 if created else 200, resource)
+        return _written(created, f"{incident}/tasks/{task_id}", "Microsoft.SecurityInsights/incidents/tasks", written)
+
+
+def _refused_put(method: str, query: str, versions: frozenset[str]) -> Answer | None:
+    """Only a PUT, at an api-version the resource serves, is taken."""
+    if method != "PUT":
+        return graph_error(405, "MethodNotAllowed", f"{method} is not served here")
+    return _refused_api_version(query, versions)
+
+
+def _written(created: bool, resource_id: str, resource_type: str, properties: dict[str, Any]) -> Answer:
+    """The resource a PUT wrote, as ARM answers it: 201 when it made it, 200 when it replaced it."""
+    resource = {
+        "id": resource_id,
+        "name": resource_id.rsplit("/", 1)[1],
+        "type": resource_type,
+        "etag": f'"{uuid.uuid4()}"',
+        "properties": properties,
+    }
+    return Answer(201 if created else 200, resource)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _task_properties(body: bytes) -> dict[str, Any] | None:
