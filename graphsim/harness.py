@@ -16,7 +16,7 @@ from typing import Any
 import azure.functions as func
 from azure.functions.queue import QueueMessage as HostQueueMessage
 
-from revoke.app import campaign_runtime, runtime
+from revoke.app import runtime
 from revoke.audit.events import AUDIT_LOGGER_NAME
 
 
@@ -70,8 +70,7 @@ def app_settings(settings: dict[str, str]) -> Iterator[None]:
     """Set app settings for the duration, and make the service read them afresh."""
     saved = {name: os.environ.get(name) for name in settings}
     os.environ.update(settings)
-    runtime.reset()
-    campaign_runtime.reset()
+    runtime.reset()  # the campaign engine too
     try:
         yield
     finally:
@@ -81,7 +80,6 @@ def app_settings(settings: dict[str, str]) -> Iterator[None]:
             else:
                 os.environ[name] = value
         runtime.reset()
-        campaign_runtime.reset()
 
 
 def http_request(

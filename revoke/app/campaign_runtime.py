@@ -3,9 +3,7 @@ asks, and comments, built once and shared."""
 
 from __future__ import annotations
 
-import threading
-
-from revoke.app.runtime import COMMENT_CONNECTIONS, managed_identity_credential, record_writer, shared_records
+from revoke.app.runtime import COMMENT_CONNECTIONS, managed_identity_credential, once, record_writer, shared_records
 from revoke.audit.redaction import protect_logs
 from revoke.campaigns.comments import CampaignComments
 from revoke.campaigns.engine import CampaignEngine
@@ -18,22 +16,18 @@ from revoke.graph.tokens import TokenSource
 from revoke.graph.transport import GraphTransport, pooled_session
 from revoke.settings import HostStorageNames, Settings
 
-_lock = threading.Lock()
-_engine: CampaignEngine | None = None
-
 
 def engine() -> CampaignEngine:
     """The shared engine; CampaignsOff before any storage client is built when campaigns are off."""
-    global _engine
-    if _engine is None:
-        with _lock:
-            if _engine is None:
-                protect_logs()
-                settings = Settings.from_environment()
-                if not settings.campaigns:
-                    raise CampaignsOff("campaigns are not enabled in this deployment (REVOKE_CAMPAIGNS)")
-                _engine = build_engine(settings)
-    return _engine
+    return once("campaign engine", _engine)
+
+
+def _engine() -> CampaignEngine:
+    protect_logs()
+    settings = Settings.from_environment()
+    if not settings.campaigns:
+        raise CampaignsOff("campaigns are not enabled in this deployment (REVOKE_CAMPAIGNS)")
+    return build_engine(settings)
 
 
 def build_engine(settings: Settings) -> CampaignEngine:
@@ -67,9 +61,3 @@ def build_engine(settings: Settings) -> CampaignEngine:
         comments = CampaignComments(commenter, settings.sentinel_workspace)
     records = record_writer(shared_records(settings))  # what a release may undo (REVOKE_CONTAINMENT_RECORDS)
     return CampaignEngine(settings, store, graph, queue, directory, keeper, comments, records=records)
-
-
-def reset() -> None:
-    global _engine
-    with _lock:
-        _engine = None

@@ -43,10 +43,9 @@ COMMENT_CONNECTIONS = 4
 HEALTH_AUTH_SECONDS = 10.0
 
 _lock = threading.RLock()
-_service: Containment | None = None
-_release: Release | None = None
-# The process's shared parts, by name, once built: the credential, a token source per scope, the
-# action budget, the containment records, the audit delivery, the verify queue and its check.
+# The process's shared parts, by name, once built: the containment and release services, the
+# campaign engine, the credential, a token source per scope, the action budget, the containment
+# records, the audit delivery, the verify queue and its check.
 # A part may be None (off); it is still built once. Each is built under a lock of its own, so a
 # part whose making waits (a queue created on a developer's machine) holds up no other.
 _built: dict[str, Any] = {}
@@ -299,39 +298,33 @@ def _function_key_holder(deadline: Deadline) -> Caller:
 
 def service() -> Containment:
     """The shared Containment for triggers, created on first use from the app settings."""
-    global _service
-    if _service is None:
-        with _lock:
-            if _service is None:
-                protect_logs()
-                settings = Settings.from_environment()
-                graph_tokens = shared_tokens(settings, settings.graph_scope)
-                arm_tokens = shared_tokens(settings, settings.arm_scope)
-                _service = containment_with(
-                    settings,
-                    shared_credential(settings),
-                    graph_tokens,
-                    arm_tokens,
-                    shared_budget(settings),
-                    record_writer(shared_records(settings)),
-                )
-    return _service
+    return once("containment", _containment)
+
+
+def _containment() -> Containment:
+    protect_logs()
+    settings = Settings.from_environment()
+    return containment_with(
+        settings,
+        shared_credential(settings),
+        shared_tokens(settings, settings.graph_scope),
+        shared_tokens(settings, settings.arm_scope),
+        shared_budget(settings),
+        record_writer(shared_records(settings)),
+    )
 
 
 def release_service() -> Release:
     """The shared Release for the release route, created on first use from the app settings."""
-    global _release
-    if _release is None:
-        with _lock:
-            if _release is None:
-                protect_logs()
-                settings = Settings.from_environment()
-                credential = shared_credential(settings)
-                directory = GraphClient(settings, credential, tokens=shared_tokens(settings, settings.graph_scope))
-                _release = release_with(
-                    settings, credential, shared_records(settings), shared_budget(settings), directory
-                )
-    return _release
+    return once("release", _release)
+
+
+def _release() -> Release:
+    protect_logs()
+    settings = Settings.from_environment()
+    credential = shared_credential(settings)
+    directory = GraphClient(settings, credential, tokens=shared_tokens(settings, settings.graph_scope))
+    return release_with(settings, credential, shared_records(settings), shared_budget(settings), directory)
 
 
 def release_for_cli(settings: Settings, credential: TokenCredential) -> Release:
@@ -369,10 +362,7 @@ def release_with(
 
 def reset() -> None:
     """Forget the shared services so the next invocation reads the settings again."""
-    global _service, _release
     with _lock:
-        _service = None
-        _release = None
         _built.clear()
         from revoke.containment.protection import MEMBERSHIPS
         from revoke.policy.keys import forget_signing_keys
