@@ -71,7 +71,6 @@ class ActionRun:
         self._deadline = deadline
         self._actions = tuple(actions)
         self._onprem = tuple(onprem_actions) if ContainmentAction.DISABLE_ACCOUNT in actions else ()
-        self._onprem_on = bool(onprem_actions)
         self._first_containing = next((action for action in actions if action in CONTAINING), None)
         for i in range(len(targets)):
             self._learn(i, lookups.get(i))
@@ -145,7 +144,7 @@ class ActionRun:
 
     def _learn(self, index: int, lookup: UserLookup | None) -> None:
         """What the look-up (None: none, or none that arrived) tells the verdict, and the plan of a synced user."""
-        kind: Kind = kind_of(lookup, external=self._kind(index, lookup), onprem_actions=self._onprem_on)
+        kind: Kind = kind_of(lookup, external=self._kind(index, lookup))
         self._ledger.learn(index, kind)
         disable = ContainmentAction.DISABLE_ACCOUNT
         if kind.synced and self._onprem and self._ledger.is_open(index, disable):

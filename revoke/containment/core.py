@@ -20,7 +20,7 @@ from revoke.containment.handoff import Handoff, handoffs
 from revoke.containment.ledger import Ledger, Step
 from revoke.containment.protection import ProtectedUsers, UnverifiedProtection
 from revoke.containment.resolution import Resolution, SidUsers, resolve
-from revoke.containment.verdict import TargetOutcome, TargetResult
+from revoke.containment.verdict import TargetOutcome, TargetResult, onprem_hint
 from revoke.deadline import Deadline
 from revoke.errors import CallerNotPermitted, NoResolvableAccount, RequestRejected
 from revoke.intake.payloads import (
@@ -203,7 +203,9 @@ class Containment:
     ) -> ContainmentReport:
         dry_run = self._settings.dry_run or request.dry_run
         targets = request.targets
-        ledger = Ledger(context, targets, actions, self._names, withheld)
+        accounts = self._identity_accounts
+        onprem = self._settings.onprem_actions if accounts is not None else ()
+        ledger = Ledger(context, targets, actions, self._names, withheld, onprem_hint(bool(onprem)))
         over_budget = False
         lookups: dict[int, UserLookup] = {}
         over_limit = len(targets) > self._settings.max_users
@@ -222,8 +224,6 @@ class Containment:
         for i, decision in decided.items():
             ledger.settle(i, decision)
         unverified = any(isinstance(decision, UnverifiedProtection) for decision in decided.values())
-        accounts = self._identity_accounts
-        onprem = self._settings.onprem_actions if accounts is not None else ()
         run = ActionRun(self._graph, addresses, ledger, lookups, deadline, actions, onprem)
         on_premises = None
         if accounts is not None and onprem:

@@ -37,6 +37,7 @@ class Ledger:
         actions: Sequence[ContainmentAction],
         names: dict[ContainmentAction, str],
         withheld: str | None = None,
+        onprem_hint: str | None = None,
     ) -> None:
         self._context = context
         self._targets = targets
@@ -46,6 +47,7 @@ class Ledger:
         self._kinds: list[Kind] = [Kind() for _ in targets]
         self._results: dict[int, TargetResult] = {}
         self._withheld = withheld  # why disableAccount was not asked for, when the caller may not
+        self._onprem_hint = onprem_hint  # what would disable a synced user in Active Directory too
 
     def learn(self, index: int, kind: Kind) -> None:
         """What the verdict needs to know of the target (revoke.containment.verdict.kind_of)."""
@@ -92,7 +94,7 @@ class Ledger:
                 external=kind.external,
                 withheld=self._withheld,
                 synced=kind.synced,
-                onprem_hint=kind.onprem_hint,
+                onprem_hint=self._onprem_hint,
             )
             self._results[index] = judged
             # Not contained: why. Contained by revocation alone: what that leaves open.

@@ -150,17 +150,22 @@ def unfinished(user: str, records: Sequence[ActionRecord]) -> TargetResult | Non
 class Kind:
     """What the verdict must know of a target beyond its actions' results: whether another tenant
     or identity provider signs them in, and whether they are synced from Active Directory (None:
-    it could not be told). `onprem_hint` names the setting that would disable them there."""
+    it could not be told)."""
 
     external: bool | None = False
     synced: bool | None = False
-    onprem_hint: str | None = None
 
 
-def kind_of(lookup: UserLookup | None, *, external: bool | None, onprem_actions: bool) -> Kind:
+def kind_of(lookup: UserLookup | None, *, external: bool | None) -> Kind:
     """A target's Kind from its look-up (None: not looked up, or no clean answer)."""
     synced = lookup.synced if lookup is not None and lookup.answered else None
-    return Kind(external, synced, None if onprem_actions else ONPREM_OFF_HINT)
+    return Kind(external, synced)
+
+
+def onprem_hint(onprem_actions: bool) -> str | None:
+    """For a synced user disabled in Entra ID only, the setting that would disable them in Active
+    Directory too; None when the request takes Active Directory actions."""
+    return None if onprem_actions else ONPREM_OFF_HINT
 
 
 def judge(
