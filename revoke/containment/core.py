@@ -17,7 +17,7 @@ from revoke.containment.action_run import ActionRun, Graph
 from revoke.containment.budgeting import BudgetGate
 from revoke.containment.disabled import DisabledUser, disabled_users
 from revoke.containment.handoff import Handoff, handoffs
-from revoke.containment.ledger import Ledger, Step
+from revoke.containment.ledger import Ledger, Step, interleaved
 from revoke.containment.protection import ProtectedUsers, UnverifiedProtection
 from revoke.containment.resolution import Resolution, SidUsers, resolve
 from revoke.containment.verdict import TargetOutcome, TargetResult, onprem_hint
@@ -94,12 +94,7 @@ def steps_in_order(actions: Sequence[ContainmentAction], onprem: Sequence[Active
 
     Only synced targets have the Active Directory steps in their plan (revoke.containment.ledger).
     """
-    steps: list[Step] = []
-    for action in actions:
-        steps.append(action)
-        if action is ContainmentAction.DISABLE_ACCOUNT:
-            steps.extend(onprem)
-    return tuple(steps)
+    return interleaved(actions, ContainmentAction.DISABLE_ACCOUNT, onprem)
 
 
 class Containment:

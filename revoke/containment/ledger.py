@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from enum import Enum
+from typing import Generic, TypeVar
 
 from revoke.actions import ActiveDirectoryAction, ContainmentAction
 from revoke.audit.events import RequestContext, audit_event, emit
@@ -19,6 +20,9 @@ from revoke.outcomes import ActionResult
 
 # One thing done to a target: a containment action, or an Active Directory action that completes one.
 Step = ContainmentAction | ActiveDirectoryAction
+StepT = TypeVar("StepT", bound=Enum)
+ActionT = TypeVar("ActionT", bound=Enum)
+FollowingT = TypeVar("FollowingT", bound=Enum)
 
 
 def step_result(plan: Sequence[Enum], records: Sequence[ActionRecord], step: Enum) -> ActionResult | None:
@@ -29,7 +33,68 @@ def step_result(plan: Sequence[Enum], records: Sequence[ActionRecord], step: Enu
     return records[position].result if position < len(records) else None
 
 
-class Ledger:
+def interleaved(
+    actions: Sequence[ActionT], after: ActionT, following: Sequence[FollowingT]
+) -> tuple[ActionT | FollowingT, ...]:
+    """The request's actions, `following` right after `after`: the Active Directory steps after the
+    Entra ID one they complete (stop sign-ins first). Only synced targets have them in their plan."""
+    steps: list[ActionT | FollowingT] = []
+    for action in actions:
+        steps.append(action)
+        if action is after:
+            steps.extend(following)
+    return tuple(steps)
+
+
+class StepPlans(Generic[StepT]):
+    """Each target's plan of steps and its results so far, in order: what a containment's and a
+    release's ledger both keep. `add` records one result (and audits it); the rest follows from it."""
+
+    def __init__(self, targets: Sequence[UserIdentifier], steps: Sequence[StepT]) -> None:
+        self._targets = targets
+        self._plans: list[list[StepT]] = [list(steps) for _ in targets]
+        self._records: list[list[ActionRecord]] = [[] for _ in targets]
+
+    def add(self, index: int, step: StepT, result: ActionResult) -> None:
+        raise NotImplementedError
+
+    def plan_after(self, index: int, after: StepT, steps: Sequence[StepT]) -> None:
+        """`steps` join the target's plan right after `after`, which must not have a result yet."""
+        plan = self._plans[index]
+        position = plan.index(after) + 1
+        assert len(self._records[index]) < position, "a step is planned before the one it follows has a result"
+        plan[position:position] = [step for step in steps if step not in plan]
+
+    def is_open(self, index: int, step: StepT) -> bool:
+        """Whether `step` on target `index` is the next to get a result."""
+        plan = self._plans[index]
+        return step in plan and plan.index(step) == len(self._records[index])
+
+    def open_targets(self, step: StepT) -> list[int]:
+        return [i for i in range(len(self._targets)) if self.is_open(i, step)]
+
+    def result_of(self, index: int, step: StepT) -> ActionResult | None:
+        """The result `step` got for target `index`; None while it has none (or it is not in the target's plan)."""
+        return step_result(self._plans[index], self._records[index], step)
+
+    def last(self, index: int) -> ActionResult | None:
+        records = self._records[index]
+        return records[-1].result if records else None
+
+    def settle(self, index: int, result: ActionResult) -> None:
+        """`result` for every step of target `index` that has none yet (refused, not found, ...)."""
+        for step in self._plans[index][len(self._records[index]) :]:
+            self.add(index, step, result)
+
+    def _record(self, index: int, name: str, step: StepT, result: ActionResult) -> list[ActionRecord]:
+        """The target's records, `step`'s (audited as `name`) appended; it must be the target's next."""
+        assert self.is_open(index, step), "actions are recorded once each, in order"
+        records = self._records[index]
+        records.append(ActionRecord(name, result))
+        return records
+
+
+class Ledger(StepPlans[Step]):
     def __init__(
         self,
         context: RequestContext,
@@ -39,11 +104,9 @@ class Ledger:
         withheld: str | None = None,
         onprem_hint: str | None = None,
     ) -> None:
+        super().__init__(targets, actions)
         self._context = context
-        self._targets = targets
-        self._plans: list[list[Step]] = [list(actions) for _ in targets]
         self._names = names  # the Graph action each containment action is audited as
-        self._records: list[list[ActionRecord]] = [[] for _ in targets]
         self._kinds: list[Kind] = [Kind() for _ in targets]
         self._results: dict[int, TargetResult] = {}
         self._withheld = withheld  # why disableAccount was not asked for, when the caller may not
@@ -56,35 +119,10 @@ class Ledger:
     def kind(self, index: int) -> Kind:
         return self._kinds[index]
 
-    def plan_after(self, index: int, after: Step, steps: Sequence[Step]) -> None:
-        """`steps` join the target's plan right after `after`, which must not have a result yet."""
-        plan = self._plans[index]
-        position = plan.index(after) + 1
-        assert len(self._records[index]) < position, "a step is planned before the one it follows has a result"
-        plan[position:position] = [step for step in steps if step not in plan]
-
-    def is_open(self, index: int, step: Step) -> bool:
-        """Whether `step` on target `index` is the next to get a result."""
-        plan = self._plans[index]
-        return step in plan and plan.index(step) == len(self._records[index])
-
-    def open_targets(self, step: Step) -> list[int]:
-        return [i for i in range(len(self._targets)) if self.is_open(i, step)]
-
-    def last(self, index: int) -> ActionResult | None:
-        records = self._records[index]
-        return records[-1].result if records else None
-
-    def result_of(self, index: int, step: Step) -> ActionResult | None:
-        """The result `step` got for target `index`; None while it has none (or it is not in the target's plan)."""
-        return step_result(self._plans[index], self._records[index], step)
-
     def add(self, index: int, step: Step, result: ActionResult) -> None:
         """The result of `step` (which must be the target's next) on target `index`."""
-        assert self.is_open(index, step), "actions are recorded once each, in order"
-        records = self._records[index]
         name = self._names[step] if isinstance(step, ContainmentAction) else step.value
-        records.append(ActionRecord(name, result))
+        records = self._record(index, name, step, result)
         verdict, why = None, None
         if len(records) == len(self._plans[index]):
             kind = self._kinds[index]
@@ -100,11 +138,6 @@ class Ledger:
             # Not contained: why. Contained by revocation alone: what that leaves open.
             verdict, why = judged.contained, judged.detail
         self._audit(index, records[-1], verdict, why)
-
-    def settle(self, index: int, result: ActionResult) -> None:
-        """`result` for every step of target `index` that has none yet (refused, not found, ...)."""
-        for step in self._plans[index][len(self._records[index]) :]:
-            self.add(index, step, result)
 
     def confirmed(self, index: int) -> tuple[Step, ...]:
         """The steps Graph confirmed for target `index` (a dry run confirms none)."""

@@ -41,7 +41,7 @@ from revoke.containment.action_run import UNEXPECTED
 from revoke.containment.active_directory import IdentityAccounts, OnPremisesRun
 from revoke.containment.budgeting import BudgetGate
 from revoke.containment.core import DRY_RUN, Authenticate, ContainmentReport, IncidentComments
-from revoke.containment.ledger import step_result
+from revoke.containment.ledger import StepPlans, interleaved
 from revoke.containment.protection import PROTECTED, ProtectedUsers, look_up, lookup_failure
 from revoke.containment.recording import NOT_CONTAINED_HERE, clear_undone, records_of
 from revoke.containment.records import ContainmentRecord, ReleaseRecords
@@ -103,36 +103,24 @@ def judge_release(user: str, records: Sequence[ActionRecord], *, synced: bool = 
     return TargetResult(user, TargetOutcome.RELEASED, tuple(records), detail)
 
 
-class ReleaseLedger:
+class ReleaseLedger(StepPlans[Step]):
     """Each target's result for each release step, audited as it lands, in order."""
 
     def __init__(
         self, context: RequestContext, targets: Sequence[UserIdentifier], actions: Sequence[ReleaseAction]
     ) -> None:
+        super().__init__(targets, actions)
         self._context = context
-        self._targets = targets
-        self._plans: list[list[Step]] = [list(actions) for _ in targets]
-        self._records: list[list[ActionRecord]] = [[] for _ in targets]
         self._synced = [False] * len(targets)
 
     def mark_synced(self, index: int, onprem: Sequence[ActiveDirectoryAction]) -> None:
         """The target is synced from Active Directory: `onprem` follows its enableAccount."""
         self._synced[index] = True
-        plan = self._plans[index]
-        if onprem and ReleaseAction.ENABLE_ACCOUNT in plan:
-            position = plan.index(ReleaseAction.ENABLE_ACCOUNT) + 1
-            plan[position:position] = list(onprem)
-
-    def is_open(self, index: int, action: Step) -> bool:
-        plan = self._plans[index]
-        return action in plan and plan.index(action) == len(self._records[index])
-
-    def open_targets(self, action: Step) -> list[int]:
-        return [i for i in range(len(self._targets)) if self.is_open(i, action)]
+        if onprem and ReleaseAction.ENABLE_ACCOUNT in self._plans[index]:
+            self.plan_after(index, ReleaseAction.ENABLE_ACCOUNT, onprem)
 
     def add(self, index: int, action: Step, result: ActionResult) -> None:
-        assert self.is_open(index, action), "actions are recorded once each, in order"
-        self._records[index].append(ActionRecord(action.value, result))
+        self._record(index, action.value, action, result)
         emit(
             audit_event(
                 self._context,
@@ -146,17 +134,6 @@ class ReleaseLedger:
                 detail=result.detail,
             )
         )
-
-    def result_of(self, index: int, action: Step) -> ActionResult | None:
-        return step_result(self._plans[index], self._records[index], action)
-
-    def last_outcome(self, index: int) -> Outcome | None:
-        records = self._records[index]
-        return records[-1].result.outcome if records else None
-
-    def settle(self, index: int, result: ActionResult) -> None:
-        for action in self._plans[index][len(self._records[index]) :]:
-            self.add(index, action, result)
 
     def confirmed(self, index: int) -> list[Step]:
         """The release steps Graph confirmed for target `index` (a dry run confirms none)."""
@@ -345,15 +322,10 @@ class Release:
                     ledger.add(i, action, UNEXPECTED)
         unknown = ActionResult(Outcome.NOT_FOUND, detail=f"Graph has no such user ({action.value})")
         for i in indexes:
-            if ledger.last_outcome(i) is Outcome.NOT_FOUND:
+            if (last := ledger.last(i)) is not None and last.outcome is Outcome.NOT_FOUND:
                 ledger.settle(i, unknown)
 
 
 def release_steps(actions: Sequence[ReleaseAction]) -> tuple[Step, ...]:
     """The release actions, each synced user's Active Directory enable right after the Entra one."""
-    steps: list[Step] = []
-    for action in actions:
-        steps.append(action)
-        if action is ReleaseAction.ENABLE_ACCOUNT:
-            steps.append(ActiveDirectoryAction.ENABLE)
-    return tuple(steps)
+    return interleaved(actions, ReleaseAction.ENABLE_ACCOUNT, (ActiveDirectoryAction.ENABLE,))
