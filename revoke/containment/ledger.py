@@ -50,7 +50,8 @@ class StepPlans(Generic[StepT]):
     """Each target's plan of steps and its results so far, in order: what a containment's and a
     release's ledger both keep. `add` records one result (and audits it); the rest follows from it."""
 
-    def __init__(self, targets: Sequence[UserIdentifier], steps: Sequence[StepT]) -> None:
+    def __init__(self, context: RequestContext, targets: Sequence[UserIdentifier], steps: Sequence[StepT]) -> None:
+        self._context = context
         self._targets = targets
         self._plans: list[list[StepT]] = [list(steps) for _ in targets]
         self._records: list[list[ActionRecord]] = [[] for _ in targets]
@@ -93,6 +94,25 @@ class StepPlans(Generic[StepT]):
         records.append(ActionRecord(name, result))
         return records
 
+    def _audit(
+        self, index: int, action: str, result: ActionResult, detail: str | None, contained: bool | None = None
+    ) -> None:
+        """The audit event of one step's result on target `index`."""
+        emit(
+            audit_event(
+                self._context,
+                result.outcome,
+                action=action,
+                user=self._targets[index].value,
+                graph_status=result.status,
+                graph_request_id=result.request_id,
+                attempts=result.attempts,
+                duration_ms=result.duration_ms,
+                detail=detail,
+                contained=contained,
+            )
+        )
+
 
 class Ledger(StepPlans[Step]):
     def __init__(
@@ -104,8 +124,7 @@ class Ledger(StepPlans[Step]):
         withheld: str | None = None,
         onprem_hint: str | None = None,
     ) -> None:
-        super().__init__(targets, actions)
-        self._context = context
+        super().__init__(context, targets, actions)
         self._names = names  # the Graph action each containment action is audited as
         self._kinds: list[Kind] = [Kind() for _ in targets]
         self._results: dict[int, TargetResult] = {}
@@ -137,7 +156,7 @@ class Ledger(StepPlans[Step]):
             self._results[index] = judged
             # Not contained: why. Contained by revocation alone: what that leaves open.
             verdict, why = judged.contained, judged.detail
-        self._audit(index, records[-1], verdict, why)
+        self._audit(index, name, result, result.detail or why, verdict)
 
     def confirmed(self, index: int) -> tuple[Step, ...]:
         """The steps Graph confirmed for target `index` (a dry run confirms none)."""
@@ -149,21 +168,3 @@ class Ledger(StepPlans[Step]):
 
     def results(self) -> tuple[TargetResult, ...]:
         return tuple(self._results[i] for i in range(len(self._targets)))
-
-    def _audit(self, index: int, record: ActionRecord, contained: bool | None, why: str | None) -> None:
-        """`why` says, on the target's last event, why it is not contained when its action's detail does not."""
-        result = record.result
-        emit(
-            audit_event(
-                self._context,
-                result.outcome,
-                action=record.action,
-                user=self._targets[index].value,
-                graph_status=result.status,
-                graph_request_id=result.request_id,
-                attempts=result.attempts,
-                duration_ms=result.duration_ms,
-                detail=result.detail or why,
-                contained=contained,
-            )
-        )

@@ -109,8 +109,7 @@ class ReleaseLedger(StepPlans[Step]):
     def __init__(
         self, context: RequestContext, targets: Sequence[UserIdentifier], actions: Sequence[ReleaseAction]
     ) -> None:
-        super().__init__(targets, actions)
-        self._context = context
+        super().__init__(context, targets, actions)
         self._synced = [False] * len(targets)
 
     def mark_synced(self, index: int, onprem: Sequence[ActiveDirectoryAction]) -> None:
@@ -121,19 +120,7 @@ class ReleaseLedger(StepPlans[Step]):
 
     def add(self, index: int, action: Step, result: ActionResult) -> None:
         self._record(index, action.value, action, result)
-        emit(
-            audit_event(
-                self._context,
-                result.outcome,
-                action=action.value,
-                user=self._targets[index].value,
-                graph_status=result.status,
-                graph_request_id=result.request_id,
-                attempts=result.attempts,
-                duration_ms=result.duration_ms,
-                detail=result.detail,
-            )
-        )
+        self._audit(index, action.value, result, result.detail)
 
     def confirmed(self, index: int) -> list[Step]:
         """The release steps Graph confirmed for target `index` (a dry run confirms none)."""
