@@ -311,7 +311,7 @@ class Settings:
             ),
             onprem_actions=parse_onprem_actions(value(names.ONPREM_ACTIONS)),
             verify_after_seconds=parse_verify_after(value(names.VERIFY_AFTER_SECONDS)),
-            verify_queue_name=_verify_queue(env),
+            verify_queue_name=verify_queue_name_from(env),
             campaign_approval=parse_campaign_approval(value(names.CAMPAIGN_APPROVAL)),
             campaign_preview_ttl_seconds=parse_integer(
                 names.CAMPAIGN_PREVIEW_TTL_SECONDS,
@@ -320,6 +320,13 @@ class Settings:
                 MIN_CAMPAIGN_PREVIEW_TTL_SECONDS,
                 MAX_CAMPAIGN_PREVIEW_TTL_SECONDS,
             ),
+        )
+        distinct_queues(
+            (
+                (names.QUEUE_NAME, settings.queue_name),
+                (names.CAMPAIGN_QUEUE_NAME, settings.campaign_queue_name),
+                (names.VERIFY_QUEUE_NAME, settings.verify_queue_name),
+            )
         )
         check_protected_count(settings.protected_groups, settings.protected_roles)
         if settings.release_actions and not settings.containment_records:
@@ -330,8 +337,3 @@ class Settings:
                 expected=f"empty while {names.CONTAINMENT_RECORDS} is false",
             )
         return settings
-
-
-def _verify_queue(env: Mapping[str, str]) -> str:
-    distinct_queues(env)
-    return verify_queue_name_from(env)

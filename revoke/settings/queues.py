@@ -4,7 +4,7 @@ and the poison queues next to them."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
 
@@ -45,15 +45,10 @@ def verify_queue_name_from(environ: Mapping[str, str]) -> str:
     return _queue_name(SettingNames.VERIFY_QUEUE_NAME, environ, DEFAULT_VERIFY_QUEUE_NAME)
 
 
-def distinct_queues(environ: Mapping[str, str]) -> None:
-    """The request, campaign and verify queues and their poison queues are six queues, never fewer:
-    a trigger handed another's messages would not act on them as they were meant (a check after the
-    sync read as a containment request, a campaign chunk as an incident)."""
-    queues = (
-        (SettingNames.QUEUE_NAME, queue_name_from(environ)),
-        (SettingNames.CAMPAIGN_QUEUE_NAME, campaign_queue_name_from(environ)),
-        (SettingNames.VERIFY_QUEUE_NAME, verify_queue_name_from(environ)),
-    )
+def distinct_queues(queues: Sequence[tuple[str, str]]) -> None:
+    """The request, campaign and verify queues (each `(setting, name)`) and their poison queues are six
+    queues, never fewer: a trigger handed another's messages would not act on them as they were meant
+    (a check after the sync read as a containment request, a campaign chunk as an incident)."""
     for later, (setting, name) in enumerate(queues):
         for earlier_setting, earlier in queues[:later]:
             if {name, poison_queue_of(name)} & {earlier, poison_queue_of(earlier)}:
