@@ -91,14 +91,9 @@ class Arm:
         issued, for_arm = self._sim.identity_endpoint.is_valid(token), self.is_arm_token(token)
         with self._lock:
             self.requests.append(RecordedRequest(exchange.command, exchange.path, None, issued and for_arm, body))
-        fault = self._sim.faults.take_arm(path)
-        exchange.pause([fault], identity=False)
-        exchange.drip = fault.drip if fault is not None else 0.0
-        if fault is not None and fault.drop:
-            exchange.drop()
-        elif fault is not None and fault.status is not None:
-            exchange.answer_fault(fault)
-        elif not issued:
+        if exchange.open_with(self._sim.faults.take_arm(path), identity=False):
+            return
+        if not issued:
             exchange.answer(graph_error(401, "InvalidAuthenticationToken", "The access token is invalid."))
         elif not for_arm:
             message = "The access token has been obtained for wrong audience or resource."

@@ -334,13 +334,9 @@ class _Handler(BaseHTTPRequestHandler):
         values = filter_values(path, urlsplit(self.path).query)
         sim.record(RecordedRequest(self.command, self.path, user_segment(path), authorized, body, False, values))
         fault = sim.faults.take(path, identity=is_identity, method=self.command)
-        self.pause([fault], identity=is_identity)
-        self.drip = fault.drip if fault is not None else 0.0
-        if fault is not None and fault.drop:
-            self.drop()
-        elif fault is not None and fault.status is not None:
-            self.answer_fault(fault)
-        elif is_identity:
+        if self.open_with(fault, identity=is_identity):
+            return
+        if is_identity:
             self._identity()
         elif not authorized:
             self.answer(UNAUTHORIZED)
@@ -366,6 +362,17 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(max(delays))
         elif not identity and self.simulator.latency:
             self._latency_due = True
+
+    def open_with(self, fault: Fault | None, *, identity: bool) -> bool:
+        self.pause([fault], identity=identity)
+        self.drip = fault.drip if fault is not None else 0.0
+        if fault is not None and fault.drop:
+            self.drop()
+            return True
+        if fault is not None and fault.status is not None:
+            self.answer_fault(fault)
+            return True
+        return False
 
     def drop(self) -> None:
         self.close_connection = True

@@ -94,3 +94,7 @@ class Exchange(Protocol):
 
     def answer_fault(self, fault: Fault) -> None:
         """The answer `fault` gives in the request's place (its `raw_body` as it is, if it has one)."""
+
+    def open_with(self, fault: Fault | None, *, identity: bool) -> bool:
+        """Pause for `fault` (or the round trip) and drip as it says; True when it ended the exchange
+        itself (a dropped connection, or the status it names)."""
