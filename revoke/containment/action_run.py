@@ -22,7 +22,7 @@ from revoke.containment.protection import look_up, lookup_failure
 from revoke.containment.verdict import Kind, is_external, kind_of
 from revoke.deadline import Deadline
 from revoke.identifiers import UserIdentifier
-from revoke.outcomes import ActionResult, Memberships, Outcome, UserLookup, unexpected_failure
+from revoke.outcomes import ActionResult, Memberships, UserLookup, unexpected_failure
 
 logger = logging.getLogger(__name__)
 
@@ -116,14 +116,8 @@ class ActionRun:
             self._learn(i, None)
             if i in held:
                 self._ledger.add(i, action, held.pop(i))
-        for i in indexes:
-            if self._ledger.is_open(i, action):
-                self._ledger.add(i, action, UNEXPECTED)
-        unknown_user = ActionResult(Outcome.NOT_FOUND, detail=f"Graph has no such user ({action.value})")
-        for i in indexes:  # a user Graph does not know needs no further action
-            last = self._ledger.last(i)
-            if last is not None and last.outcome is Outcome.NOT_FOUND:
-                self._ledger.settle(i, unknown_user)
+        self._ledger.answer_the_rest(indexes, action, UNEXPECTED)
+        self._ledger.end_unknown_users(indexes, action)
 
     def _lookups_due(self, indexes: list[int]) -> list[int]:
         """Targets still to be looked up: every one when the verdict turns on its kind or on whether it is

@@ -40,6 +40,10 @@ class StepLedger(Protocol):
 
     def add(self, index: int, step: ActiveDirectoryAction, result: ActionResult) -> None: ...
 
+    def answer_the_rest(
+        self, indexes: Sequence[int], step: ActiveDirectoryAction, unexpected: ActionResult
+    ) -> None: ...
+
 
 class IdentityAccounts(Protocol):
     """Defender for Identity (revoke.graph.defender_identity.DefenderForIdentity)."""
@@ -100,9 +104,7 @@ class OnPremisesRun:
                 self._accounts.invoke(accounts, step.invoked_as, DONE[step], self._deadline, record)
         except Exception:
             logger.exception("Unexpected failure while calling Defender for Identity for %s", step.value)
-        for i in indexes:
-            if self._ledger.is_open(i, step):
-                self._ledger.add(i, step, UNEXPECTED)
+        self._ledger.answer_the_rest(indexes, step, UNEXPECTED)
 
     def _find(self, step: ActiveDirectoryAction, indexes: list[int]) -> list[int]:
         """The targets whose identity account is known (found now if need be); the others get their failure."""

@@ -16,21 +16,13 @@ from revoke.actions import ActiveDirectoryAction, ContainmentAction
 from revoke.audit.events import RequestContext, audit_event, emit
 from revoke.containment.verdict import ActionRecord, Kind, TargetResult, judge
 from revoke.identifiers import UserIdentifier
-from revoke.outcomes import ActionResult
+from revoke.outcomes import ActionResult, Outcome
 
 # One thing done to a target: a containment action, or an Active Directory action that completes one.
 Step = ContainmentAction | ActiveDirectoryAction
 StepT = TypeVar("StepT", bound=Enum)
 ActionT = TypeVar("ActionT", bound=Enum)
 FollowingT = TypeVar("FollowingT", bound=Enum)
-
-
-def step_result(plan: Sequence[Enum], records: Sequence[ActionRecord], step: Enum) -> ActionResult | None:
-    """The result `step` got in a target's `plan`, whose results so far are `records`, in order."""
-    if step not in plan:
-        return None
-    position = plan.index(step)
-    return records[position].result if position < len(records) else None
 
 
 def interleaved(
@@ -76,7 +68,11 @@ class StepPlans(Generic[StepT]):
 
     def result_of(self, index: int, step: StepT) -> ActionResult | None:
         """The result `step` got for target `index`; None while it has none (or it is not in the target's plan)."""
-        return step_result(self._plans[index], self._records[index], step)
+        plan, records = self._plans[index], self._records[index]
+        if step not in plan:
+            return None
+        position = plan.index(step)
+        return records[position].result if position < len(records) else None
 
     def last(self, index: int) -> ActionResult | None:
         records = self._records[index]
@@ -86,6 +82,21 @@ class StepPlans(Generic[StepT]):
         """`result` for every step of target `index` that has none yet (refused, not found, ...)."""
         for step in self._plans[index][len(self._records[index]) :]:
             self.add(index, step, result)
+
+    def answer_the_rest(self, indexes: Sequence[int], step: StepT, unexpected: ActionResult) -> None:
+        """`unexpected` for each target in `indexes` still without `step`'s result: never expected,
+        but every target gets one result and one audit event."""
+        for i in indexes:
+            if self.is_open(i, step):
+                self.add(i, step, unexpected)
+
+    def end_unknown_users(self, indexes: Sequence[int], step: StepT) -> None:
+        """A user Graph answered `step` for with "no such user" needs no further step."""
+        unknown = ActionResult(Outcome.NOT_FOUND, detail=f"Graph has no such user ({step.value})")
+        for i in indexes:
+            last = self.last(i)
+            if last is not None and last.outcome is Outcome.NOT_FOUND:
+                self.settle(i, unknown)
 
     def _record(self, index: int, name: str, step: StepT, result: ActionResult) -> list[ActionRecord]:
         """The target's records, `step`'s (audited as `name`) appended; it must be the target's next."""

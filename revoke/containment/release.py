@@ -304,13 +304,8 @@ class Release:
                 self._graph.dismiss([object_ids[i] for i in indexes], deadline, record)
         except Exception:
             logger.exception("Unexpected failure while calling Graph for %s", action.value)
-            for i in indexes:
-                if ledger.is_open(i, action):
-                    ledger.add(i, action, UNEXPECTED)
-        unknown = ActionResult(Outcome.NOT_FOUND, detail=f"Graph has no such user ({action.value})")
-        for i in indexes:
-            if (last := ledger.last(i)) is not None and last.outcome is Outcome.NOT_FOUND:
-                ledger.settle(i, unknown)
+        ledger.answer_the_rest(indexes, action, UNEXPECTED)
+        ledger.end_unknown_users(indexes, action)
 
 
 def release_steps(actions: Sequence[ReleaseAction]) -> tuple[Step, ...]:
